@@ -1,0 +1,1 @@
+//! Simulated BMC behind the IPMI BT registers.

@@ -1,0 +1,825 @@
+//! Scenario files: a workload, a fault schedule, a driver (kernel) profile and a
+//! BMC configuration, written in TOML, that [`crate::runner::run`] turns into a
+//! [`crate::trace::Trace`].
+//!
+//! The format is documented with examples in `sim/scenarios/README.md`. In short:
+//!
+//! ```toml
+//! name = "seed-slides"
+//! stop = "40s"                 # simulated run length
+//! seed = 1                     # reproduces any randomised BMC behaviour
+//!
+//! [driver]
+//! kernel = "v4.19"             # named preset: BT state-machine + SI-layer behaviour
+//! hz = 250                     # CONFIG_HZ: 100, 250, 300 or 1000
+//! irq = false                  # false = timer polling, true = BT interrupt
+//! probe = false                # run detect + Get Device ID before the workload
+//!
+//! [bmc]
+//! latency = "10ms"             # request → B2H_ATN
+//!
+//! [[request]]
+//! at = "1s"
+//! netfn = 0x06
+//! cmd = 0x01                   # Get Device ID
+//!
+//! [[fault]]
+//! kind = "silent"              # BMC stops answering
+//! at = "500ms"
+//! ```
+//!
+//! Errors from [`Scenario::from_toml_str`] name the line, column and field
+//! (`line 7, column 6, field driver.hz: ...`).
+
+use core::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A whole scenario file. Field names are the TOML keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short identifier, shown in traces and pictures.
+    pub name: String,
+    /// Free text: what the scenario demonstrates.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Seed for every randomised choice of the simulated BMC.
+    #[serde(default)]
+    pub seed: u64,
+    /// Simulated time at which the run stops.
+    pub stop: Dur,
+    /// Host side: kernel behaviour profile, HZ, IRQ/polling, probe phase.
+    #[serde(default)]
+    pub driver: DriverSpec,
+    /// BMC side: latencies, capabilities answer, watchdog profile.
+    #[serde(default)]
+    pub bmc: BmcSpec,
+    /// What to record beyond the defaults.
+    #[serde(default)]
+    pub trace: TraceSpec,
+    /// The workload, in file order.
+    #[serde(default, rename = "request", skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<RequestSpec>,
+    /// The fault schedule, in file order.
+    #[serde(default, rename = "fault", skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSpec>,
+}
+
+/// Host-driver configuration (`[driver]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriverSpec {
+    /// Named kernel preset (see [`KernelPreset`]); sets `bt` and `si` unless they
+    /// are given explicitly.
+    #[serde(default)]
+    pub kernel: KernelPreset,
+    /// Override of the BT state-machine behaviour (`ipmi_bt_sm.c`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bt: Option<BtProfileName>,
+    /// Override of the SI-layer behaviour (`ipmi_si_intf.c`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub si: Option<SiProfileName>,
+    /// CONFIG_HZ of the simulated kernel.
+    #[serde(default)]
+    pub hz: Hz,
+    /// Drive the state machine from the BT interrupt (true) or by timer polling.
+    #[serde(default)]
+    pub irq: bool,
+    /// Run the probe sequence (detect, Get Device ID with retries) first.
+    #[serde(default)]
+    pub probe: bool,
+    /// `bt_debug` module parameter bitmask (1 generic, 2 dump, 4 states).
+    #[serde(default)]
+    pub bt_debug: u8,
+    /// Skip polls that provably change nothing (equivalent output, much faster).
+    #[serde(default = "default_true")]
+    pub fast_forward: bool,
+}
+
+impl Default for DriverSpec {
+    fn default() -> Self {
+        Self {
+            kernel: KernelPreset::default(),
+            bt: None,
+            si: None,
+            hz: Hz::default(),
+            irq: false,
+            probe: false,
+            bt_debug: 0,
+            fast_forward: true,
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Simulated BMC configuration (`[bmc]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BmcSpec {
+    /// Time from H2B_ATN to the response being ready (B2H_ATN).
+    #[serde(default = "default_latency")]
+    pub latency: Dur,
+    /// The Get BT Interface Capabilities answer.
+    #[serde(default)]
+    pub caps: CapsSpec,
+    /// Watchdog compatibility profile name (see the watchdog crate).
+    #[serde(default = "default_watchdog", skip_serializing_if = "is_default_watchdog")]
+    pub watchdog: String,
+}
+
+impl Default for BmcSpec {
+    fn default() -> Self {
+        Self { latency: default_latency(), caps: CapsSpec::default(), watchdog: default_watchdog() }
+    }
+}
+
+fn default_latency() -> Dur {
+    Dur::from_millis(1)
+}
+
+fn default_watchdog() -> String {
+    "spec".to_owned()
+}
+
+fn is_default_watchdog(s: &String) -> bool {
+    s == "spec"
+}
+
+/// Get BT Interface Capabilities (NetFn App, cmd 0x36) answer, IPMI v2.0 §22.10.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapsSpec {
+    /// Whether the BMC implements the command (false → 0xC1 Invalid Command).
+    #[serde(default = "default_true")]
+    pub supported: bool,
+    /// Number of outstanding requests supported.
+    #[serde(default = "one")]
+    pub outstanding: u8,
+    /// Input (request) buffer size in bytes.
+    #[serde(default = "buf_size")]
+    pub input_buf: u8,
+    /// Output (response) buffer size in bytes.
+    #[serde(default = "buf_size")]
+    pub output_buf: u8,
+    /// BMC request-to-response time in seconds (Linux's per-attempt timeout).
+    #[serde(default = "five")]
+    pub req2rsp_secs: u8,
+    /// Recommended retries (Linux uses it as the number of attempts).
+    #[serde(default = "two")]
+    pub retries: u8,
+}
+
+impl Default for CapsSpec {
+    fn default() -> Self {
+        Self {
+            supported: true,
+            outstanding: 1,
+            input_buf: 64,
+            output_buf: 64,
+            req2rsp_secs: 5,
+            retries: 2,
+        }
+    }
+}
+
+fn one() -> u8 {
+    1
+}
+fn two() -> u8 {
+    2
+}
+fn five() -> u8 {
+    5
+}
+fn buf_size() -> u8 {
+    64
+}
+
+/// Recording options (`[trace]`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    /// Record every register access (large: ~20 per transaction).
+    #[serde(default)]
+    pub registers: bool,
+}
+
+/// One `[[request]]` entry: a message (or a repeated series) from the workload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    /// Submission time of the first copy; absent = right after the previous
+    /// request entry's last copy completes (back-to-back).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Dur>,
+    /// Network function (request NetFn, e.g. 0x06 App).
+    pub netfn: u8,
+    /// Command code.
+    pub cmd: u8,
+    /// Request data bytes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<u8>,
+    /// How many copies to send.
+    #[serde(default = "one_u32", skip_serializing_if = "is_one")]
+    pub repeat: u32,
+    /// Gap between copies, measured submission to submission; absent = each copy
+    /// is submitted when the previous one completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Dur>,
+    /// Label shown in the timeline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+fn one_u32() -> u32 {
+    1
+}
+fn is_one(v: &u32) -> bool {
+    *v == 1
+}
+
+/// One `[[fault]]` entry: what goes wrong in the BMC, from when, for how long.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// What the BMC does wrong.
+    pub kind: FaultKindName,
+    /// Start time. Exactly one of `at` / `at_command` must be given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Dur>,
+    /// Start when the BMC receives its Nth command (1-based, counting every
+    /// request the BMC sees, including probe and internal ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_command: Option<u32>,
+    /// How long the fault lasts; absent = until the end of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<Dur>,
+    /// BT_CTRL value the silent BMC shows (`silent` only; default 0x80 B_BUSY).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u8>,
+    /// Extra delay (`slow` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<Dur>,
+    /// Restrict the fault to one command (`ignore-command`): NetFn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netfn: Option<u8>,
+    /// Restrict the fault to one command (`ignore-command`): command code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<u8>,
+}
+
+/// Fault kinds a scenario can schedule (mapped onto the BMC's fault plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKindName {
+    /// Takes requests but never answers; CTRL shows `status` (default B_BUSY).
+    Silent,
+    /// Holds B_BUSY set; requests are not taken.
+    StuckBusy,
+    /// Answers `delay` later than normal.
+    Slow,
+    /// Drops responses (never raises B2H_ATN for them).
+    LostResponse,
+    /// Keeps B2H_ATN asserted: ignores the host's clear (stale response).
+    StuckB2h,
+    /// Every register reads 0xFF (device gone / LPC decode off).
+    ReadsFf,
+    /// BMC resets: busy for `duration`, loses in-flight request and volatile state.
+    Reset,
+    /// Silently ignores one command (`netfn`, `cmd`), answers everything else.
+    IgnoreCommand,
+}
+
+/// Named kernel versions: each selects a BT state-machine profile and an SI-layer
+/// profile (see `spec-notes/si-driver.md` for the commit mapping).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum KernelPreset {
+    /// 2.6.12 (2005): original BT design, 100 µs init-wait crediting.
+    #[serde(rename = "v2.6.12")]
+    V2_6_12,
+    /// 2.6.20 … 3.13: caps inside the SM (before fe50a7d0393a), 100 µs init wait (B-3).
+    #[serde(rename = "v3.13")]
+    V3_13,
+    /// 3.14 … 4.4: e21404dc0ac7 fixed the init wait; caps still inside the SM.
+    #[serde(rename = "v3.14")]
+    V3_14,
+    /// 4.5 … 4.14: d9dffd2a0bd8 loops after completion; fe50a7d0393a applied.
+    #[serde(rename = "v4.14")]
+    V4_14,
+    /// 4.19 … 5.9: caps fetched in bt_detect (B-6 fixed); no Get Device ID retry.
+    #[serde(rename = "v4.19")]
+    V4_19,
+    /// Current mainline: as v4.19 plus the Get Device ID retry loop.
+    #[default]
+    #[serde(rename = "mainline")]
+    Mainline,
+    /// Mainline with the reset gated on initialisation (B-4 fixed).
+    #[serde(rename = "fixed-reset")]
+    FixedReset,
+    /// Mainline with B-4 fixed and time charged in the stale-response drain (B-8).
+    #[serde(rename = "fixed-b8")]
+    FixedB8,
+}
+
+/// BT state-machine behaviour names (`[driver] bt = ...`), mapped onto
+/// `ipmi_bt_sm::KernelProfile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BtProfileName {
+    /// 2005 original design.
+    Design2005,
+    /// 2006–2018 caps inside the SM, before fe50a7d0393a.
+    CapsInSm2006,
+    /// 2018 caps inside the SM, after fe50a7d0393a.
+    CapsInSm2018,
+    /// Caps in detect (current mainline).
+    Mainline,
+    /// Mainline with the reset only during initialisation (B-4 fix).
+    FixedReset,
+    /// FixedReset plus time charged while draining stale responses (B-8 fix).
+    FixedB8,
+}
+
+/// SI-layer behaviour names (`[driver] si = ...`), see [`crate::si::SiProfile`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SiProfileName {
+    /// Before e21404dc0ac7 (v3.14): 100 µs credited per 1-jiffy init sleep (B-3).
+    Pre2014,
+    /// v3.14 … v4.4: correct init crediting; one event(0) after completion (B-10).
+    V2014,
+    /// v4.5 …: d9dffd2a0bd8 restarts the handler after completion.
+    V2016,
+    /// Current: plus GET_DEVICE_ID_MAX_RETRY = 5 at probe.
+    Current,
+}
+
+/// CONFIG_HZ: one of 100, 250, 300, 1000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Hz(pub u32);
+
+impl Default for Hz {
+    fn default() -> Self {
+        Self(250)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hz {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        match v {
+            100 | 250 | 300 | 1000 => Ok(Self(v as u32)),
+            _ => Err(serde::de::Error::custom(format!(
+                "HZ must be 100, 250, 300 or 1000 (the kernel's CONFIG_HZ choices), got {v}"
+            ))),
+        }
+    }
+}
+
+/// A duration in nanoseconds, written in files as a number with a unit:
+/// `"250us"`, `"10ms"`, `"5s"`, `"1.5s"`, `"2min"`, `"24h"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Dur(pub u64);
+
+impl Dur {
+    /// `ms` milliseconds.
+    pub const fn from_millis(ms: u64) -> Self {
+        Self(ms * 1_000_000)
+    }
+    /// `s` seconds.
+    pub const fn from_secs(s: u64) -> Self {
+        Self(s * 1_000_000_000)
+    }
+    /// Nanoseconds.
+    pub const fn as_nanos(self) -> u64 {
+        self.0
+    }
+
+    /// Parse `"<number><unit>"`; see the type docs.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        let split = t
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(|| format!("invalid duration {s:?}: missing unit (ns, us, ms, s, min, h), e.g. \"10ms\""))?;
+        let (num, unit) = t.split_at(split);
+        let mult: u64 = match unit.trim() {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "min" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
+            other => {
+                return Err(format!(
+                    "invalid duration {s:?}: unknown unit {other:?} (use ns, us, ms, s, min or h)"
+                ))
+            }
+        };
+        if num.is_empty() {
+            return Err(format!("invalid duration {s:?}: missing number before the unit"));
+        }
+        let (int, frac) = match num.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (num, ""),
+        };
+        let overflow = || format!("invalid duration {s:?}: too large");
+        let bad = || format!("invalid duration {s:?}: not a number");
+        let int_v: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+        let mut ns = int_v.checked_mul(mult).ok_or_else(overflow)?;
+        if !frac.is_empty() {
+            if frac.contains('.') {
+                return Err(bad());
+            }
+            // Fractional part, exact to the nanosecond where representable.
+            let mut scale = mult;
+            for ch in frac.chars() {
+                let d = ch.to_digit(10).ok_or_else(bad)? as u64;
+                scale /= 10;
+                ns = ns.checked_add(d * scale).ok_or_else(overflow)?;
+            }
+        }
+        Ok(Self(ns))
+    }
+}
+
+impl fmt::Display for Dur {
+    /// The shortest exact unit form: `5s`, `10ms`, `1500ms`, `250us`, `3ns`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        if ns == 0 {
+            return f.write_str("0s");
+        }
+        for (unit, m) in [("h", 3_600_000_000_000u64), ("min", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+            if ns % m == 0 {
+                return write!(f, "{}{unit}", ns / m);
+            }
+        }
+        write!(f, "{ns}ns")
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Dur;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string such as \"10ms\", \"5s\" or \"24h\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Dur, E> {
+                Dur::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A scenario that could not be loaded: where (line, column, field) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// File the scenario came from, when loaded with [`Scenario::load`].
+    pub path: Option<PathBuf>,
+    /// 1-based line of the offending value, when known.
+    pub line: Option<usize>,
+    /// 1-based column of the offending value, when known.
+    pub column: Option<usize>,
+    /// Dotted key path of the offending field (`driver.hz`, `fault[2].at`), when known.
+    pub field: Option<String>,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(p) = &self.path {
+            write!(f, "{}: ", p.display())?;
+        }
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "line {l}, column {c}: ")?,
+            (Some(l), None) => write!(f, "line {l}: ")?,
+            _ => {}
+        }
+        if let Some(field) = &self.field {
+            write!(f, "field {field}: ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// 1-based (line, column) of byte offset `pos` in `src`.
+fn line_col(src: &str, pos: usize) -> (usize, usize) {
+    let pos = pos.min(src.len());
+    let before = src.get(..pos).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The dotted key path of the value on 1-based `line`: the key before `=` on that
+/// line, prefixed with the innermost `[table]` / `[[array]]` header above it
+/// (array entries numbered from 1, as a person counts them).
+fn field_at_line(src: &str, line: usize) -> Option<String> {
+    let mut header: Option<String> = None;
+    let mut counts: Vec<(String, usize)> = Vec::new();
+    for (i, raw) in src.lines().enumerate() {
+        let l = raw.trim();
+        if l.starts_with("[[") {
+            let name = l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_owned();
+            let n = match counts.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n
+                }
+                None => {
+                    counts.push((name.clone(), 1));
+                    1
+                }
+            };
+            header = Some(format!("{name}[{n}]"));
+        } else if l.starts_with('[') {
+            header = Some(l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_owned());
+        }
+        if i + 1 == line {
+            let key = l.split_once('=').map(|(k, _)| k.trim().to_owned()).filter(|k| !k.is_empty() && !k.starts_with('['));
+            return match (header, key) {
+                (Some(h), Some(k)) => Some(format!("{h}.{k}")),
+                (None, Some(k)) => Some(k),
+                (Some(h), None) => Some(h),
+                (None, None) => None,
+            };
+        }
+    }
+    None
+}
+
+impl ScenarioError {
+    fn at(src: &str, span: Option<core::ops::Range<usize>>, message: String) -> Self {
+        let (line, column, field) = match span {
+            Some(r) => {
+                let (l, c) = line_col(src, r.start);
+                (Some(l), Some(c), field_at_line(src, l))
+            }
+            None => (None, None, None),
+        };
+        Self { path: None, line, column, field, message }
+    }
+
+    fn semantic(field: String, message: impl Into<String>) -> Self {
+        Self { path: None, line: None, column: None, field: Some(field), message: message.into() }
+    }
+}
+
+impl Scenario {
+    /// Parse and validate a scenario from TOML text.
+    pub fn from_toml_str(src: &str) -> Result<Self, ScenarioError> {
+        let sc: Scenario = toml::from_str(src).map_err(|e| ScenarioError::at(src, e.span(), e.message().to_owned()))?;
+        sc.validate().map_err(|mut e| {
+            // Point semantic errors at the line of their field when we can find it.
+            if let Some(field) = e.field.clone() {
+                if let Some(line) = find_field_line(src, &field) {
+                    e.line = Some(line);
+                }
+            }
+            e
+        })?;
+        Ok(sc)
+    }
+
+    /// Read, parse and validate a scenario file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
+        let path = path.as_ref();
+        let src = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+            path: Some(path.to_owned()),
+            line: None,
+            column: None,
+            field: None,
+            message: format!("cannot read scenario file: {e}"),
+        })?;
+        Self::from_toml_str(&src).map_err(|mut e| {
+            e.path = Some(path.to_owned());
+            e
+        })
+    }
+
+    /// The scenario as a TOML document that [`from_toml_str`](Self::from_toml_str)
+    /// reads back to an equal value (used to print shrunk counterexamples).
+    pub fn to_toml_string(&self) -> String {
+        // Serialising plain structs of strings/integers/arrays cannot fail; fall
+        // back to a comment rather than panicking if it ever does.
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot serialise scenario: {e}\n"))
+    }
+
+    /// Cross-field checks that serde cannot express.
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        if self.stop.0 == 0 {
+            return Err(ScenarioError::semantic("stop".into(), "stop must be greater than 0s"));
+        }
+        if self.stop.0 > 366 * 24 * 3_600_000_000_000 {
+            return Err(ScenarioError::semantic("stop".into(), "stop must be at most one year of simulated time"));
+        }
+        for (i, r) in self.requests.iter().enumerate() {
+            let f = |k: &str| format!("request[{}].{k}", i + 1);
+            if r.netfn & 1 != 0 {
+                return Err(ScenarioError::semantic(
+                    f("netfn"),
+                    format!("netfn 0x{:02X} is a response NetFn (odd); use the request NetFn 0x{:02X}", r.netfn, r.netfn & !1),
+                ));
+            }
+            if r.netfn > 0x3F {
+                return Err(ScenarioError::semantic(f("netfn"), format!("netfn 0x{:02X} exceeds 6 bits (max 0x3F)", r.netfn)));
+            }
+            if r.data.len() > 270 {
+                return Err(ScenarioError::semantic(f("data"), format!("{} data bytes exceed the 272-byte IPMI message limit", r.data.len())));
+            }
+            if r.repeat == 0 {
+                return Err(ScenarioError::semantic(f("repeat"), "repeat must be at least 1"));
+            }
+            if r.repeat > 10_000_000 {
+                return Err(ScenarioError::semantic(f("repeat"), "repeat must be at most 10000000"));
+            }
+            if r.interval == Some(Dur(0)) {
+                return Err(ScenarioError::semantic(f("interval"), "interval must be greater than 0s (omit it for back-to-back copies)"));
+            }
+        }
+        for (i, fl) in self.faults.iter().enumerate() {
+            let f = |k: &str| format!("fault[{}].{k}", i + 1);
+            match (fl.at, fl.at_command) {
+                (Some(_), Some(_)) => return Err(ScenarioError::semantic(f("at_command"), "give either `at` or `at_command`, not both")),
+                (None, None) => return Err(ScenarioError::semantic(f("kind"), "missing start: give `at = \"<time>\"` or `at_command = <n>`")),
+                (None, Some(0)) => return Err(ScenarioError::semantic(f("at_command"), "at_command counts from 1")),
+                _ => {}
+            }
+            if fl.duration == Some(Dur(0)) {
+                return Err(ScenarioError::semantic(f("duration"), "duration must be greater than 0s (omit it for \"until the end\")"));
+            }
+            let only = |key: &str, present: bool, kinds: &[FaultKindName]| {
+                if present && !kinds.contains(&fl.kind) {
+                    Err(ScenarioError::semantic(f(key), format!("`{key}` does not apply to fault kind {:?}", fl.kind)))
+                } else {
+                    Ok(())
+                }
+            };
+            only("status", fl.status.is_some(), &[FaultKindName::Silent])?;
+            only("delay", fl.delay.is_some(), &[FaultKindName::Slow])?;
+            only("netfn", fl.netfn.is_some(), &[FaultKindName::IgnoreCommand])?;
+            only("cmd", fl.cmd.is_some(), &[FaultKindName::IgnoreCommand])?;
+            if fl.kind == FaultKindName::Slow && fl.delay.is_none() {
+                return Err(ScenarioError::semantic(f("delay"), "fault kind slow needs `delay = \"<time>\"`"));
+            }
+            if fl.kind == FaultKindName::IgnoreCommand && (fl.netfn.is_none() || fl.cmd.is_none()) {
+                return Err(ScenarioError::semantic(f("cmd"), "fault kind ignore-command needs `netfn` and `cmd`"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Line of a dotted field path such as `fault[2].at` (entry numbers 1-based).
+fn find_field_line(src: &str, field: &str) -> Option<usize> {
+    let (table, key) = match field.rsplit_once('.') {
+        Some((t, k)) => (Some(t), k),
+        None => (None, field),
+    };
+    let (tname, want_n) = match table {
+        Some(t) => match t.split_once('[') {
+            Some((n, rest)) => (Some(n), rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (Some(t), None),
+        },
+        None => (None, None),
+    };
+    let mut cur: Option<String> = None;
+    let mut n = 0usize;
+    let mut in_target = tname.is_none();
+    let mut header_line = None;
+    for (i, raw) in src.lines().enumerate() {
+        let l = raw.trim();
+        if l.starts_with('[') {
+            let name = l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_owned();
+            if Some(name.as_str()) == tname {
+                n += 1;
+            }
+            in_target = Some(name.as_str()) == tname && want_n.is_none_or(|w| w == n);
+            if in_target {
+                header_line = Some(i + 1);
+            }
+            cur = Some(name);
+            continue;
+        }
+        let _ = &cur;
+        if in_target {
+            if let Some((k, _)) = l.split_once('=') {
+                if k.trim() == key {
+                    return Some(i + 1);
+                }
+            }
+        }
+    }
+    header_line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "t"
+stop = "30s"
+
+[driver]
+kernel = "v3.13"
+hz = 1000
+
+[[request]]
+at = "1s"
+netfn = 0x06
+cmd = 0x01
+
+[[fault]]
+kind = "silent"
+at_command = 256
+duration = "1.5s"
+"#;
+
+    #[test]
+    fn parses_and_round_trips() {
+        let s = Scenario::from_toml_str(GOOD).unwrap();
+        assert_eq!(s.driver.kernel, KernelPreset::V3_13);
+        assert_eq!(s.driver.hz, Hz(1000));
+        assert_eq!(s.faults[0].at_command, Some(256));
+        assert_eq!(s.faults[0].duration, Some(Dur(1_500_000_000)));
+        let back = Scenario::from_toml_str(&s.to_toml_string()).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(Dur::parse("10ms").unwrap(), Dur(10_000_000));
+        assert_eq!(Dur::parse("1.25s").unwrap(), Dur(1_250_000_000));
+        assert_eq!(Dur::parse("24h").unwrap(), Dur(86_400_000_000_000));
+        assert_eq!(Dur::parse("250us").unwrap().to_string(), "250us");
+        assert_eq!(Dur(1_500_000_000).to_string(), "1500ms");
+        assert!(Dur::parse("10").unwrap_err().contains("missing unit"));
+        assert!(Dur::parse("10 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(Dur::parse("ms").unwrap_err().contains("missing number"));
+        assert!(Dur::parse("99999999999999h").unwrap_err().contains("too large"));
+    }
+
+    #[test]
+    fn bad_hz_names_line_and_field() {
+        let src = GOOD.replace("hz = 1000", "hz = 123");
+        let e = Scenario::from_toml_str(&src).unwrap_err();
+        assert_eq!(e.line, Some(7), "{e}");
+        assert_eq!(e.field.as_deref(), Some("driver.hz"));
+        assert!(e.message.contains("100, 250, 300 or 1000"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_names_line_and_field() {
+        let src = GOOD.replace("duration = \"1.5s\"", "duration = \"1.5 fortnights\"");
+        let e = Scenario::from_toml_str(&src).unwrap_err();
+        assert_eq!(e.line, Some(17), "{e}");
+        assert_eq!(e.field.as_deref(), Some("fault[1].duration"));
+        assert!(e.to_string().starts_with("line 17, column 12: field fault[1].duration: invalid duration"), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_and_variant() {
+        let e = Scenario::from_toml_str(&GOOD.replace("cmd = 0x01", "cmd = 0x01\ncommand = 3")).unwrap_err();
+        assert_eq!(e.line, Some(13), "{e}");
+        assert!(e.message.contains("unknown field `command`"), "{e}");
+        let e = Scenario::from_toml_str(&GOOD.replace("\"v3.13\"", "\"v9.99\"")).unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(6), Some("driver.kernel")), "{e}");
+        assert!(e.message.contains("unknown variant"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_point_at_field() {
+        let e = Scenario::from_toml_str(&GOOD.replace("at_command = 256", "at_command = 256\nat = \"2s\"")).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("fault[1].at_command"));
+        assert_eq!(e.line, Some(16), "{e}");
+        let e = Scenario::from_toml_str(&GOOD.replace("netfn = 0x06", "netfn = 0x07")).unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(11), Some("request[1].netfn")), "{e}");
+        let e = Scenario::from_toml_str("name = \"x\"\nstop = \"0s\"\n").unwrap_err();
+        assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("stop")), "{e}");
+    }
+
+    #[test]
+    fn syntax_error_has_line() {
+        let e = Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\n[driver\nhz=250\n").unwrap_err();
+        assert_eq!(e.line, Some(3), "{e}");
+    }
+}

@@ -140,18 +140,24 @@ mod tests {
 
     #[test]
     fn names_match_spec_table() {
-        assert_eq!(CompletionCode::TIMEOUT.name(), "Timeout while processing command");
-        assert_eq!(CompletionCode(0xD5).name(), "Command not supported in present state");
+        assert_eq!(
+            CompletionCode::TIMEOUT.name(),
+            "Timeout while processing command"
+        );
+        assert_eq!(
+            CompletionCode(0xD5).name(),
+            "Command not supported in present state"
+        );
         assert_eq!(CompletionCode(0x42).name(), "OEM completion code");
-        assert_eq!(CompletionCode(0x80).name(), "Command-specific completion code");
+        assert_eq!(
+            CompletionCode(0x80).name(),
+            "Command-specific completion code"
+        );
         assert_eq!(CompletionCode(0xE0).name(), "Reserved completion code");
         assert_eq!(
             CompletionCode(0x80).describe_for(0x06, 0x22),
             "Attempt to start un-initialized watchdog"
         );
-        assert_eq!(
-            CompletionCode::NODE_BUSY.to_string(),
-            "0xC0 (Node Busy)"
-        );
+        assert_eq!(CompletionCode::NODE_BUSY.to_string(), "0xC0 (Node Busy)");
     }
 }

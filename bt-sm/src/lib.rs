@@ -1,12 +1,76 @@
 //! Sans-IO model of the host side of the IPMI BT (Block Transfer) system
-//! interface, mirroring Linux's `drivers/char/ipmi/ipmi_bt_sm.c`.
+//! interface, mirroring Linux's `drivers/char/ipmi/ipmi_bt_sm.c` — states,
+//! register accesses in the kernel's order, timeouts, retries, the BT soft reset,
+//! seq handling and the kernel's log lines — with each historical kernel behaviour
+//! selectable as a [`KernelProfile`].
 //!
-//! (Work in progress: the state machine itself lands in `sm`.)
+//! The machine never touches a clock or a device: the caller passes an [`Io`]
+//! (register access), a [`LogSink`] (the kernel's messages, as data) and the
+//! elapsed microseconds to every [`BtSm::event`], like `ipmi_si_intf.c` does.
+//!
+//! # Example
+//!
+//! A Get Device ID transaction against a tiny BMC that answers instantly:
+//!
+//! ```
+//! use ipmi_bt_sm::{BtSm, Io, KernelProfile, NullLog, SmResult};
+//!
+//! /// Takes a request on H2B_ATN and immediately offers a canned response.
+//! #[derive(Default)]
+//! struct InstantBmc { req: Vec<u8>, rsp: Vec<u8>, rd: usize, b2h: bool }
+//!
+//! impl Io for InstantBmc {
+//!     fn read_ctrl(&mut self) -> u8 { if self.b2h { 0x08 } else { 0 } }
+//!     fn write_ctrl(&mut self, v: u8) {
+//!         if v & 0x01 != 0 { self.req.clear() }            // CLR_WR_PTR
+//!         if v & 0x02 != 0 { self.rd = 0 }                 // CLR_RD_PTR
+//!         if v & 0x08 != 0 { self.b2h = false }            // B2H_ATN ack
+//!         if v & 0x04 != 0 {                               // H2B_ATN: request ready
+//!             let (netfn, seq, cmd) = (self.req[1], self.req[2], self.req[3]);
+//!             self.rsp = vec![5, netfn | 4, seq, cmd, 0x00, 0x20];
+//!             self.b2h = true;
+//!         }
+//!     }
+//!     fn read_buf(&mut self) -> u8 {
+//!         let b = self.rsp.get(self.rd).copied().unwrap_or(0);
+//!         self.rd += 1;
+//!         b
+//!     }
+//!     fn write_buf(&mut self, v: u8) { self.req.push(v) }
+//!     fn read_intmask(&mut self) -> u8 { 0 }
+//!     fn write_intmask(&mut self, _v: u8) {}
+//! }
+//!
+//! let mut bmc = InstantBmc::default();
+//! let mut sm = BtSm::new(KernelProfile::Mainline);
+//! sm.start_transaction(&mut NullLog, &[0x06 << 2, 0x01]).unwrap(); // Get Device ID
+//! let mut result = sm.event(&mut bmc, &mut NullLog, 0);
+//! while result != SmResult::TransactionComplete {
+//!     let elapsed = if result == SmResult::CallWithDelay { 10_000 } else { 0 };
+//!     result = sm.event(&mut bmc, &mut NullLog, elapsed);
+//! }
+//! let mut rsp = [0u8; 64];
+//! let n = sm.get_result(&mut rsp);
+//! assert_eq!(&rsp[..n], &[0x1c, 0x01, 0x00, 0x20]); // NetFn|4, cmd, cc, data
+//! ```
 
 pub mod cc;
 pub mod io;
+pub mod log;
+pub mod profile;
 pub mod regs;
+pub mod sm;
+pub mod state;
 
 pub use cc::CompletionCode;
 pub use io::Io;
+pub use log::{
+    FnSink, Level, LineAssembler, LogLine, LogMsg, LogRecord, LogSink, LogStyle, NullLog,
+    PrintkEra, Reason, StatusText,
+};
+pub use profile::{Behaviour, CapsFetch, Design, KernelProfile, ResetRule};
 pub use regs::{Ctrl, IntMask};
+pub use sm::{
+    BtSm, DetectPhase, DetectRun, NotPresent, SmResult, IPMI_MAX_MSG_LENGTH, REGISTERS_CLAIMED,
+};
+pub use state::State;

@@ -1,1 +1,3 @@
 //! Simulated BMC behind the IPMI BT registers.
+
+pub mod vmproto;

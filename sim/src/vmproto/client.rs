@@ -1,0 +1,311 @@
+//! VM side of the VM protocol: what QEMU's `ipmi-bmc-extern` does, for tools
+//! that talk to a served BMC directly (e.g. the CLI's Unix-socket transport).
+//!
+//! Like QEMU it announces `VERSION 1` and its capabilities on connect, numbers
+//! requests with an 8-bit `msg_id`, drops answers whose `msg_id` is not the
+//! one it waits for (QEMU `ipmi_bt_handle_rsp` does the same), and gives up
+//! after a timeout. Control commands from the BMC (ATTN, RESET, …) are kept
+//! for the caller in arrival order.
+//!
+//! Two front ends share one sans-IO core: [`VmClient`] (tokio, any
+//! `AsyncRead + AsyncWrite`) and [`BlockingVmClient`] (std `Read + Write`,
+//! e.g. `std::os::unix::net::UnixStream`).
+
+use core::fmt;
+use core::time::Duration;
+use std::io::{self, Read, Write};
+
+use ipmi_bt_sm::CompletionCode;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::codec::{
+    Capabilities, ControlCommand, Decoder, Encoder, Response, Unit, PROTOCOL_VERSION,
+};
+
+/// Capabilities the client announces: everything QEMU 7.2+ announces.
+pub const CLIENT_CAPS: Capabilities = Capabilities(0x3F);
+
+/// A response received by the client, owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedResponse {
+    /// Response netfn (request netfn | 1).
+    pub netfn: u8,
+    /// LUN.
+    pub lun: u8,
+    /// Command.
+    pub cmd: u8,
+    /// Completion code.
+    pub cc: CompletionCode,
+    /// Data after the completion code.
+    pub data: Vec<u8>,
+}
+
+/// Why a client request failed.
+#[derive(Debug)]
+pub enum ClientError {
+    /// The socket failed.
+    Io(io::Error),
+    /// The BMC closed the connection.
+    Closed,
+    /// No matching answer within the timeout. QEMU would answer the guest
+    /// with 0xC3 here.
+    Timeout(Duration),
+    /// The request is larger than QEMU would forward (`MAX_IPMI_MSG_SIZE`).
+    TooLarge(usize),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io(e) => write!(f, "VM link I/O error: {e}"),
+            Self::Closed => {
+                f.write_str("the BMC closed the VM link; is the simulator still running?")
+            }
+            Self::Timeout(d) => write!(
+                f,
+                "no answer from the BMC within {} ms ({})",
+                d.as_millis(),
+                CompletionCode::TIMEOUT
+            ),
+            Self::TooLarge(n) => write!(
+                f,
+                "request of {n} bytes exceeds the VM protocol's {} byte limit ({})",
+                super::codec::MAX_IPMI_MSG,
+                CompletionCode::REQUEST_DATA_TRUNCATED
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for ClientError {
+    fn from(e: io::Error) -> Self {
+        Self::Io(e)
+    }
+}
+
+/// Sans-IO client state shared by both front ends.
+#[derive(Debug, Default)]
+struct Core {
+    dec: Decoder,
+    enc: Encoder,
+    next_id: u8,
+    controls: Vec<ControlCommand>,
+    stale: u64,
+}
+
+impl Core {
+    fn hello(&mut self) -> Vec<u8> {
+        self.enc.clear();
+        self.enc
+            .control(ControlCommand::Version(PROTOCOL_VERSION))
+            .control(ControlCommand::Capabilities(CLIENT_CAPS));
+        self.enc.take()
+    }
+
+    fn request(
+        &mut self,
+        netfn: u8,
+        lun: u8,
+        cmd: u8,
+        data: &[u8],
+    ) -> Result<(u8, Vec<u8>), ClientError> {
+        if data.len() + 2 > super::codec::MAX_IPMI_MSG {
+            return Err(ClientError::TooLarge(data.len() + 2));
+        }
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        self.enc.clear();
+        self.enc.request(id, (netfn << 2) | (lun & 3), cmd, data);
+        Ok((id, self.enc.take()))
+    }
+
+    /// Feeds received bytes; returns the answer for `want` if it arrived.
+    fn feed(&mut self, bytes: &[u8], want: u8) -> Option<OwnedResponse> {
+        let mut found = None;
+        for &b in bytes {
+            match self.dec.push(b) {
+                Some(Unit::Control(c)) => self.controls.push(c),
+                Some(Unit::Message(m)) => match Response::parse(m) {
+                    Ok(r) if r.msg_id == want && found.is_none() => {
+                        found = Some(OwnedResponse {
+                            netfn: r.netfn_lun >> 2,
+                            lun: r.netfn_lun & 3,
+                            cmd: r.cmd,
+                            cc: CompletionCode(r.cc),
+                            data: r.data.to_vec(),
+                        });
+                    }
+                    _ => self.stale += 1,
+                },
+                Some(Unit::Discarded(_)) => self.stale += 1,
+                None => {}
+            }
+        }
+        found
+    }
+}
+
+/// Async VM-side client over any tokio byte stream.
+#[derive(Debug)]
+pub struct VmClient<S> {
+    stream: S,
+    core: Core,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> VmClient<S> {
+    /// Wraps a connected stream and sends the opening `VERSION` and
+    /// `CAPABILITIES` control commands.
+    pub async fn new(mut stream: S) -> Result<Self, ClientError> {
+        let mut core = Core::default();
+        stream.write_all(&core.hello()).await?;
+        stream.flush().await?;
+        Ok(Self { stream, core })
+    }
+
+    /// Sends one request and waits up to `timeout` for the answer with the
+    /// same `msg_id`. Answers for other ids are dropped, like QEMU does.
+    pub async fn request(
+        &mut self,
+        netfn: u8,
+        lun: u8,
+        cmd: u8,
+        data: &[u8],
+        timeout: Duration,
+    ) -> Result<OwnedResponse, ClientError> {
+        let (id, bytes) = self.core.request(netfn, lun, cmd, data)?;
+        self.stream.write_all(&bytes).await?;
+        self.stream.flush().await?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut buf = [0u8; 512];
+        loop {
+            let n = tokio::time::timeout_at(deadline, self.stream.read(&mut buf))
+                .await
+                .map_err(|_| ClientError::Timeout(timeout))??;
+            if n == 0 {
+                return Err(ClientError::Closed);
+            }
+            if let Some(r) = self.core.feed(buf.get(..n).unwrap_or_default(), id) {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// Control commands received so far (ATTN, RESET, …), oldest first;
+    /// the list is emptied.
+    pub fn take_controls(&mut self) -> Vec<ControlCommand> {
+        core::mem::take(&mut self.core.controls)
+    }
+
+    /// Units dropped so far: answers for other msg_ids and damaged units.
+    pub fn dropped(&self) -> u64 {
+        self.core.stale
+    }
+}
+
+impl VmClient<tokio::net::UnixStream> {
+    /// Connects to a VM server listening on a Unix socket.
+    pub async fn connect_unix(path: &std::path::Path) -> Result<Self, ClientError> {
+        Self::new(tokio::net::UnixStream::connect(path).await?).await
+    }
+}
+
+/// Blocking VM-side client over a std byte stream with read timeouts.
+#[derive(Debug)]
+pub struct BlockingVmClient<S> {
+    stream: S,
+    core: Core,
+}
+
+/// A std stream whose read timeout can be set (sockets).
+pub trait SetReadTimeout {
+    /// Sets the timeout of subsequent reads.
+    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()>;
+}
+
+impl SetReadTimeout for std::os::unix::net::UnixStream {
+    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        std::os::unix::net::UnixStream::set_read_timeout(self, d)
+    }
+}
+
+impl SetReadTimeout for std::net::TcpStream {
+    fn set_read_timeout(&self, d: Option<Duration>) -> io::Result<()> {
+        std::net::TcpStream::set_read_timeout(self, d)
+    }
+}
+
+impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
+    /// Wraps a connected stream and sends the opening control commands.
+    pub fn new(mut stream: S) -> Result<Self, ClientError> {
+        let mut core = Core::default();
+        stream.write_all(&core.hello())?;
+        stream.flush()?;
+        Ok(Self { stream, core })
+    }
+
+    /// Sends one request and waits up to `timeout` for its answer.
+    pub fn request(
+        &mut self,
+        netfn: u8,
+        lun: u8,
+        cmd: u8,
+        data: &[u8],
+        timeout: Duration,
+    ) -> Result<OwnedResponse, ClientError> {
+        let (id, bytes) = self.core.request(netfn, lun, cmd, data)?;
+        self.stream.write_all(&bytes)?;
+        self.stream.flush()?;
+        let deadline = std::time::Instant::now() + timeout;
+        let mut buf = [0u8; 512];
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(ClientError::Timeout(timeout));
+            }
+            self.stream.set_read_timeout(Some(left))?;
+            let n = match self.stream.read(&mut buf) {
+                Ok(0) => return Err(ClientError::Closed),
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(ClientError::Timeout(timeout))
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(r) = self.core.feed(buf.get(..n).unwrap_or_default(), id) {
+                return Ok(r);
+            }
+        }
+    }
+
+    /// Control commands received so far, oldest first; the list is emptied.
+    pub fn take_controls(&mut self) -> Vec<ControlCommand> {
+        core::mem::take(&mut self.core.controls)
+    }
+
+    /// Units dropped so far (other msg_ids, damaged units).
+    pub fn dropped(&self) -> u64 {
+        self.core.stale
+    }
+}
+
+impl BlockingVmClient<std::os::unix::net::UnixStream> {
+    /// Connects to a VM server listening on a Unix socket.
+    pub fn connect_unix(path: &std::path::Path) -> Result<Self, ClientError> {
+        Self::new(std::os::unix::net::UnixStream::connect(path)?)
+    }
+}

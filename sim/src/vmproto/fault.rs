@@ -1,0 +1,298 @@
+//! Faults the VM server injects on the VM-protocol link, switchable at run
+//! time, so a real guest kernel's BT driver meets them through QEMU.
+//!
+//! What each one looks like from the guest, with QEMU's `isa-ipmi-bt` +
+//! `ipmi-bmc-extern` (QEMU `hw/ipmi/ipmi_bt.c` `ipmi_bt_handle_rsp`,
+//! `hw/ipmi/ipmi_bmc_extern.c` `handle_msg`/`extern_timeout`;
+//! `shared/reference/real-kernel-lab.md` §7):
+//!
+//! | fault | on the wire | guest sees |
+//! |---|---|---|
+//! | `silent` | no answer | QEMU's own 4 s timer answers 0xC3; no kernel line |
+//! | `bad-checksum` | answer with a wrong checksum | QEMU drops it; 0xC3 after 4 s |
+//! | `wrong-cmd` | right msg_id, cmd ^ 0x80 | kernel "bad packet" → RD_WAIT timeout, 0xC3 after the BT timeout |
+//! | `wrong-msgid` | full answer, msg_id + 1 | QEMU cancels its timer and drops it; B_BUSY stays set → WR_CONSUME timeout, 0xC0, LONG_BUSY |
+//! | `stuck` | a 4-byte dummy answer for another msg_id | same as `wrong-msgid` (B_BUSY stuck) |
+//! | `delay=MS` | the right answer MS later | slow BMC (QEMU gives 0xC3 itself after 4 s) |
+//! | `cc=XX` | right header, completion code XX, no data | the kernel passes XX up |
+//! | `disconnect` | the server closes the link | 0xD2 at once until QEMU reconnects |
+//!
+//! For `wrong-msgid` and `stuck` the real answer is kept; switching the fault
+//! back to `none` sends it late with the right msg_id, which lets QEMU clear
+//! B_BUSY (what the lab did to recover a LONG_BUSY guest).
+//!
+//! Text form (control file, admin line, in-band command): the fault name,
+//! then optional `count=N` (only the next N matching requests, then `none`)
+//! and `only=NF:CM` (hex netfn and cmd of the requests it applies to), e.g.
+//! `wrong-cmd count=1 only=06:01`.
+
+use core::fmt;
+use core::str::FromStr;
+use core::time::Duration;
+use std::sync::{Arc, Mutex};
+
+use ipmi_bt_sm::CompletionCode;
+use tokio::sync::Notify;
+
+/// One VM-level fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum VmFault {
+    /// Answer normally.
+    #[default]
+    None,
+    /// Never answer.
+    Silent,
+    /// Answer with a checksum that does not sum to zero.
+    BadChecksum,
+    /// Answer with the right msg_id but `cmd ^ 0x80`.
+    WrongCmd,
+    /// Answer in full but with `msg_id + 1`; keep the real answer.
+    WrongMsgId,
+    /// Send only a dummy answer for another msg_id (cancels QEMU's timer so
+    /// B_BUSY stays set); keep the real answer.
+    Stuck,
+    /// Answer after this long.
+    Delay(Duration),
+    /// Answer with this completion code and no data.
+    Cc(CompletionCode),
+    /// Close the connection when the next matching request arrives.
+    Disconnect,
+}
+
+impl fmt::Display for VmFault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::None => f.write_str("none"),
+            Self::Silent => f.write_str("silent"),
+            Self::BadChecksum => f.write_str("bad-checksum"),
+            Self::WrongCmd => f.write_str("wrong-cmd"),
+            Self::WrongMsgId => f.write_str("wrong-msgid"),
+            Self::Stuck => f.write_str("stuck"),
+            Self::Delay(d) => write!(f, "delay={}", d.as_millis()),
+            Self::Cc(cc) => write!(f, "cc={:02x}", cc.0),
+            Self::Disconnect => f.write_str("disconnect"),
+        }
+    }
+}
+
+/// A fault with its scope: how many requests, which command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FaultSpec {
+    /// What to do to a matching request's answer.
+    pub fault: VmFault,
+    /// Apply to this many matching requests, then revert to `none`;
+    /// `None` = until changed.
+    pub count: Option<u32>,
+    /// Apply only to requests with this `(netfn, cmd)`; `None` = all.
+    pub only: Option<(u8, u8)>,
+}
+
+impl FaultSpec {
+    /// No fault.
+    pub const NONE: Self = Self {
+        fault: VmFault::None,
+        count: None,
+        only: None,
+    };
+
+    /// Whether this spec applies to a request with `netfn` and `cmd`.
+    pub fn matches(&self, netfn: u8, cmd: u8) -> bool {
+        self.fault != VmFault::None
+            && self.count != Some(0)
+            && self.only.is_none_or(|(n, c)| n == netfn && c == cmd)
+    }
+}
+
+impl fmt::Display for FaultSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.fault)?;
+        if let Some(n) = self.count {
+            write!(f, " count={n}")?;
+        }
+        if let Some((n, c)) = self.only {
+            write!(f, " only={n:02x}:{c:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a fault text did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultParseError(pub String);
+
+impl fmt::Display for FaultParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}; expected one of none, silent, bad-checksum, wrong-cmd, wrong-msgid, stuck, \
+             delay=MS, cc=HEX, disconnect, optionally followed by count=N and only=NETFN:CMD (hex)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for FaultParseError {}
+
+fn parse_hex(s: &str) -> Option<u8> {
+    let s = s.trim_start_matches("0x").trim_start_matches("0X");
+    u8::from_str_radix(s, 16).ok()
+}
+
+impl FromStr for FaultSpec {
+    type Err = FaultParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut words = s.split_whitespace();
+        let Some(first) = words.next() else {
+            return Ok(Self::NONE);
+        };
+        let bad = |what: &str| FaultParseError(format!("bad fault {what:?}"));
+        let fault = match first {
+            "none" | "normal" | "ok" => VmFault::None,
+            "silent" => VmFault::Silent,
+            "bad-checksum" => VmFault::BadChecksum,
+            "wrong-cmd" => VmFault::WrongCmd,
+            "wrong-msgid" => VmFault::WrongMsgId,
+            "stuck" => VmFault::Stuck,
+            "disconnect" => VmFault::Disconnect,
+            w => match w.split_once('=') {
+                Some(("delay", ms)) => {
+                    VmFault::Delay(Duration::from_millis(ms.parse().map_err(|_| bad(w))?))
+                }
+                Some(("cc", cc)) => {
+                    VmFault::Cc(CompletionCode(parse_hex(cc).ok_or_else(|| bad(w))?))
+                }
+                _ => return Err(bad(w)),
+            },
+        };
+        let mut spec = Self {
+            fault,
+            ..Self::NONE
+        };
+        for w in words {
+            match w.split_once('=') {
+                Some(("count", n)) => spec.count = Some(n.parse().map_err(|_| bad(w))?),
+                Some(("only", nc)) => {
+                    let (n, c) = nc.split_once(':').ok_or_else(|| bad(w))?;
+                    spec.only = Some((
+                        parse_hex(n).ok_or_else(|| bad(w))?,
+                        parse_hex(c).ok_or_else(|| bad(w))?,
+                    ));
+                }
+                _ => return Err(bad(w)),
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// Shared, run-time switchable fault setting: the server reads it for every
+/// request; a test (control file watcher, admin socket, in-band command, or
+/// code holding a clone) changes it.
+#[derive(Debug, Clone, Default)]
+pub struct FaultControl {
+    inner: Arc<(Mutex<FaultSpec>, Notify)>,
+}
+
+impl FaultControl {
+    /// A control set to no fault.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The current setting.
+    pub fn get(&self) -> FaultSpec {
+        *self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the setting and wakes the server (which sends a held late
+    /// answer when the new fault is `none`).
+    pub fn set(&self, spec: FaultSpec) {
+        *self.inner.0.lock().unwrap_or_else(|e| e.into_inner()) = spec;
+        self.inner.1.notify_waiters();
+    }
+
+    /// Decides the fault for one request and counts it down. Returns
+    /// `VmFault::None` when the setting does not apply.
+    pub fn take_for(&self, netfn: u8, cmd: u8) -> VmFault {
+        let mut g = self.inner.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !g.matches(netfn, cmd) {
+            return VmFault::None;
+        }
+        let fault = g.fault;
+        if let Some(n) = g.count.as_mut() {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                *g = FaultSpec::NONE;
+            }
+        }
+        fault
+    }
+
+    /// Resolves when [`set`](Self::set) is next called.
+    pub async fn changed(&self) {
+        self.inner.1.notified().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_display_roundtrip() {
+        for text in [
+            "none",
+            "silent",
+            "bad-checksum",
+            "wrong-cmd count=1 only=06:01",
+            "wrong-msgid",
+            "stuck count=3",
+            "delay=1500",
+            "cc=c0 only=06:25",
+            "disconnect",
+        ] {
+            let spec: FaultSpec = text.parse().unwrap();
+            assert_eq!(spec.to_string(), text);
+        }
+        assert_eq!("".parse::<FaultSpec>(), Ok(FaultSpec::NONE));
+        assert_eq!("normal".parse::<FaultSpec>(), Ok(FaultSpec::NONE));
+        assert_eq!(
+            "cc=0xC3".parse::<FaultSpec>().map(|s| s.fault),
+            Ok(VmFault::Cc(CompletionCode::TIMEOUT))
+        );
+    }
+
+    #[test]
+    fn parse_errors_say_what_is_accepted() {
+        for bad in [
+            "bogus",
+            "delay=x",
+            "cc=zz",
+            "silent count=-1",
+            "silent only=6",
+            "silent x=1",
+        ] {
+            let e = bad.parse::<FaultSpec>().unwrap_err();
+            assert!(
+                e.to_string().contains("expected one of none, silent"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn count_and_filter() {
+        let c = FaultControl::new();
+        c.set("wrong-cmd count=2 only=06:01".parse().unwrap());
+        assert_eq!(c.take_for(0x06, 0x25), VmFault::None);
+        assert_eq!(c.take_for(0x06, 0x01), VmFault::WrongCmd);
+        assert_eq!(c.take_for(0x06, 0x01), VmFault::WrongCmd);
+        assert_eq!(c.take_for(0x06, 0x01), VmFault::None);
+        assert_eq!(c.get(), FaultSpec::NONE);
+        c.set("silent".parse().unwrap());
+        for _ in 0..5 {
+            assert_eq!(c.take_for(0x0A, 0x40), VmFault::Silent);
+        }
+    }
+}

@@ -1,0 +1,787 @@
+//! BMC side of the VM protocol: serves a simulated BMC to QEMU's
+//! `ipmi-bmc-extern` (or to a [`client`](super::client)) over any byte
+//! stream, in real time.
+//!
+//! * Real monotonic time since the server started is the BMC's clock: the
+//!   server calls [`VmBmc::advance`] at [`VmBmc::next_deadline`], so a
+//!   watchdog armed by the guest expires on the wall clock.
+//! * What the BMC does to the host ([`HostAction`]) becomes a control
+//!   command: SMS_ATN → `ATTN`/`ATTN_IRQ`, receive-message interrupt enable
+//!   → `ENABLE_IRQ`/`DISABLE_IRQ`, hard reset / power cycle → `RESET`, power
+//!   down → `POWEROFF`, NMI pre-timeout → `SEND_NMI`, soft shutdown →
+//!   `GRACEFUL_SHUTDOWN` (QEMU `ipmi_bmc_extern.c` `handle_hw_op`).
+//! * QEMU's parser drops the rest of a read after a control command
+//!   (`receive()` returns after `handle_hw_op`), so after every control unit
+//!   the server flushes and waits [`ServerOptions::control_gap`] before it
+//!   writes anything else.
+//! * Faults from a [`FaultControl`] shape each answer (see [`super::fault`]).
+
+use core::time::Duration;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
+
+use super::codec::{
+    Capabilities, ControlCommand, Decoder, Encoder, Request, Unit, PROTOCOL_VERSION,
+};
+use super::fault::{FaultControl, FaultSpec, VmFault};
+
+/// What the BMC asks the host machine to do; the server turns each into a
+/// VM control command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostAction {
+    /// SMS_ATN set (`true`) or cleared (`false`) in BT_CTRL.
+    SmsAtn(bool),
+    /// Receive-message-queue interrupt enabled or disabled (BMC Global
+    /// Enables bit 0, IPMI v2.0 §22.1).
+    IrqEnable(bool),
+    /// Hard reset (watchdog action 1, chassis control reset).
+    HardReset,
+    /// Power down (watchdog action 2, chassis control power down).
+    PowerOff,
+    /// Power cycle (watchdog action 3). The VM protocol has no power cycle:
+    /// sent as `RESET`.
+    PowerCycle,
+    /// NMI (watchdog pre-timeout interrupt "NMI / Diagnostic Interrupt").
+    Nmi,
+    /// Soft (ACPI) shutdown.
+    GracefulShutdown,
+}
+
+/// One answer from the BMC: completion code and data. The server echoes the
+/// request's netfn (| 1), LUN and command around it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reply {
+    /// Completion code.
+    pub cc: u8,
+    /// Response data after the completion code.
+    pub data: Vec<u8>,
+}
+
+/// A BMC the server can serve. Time is the server's real monotonic clock,
+/// as a [`Duration`] since the server started.
+pub trait VmBmc: Send + 'static {
+    /// Handles one request (`netfn << 2 | lun`, cmd, data). `None` means the
+    /// BMC does not answer at all (e.g. a BMC-level fault).
+    fn handle_request(
+        &mut self,
+        now: Duration,
+        netfn_lun: u8,
+        cmd: u8,
+        data: &[u8],
+    ) -> Option<Reply>;
+    /// Lets time pass up to `now` (timers, watchdog expiry).
+    fn advance(&mut self, now: Duration);
+    /// When [`advance`](Self::advance) must next be called, if ever.
+    fn next_deadline(&self) -> Option<Duration>;
+    /// Moves what the BMC wants done to the host since the last call into `out`.
+    fn drain_actions(&mut self, out: &mut Vec<HostAction>);
+    /// The VM says its machine was reset (control `RESET` from the VM).
+    fn host_reset(&mut self, _now: Duration) {}
+}
+
+/// Receives one human-readable line per protocol event.
+pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// Server settings.
+#[derive(Clone)]
+pub struct ServerOptions {
+    /// Pause after each control command before writing more (QEMU parser
+    /// quirk). Default 20 ms.
+    pub control_gap: Duration,
+    /// Run-time fault setting.
+    pub faults: FaultControl,
+    /// Accept fault changes in band: a request with netfn
+    /// [`INBAND_FAULT_NETFN`] and cmd [`INBAND_FAULT_CMD`] whose data is a
+    /// fault spec in ASCII. Off by default: only for test rigs.
+    pub inband_faults: bool,
+    /// Where protocol events are logged, if anywhere.
+    pub log: Option<LogSink>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            control_gap: Duration::from_millis(20),
+            faults: FaultControl::new(),
+            inband_faults: false,
+            log: None,
+        }
+    }
+}
+
+impl core::fmt::Debug for ServerOptions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ServerOptions")
+            .field("control_gap", &self.control_gap)
+            .field("faults", &self.faults.get())
+            .field("inband_faults", &self.inband_faults)
+            .field("log", &self.log.is_some())
+            .finish()
+    }
+}
+
+/// OEM netfn (IPMI v2.0 §5.1, 30h–3Fh) of the in-band fault command.
+pub const INBAND_FAULT_NETFN: u8 = 0x30;
+/// Command byte of the in-band fault command.
+pub const INBAND_FAULT_CMD: u8 = 0x5A;
+
+/// Serves one BMC over VM-protocol connections, one connection at a time.
+pub struct VmServer<B> {
+    bmc: Arc<Mutex<B>>,
+    opts: ServerOptions,
+    start: Instant,
+}
+
+enum Out {
+    Msg(Vec<u8>),
+    Ctl(ControlCommand),
+}
+
+/// Per-connection state.
+struct Conn {
+    caps: Capabilities,
+    irq_enabled: bool,
+    atn: bool,
+    /// Real answer kept back by `wrong-msgid` / `stuck`.
+    held: Option<(u8, Vec<u8>)>,
+    /// Answers delayed by `delay=`, oldest first.
+    delayed: Vec<(Instant, Vec<u8>)>,
+    out: Vec<Out>,
+    close: bool,
+}
+
+impl<B: VmBmc> VmServer<B> {
+    /// A server for `bmc`; its clock starts now.
+    pub fn new(bmc: Arc<Mutex<B>>, opts: ServerOptions) -> Self {
+        Self {
+            bmc,
+            opts,
+            start: Instant::now(),
+        }
+    }
+
+    /// The BMC, shared with whoever else inspects it.
+    pub fn bmc(&self) -> &Arc<Mutex<B>> {
+        &self.bmc
+    }
+
+    /// The fault control in use.
+    pub fn faults(&self) -> &FaultControl {
+        &self.opts.faults
+    }
+
+    fn now(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    fn log(&self, msg: impl FnOnce() -> String) {
+        if let Some(sink) = &self.opts.log {
+            let t = self.now();
+            sink(&format!(
+                "[{:>5}.{:03}] {}",
+                t.as_secs(),
+                t.subsec_millis(),
+                msg()
+            ));
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, B> {
+        self.bmc.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Listens on a TCP address (e.g. `127.0.0.1:9002`) and serves each
+    /// connection in turn, forever (QEMU reconnects with `reconnect=N`).
+    pub async fn listen_tcp(&self, addr: &str) -> io::Result<()> {
+        let l = tokio::net::TcpListener::bind(addr).await?;
+        self.log(|| {
+            format!(
+                "listening on tcp {}",
+                l.local_addr().map(|a| a.to_string()).unwrap_or_default()
+            )
+        });
+        loop {
+            let (s, peer) = l.accept().await?;
+            let _ = s.set_nodelay(true);
+            self.log(|| format!("connection from {peer}"));
+            if let Err(e) = self.serve_stream(s).await {
+                self.log(|| format!("connection error: {e}"));
+            }
+        }
+    }
+
+    /// Dials a TCP address (QEMU as a server chardev) and serves it; dials
+    /// again `retry` after each disconnect, forever.
+    pub async fn connect_tcp(&self, addr: &str, retry: Duration) -> io::Result<()> {
+        loop {
+            match tokio::net::TcpStream::connect(addr).await {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    self.log(|| format!("connected to {addr}"));
+                    if let Err(e) = self.serve_stream(s).await {
+                        self.log(|| format!("connection error: {e}"));
+                    }
+                }
+                Err(e) => self.log(|| format!("connect {addr}: {e}")),
+            }
+            tokio::time::sleep(retry).await;
+        }
+    }
+
+    /// Listens on a Unix socket path (a stale socket file there is removed)
+    /// and serves each connection in turn, forever.
+    pub async fn listen_unix(&self, path: &Path) -> io::Result<()> {
+        remove_stale_socket(path)?;
+        let l = tokio::net::UnixListener::bind(path)?;
+        self.log(|| format!("listening on unix {}", path.display()));
+        loop {
+            let (s, _) = l.accept().await?;
+            self.log(|| "unix connection".to_string());
+            if let Err(e) = self.serve_stream(s).await {
+                self.log(|| format!("connection error: {e}"));
+            }
+        }
+    }
+
+    /// Serves one connection until the peer closes it (`Ok`) or a
+    /// `disconnect` fault closes it (`Ok`).
+    pub async fn serve_stream<S>(&self, stream: S) -> io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let (mut rd, mut wr) = tokio::io::split(stream);
+        let mut dec = Decoder::new();
+        let mut enc = Encoder::new();
+        let mut conn = Conn {
+            caps: Capabilities(0),
+            irq_enabled: false,
+            atn: false,
+            held: None,
+            delayed: Vec::new(),
+            out: vec![Out::Ctl(ControlCommand::Version(PROTOCOL_VERSION))],
+            close: false,
+        };
+        let mut buf = [0u8; 1024];
+        loop {
+            self.pump_actions(&mut conn);
+            self.write_out(&mut wr, &mut enc, &mut conn).await?;
+            if conn.close {
+                self.log(|| "closing connection (disconnect fault)".to_string());
+                wr.shutdown().await.ok();
+                return Ok(());
+            }
+            let bmc_deadline = self.lock().next_deadline().map(|d| self.start + d);
+            let delay_deadline = conn.delayed.iter().map(|(t, _)| *t).min();
+            let wake = match (bmc_deadline, delay_deadline) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let held_poll = conn.held.is_some();
+            tokio::select! {
+                r = rd.read(&mut buf) => {
+                    let n = r?;
+                    if n == 0 {
+                        self.log(|| "peer closed the connection".to_string());
+                        return Ok(());
+                    }
+                    for &b in buf.get(..n).unwrap_or_default() {
+                        self.on_byte(&mut dec, b, &mut conn);
+                        if conn.close { break; }
+                    }
+                }
+                _ = sleep_until_opt(wake) => {
+                    let now = Instant::now();
+                    self.lock().advance(self.now());
+                    let (due, later): (Vec<_>, Vec<_>) =
+                        conn.delayed.drain(..).partition(|(t, _)| *t <= now);
+                    conn.delayed = later;
+                    for (_, bytes) in due {
+                        self.log(|| "sending delayed answer".to_string());
+                        conn.out.push(Out::Msg(bytes));
+                    }
+                }
+                _ = self.opts.faults.changed() => {}
+                _ = tokio::time::sleep(Duration::from_millis(100)), if held_poll => {}
+            }
+            if conn.held.is_some() && self.opts.faults.get().fault == VmFault::None {
+                if let Some((id, bytes)) = conn.held.take() {
+                    self.log(|| format!("fault cleared: late answer for msg_id {id:02x}"));
+                    conn.out.push(Out::Msg(bytes));
+                }
+            }
+        }
+    }
+
+    fn pump_actions(&self, conn: &mut Conn) {
+        let mut actions = Vec::new();
+        {
+            let mut bmc = self.lock();
+            bmc.advance(self.now());
+            bmc.drain_actions(&mut actions);
+        }
+        for a in actions {
+            self.queue_action(a, conn);
+        }
+    }
+
+    fn queue_action(&self, a: HostAction, conn: &mut Conn) {
+        let ctl = match a {
+            HostAction::SmsAtn(on) => {
+                conn.atn = on;
+                if !on {
+                    ControlCommand::NoAttn
+                } else if conn.irq_enabled {
+                    ControlCommand::AttnIrq
+                } else {
+                    ControlCommand::Attn
+                }
+            }
+            HostAction::IrqEnable(on) => {
+                if on == conn.irq_enabled {
+                    return;
+                }
+                conn.irq_enabled = on;
+                if on {
+                    ControlCommand::EnableIrq
+                } else {
+                    ControlCommand::DisableIrq
+                }
+            }
+            HostAction::HardReset | HostAction::PowerCycle => ControlCommand::Reset,
+            HostAction::PowerOff => ControlCommand::PowerOff,
+            HostAction::Nmi => ControlCommand::SendNmi,
+            HostAction::GracefulShutdown => ControlCommand::GracefulShutdown,
+        };
+        self.log(|| format!("host action {a:?} -> control {ctl}"));
+        conn.out.push(Out::Ctl(ctl));
+    }
+
+    fn on_byte(&self, dec: &mut Decoder, b: u8, conn: &mut Conn) {
+        let unit = match dec.push(b) {
+            None => return,
+            Some(Unit::Discarded(why)) => {
+                self.log(|| format!("discarded unit: {why}"));
+                return;
+            }
+            Some(Unit::Control(c)) => {
+                self.log(|| format!("<- control {c}"));
+                match c {
+                    ControlCommand::Capabilities(caps) => conn.caps = caps,
+                    ControlCommand::Reset => self.lock().host_reset(self.now()),
+                    _ => {}
+                }
+                return;
+            }
+            Some(Unit::Message(m)) => m,
+        };
+        let req = match Request::parse(unit) {
+            Ok(r) => r,
+            Err(e) => {
+                self.log(|| format!("bad request: {e}"));
+                return;
+            }
+        };
+        self.log(|| {
+            format!(
+                "<- req id={:02x} {:02x}/{:02x} {:02x?}",
+                req.msg_id,
+                req.netfn(),
+                req.cmd,
+                req.data
+            )
+        });
+        let rsp_netfn_lun = req.netfn_lun | 0x04;
+        if self.opts.inband_faults
+            && req.netfn() == INBAND_FAULT_NETFN
+            && req.cmd == INBAND_FAULT_CMD
+        {
+            let text = String::from_utf8_lossy(req.data);
+            let cc = match text.parse::<FaultSpec>() {
+                Ok(spec) => {
+                    self.log(|| format!("in-band fault set: {spec}"));
+                    self.opts.faults.set(spec);
+                    0x00
+                }
+                Err(e) => {
+                    self.log(|| format!("in-band fault rejected: {e}"));
+                    0xCC
+                }
+            };
+            let mut enc = Encoder::new();
+            enc.response(req.msg_id, rsp_netfn_lun, req.cmd, cc, &[]);
+            conn.out.push(Out::Msg(enc.take()));
+            return;
+        }
+        let fault = self.opts.faults.take_for(req.netfn(), req.cmd);
+        if fault == VmFault::Disconnect {
+            self.log(|| "fault disconnect".to_string());
+            conn.close = true;
+            return;
+        }
+        let reply = self
+            .lock()
+            .handle_request(self.now(), req.netfn_lun, req.cmd, req.data);
+        // Snoop Set BMC Global Enables (App 2Eh) for the receive-message
+        // interrupt bit, as OpenIPMI's ipmi_sim does (`lanserv/bmc_app.c`).
+        if let Some(r) = &reply {
+            if req.netfn() == 0x06 && req.cmd == 0x2E && r.cc == 0 {
+                if let Some(&en) = req.data.first() {
+                    self.queue_action(HostAction::IrqEnable(en & 1 != 0), conn);
+                }
+            }
+        }
+        let Some(reply) = reply else {
+            self.log(|| "BMC gave no answer".to_string());
+            return;
+        };
+        let mut enc = Encoder::new();
+        let id = req.msg_id;
+        match fault {
+            VmFault::None | VmFault::Disconnect => {
+                enc.response(id, rsp_netfn_lun, req.cmd, reply.cc, &reply.data);
+            }
+            VmFault::Silent => {
+                self.log(|| "fault silent: no answer".to_string());
+                return;
+            }
+            VmFault::BadChecksum => {
+                let head = [id, rsp_netfn_lun, req.cmd, reply.cc];
+                let good =
+                    super::codec::checksum(&head).wrapping_add(super::codec::checksum(&reply.data));
+                enc.message_with_checksum(&[&head, &reply.data], good.wrapping_add(1));
+                self.log(|| "fault bad-checksum".to_string());
+                conn.out.push(Out::Msg(enc.take()));
+                return;
+            }
+            VmFault::WrongCmd => {
+                self.log(|| "fault wrong-cmd".to_string());
+                enc.response(id, rsp_netfn_lun, req.cmd ^ 0x80, reply.cc, &reply.data);
+            }
+            VmFault::WrongMsgId | VmFault::Stuck => {
+                let mut real = Encoder::new();
+                real.response(id, rsp_netfn_lun, req.cmd, reply.cc, &reply.data);
+                conn.held = Some((id, real.take()));
+                if fault == VmFault::WrongMsgId {
+                    enc.response(
+                        id.wrapping_add(1),
+                        rsp_netfn_lun,
+                        req.cmd,
+                        reply.cc,
+                        &reply.data,
+                    );
+                } else {
+                    enc.response(id ^ 0x80, rsp_netfn_lun, req.cmd, 0xC0, &[]);
+                }
+                self.log(|| format!("fault {fault}: real answer for id {id:02x} held"));
+            }
+            VmFault::Delay(d) => {
+                enc.response(id, rsp_netfn_lun, req.cmd, reply.cc, &reply.data);
+                self.log(|| format!("fault delay: answer in {} ms", d.as_millis()));
+                conn.delayed.push((Instant::now() + d, enc.take()));
+                return;
+            }
+            VmFault::Cc(cc) => {
+                self.log(|| format!("fault cc: answering {cc}"));
+                enc.response(id, rsp_netfn_lun, req.cmd, cc.0, &[]);
+            }
+        }
+        self.log(|| format!("-> rsp id={id:02x} cc={:02x} {:02x?}", reply.cc, reply.data));
+        conn.out.push(Out::Msg(enc.take()));
+    }
+
+    async fn write_out<W: AsyncWrite + Unpin>(
+        &self,
+        wr: &mut W,
+        enc: &mut Encoder,
+        conn: &mut Conn,
+    ) -> io::Result<()> {
+        for item in conn.out.drain(..) {
+            match item {
+                Out::Msg(bytes) => {
+                    wr.write_all(&bytes).await?;
+                    wr.flush().await?;
+                }
+                Out::Ctl(c) => {
+                    enc.clear();
+                    enc.control(c);
+                    self.log(|| format!("-> control {c}"));
+                    wr.write_all(enc.bytes()).await?;
+                    wr.flush().await?;
+                    tokio::time::sleep(self.opts.control_gap).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn sleep_until_opt(t: Option<Instant>) {
+    match t {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn remove_stale_socket(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path),
+        Ok(_) => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket; refusing to replace it",
+                path.display()
+            ),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Watches a control file and applies its content as a [`FaultSpec`]
+/// whenever it changes (polled every 50 ms), so a shell script can inject
+/// faults with `echo wrong-cmd > FILE`. Parse errors go to `log`.
+pub async fn watch_fault_file(path: PathBuf, faults: FaultControl, log: Option<LogSink>) {
+    let mut last: Option<String> = None;
+    loop {
+        let p = path.clone();
+        let read = tokio::task::spawn_blocking(move || std::fs::read_to_string(p)).await;
+        if let Ok(Ok(text)) = read {
+            if last.as_deref() != Some(text.as_str()) {
+                match text.trim().parse::<FaultSpec>() {
+                    Ok(spec) => {
+                        if let Some(l) = &log {
+                            l(&format!("fault file {}: {spec}", path.display()));
+                        }
+                        faults.set(spec);
+                    }
+                    Err(e) => {
+                        if let Some(l) = &log {
+                            l(&format!("fault file {}: {e}", path.display()));
+                        }
+                    }
+                }
+                last = Some(text);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::client::{ClientError, VmClient};
+    use super::*;
+
+    /// A BMC that answers Get Device ID, rejects everything else with 0xC1,
+    /// and asks for a hard reset once its deadline passes.
+    struct TestBmc {
+        reset_at: Option<Duration>,
+        actions: Vec<HostAction>,
+        seen: Vec<(u8, u8)>,
+    }
+
+    impl VmBmc for TestBmc {
+        fn handle_request(
+            &mut self,
+            _now: Duration,
+            netfn_lun: u8,
+            cmd: u8,
+            _data: &[u8],
+        ) -> Option<Reply> {
+            self.seen.push((netfn_lun >> 2, cmd));
+            match (netfn_lun >> 2, cmd) {
+                (0x06, 0x01) => Some(Reply {
+                    cc: 0,
+                    data: vec![0x42, 0x03, 0x01, 0x23, 0x02],
+                }),
+                (0x06, 0x2E) => Some(Reply::default()),
+                (0x06, 0x99) => None,
+                _ => Some(Reply {
+                    cc: 0xC1,
+                    data: vec![],
+                }),
+            }
+        }
+        fn advance(&mut self, now: Duration) {
+            if self.reset_at.is_some_and(|t| now >= t) {
+                self.reset_at = None;
+                self.actions.push(HostAction::HardReset);
+            }
+        }
+        fn next_deadline(&self) -> Option<Duration> {
+            self.reset_at
+        }
+        fn drain_actions(&mut self, out: &mut Vec<HostAction>) {
+            out.append(&mut self.actions);
+        }
+    }
+
+    fn setup(reset_at: Option<Duration>) -> (Arc<VmServer<TestBmc>>, tokio::net::UnixStream) {
+        let bmc = Arc::new(Mutex::new(TestBmc {
+            reset_at,
+            actions: vec![],
+            seen: vec![],
+        }));
+        let opts = ServerOptions {
+            control_gap: Duration::from_millis(1),
+            inband_faults: true,
+            ..Default::default()
+        };
+        let server = Arc::new(VmServer::new(bmc, opts));
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let s = server.clone();
+        tokio::spawn(async move { s.serve_stream(a).await });
+        (server, b)
+    }
+
+    const T: Duration = Duration::from_secs(5);
+
+    #[tokio::test]
+    async fn request_response_and_version_over_unix_pair() {
+        let (server, stream) = setup(None);
+        let mut c = VmClient::new(stream).await.unwrap();
+        let r = c.request(0x06, 0, 0x01, &[], T).await.unwrap();
+        assert_eq!((r.netfn, r.lun, r.cmd, r.cc.0), (0x07, 0, 0x01, 0));
+        assert_eq!(r.data, vec![0x42, 0x03, 0x01, 0x23, 0x02]);
+        let r = c.request(0x0A, 0, 0x10, &[0xA0, 0xAA], T).await.unwrap();
+        assert_eq!(r.cc, ipmi_bt_sm::CompletionCode::INVALID_COMMAND);
+        assert_eq!(c.take_controls(), vec![ControlCommand::Version(1)]);
+        // Set Global Enables with bit 0 → ENABLE_IRQ; the same again → nothing new.
+        c.request(0x06, 0, 0x2E, &[0x01], T).await.unwrap();
+        c.request(0x06, 0, 0x2E, &[0x05], T).await.unwrap();
+        c.request(0x06, 0, 0x2E, &[0x04], T).await.unwrap();
+        c.request(0x06, 0, 0x01, &[], T).await.unwrap();
+        assert_eq!(
+            c.take_controls(),
+            vec![ControlCommand::EnableIrq, ControlCommand::DisableIrq]
+        );
+        let seen = server.bmc().lock().unwrap().seen.clone();
+        assert_eq!(seen.first(), Some(&(0x06, 0x01)));
+        assert_eq!(seen.len(), 6);
+    }
+
+    #[tokio::test]
+    async fn watchdog_style_deadline_becomes_reset_control() {
+        let (_server, stream) = setup(Some(Duration::from_millis(30)));
+        let mut c = VmClient::new(stream).await.unwrap();
+        let mut controls = Vec::new();
+        for _ in 0..200 {
+            c.request(0x06, 0, 0x01, &[], T).await.unwrap();
+            controls.extend(c.take_controls());
+            if controls.contains(&ControlCommand::Reset) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(
+            controls,
+            vec![ControlCommand::Version(1), ControlCommand::Reset]
+        );
+    }
+
+    #[tokio::test]
+    async fn faults_shape_the_answers() {
+        let (server, stream) = setup(None);
+        let mut c = VmClient::new(stream).await.unwrap();
+        let short = Duration::from_millis(200);
+
+        server.faults().set("wrong-cmd count=1".parse().unwrap());
+        let r = c.request(0x06, 0, 0x01, &[], T).await.unwrap();
+        assert_eq!(r.cmd, 0x81);
+        assert_eq!(c.request(0x06, 0, 0x01, &[], T).await.unwrap().cmd, 0x01);
+
+        server.faults().set("cc=d5".parse().unwrap());
+        let r = c.request(0x06, 0, 0x01, &[], T).await.unwrap();
+        assert_eq!((r.cc.0, r.data.len()), (0xD5, 0));
+
+        server.faults().set("silent".parse().unwrap());
+        assert!(matches!(
+            c.request(0x06, 0, 0x01, &[], short).await,
+            Err(ClientError::Timeout(_))
+        ));
+
+        server.faults().set("bad-checksum".parse().unwrap());
+        let before = c.dropped();
+        assert!(matches!(
+            c.request(0x06, 0, 0x01, &[], short).await,
+            Err(ClientError::Timeout(_))
+        ));
+        assert_eq!(c.dropped(), before + 1);
+
+        // wrong-msgid: the answer comes for id+1 and is dropped; clearing the
+        // fault sends the held real answer late (also dropped by now, since
+        // the client gave up on that id).
+        server.faults().set("wrong-msgid".parse().unwrap());
+        let before = c.dropped();
+        assert!(matches!(
+            c.request(0x06, 0, 0x01, &[], short).await,
+            Err(ClientError::Timeout(_))
+        ));
+        assert_eq!(c.dropped(), before + 1);
+        server.faults().set(FaultSpec::NONE);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let r = c.request(0x06, 0, 0x01, &[], T).await.unwrap();
+        assert_eq!(r.cc.0, 0);
+        assert_eq!(
+            c.dropped(),
+            before + 2,
+            "late answer arrived and was dropped"
+        );
+
+        // delay: the answer still comes, later.
+        server.faults().set("delay=50 count=1".parse().unwrap());
+        assert_eq!(c.request(0x06, 0, 0x01, &[], T).await.unwrap().cc.0, 0);
+
+        // BMC-level silence (handle_request returns None).
+        server.faults().set(FaultSpec::NONE);
+        assert!(matches!(
+            c.request(0x06, 0, 0x99, &[], short).await,
+            Err(ClientError::Timeout(_))
+        ));
+
+        // In-band fault command, then disconnect.
+        let spec = b"disconnect";
+        assert_eq!(
+            c.request(INBAND_FAULT_NETFN, 0, INBAND_FAULT_CMD, spec, T)
+                .await
+                .unwrap()
+                .cc
+                .0,
+            0
+        );
+        assert_eq!(
+            c.request(INBAND_FAULT_NETFN, 0, INBAND_FAULT_CMD, b"bogus", T)
+                .await
+                .unwrap()
+                .cc
+                .0,
+            0xCC
+        );
+        assert!(matches!(
+            c.request(0x06, 0, 0x01, &[], T).await,
+            Err(ClientError::Closed)
+        ));
+    }
+
+    #[tokio::test]
+    async fn stale_socket_is_replaced_but_files_are_not() {
+        let dir = std::env::temp_dir().join(format!("vmproto-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        assert_eq!(
+            remove_stale_socket(&file).unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        let sock = dir.join("sock");
+        drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+        remove_stale_socket(&sock).unwrap();
+        assert!(!sock.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -168,7 +168,7 @@ struct Config {
 enum Phase {
     /// Stopped; `present` is what a spec BMC reports as the present countdown
     /// (the initial countdown after a Set, 0 after an expiry).
-    Stopped { present: Countdown, expired: bool },
+    Stopped { present: Countdown },
     /// Counting down.
     Running {
         /// Instant of the expiry.
@@ -269,7 +269,6 @@ impl Watchdog {
             cfg: None,
             phase: Phase::Stopped {
                 present: Countdown::ZERO,
-                expired: false,
             },
             expiration_flags: ExpirationFlags::empty(),
             pretimeout_flag: false,
@@ -345,7 +344,6 @@ impl Watchdog {
             // Unreachable: the timer only runs after a Set. Stop defensively.
             self.phase = Phase::Stopped {
                 present: Countdown::ZERO,
-                expired: false,
             };
             return WatchdogEvent::PreTimeout {
                 at,
@@ -397,7 +395,6 @@ impl Watchdog {
     fn fire_expiry(&mut self, at: Instant) -> WatchdogEvent {
         self.phase = Phase::Stopped {
             present: Countdown::ZERO,
-            expired: true,
         };
         let Some(mut cfg) = self.cfg else {
             return WatchdogEvent::Expired {
@@ -556,7 +553,6 @@ impl Watchdog {
                 {
                     self.phase = Phase::Stopped {
                         present: Countdown::ZERO,
-                        expired: false,
                     };
                 }
                 _ => self.arm(now, cfg),
@@ -564,7 +560,6 @@ impl Watchdog {
         } else {
             self.phase = Phase::Stopped {
                 present: cfg.initial,
-                expired: false,
             };
         }
         Ok(())
@@ -595,7 +590,6 @@ impl Watchdog {
                 if cfg.action == TimerAction::None {
                     self.phase = Phase::Stopped {
                         present: Countdown::ZERO,
-                        expired: false,
                     };
                 } else {
                     self.arm(now, cfg);
@@ -752,10 +746,7 @@ impl Watchdog {
         }
         let present = self.peek(now).present_countdown.unwrap_or(Countdown::ZERO);
         if self.is_running() {
-            self.phase = Phase::Stopped {
-                present,
-                expired: false,
-            };
+            self.phase = Phase::Stopped { present };
         }
         self.pretimeout_flag = false;
         if let Some(cfg) = self.cfg.as_mut() {

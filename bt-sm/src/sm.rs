@@ -1352,3 +1352,7 @@ impl BtSm {
         self.state = s;
     }
 }
+
+#[cfg(test)]
+#[path = "sm_tests.rs"]
+mod tests;

@@ -1,0 +1,275 @@
+//! Configuration of the simulated BMC: identity, BT capabilities, timing and
+//! policies, with presets for a typical real BMC and for QEMU's built-in one.
+
+use core::time::Duration;
+
+use crate::device::{BtDeviceConfig, BT_DEFAULT_BUF, BT_MAX_BUF};
+
+/// The fields of the Get Device ID response (IPMI v2.0 §20.1, Table 20-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeviceIdConfig {
+    /// Byte 2: Device ID.
+    pub device_id: u8,
+    /// Byte 3 bits 3:0: device revision.
+    pub device_revision: u8,
+    /// Byte 3 bit 7: the device provides Device SDRs.
+    pub provides_sdrs: bool,
+    /// Byte 4 bits 6:0: major firmware revision.
+    pub firmware_major: u8,
+    /// Byte 4 bit 7: device firmware update / self-initialisation in progress
+    /// ("device unavailable"). Linux only logs it.
+    pub update_in_progress: bool,
+    /// Byte 5: minor firmware revision, BCD.
+    pub firmware_minor_bcd: u8,
+    /// Byte 6: IPMI version, BCD nibbles reversed (0x02 = 2.0, 0x51 = 1.5).
+    pub ipmi_version: u8,
+    /// Byte 7: additional device support bits (0x2F: chassis, bridge, event
+    /// generator/receiver, FRU, SEL, SDR, sensor... as the BMC chooses).
+    pub additional_support: u8,
+    /// Bytes 8–10: IANA manufacturer ID (20 bits, little-endian on the wire).
+    pub manufacturer_id: u32,
+    /// Bytes 11–12: product ID, little-endian.
+    pub product_id: u16,
+    /// Bytes 13–16: auxiliary firmware revision (optional; `None` omits it).
+    pub aux_firmware_revision: Option<[u8; 4]>,
+}
+
+impl Default for DeviceIdConfig {
+    /// A plausible BMC: device 0x20 rev 1, firmware 1.23, IPMI 2.0, SEL + SDR +
+    /// event receiver support, manufacturer 0x0000 (reserved/unknown), product
+    /// 0x0BC1 ("BMC1"-ish), aux revision 00 00 00 00.
+    fn default() -> Self {
+        Self {
+            device_id: 0x20,
+            device_revision: 0x01,
+            provides_sdrs: false,
+            firmware_major: 1,
+            update_in_progress: false,
+            firmware_minor_bcd: 0x23,
+            ipmi_version: 0x02,
+            additional_support: 0x2D,
+            manufacturer_id: 0,
+            product_id: 0x0BC1,
+            aux_firmware_revision: Some([0; 4]),
+        }
+    }
+}
+
+impl DeviceIdConfig {
+    /// QEMU `ipmi-bmc-sim` defaults (`hw/ipmi/ipmi_bmc_sim.c` properties:
+    /// device id 0x20, revision 0, firmware 0.0, IPMI 2.0, additional support
+    /// 0x07 per `ipmi_sim_realize`; manufacturer/product 0). UNVERIFIED in
+    /// detail: the additional-support byte differs between QEMU versions.
+    pub fn qemu() -> Self {
+        Self {
+            device_id: 0x20,
+            device_revision: 0,
+            provides_sdrs: false,
+            firmware_major: 0,
+            update_in_progress: false,
+            firmware_minor_bcd: 0,
+            ipmi_version: 0x02,
+            additional_support: 0x07,
+            manufacturer_id: 0,
+            product_id: 0,
+            aux_firmware_revision: None,
+        }
+    }
+
+    /// The response data (after the completion code).
+    pub fn encode(&self, out: &mut [u8; 15]) -> usize {
+        let m = self.manufacturer_id.to_le_bytes();
+        let p = self.product_id.to_le_bytes();
+        let head = [
+            self.device_id,
+            (self.device_revision & 0x0F) | if self.provides_sdrs { 0x80 } else { 0 },
+            (self.firmware_major & 0x7F) | if self.update_in_progress { 0x80 } else { 0 },
+            self.firmware_minor_bcd,
+            self.ipmi_version,
+            self.additional_support,
+            m[0],
+            m[1],
+            m[2] & 0x0F,
+            p[0],
+            p[1],
+        ];
+        out[..11].copy_from_slice(&head);
+        match self.aux_firmware_revision {
+            Some(aux) => {
+                out[11..15].copy_from_slice(&aux);
+                15
+            }
+            None => 11,
+        }
+    }
+}
+
+/// The Get BT Interface Capabilities answer (IPMI v2.0 §22.10, bmc-watchdog.md
+/// §1.8). Linux `bt_detect` uses `req2rsp_secs` as its per-attempt timeout and
+/// `retries` as its retry limit (kernel-bt.md §6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BtCapabilities {
+    /// Number of outstanding requests supported.
+    pub outstanding: u8,
+    /// Input (request) buffer message size, as reported.
+    pub input_size: u8,
+    /// Output (response) buffer message size, as reported.
+    pub output_size: u8,
+    /// BMC request-to-response time, seconds.
+    pub req2rsp_secs: u8,
+    /// Recommended retries.
+    pub retries: u8,
+}
+
+impl BtCapabilities {
+    /// Default: `01 3F 3F 05 02` — 64-byte buffers reported as "largest length
+    /// byte" 63 (phosphor-host-ipmid convention), and 5 s / 2 retries, the same
+    /// values Linux uses when the command fails, so a default run behaves like
+    /// a kernel whose caps fetch failed.
+    pub const DEFAULT: Self =
+        Self { outstanding: 1, input_size: 0x3F, output_size: 0x3F, req2rsp_secs: 5, retries: 2 };
+    /// QEMU `ipmi_bt.c` answers `01 FF FF 0A 00` itself (10 s, no retries).
+    pub const QEMU: Self =
+        Self { outstanding: 1, input_size: 0xFF, output_size: 0xFF, req2rsp_secs: 10, retries: 0 };
+    /// phosphor-host-ipmid `ipmiAppGetBtCapabilities`: `01 3F 3F 0A 01`.
+    pub const OPENBMC: Self =
+        Self { outstanding: 1, input_size: 0x3F, output_size: 0x3F, req2rsp_secs: 10, retries: 1 };
+
+    /// The five response data bytes.
+    pub const fn encode(&self) -> [u8; 5] {
+        [self.outstanding, self.input_size, self.output_size, self.req2rsp_secs, self.retries]
+    }
+}
+
+impl Default for BtCapabilities {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// What the BMC does with a request whose framing is wrong: fewer than 4
+/// bytes, a length byte that disagrees with the bytes written, or more bytes
+/// than the buffer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum MalformedPolicy {
+    /// Answer 0xC6 (more bytes than the buffer) or 0xC7 (length mismatch) when
+    /// the header (NetFn, Seq, Cmd) is complete, otherwise drop it.
+    #[default]
+    Respond,
+    /// Drop it: B_BUSY clears, no response.
+    Drop,
+    /// QEMU `ipmi_bt_handle_event`: drop it and leave B_BUSY set forever
+    /// (until a BMC reset) — the interface is wedged.
+    Wedge,
+}
+
+/// Everything that defines a simulated BMC.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BmcConfig {
+    /// BT device (buffer size).
+    pub device: BtDeviceConfig,
+    /// Get Device ID answer.
+    pub device_id: DeviceIdConfig,
+    /// Get BT Interface Capabilities answer.
+    pub bt_caps: BtCapabilities,
+    /// Delay from the host setting H2B_ATN to the BMC taking the request
+    /// (clearing H2B_ATN, setting B_BUSY). Zero: in the same instant.
+    pub take_latency: Duration,
+    /// Processing time from taking a request to its response being ready.
+    pub response_latency: Duration,
+    /// Extra random delay, uniform in `0..=latency_jitter`, added to each
+    /// response (drawn from `seed`).
+    pub latency_jitter: Duration,
+    /// After a BMC reset, B_BUSY stays set this long before the BMC serves
+    /// requests again.
+    pub boot_time: Duration,
+    /// True: B_BUSY stays set from taking a request until its response is
+    /// posted (QEMU `ipmi_bt.c`). False: cleared right after the request was
+    /// read (Linux `bt-bmc.c` `bt_bmc_read`, real Aspeed BMCs).
+    pub b_busy_until_response: bool,
+    /// Handling of malformed requests.
+    pub malformed: MalformedPolicy,
+    /// True: a host write of BMC_HWRST=1 resets the BMC (watchdog lost). False
+    /// (default, like QEMU): it is only reported. Note Linux `reset_flags`
+    /// writes 0x80 at every detect and after long-busy.
+    pub honor_hwrst: bool,
+    /// True: a BMC reset clears BT_INTMASK (Aspeed, openbmc/openbmc#2519).
+    pub reset_clears_intmask: bool,
+    /// Watchdog behaviour profile.
+    pub watchdog_profile: ipmi_watchdog::CompatProfile,
+    /// BMC Global Enables after power-on/reset (IPMI §22.2). Default 0x08
+    /// (System Event Logging), like QEMU.
+    pub global_enables: u8,
+    /// Maximum SEL entries; when full, new events are not logged (IPMI §31
+    /// "SEL full" without overwrite).
+    pub sel_capacity: u16,
+    /// SEL timestamp of simulation time zero (seconds since 1970).
+    pub sel_epoch: u32,
+    /// Seed of every random choice the BMC makes.
+    pub seed: u64,
+    /// Maximum undrained [`BmcEvent`](crate::bmc::BmcEvent)s kept; older
+    /// ones are dropped and counted. Zero disables event recording.
+    pub event_capacity: usize,
+}
+
+impl Default for BmcConfig {
+    /// A healthy "real-ish" BMC: 64-byte buffers, caps `01 3F 3F 05 02`, takes a
+    /// request 50 µs after H2B_ATN, answers 1 ms later, B_BUSY until the
+    /// response (QEMU-style), 2 s boot time.
+    fn default() -> Self {
+        Self {
+            device: BtDeviceConfig { buf_size: BT_DEFAULT_BUF },
+            device_id: DeviceIdConfig::default(),
+            bt_caps: BtCapabilities::DEFAULT,
+            take_latency: Duration::from_micros(50),
+            response_latency: Duration::from_millis(1),
+            latency_jitter: Duration::ZERO,
+            boot_time: Duration::from_secs(2),
+            b_busy_until_response: true,
+            malformed: MalformedPolicy::Respond,
+            honor_hwrst: false,
+            reset_clears_intmask: false,
+            watchdog_profile: ipmi_watchdog::CompatProfile::Spec,
+            global_enables: 0x08,
+            sel_capacity: 512,
+            sel_epoch: 0,
+            seed: 0,
+            event_capacity: 1 << 16,
+        }
+    }
+}
+
+impl BmcConfig {
+    /// QEMU `isa-ipmi-bt` + `ipmi-bmc-sim`: 300-byte buffers, caps
+    /// `01 FF FF 0A 00`, requests processed synchronously (zero latencies),
+    /// malformed requests wedge B_BUSY, BMC_HWRST ignored, QEMU watchdog
+    /// profile.
+    pub fn qemu() -> Self {
+        Self {
+            device: BtDeviceConfig { buf_size: BT_MAX_BUF },
+            device_id: DeviceIdConfig::qemu(),
+            bt_caps: BtCapabilities::QEMU,
+            take_latency: Duration::ZERO,
+            response_latency: Duration::ZERO,
+            malformed: MalformedPolicy::Wedge,
+            watchdog_profile: ipmi_watchdog::CompatProfile::Qemu,
+            ..Self::default()
+        }
+    }
+
+    /// An OpenBMC system on an Aspeed iBT: caps `01 3F 3F 0A 01`, B_BUSY only
+    /// while reading the request (bt-bmc), a few ms per command, BMC reset
+    /// clears the interrupt configuration, phosphor watchdog profile.
+    pub fn openbmc() -> Self {
+        Self {
+            bt_caps: BtCapabilities::OPENBMC,
+            take_latency: Duration::from_micros(100),
+            response_latency: Duration::from_millis(5),
+            b_busy_until_response: false,
+            reset_clears_intmask: true,
+            boot_time: Duration::from_secs(60),
+            watchdog_profile: ipmi_watchdog::CompatProfile::PhosphorWatchdog,
+            ..Self::default()
+        }
+    }
+}

@@ -1,0 +1,1108 @@
+//! The simulated BMC behind the BT device: its firmware loop (take request →
+//! dispatch → post response), the command dispatcher, the watchdog, the SEL
+//! and fault injection, all in virtual time.
+//!
+//! # Driving it
+//!
+//! [`SimBmc`] is sans-IO: it never reads a clock. Whoever drives it calls
+//! [`SimBmc::advance`] with the current [`SimTime`] before each batch of host
+//! register accesses (or uses [`SimBmc::io`], which does both), and asks
+//! [`SimBmc::next_deadline`] when the BMC will next act by itself so a
+//! scheduler can jump there. Host register accesses go through the
+//! [`ipmi_bt_sm::Io`] implementation; a host write that changes something the
+//! firmware waits for (H2B_ATN set, H_BUSY or B2H_ATN cleared, BMC_HWRST)
+//! makes the BMC react at once, at the current time, subject to its configured
+//! latencies.
+//!
+//! # Firmware behaviour (per request)
+//!
+//! 1. The host sets H2B_ATN. After `take_latency` the BMC takes the request
+//!    like Linux `bt-bmc.c` `bt_bmc_read`: B_BUSY set, H2B_ATN cleared, buffer
+//!    read. Requests are counted ([`SimBmc::commands_seen`]) when the host
+//!    sets H2B_ATN.
+//! 2. Framing is checked (length byte = bytes written − 1, ≥ 4 bytes, fits
+//!    the buffer); see [`MalformedPolicy`].
+//! 3. The command is executed at once ([`SimBmc::handle_command`]); the
+//!    response is ready `response_latency` (+ jitter, or a
+//!    [`Fault::SlowResponse`] latency) later.
+//! 4. When ready and neither H_BUSY nor B2H_ATN is set (IPMI §11.6.1), the
+//!    response `len, (netfn|1)<<2|lun, seq, cmd, cc, data…` is posted,
+//!    B2H_ATN set (QEMU `ipmi_bt_handle_rsp`) and B_BUSY cleared (or cleared
+//!    right after step 1 when `b_busy_until_response` is false, as bt-bmc).
+//!
+//! # Commands
+//!
+//! App (NetFn 0x06): Get Device ID 0x01, Cold Reset 0x02 (answers, then the
+//! BMC reboots once the host has read the answer, or after 1 s; watchdog
+//! lost), Warm Reset 0x03 (answers; nothing else changes — the interface is
+//! already idle when a request is taken), Reset/Set/Get Watchdog Timer
+//! 0x22/0x24/0x25 (via [`ipmi_watchdog::Watchdog`]), Set/Get BMC Global
+//! Enables 0x2E/0x2F, Clear/Get Message Flags 0x30/0x31 (bit 3 = watchdog
+//! pre-timeout; SMS_ATN is raised on a messaging pre-timeout), Get Message
+//! 0x33 and Read Event Message Buffer 0x35 (always empty: 0x80), Get BT
+//! Interface Capabilities 0x36. Storage (NetFn 0x0A): Get SEL Info 0x40,
+//! Reserve SEL 0x42, Get SEL Entry 0x43, Clear SEL 0x47, Get SEL Time 0x48.
+//! Anything else: 0xC1. LUN ≠ 0: 0xC2 (QEMU `ipmi_sim_handle_command`).
+//! Commands without request data accept (ignore) extra bytes, like QEMU;
+//! commands with data answer 0xC7 when it is too short.
+
+pub mod config;
+pub mod sel;
+
+use core::fmt;
+use core::time::Duration;
+
+use ipmi_bt_sm::regs::Ctrl;
+use ipmi_bt_sm::CompletionCode;
+use ipmi_watchdog::{
+    Instant, MessageFlags, PreTimeoutInterrupt, TimerAction, TimerUse, Watchdog, WatchdogEvent,
+};
+
+pub use self::config::{BmcConfig, BtCapabilities, DeviceIdConfig, MalformedPolicy};
+use self::sel::Sel;
+use crate::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
+use crate::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
+use crate::time::{SimTime, SplitMix64};
+
+/// NetFn App (IPMI v2.0 Table 5-1).
+pub const NETFN_APP: u8 = 0x06;
+/// NetFn Storage.
+pub const NETFN_STORAGE: u8 = 0x0A;
+
+/// Command numbers the dispatcher knows (IPMI v2.0 Appendix G).
+pub mod cmd {
+    /// App: Get Device ID (§20.1).
+    pub const GET_DEVICE_ID: u8 = 0x01;
+    /// App: Cold Reset (§20.2).
+    pub const COLD_RESET: u8 = 0x02;
+    /// App: Warm Reset (§20.3).
+    pub const WARM_RESET: u8 = 0x03;
+    /// App: Reset Watchdog Timer (§27.5).
+    pub const RESET_WATCHDOG: u8 = 0x22;
+    /// App: Set Watchdog Timer (§27.6).
+    pub const SET_WATCHDOG: u8 = 0x24;
+    /// App: Get Watchdog Timer (§27.7).
+    pub const GET_WATCHDOG: u8 = 0x25;
+    /// App: Set BMC Global Enables (§22.1).
+    pub const SET_GLOBAL_ENABLES: u8 = 0x2E;
+    /// App: Get BMC Global Enables (§22.2).
+    pub const GET_GLOBAL_ENABLES: u8 = 0x2F;
+    /// App: Clear Message Flags (§22.3).
+    pub const CLEAR_MSG_FLAGS: u8 = 0x30;
+    /// App: Get Message Flags (§22.4).
+    pub const GET_MSG_FLAGS: u8 = 0x31;
+    /// App: Get Message (§22.6).
+    pub const GET_MESSAGE: u8 = 0x33;
+    /// App: Read Event Message Buffer (§22.8).
+    pub const READ_EVENT_BUFFER: u8 = 0x35;
+    /// App: Get BT Interface Capabilities (§22.10).
+    pub const GET_BT_CAPS: u8 = 0x36;
+    /// Storage: Get SEL Info (§31.2).
+    pub const GET_SEL_INFO: u8 = 0x40;
+    /// Storage: Reserve SEL (§31.4).
+    pub const RESERVE_SEL: u8 = 0x42;
+    /// Storage: Get SEL Entry (§31.5).
+    pub const GET_SEL_ENTRY: u8 = 0x43;
+    /// Storage: Clear SEL (§31.9).
+    pub const CLEAR_SEL: u8 = 0x47;
+    /// Storage: Get SEL Time (§31.10).
+    pub const GET_SEL_TIME: u8 = 0x48;
+}
+
+/// Completion code 0x80 for Get Message / Read Event Message Buffer: "data
+/// not available (queue / buffer empty)" (IPMI v2.0 §22.6, §22.8).
+pub const CC_DATA_NOT_AVAILABLE: CompletionCode = CompletionCode(0x80);
+
+/// Most response data bytes that can follow the completion code in one frame.
+pub const MAX_RESPONSE_DATA: usize = BT_MAX_BUF - 5;
+
+/// How long a Cold Reset answer may wait to be read before the BMC reboots anyway.
+const COLD_RESET_GRACE: Duration = Duration::from_secs(1);
+/// SEL generator ID of the BMC itself: slave address 0x20, LUN 0 (§32.1).
+const BMC_GENERATOR_ID: u16 = 0x0020;
+/// Sensor number of the watchdog sensor (QEMU's built-in SDR uses 0).
+const WATCHDOG_SENSOR_NUMBER: u8 = 0;
+
+/// A command's answer: completion code and data, inline (no allocation).
+#[derive(Clone, Copy)]
+pub struct Response {
+    /// Completion code.
+    pub cc: CompletionCode,
+    len: u16,
+    data: [u8; MAX_RESPONSE_DATA],
+}
+
+impl Response {
+    /// A response with no data.
+    pub const fn new(cc: CompletionCode) -> Self {
+        Self { cc, len: 0, data: [0; MAX_RESPONSE_DATA] }
+    }
+
+    /// A response with `data` (truncated to [`MAX_RESPONSE_DATA`]).
+    pub fn with_data(cc: CompletionCode, data: &[u8]) -> Self {
+        let mut r = Self::new(cc);
+        r.extend(data);
+        r
+    }
+
+    /// Append bytes; returns false (appending what fits) if they overflow.
+    pub fn extend(&mut self, bytes: &[u8]) -> bool {
+        let at = usize::from(self.len);
+        let n = bytes.len().min(MAX_RESPONSE_DATA - at);
+        if let (Some(dst), Some(src)) = (self.data.get_mut(at..at + n), bytes.get(..n)) {
+            dst.copy_from_slice(src);
+        }
+        self.len += n as u16;
+        n == bytes.len()
+    }
+
+    /// The data bytes after the completion code.
+    pub fn data(&self) -> &[u8] {
+        self.data.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response").field("cc", &self.cc).field("data", &self.data()).finish()
+    }
+}
+
+impl PartialEq for Response {
+    fn eq(&self, other: &Self) -> bool {
+        self.cc == other.cc && self.data() == other.data()
+    }
+}
+impl Eq for Response {}
+
+/// Why a request got no response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// [`Fault::Silent`]: not executed.
+    Silent,
+    /// [`Fault::IgnoreCommand`]: not executed.
+    Ignored,
+    /// [`Fault::LoseResponses`]: executed, answer lost.
+    Lost,
+    /// [`Fault::RandomLoss`]: executed, answer lost.
+    RandomLoss,
+    /// Malformed framing ([`MalformedPolicy::Drop`] or no complete header).
+    Malformed,
+    /// The response could not be posted (cannot happen with sane framing).
+    PostFailed,
+}
+
+/// Which copy of a response was posted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PostKind {
+    /// The real answer.
+    Normal,
+    /// [`Fault::WrongSeq`]: the answer with a wrong seq.
+    WrongSeq,
+    /// [`Fault::StaleResponse`]: the previous transaction's answer.
+    Stale,
+    /// [`Fault::DuplicateResponse`]: the second copy.
+    Duplicate,
+    /// The correct answer following a wrong-seq or stale one.
+    Correction,
+}
+
+/// Why the BMC rebooted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResetCause {
+    /// [`Fault::BmcReset`].
+    Fault,
+    /// The Cold Reset command.
+    ColdReset,
+    /// The host wrote BMC_HWRST (with `honor_hwrst`).
+    HwRst,
+}
+
+/// What the BMC did, for traces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BmcEventKind {
+    /// A request was taken from HOST2BMC.
+    RequestTaken {
+        /// NetFn/LUN byte.
+        netfn_lun: u8,
+        /// Seq byte.
+        seq: u8,
+        /// Command.
+        cmd: u8,
+        /// Request data bytes after the command.
+        data_len: u8,
+    },
+    /// A request's framing was wrong (bytes written vs. length byte).
+    RequestMalformed {
+        /// Bytes the host wrote since CLR_WR_PTR.
+        written: usize,
+        /// The length byte.
+        len_byte: u8,
+    },
+    /// A request will get no response.
+    RequestDropped {
+        /// Seq byte (0 if unknown).
+        seq: u8,
+        /// Command (0 if unknown).
+        cmd: u8,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A response was loaded into BMC2HOST and B2H_ATN set.
+    ResponsePosted {
+        /// Seq byte as posted.
+        seq: u8,
+        /// Command.
+        cmd: u8,
+        /// Completion code.
+        cc: CompletionCode,
+        /// The length byte as posted (possibly corrupted).
+        len_byte: u8,
+        /// Which copy.
+        kind: PostKind,
+    },
+    /// A fault started.
+    FaultStarted(Fault),
+    /// Faults of this kind stopped.
+    FaultStopped(FaultKind),
+    /// The watchdog pre-timeout interrupt fired.
+    WatchdogPreTimeout {
+        /// The interrupt delivered (messaging → SMS_ATN, NMI → NMI pulse).
+        interrupt: PreTimeoutInterrupt,
+        /// Timer use.
+        timer_use: TimerUse,
+    },
+    /// The watchdog expired and the BMC performed `action` on the host.
+    WatchdogExpired {
+        /// The timeout action.
+        action: TimerAction,
+        /// Timer use.
+        timer_use: TimerUse,
+    },
+    /// A SEL record was added.
+    SelAdded {
+        /// Its record ID.
+        record_id: u16,
+    },
+    /// The SEL was full; an event was not logged.
+    SelFull,
+    /// SMS_ATN was raised.
+    SmsAtn,
+    /// The host wrote BMC_HWRST.
+    HwRstRequested {
+        /// Whether the BMC reboots because of it.
+        honored: bool,
+    },
+    /// The BMC rebooted; B_BUSY is held for the boot time.
+    BmcReset {
+        /// Why.
+        cause: ResetCause,
+        /// Whether the watchdog survived.
+        keep_watchdog: bool,
+    },
+    /// The BMC finished booting and serves requests again.
+    BmcReady,
+}
+
+/// A [`BmcEventKind`] with the virtual time it happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BmcEvent {
+    /// When.
+    pub at: SimTime,
+    /// What.
+    pub kind: BmcEventKind,
+}
+
+/// A framed message (length byte first), inline.
+#[derive(Clone, Copy)]
+struct Frame {
+    buf: [u8; BT_MAX_BUF],
+    len: u16,
+}
+
+impl Frame {
+    const EMPTY: Self = Self { buf: [0; BT_MAX_BUF], len: 0 };
+
+    fn bytes(&self) -> &[u8] {
+        self.buf.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+    fn byte(&self, i: usize) -> u8 {
+        self.bytes().get(i).copied().unwrap_or(0)
+    }
+
+    /// `len, (netfn|1)<<2|lun, seq, cmd, cc, data…`; `None` if it exceeds `max`.
+    fn response(netfn_lun: u8, seq: u8, cmd: u8, rsp: &Response, max: usize) -> Option<Self> {
+        let d = rsp.data();
+        let total = 5 + d.len();
+        if total > max || total > 256 {
+            return None;
+        }
+        let mut f = Self::EMPTY;
+        f.buf[0] = (total - 1) as u8;
+        f.buf[1] = netfn_lun | 0x04;
+        f.buf[2] = seq;
+        f.buf[3] = cmd;
+        f.buf[4] = rsp.cc.0;
+        f.buf.get_mut(5..total)?.copy_from_slice(d);
+        f.len = total as u16;
+        Some(f)
+    }
+}
+
+/// The request being processed. Frames are inline on purpose: one `Phase`
+/// lives in the `SimBmc`, and boxing would allocate per transaction.
+#[derive(Clone, Copy)]
+#[allow(clippy::large_enum_variant)]
+enum Phase {
+    /// No request in progress.
+    Idle,
+    /// A response will be ready at `due`.
+    Processing { due: SimTime, frame: Frame, kind: PostKind, followup: Option<(Duration, Frame, PostKind)> },
+    /// Malformed request with [`MalformedPolicy::Wedge`]: B_BUSY stays set
+    /// until a BMC reset.
+    Wedged,
+}
+
+fn to_instant(t: SimTime) -> Instant {
+    Instant::from_nanos(t.as_nanos())
+}
+fn from_instant(i: Instant) -> SimTime {
+    SimTime::from_nanos(i.as_nanos())
+}
+
+/// The simulated BMC: a [`BtDevice`], firmware that serves it, a command
+/// dispatcher, an [`ipmi_watchdog::Watchdog`], a SEL and active faults.
+///
+/// ```
+/// use bmc_sim::bmc::{BmcConfig, SimBmc};
+/// use bmc_sim::time::SimTime;
+/// use ipmi_bt_sm::Io;
+///
+/// let mut bmc = SimBmc::new(BmcConfig::default());
+/// let t0 = SimTime::ZERO;
+/// // The host writes Get Device ID (len 3, App/LUN 0, seq 7, cmd 0x01).
+/// let io = bmc.io(t0);
+/// io.write_ctrl(0x01); // CLR_WR_PTR
+/// for b in [3, 0x18, 7, 0x01] { io.write_buf(b); }
+/// io.write_ctrl(0x04); // H2B_ATN
+/// // The BMC takes it after its take latency and answers after its response latency.
+/// let due = bmc.next_deadline().unwrap();
+/// bmc.advance(due);
+/// let due = bmc.next_deadline().unwrap();
+/// let io = bmc.io(due);
+/// assert_eq!(io.read_ctrl() & 0x08, 0x08, "B2H_ATN");
+/// io.write_ctrl(0x40); // H_BUSY on
+/// io.write_ctrl(0x08); // clear B2H_ATN
+/// io.write_ctrl(0x02); // CLR_RD_PTR
+/// let len = io.read_buf();
+/// let rsp: Vec<u8> = (0..len).map(|_| io.read_buf()).collect();
+/// io.write_ctrl(0x40); // H_BUSY off
+/// assert_eq!(&rsp[..4], &[0x1C, 7, 0x01, 0x00]); // App response, seq echoed, cc 0
+/// assert_eq!(bmc.commands_seen(), 1);
+/// ```
+pub struct SimBmc<E: DeviceEvents = NoEvents> {
+    cfg: BmcConfig,
+    dev: BtDevice<E>,
+    now: SimTime,
+    rng: SplitMix64,
+    // Firmware pipeline.
+    h2b_seen: Option<SimTime>,
+    phase: Phase,
+    followup: Option<(SimTime, Frame, PostKind)>,
+    last_response: Option<Frame>,
+    boot_until: Option<SimTime>,
+    deferred_reset: Option<(SimTime, ResetCause)>,
+    // Firmware state.
+    faults: ActiveFaults,
+    plan_time: Vec<(SimTime, FaultAction)>,
+    plan_time_pos: usize,
+    plan_cmd: Vec<(u64, FaultAction)>,
+    plan_cmd_pos: usize,
+    stops: Vec<(SimTime, FaultKind)>,
+    global_enables: u8,
+    wd: Watchdog,
+    sel: Sel,
+    // Statistics and trace.
+    commands_seen: u64,
+    commands_handled: u64,
+    responses_posted: u64,
+    events: Vec<BmcEvent>,
+    events_dropped: u64,
+}
+
+impl<E: DeviceEvents + fmt::Debug> fmt::Debug for SimBmc<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SimBmc")
+            .field("now", &self.now)
+            .field("ctrl", &self.dev.ctrl())
+            .field("faults", &self.faults)
+            .field("commands_seen", &self.commands_seen)
+            .field("responses_posted", &self.responses_posted)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimBmc<NoEvents> {
+    /// A BMC powered on at time zero, healthy, watchdog never set.
+    pub fn new(cfg: BmcConfig) -> Self {
+        Self::with_events(cfg, NoEvents)
+    }
+}
+
+impl<E: DeviceEvents> SimBmc<E> {
+    /// Like [`SimBmc::new`], with a device observer (register accesses, IRQ).
+    pub fn with_events(cfg: BmcConfig, events: E) -> Self {
+        Self {
+            dev: BtDevice::with_events(cfg.device, events),
+            now: SimTime::ZERO,
+            rng: SplitMix64::new(cfg.seed),
+            h2b_seen: None,
+            phase: Phase::Idle,
+            followup: None,
+            last_response: None,
+            boot_until: None,
+            deferred_reset: None,
+            faults: ActiveFaults::default(),
+            plan_time: Vec::new(),
+            plan_time_pos: 0,
+            plan_cmd: Vec::new(),
+            plan_cmd_pos: 0,
+            stops: Vec::new(),
+            global_enables: cfg.global_enables,
+            wd: Watchdog::new(cfg.watchdog_profile),
+            sel: Sel::new(cfg.sel_capacity),
+            commands_seen: 0,
+            commands_handled: 0,
+            responses_posted: 0,
+            events: Vec::with_capacity(cfg.event_capacity.min(1024)),
+            events_dropped: 0,
+            cfg,
+        }
+    }
+
+    // ----- accessors ------------------------------------------------------
+
+    /// The configuration.
+    pub fn config(&self) -> &BmcConfig {
+        &self.cfg
+    }
+    /// The BT device (BMC-side view, state snapshot).
+    pub fn device(&self) -> &BtDevice<E> {
+        &self.dev
+    }
+    /// The BT device, mutably (e.g. for its observer). Host accesses made
+    /// directly on it bypass the firmware's reaction; use the [`ipmi_bt_sm::Io`]
+    /// impl of `SimBmc` instead.
+    pub fn device_mut(&mut self) -> &mut BtDevice<E> {
+        &mut self.dev
+    }
+    /// The time the BMC has been advanced to.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    /// The watchdog.
+    pub fn watchdog(&self) -> &Watchdog {
+        &self.wd
+    }
+    /// The SEL.
+    pub fn sel(&self) -> &Sel {
+        &self.sel
+    }
+    /// The active faults.
+    pub fn faults(&self) -> &ActiveFaults {
+        &self.faults
+    }
+    /// Message flags as Get Message Flags would report them.
+    pub fn message_flags(&self) -> MessageFlags {
+        self.wd.message_flags()
+    }
+    /// BMC Global Enables.
+    pub fn global_enables(&self) -> u8 {
+        self.global_enables
+    }
+    /// True while the BMC is rebooting (B_BUSY held).
+    pub fn is_booting(&self) -> bool {
+        self.boot_until.is_some()
+    }
+    /// Requests the host has submitted (H2B_ATN set 0→1) since the start;
+    /// [`Trigger::AtCommand`] counts these.
+    pub fn commands_seen(&self) -> u64 {
+        self.commands_seen
+    }
+    /// Requests the BMC has taken from the buffer.
+    pub fn commands_handled(&self) -> u64 {
+        self.commands_handled
+    }
+    /// Responses posted (every copy, including faulty ones).
+    pub fn responses_posted(&self) -> u64 {
+        self.responses_posted
+    }
+    /// Events dropped because `event_capacity` was reached.
+    pub fn events_dropped(&self) -> u64 {
+        self.events_dropped
+    }
+    /// Take the recorded events, oldest first.
+    pub fn drain_events(&mut self) -> impl Iterator<Item = BmcEvent> + '_ {
+        self.events.drain(..)
+    }
+
+    fn emit(&mut self, kind: BmcEventKind) {
+        if self.events.len() < self.cfg.event_capacity {
+            self.events.push(BmcEvent { at: self.now, kind });
+        } else {
+            self.events_dropped += 1;
+        }
+    }
+
+    // ----- faults -----------------------------------------------------------
+
+    /// Replace the fault schedule. Entries whose time has passed fire at the
+    /// next [`advance`](Self::advance); command triggers count from the
+    /// start of the simulation.
+    pub fn set_faults(&mut self, plan: FaultPlan) {
+        self.plan_time.clear();
+        self.plan_cmd.clear();
+        for e in plan.entries {
+            match e.trigger {
+                Trigger::At(t) => self.plan_time.push((t, e.action)),
+                Trigger::AtCommand(n) => self.plan_cmd.push((n, e.action)),
+            }
+        }
+        // Stable: same-trigger entries keep plan order.
+        self.plan_time.sort_by_key(|(t, _)| *t);
+        self.plan_cmd.sort_by_key(|(n, _)| *n);
+        self.plan_time_pos = 0;
+        self.plan_cmd_pos = self.plan_cmd.partition_point(|(n, _)| *n <= self.commands_seen);
+    }
+
+    /// Start `f` now (after advancing to `now`).
+    pub fn inject(&mut self, now: SimTime, f: Fault) {
+        self.advance(now);
+        self.apply(FaultAction::Start(f));
+        self.run_due();
+    }
+
+    /// Stop faults of `kind` now (after advancing to `now`).
+    pub fn clear(&mut self, now: SimTime, kind: FaultKind) {
+        self.advance(now);
+        self.apply(FaultAction::Stop(kind));
+        self.run_due();
+    }
+
+    fn apply(&mut self, action: FaultAction) {
+        match action {
+            FaultAction::Start(f) => self.start_fault(f),
+            FaultAction::StartFor(f, d) => {
+                self.start_fault(f);
+                if !f.kind().is_instant() {
+                    let at = self.now + d;
+                    let pos = self.stops.partition_point(|(t, _)| *t <= at);
+                    self.stops.insert(pos, (at, f.kind()));
+                }
+            }
+            FaultAction::Stop(kind) => self.stop_fault(kind),
+        }
+    }
+
+    fn start_fault(&mut self, f: Fault) {
+        self.emit(BmcEventKind::FaultStarted(f));
+        match f {
+            Fault::BmcReset { keep_watchdog } => self.bmc_reset(ResetCause::Fault, keep_watchdog),
+            Fault::Reconnect => {
+                let active: Vec<FaultKind> = self.faults.kinds().collect();
+                for k in active {
+                    self.stop_fault(k);
+                }
+            }
+            _ => {
+                self.faults.start(f);
+                self.sync_overlays();
+            }
+        }
+    }
+
+    fn stop_fault(&mut self, kind: FaultKind) {
+        if kind == FaultKind::Reconnect {
+            self.start_fault(Fault::Reconnect);
+            return;
+        }
+        if !self.faults.is_active(kind) {
+            return;
+        }
+        self.faults.stop(kind);
+        self.sync_overlays();
+        self.emit(BmcEventKind::FaultStopped(kind));
+    }
+
+    fn sync_overlays(&mut self) {
+        self.dev.set_b_busy_forced(self.faults.stuck_b_busy);
+        self.dev.set_gone(self.faults.registers_ff);
+        self.dev.set_b2h_stuck(self.faults.b2h_atn_stuck);
+    }
+
+    // ----- time -------------------------------------------------------------
+
+    /// Whether the firmware may take a request now.
+    fn can_take(&self) -> bool {
+        matches!(self.phase, Phase::Idle)
+            && self.boot_until.is_none()
+            && !self.faults.stuck_b_busy
+            && !self.faults.never_clear_h2b_atn
+            && self.dev.ctrl().contains(Ctrl::H2B_ATN)
+    }
+
+    /// The earliest time at which the BMC will act by itself, or `None` if
+    /// it is waiting for the host. Never earlier than [`now`](Self::now).
+    pub fn next_deadline(&self) -> Option<SimTime> {
+        let now = self.now;
+        let mut best: Option<SimTime> = None;
+        let mut consider = |t: Option<SimTime>| {
+            if let Some(t) = t {
+                let t = t.max(now);
+                best = Some(best.map_or(t, |b: SimTime| b.min(t)));
+            }
+        };
+        consider(self.plan_time.get(self.plan_time_pos).map(|(t, _)| *t));
+        consider(self.stops.first().map(|(t, _)| *t));
+        consider(self.boot_until);
+        if let Some((t, _)) = self.deferred_reset {
+            consider(Some(if self.reset_ready() { now } else { t }));
+        }
+        consider(self.wd.next_deadline().map(from_instant));
+        if self.can_take() {
+            consider(self.h2b_seen.map(|t| t + self.cfg.take_latency));
+        }
+        let can_post = self.dev.can_post();
+        if let Phase::Processing { due, .. } = self.phase {
+            if due > now || can_post {
+                consider(Some(due));
+            }
+        }
+        if let Some((due, _, _)) = self.followup {
+            if due > now || can_post {
+                consider(Some(due));
+            }
+        }
+        best
+    }
+
+    /// Run the firmware up to `now`: every action due at or before `now`
+    /// happens in time order, at its own time. Times earlier than
+    /// [`now`](Self::now) are ignored (time never goes back).
+    pub fn advance(&mut self, now: SimTime) {
+        while let Some(t) = self.next_deadline() {
+            if t > now {
+                break;
+            }
+            self.now = t;
+            if !self.step() {
+                break;
+            }
+        }
+        self.now = self.now.max(now);
+    }
+
+    /// Advance to `now` and return `self` as the host's register interface.
+    pub fn io(&mut self, now: SimTime) -> &mut Self {
+        self.advance(now);
+        self
+    }
+
+    /// Process everything due at the current time.
+    fn run_due(&mut self) {
+        let now = self.now;
+        self.advance(now);
+    }
+
+    /// One round of everything due at `self.now`. Returns false if nothing
+    /// happened (a deadline/step mismatch; avoids spinning).
+    fn step(&mut self) -> bool {
+        let now = self.now;
+        let mut progressed = false;
+        while let Some(&(t, action)) = self.plan_time.get(self.plan_time_pos) {
+            if t > now {
+                break;
+            }
+            self.plan_time_pos += 1;
+            self.apply(action);
+            progressed = true;
+        }
+        while let Some(&(t, kind)) = self.stops.first() {
+            if t > now {
+                break;
+            }
+            self.stops.remove(0);
+            self.stop_fault(kind);
+            progressed = true;
+        }
+        if let Some((t, cause)) = self.deferred_reset {
+            if t <= now || self.reset_ready() {
+                self.deferred_reset = None;
+                self.bmc_reset(cause, false);
+                progressed = true;
+            }
+        }
+        if self.boot_until.is_some_and(|t| t <= now) {
+            self.boot_until = None;
+            self.dev.set_b_busy(false);
+            self.emit(BmcEventKind::BmcReady);
+            progressed = true;
+        }
+        if self.wd.next_deadline().is_some_and(|t| from_instant(t) <= now) {
+            for ev in self.wd.advance(to_instant(now)) {
+                self.on_watchdog(ev);
+            }
+            progressed = true;
+        }
+        if self.can_take() && self.h2b_seen.is_some_and(|t| t + self.cfg.take_latency <= now) {
+            self.take();
+            progressed = true;
+        }
+        if let Phase::Processing { due, frame, kind, followup } = self.phase {
+            if due <= now && self.dev.can_post() {
+                self.phase = Phase::Idle;
+                self.post(&frame, kind);
+                if self.cfg.b_busy_until_response && self.boot_until.is_none() {
+                    self.dev.set_b_busy(false);
+                }
+                if let Some((d, f, k)) = followup {
+                    self.followup = Some((now + d, f, k));
+                }
+                progressed = true;
+            }
+        }
+        if let Some((due, frame, kind)) = self.followup {
+            if due <= now && self.dev.can_post() {
+                self.followup = None;
+                self.post(&frame, kind);
+                progressed = true;
+            }
+        }
+        progressed
+    }
+
+    fn reset_ready(&self) -> bool {
+        matches!(self.phase, Phase::Idle) && self.followup.is_none() && self.dev.can_post()
+    }
+
+    /// React to a host write: note H2B_ATN and BMC_HWRST, then run whatever
+    /// became possible.
+    fn after_host_write(&mut self) {
+        if self.dev.take_h2b_edge() {
+            self.commands_seen += 1;
+            if self.h2b_seen.is_none() {
+                self.h2b_seen = Some(self.now);
+            }
+            while let Some(&(n, action)) = self.plan_cmd.get(self.plan_cmd_pos) {
+                if n > self.commands_seen {
+                    break;
+                }
+                self.plan_cmd_pos += 1;
+                self.apply(action);
+            }
+        }
+        if self.dev.take_hwrst_request() {
+            let honored = self.cfg.honor_hwrst;
+            self.emit(BmcEventKind::HwRstRequested { honored });
+            if honored {
+                self.bmc_reset(ResetCause::HwRst, false);
+            }
+        }
+        if self.h2b_seen.is_none() && self.dev.ctrl().contains(Ctrl::H2B_ATN) {
+            self.h2b_seen = Some(self.now);
+        }
+        self.run_due();
+    }
+
+    // ----- firmware -----------------------------------------------------------
+
+    fn bmc_reset(&mut self, cause: ResetCause, keep_watchdog: bool) {
+        let booting = !self.cfg.boot_time.is_zero();
+        self.dev.bmc_reset(booting, self.cfg.reset_clears_intmask);
+        self.phase = Phase::Idle;
+        self.followup = None;
+        self.h2b_seen = None;
+        self.deferred_reset = None;
+        self.global_enables = self.cfg.global_enables;
+        if !keep_watchdog {
+            self.wd.bmc_reset(false);
+        }
+        self.boot_until = booting.then(|| self.now + self.cfg.boot_time);
+        self.emit(BmcEventKind::BmcReset { cause, keep_watchdog });
+        if !booting {
+            self.emit(BmcEventKind::BmcReady);
+        }
+    }
+
+    fn take(&mut self) {
+        self.h2b_seen = None;
+        let mut req = [0u8; BT_MAX_BUF];
+        let written = self.dev.take_request(&mut req);
+        self.commands_handled += 1;
+        let len_byte = req[0];
+        let buf = self.dev.buf_size();
+        let framing_ok = written >= 4 && written <= buf && usize::from(len_byte) + 1 == written;
+        if !framing_ok {
+            self.emit(BmcEventKind::RequestMalformed { written, len_byte });
+            let header = written >= 4;
+            let cc = if written > buf {
+                CompletionCode::REQUEST_DATA_TRUNCATED
+            } else {
+                CompletionCode::REQUEST_DATA_LENGTH_INVALID
+            };
+            match self.cfg.malformed {
+                MalformedPolicy::Respond if header => {
+                    let rsp = Response::new(cc);
+                    self.schedule(req[1], req[2], req[3], &rsp);
+                }
+                MalformedPolicy::Wedge => self.phase = Phase::Wedged,
+                _ => self.drop_request(req[2], req[3], DropReason::Malformed),
+            }
+            return;
+        }
+        let (netfn_lun, seq, cmd) = (req[1], req[2], req[3]);
+        let data = req.get(4..written).unwrap_or(&[]);
+        self.emit(BmcEventKind::RequestTaken { netfn_lun, seq, cmd, data_len: data.len() as u8 });
+        if self.faults.silent {
+            return self.drop_request(seq, cmd, DropReason::Silent);
+        }
+        if self.faults.ignores(netfn_lun >> 2, cmd) {
+            return self.drop_request(seq, cmd, DropReason::Ignored);
+        }
+        let rsp = match self.faults.error_response {
+            Some(cc) => Response::new(CompletionCode(cc)),
+            None => self.dispatch(netfn_lun, cmd, data),
+        };
+        if let Some(left) = self.faults.lose_responses {
+            match left {
+                Some(0) => self.stop_fault(FaultKind::LoseResponses),
+                Some(n) => {
+                    self.faults.lose_responses = Some(Some(n - 1));
+                    if n == 1 {
+                        self.stop_fault(FaultKind::LoseResponses);
+                    }
+                    return self.drop_request(seq, cmd, DropReason::Lost);
+                }
+                None => return self.drop_request(seq, cmd, DropReason::Lost),
+            }
+        }
+        if self.faults.random_loss_per_mille > 0
+            && self.rng.chance_per_mille(self.faults.random_loss_per_mille)
+        {
+            return self.drop_request(seq, cmd, DropReason::RandomLoss);
+        }
+        self.schedule(netfn_lun, seq, cmd, &rsp);
+    }
+
+    fn drop_request(&mut self, seq: u8, cmd: u8, reason: DropReason) {
+        self.emit(BmcEventKind::RequestDropped { seq, cmd, reason });
+        self.phase = Phase::Idle;
+        if self.boot_until.is_none() {
+            self.dev.set_b_busy(false);
+        }
+    }
+
+    /// Frame `rsp`, apply response faults and schedule the post.
+    fn schedule(&mut self, netfn_lun: u8, seq: u8, cmd: u8, rsp: &Response) {
+        let max = self.dev.buf_size();
+        let correct = match Frame::response(netfn_lun, seq, cmd, rsp, max) {
+            Some(f) => f,
+            // QEMU ipmi_bt_handle_rsp: too big for the buffer → 0xCA.
+            None => match Frame::response(
+                netfn_lun,
+                seq,
+                cmd,
+                &Response::new(CompletionCode::CANNOT_RETURN_BYTES),
+                max,
+            ) {
+                Some(f) => f,
+                None => return self.drop_request(seq, cmd, DropReason::PostFailed),
+            },
+        };
+        let previous = self.last_response.replace(correct);
+        let mut frame = correct;
+        let mut kind = PostKind::Normal;
+        let mut followup = None;
+        if let Some((delta, after)) = self.faults.wrong_seq {
+            frame.buf[2] = seq.wrapping_add(delta);
+            kind = PostKind::WrongSeq;
+            followup = after.map(|d| (d, correct, PostKind::Correction));
+        } else if let Some(after) = self.faults.stale_response {
+            frame = previous.unwrap_or_else(|| {
+                let mut f = correct;
+                f.buf[2] = seq.wrapping_sub(1);
+                f
+            });
+            kind = PostKind::Stale;
+            followup = after.map(|d| (d, correct, PostKind::Correction));
+        } else if self.faults.duplicate_response {
+            followup = Some((Duration::ZERO, correct, PostKind::Duplicate));
+        }
+        if let Some(len) = self.faults.corrupt_length {
+            frame.buf[0] = len;
+        }
+        let mut latency = self.faults.slow_response.unwrap_or(self.cfg.response_latency);
+        if !self.cfg.latency_jitter.is_zero() {
+            latency += self.rng.duration_up_to(self.cfg.latency_jitter);
+        }
+        self.phase = Phase::Processing { due: self.now + latency, frame, kind, followup };
+        if !self.cfg.b_busy_until_response && self.boot_until.is_none() {
+            self.dev.set_b_busy(false);
+        }
+    }
+
+    fn post(&mut self, frame: &Frame, kind: PostKind) {
+        match self.dev.post_response(frame.bytes()) {
+            Ok(()) => {
+                self.responses_posted += 1;
+                self.emit(BmcEventKind::ResponsePosted {
+                    seq: frame.byte(2),
+                    cmd: frame.byte(3),
+                    cc: CompletionCode(frame.byte(4)),
+                    len_byte: frame.byte(0),
+                    kind,
+                });
+            }
+            Err(_) => {
+                self.emit(BmcEventKind::RequestDropped {
+                    seq: frame.byte(2),
+                    cmd: frame.byte(3),
+                    reason: DropReason::PostFailed,
+                });
+            }
+        }
+    }
+
+    fn sel_timestamp(&self) -> u32 {
+        let secs = u32::try_from(self.now.as_secs()).unwrap_or(u32::MAX);
+        self.cfg.sel_epoch.saturating_add(secs)
+    }
+
+    fn on_watchdog(&mut self, ev: WatchdogEvent) {
+        match ev {
+            WatchdogEvent::PreTimeout { interrupt, timer_use, .. } => {
+                self.emit(BmcEventKind::WatchdogPreTimeout { interrupt, timer_use });
+                if interrupt == PreTimeoutInterrupt::Messaging && !self.wd.message_flags().is_empty() {
+                    // IPMI §27.6 / QEMU ipmi_sim_handle_timeout: flag + SMS_ATN,
+                    // IRQ if the receive-message-queue interrupt is enabled.
+                    self.dev.set_sms_atn(self.global_enables & 0x01 != 0);
+                    self.emit(BmcEventKind::SmsAtn);
+                }
+            }
+            WatchdogEvent::Expired { action, timer_use, .. } => {
+                self.emit(BmcEventKind::WatchdogExpired { action, timer_use });
+                match action {
+                    TimerAction::HardReset | TimerAction::PowerCycle => self.wd.system_reset(ev.at()),
+                    TimerAction::PowerDown => self.wd.system_power_down(ev.at()),
+                    TimerAction::None => {}
+                }
+            }
+        }
+        if let Some(sel) = ev.sel() {
+            let ts = self.sel_timestamp();
+            let added =
+                self.sel.add(ts, |id| sel.record(id, ts, BMC_GENERATOR_ID, WATCHDOG_SENSOR_NUMBER));
+            self.emit(match added {
+                Some(record_id) => BmcEventKind::SelAdded { record_id },
+                None => BmcEventKind::SelFull,
+            });
+        }
+    }
+
+    // ----- dispatcher -----------------------------------------------------------
+
+    /// Execute one command at `now` and return its answer — the dispatcher
+    /// alone, without the BT framing (also what a QEMU-extern or socket server
+    /// calls). Side effects happen as on the BT path (a Cold Reset reboots the
+    /// BMC once the answer has been read or after 1 s). Advances to `now` first.
+    pub fn handle_command(&mut self, now: SimTime, netfn_lun: u8, cmd: u8, data: &[u8]) -> Response {
+        self.advance(now);
+        let rsp = self.dispatch(netfn_lun, cmd, data);
+        self.run_due();
+        rsp
+    }
+
+    fn dispatch(&mut self, netfn_lun: u8, cmd: u8, data: &[u8]) -> Response {
+        use CompletionCode as Cc;
+        let netfn = netfn_lun >> 2;
+        if netfn_lun & 0x03 != 0 {
+            return Response::new(Cc::INVALID_FOR_LUN);
+        }
+        match (netfn, cmd) {
+            (NETFN_APP, cmd::GET_DEVICE_ID) => {
+                let mut b = [0u8; 15];
+                let n = self.cfg.device_id.encode(&mut b);
+                Response::with_data(Cc::OK, b.get(..n).unwrap_or(&[]))
+            }
+            (NETFN_APP, cmd::COLD_RESET) => {
+                self.deferred_reset = Some((self.now + COLD_RESET_GRACE, ResetCause::ColdReset));
+                Response::new(Cc::OK)
+            }
+            (NETFN_APP, cmd::WARM_RESET) => Response::new(Cc::OK),
+            (NETFN_APP, cmd::RESET_WATCHDOG | cmd::SET_WATCHDOG | cmd::GET_WATCHDOG) => {
+                match self.wd.handle(to_instant(self.now), cmd, data) {
+                    Some(r) => {
+                        for ev in r.events {
+                            self.on_watchdog(ev);
+                        }
+                        Response::with_data(r.cc, r.data.as_slice())
+                    }
+                    None => Response::new(Cc::INVALID_COMMAND),
+                }
+            }
+            (NETFN_APP, cmd::SET_GLOBAL_ENABLES) => match data.first() {
+                Some(&v) => {
+                    self.global_enables = v;
+                    Response::new(Cc::OK)
+                }
+                None => Response::new(Cc::REQUEST_DATA_LENGTH_INVALID),
+            },
+            (NETFN_APP, cmd::GET_GLOBAL_ENABLES) => Response::with_data(Cc::OK, &[self.global_enables]),
+            (NETFN_APP, cmd::CLEAR_MSG_FLAGS) => match data.first() {
+                Some(&v) => {
+                    self.wd.clear_message_flags(MessageFlags::from_bits_retain(v));
+                    Response::new(Cc::OK)
+                }
+                None => Response::new(Cc::REQUEST_DATA_LENGTH_INVALID),
+            },
+            (NETFN_APP, cmd::GET_MSG_FLAGS) => Response::with_data(Cc::OK, &[self.wd.message_flags().bits()]),
+            (NETFN_APP, cmd::GET_MESSAGE | cmd::READ_EVENT_BUFFER) => Response::new(CC_DATA_NOT_AVAILABLE),
+            (NETFN_APP, cmd::GET_BT_CAPS) => Response::with_data(Cc::OK, &self.cfg.bt_caps.encode()),
+            (NETFN_STORAGE, cmd::GET_SEL_INFO) => self.sel.info(),
+            (NETFN_STORAGE, cmd::RESERVE_SEL) => self.sel.reserve(),
+            (NETFN_STORAGE, cmd::GET_SEL_ENTRY) => self.sel.get_entry(data),
+            (NETFN_STORAGE, cmd::CLEAR_SEL) => {
+                let ts = self.sel_timestamp();
+                self.sel.clear(data, ts)
+            }
+            (NETFN_STORAGE, cmd::GET_SEL_TIME) => Response::with_data(Cc::OK, &self.sel_timestamp().to_le_bytes()),
+            _ => Response::new(Cc::INVALID_COMMAND),
+        }
+    }
+}
+
+impl<E: DeviceEvents> ipmi_bt_sm::Io for SimBmc<E> {
+    fn read_ctrl(&mut self) -> u8 {
+        self.dev.read(0)
+    }
+    fn write_ctrl(&mut self, val: u8) {
+        self.dev.write(0, val);
+        self.after_host_write();
+    }
+    fn read_buf(&mut self) -> u8 {
+        self.dev.read(1)
+    }
+    fn write_buf(&mut self, val: u8) {
+        self.dev.write(1, val);
+    }
+    fn read_intmask(&mut self) -> u8 {
+        self.dev.read(2)
+    }
+    fn write_intmask(&mut self, val: u8) {
+        self.dev.write(2, val);
+        self.after_host_write();
+    }
+}
+
+#[cfg(test)]
+mod tests;

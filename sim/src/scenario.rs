@@ -75,9 +75,12 @@ pub struct DriverSpec {
     /// are given explicitly.
     #[serde(default)]
     pub kernel: KernelPreset,
-    /// Override of the BT state-machine behaviour (`ipmi_bt_sm.c`).
+    /// Override of the BT state-machine behaviour (`ipmi_bt_sm.c`): an
+    /// `ipmi_bt_sm::KernelProfile` name (`linux-2.6.12`, `linux-2.6.15`,
+    /// `caps-in-sm`, `caps-in-sm-fe50`, `mainline-2018`, `mainline`,
+    /// `fixed-reset`, `proposed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bt: Option<BtProfileName>,
+    pub bt: Option<String>,
     /// Override of the SI-layer behaviour (`ipmi_si_intf.c`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub si: Option<SiProfileName>,
@@ -117,74 +120,70 @@ fn default_true() -> bool {
     true
 }
 
-/// Simulated BMC configuration (`[bmc]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Simulated BMC configuration (`[bmc]`): a preset plus overrides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BmcSpec {
-    /// Time from H2B_ATN to the response being ready (B2H_ATN).
-    #[serde(default = "default_latency")]
-    pub latency: Dur,
-    /// The Get BT Interface Capabilities answer.
+    /// Starting point: `default` (generic, 1 ms answers), `qemu` (QEMU
+    /// `isa-ipmi-bt`: instant answers, caps 10 s / 0 retries) or `openbmc`.
     #[serde(default)]
-    pub caps: CapsSpec,
-    /// Watchdog compatibility profile name (see the watchdog crate).
-    #[serde(default = "default_watchdog", skip_serializing_if = "is_default_watchdog")]
-    pub watchdog: String,
+    pub preset: BmcPreset,
+    /// Time from taking a request to its response being ready (B2H_ATN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<Dur>,
+    /// Time from the host's H2B_ATN to the BMC taking the request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub take_latency: Option<Dur>,
+    /// Extra random response delay, uniform in 0..=jitter (seeded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter: Option<Dur>,
+    /// How long B_BUSY stays set after a BMC reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot_time: Option<Dur>,
+    /// Keep B_BUSY set from taking a request until the response (QEMU) or
+    /// only while reading it (Aspeed `bt-bmc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub b_busy_until_response: Option<bool>,
+    /// The Get BT Interface Capabilities answer (overrides the preset's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caps: Option<CapsSpec>,
+    /// Watchdog compatibility profile name (`spec`, `qemu`, `phosphor-watchdog`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watchdog: Option<String>,
 }
 
-impl Default for BmcSpec {
-    fn default() -> Self {
-        Self { latency: default_latency(), caps: CapsSpec::default(), watchdog: default_watchdog() }
-    }
-}
-
-fn default_latency() -> Dur {
-    Dur::from_millis(1)
-}
-
-fn default_watchdog() -> String {
-    "spec".to_owned()
-}
-
-fn is_default_watchdog(s: &String) -> bool {
-    s == "spec"
+/// Named BMC starting points.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BmcPreset {
+    /// Generic BMC: 64-byte buffers, caps 5 s / 2, 1 ms answers.
+    #[default]
+    Default,
+    /// QEMU `isa-ipmi-bt` + `ipmi-bmc-sim`.
+    Qemu,
+    /// OpenBMC on an Aspeed iBT.
+    Openbmc,
 }
 
 /// Get BT Interface Capabilities (NetFn App, cmd 0x36) answer, IPMI v2.0 §22.10.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CapsSpec {
-    /// Whether the BMC implements the command (false → 0xC1 Invalid Command).
-    #[serde(default = "default_true")]
-    pub supported: bool,
     /// Number of outstanding requests supported.
     #[serde(default = "one")]
     pub outstanding: u8,
-    /// Input (request) buffer size in bytes.
+    /// Input (request) buffer size byte.
     #[serde(default = "buf_size")]
-    pub input_buf: u8,
-    /// Output (response) buffer size in bytes.
+    pub input_size: u8,
+    /// Output (response) buffer size byte.
     #[serde(default = "buf_size")]
-    pub output_buf: u8,
+    pub output_size: u8,
     /// BMC request-to-response time in seconds (Linux's per-attempt timeout).
     #[serde(default = "five")]
     pub req2rsp_secs: u8,
     /// Recommended retries (Linux uses it as the number of attempts).
     #[serde(default = "two")]
     pub retries: u8,
-}
-
-impl Default for CapsSpec {
-    fn default() -> Self {
-        Self {
-            supported: true,
-            outstanding: 1,
-            input_buf: 64,
-            output_buf: 64,
-            req2rsp_secs: 5,
-            retries: 2,
-        }
-    }
 }
 
 fn one() -> u8 {
@@ -197,7 +196,7 @@ fn five() -> u8 {
     5
 }
 fn buf_size() -> u8 {
-    64
+    0x3F
 }
 
 /// Recording options (`[trace]`).
@@ -244,6 +243,7 @@ fn is_one(v: &u32) -> bool {
 }
 
 /// One `[[fault]]` entry: what goes wrong in the BMC, from when, for how long.
+/// Parameters apply only to the kinds named in their docs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
@@ -252,47 +252,108 @@ pub struct FaultSpec {
     /// Start time. Exactly one of `at` / `at_command` must be given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<Dur>,
-    /// Start when the BMC receives its Nth command (1-based, counting every
-    /// request the BMC sees, including probe and internal ones).
+    /// Start when the host submits its Nth request to the BMC (1-based,
+    /// counting every request including probe and internal ones); the fault
+    /// already applies to request N.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at_command: Option<u32>,
+    pub at_command: Option<u64>,
     /// How long the fault lasts; absent = until the end of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<Dur>,
-    /// BT_CTRL value the silent BMC shows (`silent` only; default 0x80 B_BUSY).
+    /// `slow`: processing time per request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u8>,
-    /// Extra delay (`slow` only).
+    pub latency: Option<Dur>,
+    /// `lose-responses`: how many responses to lose (absent: all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay: Option<Dur>,
-    /// Restrict the fault to one command (`ignore-command`): NetFn.
+    pub count: Option<u32>,
+    /// `random-loss`: loss probability in thousandths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_mille: Option<u16>,
+    /// `wrong-seq`: added to the request's seq.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq_delta: Option<u8>,
+    /// `wrong-seq` / `stale-response`: the right response follows this much later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correct_after: Option<Dur>,
+    /// `corrupt-length`: the length byte to post.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub len: Option<u8>,
+    /// `bmc-reset`: whether the watchdog survives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_watchdog: Option<bool>,
+    /// `ignore-command`: request NetFn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netfn: Option<u8>,
-    /// Restrict the fault to one command (`ignore-command`): command code.
+    /// `ignore-command`: command code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<u8>,
+    /// `error-response`: completion code to answer with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cc: Option<u8>,
 }
 
-/// Fault kinds a scenario can schedule (mapped onto the BMC's fault plan).
+/// Fault kinds a scenario can schedule; each maps onto one
+/// [`crate::fault::Fault`] (see its docs for the register-level behaviour).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKindName {
-    /// Takes requests but never answers; CTRL shows `status` (default B_BUSY).
+    /// Takes each request and drops it; CTRL reads 0x00 while the host waits.
     Silent,
-    /// Holds B_BUSY set; requests are not taken.
+    /// B_BUSY stuck at 1; no request is taken.
     StuckBusy,
-    /// Answers `delay` later than normal.
+    /// H2B_ATN is never cleared; nothing is taken.
+    NeverClearH2b,
+    /// Responses take `latency`.
     Slow,
-    /// Drops responses (never raises B2H_ATN for them).
-    LostResponse,
-    /// Keeps B2H_ATN asserted: ignores the host's clear (stale response).
+    /// Responses are lost (`count` of them, or all).
+    LoseResponses,
+    /// Each response lost with probability `per_mille`/1000.
+    RandomLoss,
+    /// Responses carry a wrong seq (`seq_delta`), maybe corrected later.
+    WrongSeq,
+    /// The previous response is posted again instead of the right one.
+    StaleResponse,
+    /// Every response is posted twice.
+    DuplicateResponse,
+    /// The response length byte is replaced by `len`.
+    CorruptLength,
+    /// B2H_ATN stuck at 1; the host's clears are ignored (bug B-8).
     StuckB2h,
-    /// Every register reads 0xFF (device gone / LPC decode off).
+    /// Every register reads 0xFF (device gone).
     ReadsFf,
-    /// BMC resets: busy for `duration`, loses in-flight request and volatile state.
-    Reset,
-    /// Silently ignores one command (`netfn`, `cmd`), answers everything else.
+    /// Instant: the BMC reboots (busy for its boot time).
+    BmcReset,
+    /// Instant: every active fault ends.
+    Reconnect,
+    /// One command (`netfn`, `cmd`) is dropped like `silent`.
     IgnoreCommand,
+    /// Every request is answered with completion code `cc`.
+    ErrorResponse,
+}
+
+impl FaultKindName {
+    /// The kebab-case name used in files.
+    pub const fn name(self) -> &'static str {
+        use FaultKindName as K;
+        match self {
+            K::Silent => "silent",
+            K::StuckBusy => "stuck-busy",
+            K::NeverClearH2b => "never-clear-h2b",
+            K::Slow => "slow",
+            K::LoseResponses => "lose-responses",
+            K::RandomLoss => "random-loss",
+            K::WrongSeq => "wrong-seq",
+            K::StaleResponse => "stale-response",
+            K::DuplicateResponse => "duplicate-response",
+            K::CorruptLength => "corrupt-length",
+            K::StuckB2h => "stuck-b2h",
+            K::ReadsFf => "reads-ff",
+            K::BmcReset => "bmc-reset",
+            K::Reconnect => "reconnect",
+            K::IgnoreCommand => "ignore-command",
+            K::ErrorResponse => "error-response",
+        }
+    }
 }
 
 /// Named kernel versions: each selects a BT state-machine profile and an SI-layer
@@ -321,27 +382,9 @@ pub enum KernelPreset {
     /// Mainline with the reset gated on initialisation (B-4 fixed).
     #[serde(rename = "fixed-reset")]
     FixedReset,
-    /// Mainline with B-4 fixed and time charged in the stale-response drain (B-8).
+    /// Mainline with B-4 fixed, time charged in the stale-response drain (B-8)
+    /// and at most one reset per transaction (bt-sm's `proposed` profile).
     #[serde(rename = "fixed-b8")]
-    FixedB8,
-}
-
-/// BT state-machine behaviour names (`[driver] bt = ...`), mapped onto
-/// `ipmi_bt_sm::KernelProfile`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum BtProfileName {
-    /// 2005 original design.
-    Design2005,
-    /// 2006–2018 caps inside the SM, before fe50a7d0393a.
-    CapsInSm2006,
-    /// 2018 caps inside the SM, after fe50a7d0393a.
-    CapsInSm2018,
-    /// Caps in detect (current mainline).
-    Mainline,
-    /// Mainline with the reset only during initialisation (B-4 fix).
-    FixedReset,
-    /// FixedReset plus time charged while draining stale responses (B-8 fix).
     FixedB8,
 }
 
@@ -625,6 +668,18 @@ impl Scenario {
 
     /// Cross-field checks that serde cannot express.
     pub fn validate(&self) -> Result<(), ScenarioError> {
+        if let Some(bt) = &self.driver.bt {
+            if ipmi_bt_sm::KernelProfile::from_name(bt).is_none() {
+                let names: Vec<&str> = ipmi_bt_sm::KernelProfile::ALL.iter().map(|p| p.name()).collect();
+                return Err(ScenarioError::semantic("driver.bt".into(), format!("unknown BT profile {bt:?}, expected one of {}", names.join(", "))));
+            }
+        }
+        if let Some(w) = &self.bmc.watchdog {
+            if w.parse::<ipmi_watchdog::CompatProfile>().is_err() {
+                let names: Vec<&str> = ipmi_watchdog::CompatProfile::ALL.iter().map(|p| p.cli_name()).collect();
+                return Err(ScenarioError::semantic("bmc.watchdog".into(), format!("unknown watchdog profile {w:?}, expected one of {}", names.join(", "))));
+            }
+        }
         if self.stop.0 == 0 {
             return Err(ScenarioError::semantic("stop".into(), "stop must be greater than 0s"));
         }
@@ -666,22 +721,45 @@ impl Scenario {
             if fl.duration == Some(Dur(0)) {
                 return Err(ScenarioError::semantic(f("duration"), "duration must be greater than 0s (omit it for \"until the end\")"));
             }
-            let only = |key: &str, present: bool, kinds: &[FaultKindName]| {
+            use FaultKindName as K;
+            let params: [(&str, bool, &[FaultKindName]); 10] = [
+                ("latency", fl.latency.is_some(), &[K::Slow]),
+                ("count", fl.count.is_some(), &[K::LoseResponses]),
+                ("per_mille", fl.per_mille.is_some(), &[K::RandomLoss]),
+                ("seq_delta", fl.seq_delta.is_some(), &[K::WrongSeq]),
+                ("correct_after", fl.correct_after.is_some(), &[K::WrongSeq, K::StaleResponse]),
+                ("len", fl.len.is_some(), &[K::CorruptLength]),
+                ("keep_watchdog", fl.keep_watchdog.is_some(), &[K::BmcReset]),
+                ("netfn", fl.netfn.is_some(), &[K::IgnoreCommand]),
+                ("cmd", fl.cmd.is_some(), &[K::IgnoreCommand]),
+                ("cc", fl.cc.is_some(), &[K::ErrorResponse]),
+            ];
+            for (key, present, kinds) in params {
                 if present && !kinds.contains(&fl.kind) {
-                    Err(ScenarioError::semantic(f(key), format!("`{key}` does not apply to fault kind {:?}", fl.kind)))
-                } else {
+                    return Err(ScenarioError::semantic(f(key), format!("`{key}` does not apply to fault kind {}", fl.kind.name())));
+                }
+            }
+            let need = |key: &str, present: bool| {
+                if present {
                     Ok(())
+                } else {
+                    Err(ScenarioError::semantic(f("kind"), format!("fault kind {} needs `{key}`", fl.kind.name())))
                 }
             };
-            only("status", fl.status.is_some(), &[FaultKindName::Silent])?;
-            only("delay", fl.delay.is_some(), &[FaultKindName::Slow])?;
-            only("netfn", fl.netfn.is_some(), &[FaultKindName::IgnoreCommand])?;
-            only("cmd", fl.cmd.is_some(), &[FaultKindName::IgnoreCommand])?;
-            if fl.kind == FaultKindName::Slow && fl.delay.is_none() {
-                return Err(ScenarioError::semantic(f("delay"), "fault kind slow needs `delay = \"<time>\"`"));
+            match fl.kind {
+                K::Slow => need("latency", fl.latency.is_some())?,
+                K::RandomLoss => need("per_mille", fl.per_mille.is_some())?,
+                K::WrongSeq => need("seq_delta", fl.seq_delta.is_some())?,
+                K::CorruptLength => need("len", fl.len.is_some())?,
+                K::IgnoreCommand => need("netfn and cmd", fl.netfn.is_some() && fl.cmd.is_some())?,
+                K::ErrorResponse => need("cc", fl.cc.is_some())?,
+                K::BmcReset | K::Reconnect if fl.duration.is_some() => {
+                    return Err(ScenarioError::semantic(f("duration"), format!("fault kind {} is instantaneous; remove `duration`", fl.kind.name())))
+                }
+                _ => {}
             }
-            if fl.kind == FaultKindName::IgnoreCommand && (fl.netfn.is_none() || fl.cmd.is_none()) {
-                return Err(ScenarioError::semantic(f("cmd"), "fault kind ignore-command needs `netfn` and `cmd`"));
+            if fl.per_mille.is_some_and(|p| p > 1000) {
+                return Err(ScenarioError::semantic(f("per_mille"), "per_mille must be at most 1000"));
             }
         }
         Ok(())

@@ -1,0 +1,529 @@
+//! Runs a [`Scenario`]: the host (BT state machine + SI layer model) against the
+//! simulated BMC on one virtual clock, jumping from deadline to deadline.
+//!
+//! ```
+//! use bmc_sim::{runner, scenario::Scenario};
+//!
+//! let sc = Scenario::from_toml_str(r#"
+//!     name = "one"
+//!     stop = "1s"
+//!     [[request]]
+//!     at = "10ms"
+//!     netfn = 0x06
+//!     cmd = 0x01
+//! "#).unwrap();
+//! let trace = runner::run(&sc);
+//! assert_eq!(trace.completions.len(), 1);
+//! assert!(trace.completions[0].cc.is_ok());
+//! ```
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use ipmi_bt_sm::{BtSm, KernelProfile};
+
+use crate::bmc::{BmcConfig, BmcEventKind, BtCapabilities, SimBmc};
+use crate::fault::{Fault, FaultAction, FaultPlan, Trigger};
+use crate::scenario::{BmcPreset, FaultKindName, FaultSpec, KernelPreset, Scenario, SiProfileName};
+use crate::sched::{NextEvent, Source};
+use crate::si::{Bus, ProbeOutcome, SiDriver, SiEnv, SiMsg, SiProfile, SimDevice};
+use crate::time::SimTime;
+use crate::trace::{Completion, Event, EventKind, KernelLog, Origin, Pending, RunStats, Trace, DEFAULT_DEVICE_PREFIX};
+
+impl<E: crate::device::DeviceEvents> SimDevice for SimBmc<E> {
+    fn advance(&mut self, now: SimTime) {
+        SimBmc::advance(self, now);
+    }
+    fn next_deadline(&self) -> Option<SimTime> {
+        SimBmc::next_deadline(self)
+    }
+    fn irq_line(&self) -> bool {
+        self.device().irq_line()
+    }
+}
+
+/// The host-driver behaviour a scenario resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DriverChoice {
+    /// The named preset the choice started from.
+    pub preset: KernelPreset,
+    /// BT state-machine profile.
+    pub bt: KernelProfile,
+    /// SI-layer profile.
+    pub si: SiProfile,
+}
+
+/// The BT and SI profiles of a kernel preset (see `spec-notes/si-driver.md`).
+pub fn preset_profiles(p: KernelPreset) -> (KernelProfile, SiProfile) {
+    match p {
+        KernelPreset::V2_6_12 => (KernelProfile::Linux2005, SiProfile::PRE_2014),
+        KernelPreset::V3_13 => (KernelProfile::CapsInSm, SiProfile::PRE_2014),
+        KernelPreset::V3_14 => (KernelProfile::CapsInSm, SiProfile::V2014),
+        KernelPreset::V4_14 => (KernelProfile::CapsInSmTimeoutFix, SiProfile::V2016),
+        KernelPreset::V4_19 => (KernelProfile::Mainline2018, SiProfile::V2016),
+        KernelPreset::Mainline => (KernelProfile::Mainline, SiProfile::CURRENT),
+        KernelPreset::FixedReset => (KernelProfile::FixedReset, SiProfile::CURRENT),
+        KernelPreset::FixedB8 => (KernelProfile::Proposed, SiProfile::CURRENT),
+    }
+}
+
+/// The SI profile for a scenario name.
+pub fn si_profile(n: SiProfileName) -> SiProfile {
+    match n {
+        SiProfileName::Pre2014 => SiProfile::PRE_2014,
+        SiProfileName::V2014 => SiProfile::V2014,
+        SiProfileName::V2016 => SiProfile::V2016,
+        SiProfileName::Current => SiProfile::CURRENT,
+    }
+}
+
+impl Scenario {
+    /// The driver behaviour this scenario selects (preset plus overrides).
+    pub fn driver_choice(&self) -> DriverChoice {
+        let (mut bt, mut si) = preset_profiles(self.driver.kernel);
+        if let Some(name) = &self.driver.bt {
+            if let Some(p) = KernelProfile::from_name(name) {
+                bt = p;
+            }
+        }
+        if let Some(n) = self.driver.si {
+            si = si_profile(n);
+        }
+        DriverChoice { preset: self.driver.kernel, bt, si }
+    }
+
+    /// The simulated BMC's configuration.
+    pub fn bmc_config(&self) -> BmcConfig {
+        let b = &self.bmc;
+        let mut cfg = match b.preset {
+            BmcPreset::Default => BmcConfig::default(),
+            BmcPreset::Qemu => BmcConfig::qemu(),
+            BmcPreset::Openbmc => BmcConfig::openbmc(),
+        };
+        if let Some(l) = b.latency {
+            cfg.response_latency = Duration::from_nanos(l.0);
+        }
+        if let Some(l) = b.take_latency {
+            cfg.take_latency = Duration::from_nanos(l.0);
+        }
+        if let Some(l) = b.jitter {
+            cfg.latency_jitter = Duration::from_nanos(l.0);
+        }
+        if let Some(l) = b.boot_time {
+            cfg.boot_time = Duration::from_nanos(l.0);
+        }
+        if let Some(v) = b.b_busy_until_response {
+            cfg.b_busy_until_response = v;
+        }
+        if let Some(c) = &b.caps {
+            cfg.bt_caps = BtCapabilities {
+                outstanding: c.outstanding,
+                input_size: c.input_size,
+                output_size: c.output_size,
+                req2rsp_secs: c.req2rsp_secs,
+                retries: c.retries,
+            };
+        }
+        if let Some(w) = &b.watchdog {
+            if let Ok(p) = w.parse() {
+                cfg.watchdog_profile = p;
+            }
+        }
+        cfg.seed = self.seed;
+        cfg
+    }
+
+    /// The fault schedule as the BMC's [`FaultPlan`].
+    pub fn fault_plan(&self) -> FaultPlan {
+        let mut plan = FaultPlan::new();
+        for f in &self.faults {
+            let fault = fault_of(f);
+            let trigger = match (f.at, f.at_command) {
+                (_, Some(n)) => Trigger::AtCommand(n),
+                (Some(t), None) => Trigger::At(SimTime::from_nanos(t.0)),
+                (None, None) => Trigger::At(SimTime::ZERO),
+            };
+            let action = match f.duration {
+                Some(d) if !fault.kind().is_instant() => FaultAction::StartFor(fault, Duration::from_nanos(d.0)),
+                _ => FaultAction::Start(fault),
+            };
+            plan = plan.with(trigger, action);
+        }
+        plan
+    }
+}
+
+fn fault_of(f: &FaultSpec) -> Fault {
+    use FaultKindName as K;
+    let d = |x: Option<crate::scenario::Dur>| x.map(|v| Duration::from_nanos(v.0));
+    match f.kind {
+        K::Silent => Fault::Silent,
+        K::StuckBusy => Fault::StuckBBusy,
+        K::NeverClearH2b => Fault::NeverClearH2bAtn,
+        K::Slow => Fault::SlowResponse { latency: d(f.latency).unwrap_or_default() },
+        K::LoseResponses => Fault::LoseResponses { count: f.count },
+        K::RandomLoss => Fault::RandomLoss { per_mille: f.per_mille.unwrap_or(0) },
+        K::WrongSeq => Fault::WrongSeq { seq_delta: f.seq_delta.unwrap_or(1), correct_after: d(f.correct_after) },
+        K::StaleResponse => Fault::StaleResponse { correct_after: d(f.correct_after) },
+        K::DuplicateResponse => Fault::DuplicateResponse,
+        K::CorruptLength => Fault::CorruptLength { len: f.len.unwrap_or(0) },
+        K::StuckB2h => Fault::B2hAtnStuck,
+        K::ReadsFf => Fault::RegistersFF,
+        K::BmcReset => Fault::BmcReset { keep_watchdog: f.keep_watchdog.unwrap_or(false) },
+        K::Reconnect => Fault::Reconnect,
+        K::IgnoreCommand => Fault::IgnoreCommand { netfn: f.netfn.unwrap_or(0), cmd: f.cmd.unwrap_or(0) },
+        K::ErrorResponse => Fault::ErrorResponse { cc: f.cc.unwrap_or(0xFF) },
+    }
+}
+
+/// Where the workload is: which `[[request]]` entry and copy comes next, and when.
+#[derive(Debug, Clone)]
+struct Workload {
+    entry: usize,
+    copy: u32,
+    /// Submission time of the next copy (None: waiting for `wait_for` or done).
+    next: Option<SimTime>,
+    /// Back-to-back: submit the next copy when this message completes.
+    wait_for: Option<u32>,
+    last_id: Option<u32>,
+}
+
+/// A run in progress; [`run`] drives one to its stop time. Use it directly to
+/// step a scenario or to inspect state between steps.
+pub struct Simulation {
+    scenario: Scenario,
+    choice: DriverChoice,
+    sm: BtSm,
+    bus: Bus<SimBmc>,
+    si: SiDriver,
+    log: KernelLog,
+    events: Vec<Event>,
+    stats: RunStats,
+    completions: Vec<Completion>,
+    lost: Vec<SiMsg>,
+    queue: VecDeque<SiMsg>,
+    outstanding: Option<u32>,
+    workload: Workload,
+    next_id: u32,
+    stop: SimTime,
+    started: bool,
+    registered: bool,
+    verbose_bmc: bool,
+}
+
+impl Simulation {
+    /// Set up a run (nothing happens until [`run_until`](Self::run_until)).
+    pub fn new(sc: &Scenario) -> Self {
+        let choice = sc.driver_choice();
+        let mut sm = BtSm::new(choice.bt);
+        sm.set_debug(sc.driver.bt_debug);
+        let mut bmc = SimBmc::new(sc.bmc_config());
+        bmc.set_faults(sc.fault_plan());
+        let record = sc.trace.registers;
+        // Fast-forward skips register reads, so an exact register trace needs it off.
+        let ff = sc.driver.fast_forward && !record;
+        let si = SiDriver::new(choice.si, sc.driver.hz.0, sc.driver.irq, ff);
+        let log = KernelLog::new(sm.behaviour().printk, DEFAULT_DEVICE_PREFIX);
+        let first = sc.requests.first().map(|r| SimTime::from_nanos(r.at.map_or(0, |d| d.0)));
+        Self {
+            scenario: sc.clone(),
+            choice,
+            sm,
+            bus: Bus::new(bmc, record),
+            si,
+            log,
+            events: Vec::new(),
+            stats: RunStats::default(),
+            completions: Vec::new(),
+            lost: Vec::new(),
+            queue: VecDeque::new(),
+            outstanding: None,
+            workload: Workload { entry: 0, copy: 0, next: first, wait_for: None, last_id: None },
+            next_id: 1,
+            stop: SimTime::from_nanos(sc.stop.0),
+            started: false,
+            registered: false,
+            verbose_bmc: record,
+        }
+    }
+
+    /// The driver behaviour in use.
+    pub fn driver_choice(&self) -> DriverChoice {
+        self.choice
+    }
+    /// Current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.bus.now()
+    }
+    /// The BT state machine (read-only).
+    pub fn sm(&self) -> &BtSm {
+        &self.sm
+    }
+    /// The simulated BMC (read-only).
+    pub fn bmc(&self) -> &SimBmc {
+        &self.bus.dev
+    }
+    /// Completions so far.
+    pub fn completions(&self) -> &[Completion] {
+        &self.completions
+    }
+
+    fn env_parts(&mut self) -> (&mut SiDriver, SiEnv<'_, SimBmc>) {
+        let env = SiEnv {
+            sm: &mut self.sm,
+            bus: &mut self.bus,
+            log: &mut self.log,
+            events: &mut self.events,
+            stats: &mut self.stats,
+            stop: self.stop,
+        };
+        (&mut self.si, env)
+    }
+
+    /// Probe (detect, optional Get Device ID) and registration at time 0.
+    fn start(&mut self) {
+        self.started = true;
+        let probe = self.scenario.driver.probe;
+        let mut next_id = self.next_id;
+        let (si, mut env) = self.env_parts();
+        let outcome = si.probe(&mut env, probe, &mut next_id);
+        if outcome == ProbeOutcome::Registered {
+            si.start_processing(&mut env);
+        }
+        self.next_id = next_id;
+        self.collect();
+        self.registered = outcome == ProbeOutcome::Registered;
+        if self.registered && probe {
+            // ipmi_register_smi: the message handler's own Get Device ID.
+            let id = self.alloc_id();
+            let now = self.now();
+            self.queue.push_front(SiMsg { id, origin: Origin::Handler, data: vec![0x06 << 2, 0x01], submitted: now, started: None });
+            self.events.push(Event { t: now, kind: EventKind::Submit { id } });
+        }
+        self.feed();
+        self.collect();
+    }
+
+    fn alloc_id(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
+    /// Run until virtual time `until` (clamped to the scenario's stop time).
+    pub fn run_until(&mut self, until: SimTime) {
+        let until = until.min(self.stop);
+        if !self.started {
+            self.start();
+        }
+        let mut same_t = 0u32;
+        let mut last_t = self.now();
+        loop {
+            let mut n = NextEvent::new();
+            n.offer(Source::Bmc, self.bus.dev.next_deadline());
+            if self.registered {
+                n.offer(Source::Timer, self.si.timer_deadline());
+            }
+            n.offer(Source::Workload, self.workload.next.map(|t| t.max(self.now())));
+            let Some((t, src)) = n.get() else { break };
+            if t > until {
+                break;
+            }
+            if t == last_t {
+                same_t += 1;
+                if same_t > 100_000 {
+                    self.events.push(Event { t, kind: EventKind::Phase("scheduler stalled: no progress at this instant".into()) });
+                    break;
+                }
+            } else {
+                same_t = 0;
+                last_t = t;
+            }
+            self.stats.steps += 1;
+            {
+                let (si, mut env) = self.env_parts();
+                si.catch_up_before(&mut env, t);
+            }
+            self.bus.advance(t);
+            self.collect();
+            match src {
+                Source::Timer => {
+                    let (si, mut env) = self.env_parts();
+                    si.timer_expired(&mut env);
+                }
+                Source::Workload => self.workload_due(t),
+                Source::Bmc | Source::Irq | Source::Stop => {}
+            }
+            {
+                let (si, mut env) = self.env_parts();
+                si.poll_irq(&mut env);
+            }
+            self.collect();
+            self.feed();
+            self.collect();
+        }
+        if until > self.now() {
+            self.bus.advance(until);
+            self.collect();
+        }
+    }
+
+    /// Submit the workload copies due at `t`.
+    fn workload_due(&mut self, t: SimTime) {
+        while let Some(next) = self.workload.next {
+            if next > t {
+                break;
+            }
+            let Some(entry) = self.scenario.requests.get(self.workload.entry).cloned() else {
+                self.workload.next = None;
+                break;
+            };
+            let id = self.alloc_id();
+            let mut data = Vec::with_capacity(2 + entry.data.len());
+            data.push(entry.netfn << 2);
+            data.push(entry.cmd);
+            data.extend_from_slice(&entry.data);
+            let origin = Origin::Workload { entry: self.workload.entry as u32, copy: self.workload.copy };
+            self.queue.push_back(SiMsg { id, origin, data, submitted: t, started: None });
+            self.events.push(Event { t, kind: EventKind::Submit { id } });
+            self.workload.last_id = Some(id);
+            // Advance the cursor.
+            if self.workload.copy + 1 < entry.repeat {
+                self.workload.copy += 1;
+                match entry.interval {
+                    Some(iv) => self.workload.next = Some(next + Duration::from_nanos(iv.0)),
+                    None => {
+                        self.workload.next = None;
+                        self.workload.wait_for = Some(id);
+                    }
+                }
+            } else {
+                self.workload.entry += 1;
+                self.workload.copy = 0;
+                match self.scenario.requests.get(self.workload.entry).map(|r| r.at) {
+                    None => self.workload.next = None,
+                    Some(Some(at)) => self.workload.next = Some(SimTime::from_nanos(at.0).max(t)),
+                    Some(None) => {
+                        self.workload.next = None;
+                        self.workload.wait_for = Some(id);
+                    }
+                }
+            }
+        }
+        self.feed();
+    }
+
+    /// The message handler keeps one message outstanding at the SI layer.
+    fn feed(&mut self) {
+        if !self.registered || self.outstanding.is_some() || !self.si.can_accept() {
+            return;
+        }
+        let Some(msg) = self.queue.pop_front() else { return };
+        self.outstanding = Some(msg.id);
+        let (si, mut env) = self.env_parts();
+        if let Err(back) = si.sender(&mut env, msg) {
+            self.outstanding = None;
+            self.queue.push_front(back);
+        }
+        self.collect();
+    }
+
+    /// Move delivered responses, lost messages and BMC events into the trace.
+    fn collect(&mut self) {
+        for d in self.si.take_delivered() {
+            let cc = ipmi_bt_sm::CompletionCode(d.response.get(2).copied().unwrap_or(0xFF));
+            let id = d.msg.id;
+            let index = self.completions.len();
+            self.completions.push(Completion {
+                id,
+                origin: d.msg.origin,
+                request: d.msg.data,
+                submitted: d.msg.submitted,
+                started: d.msg.started.unwrap_or(d.msg.submitted),
+                completed: d.at,
+                response: d.response,
+                cc,
+                synthesized: d.synthesized,
+            });
+            self.events.push(Event { t: d.at, kind: EventKind::Complete { index } });
+            if self.outstanding == Some(id) {
+                self.outstanding = None;
+            }
+            if self.workload.wait_for == Some(id) {
+                self.workload.wait_for = None;
+                self.workload.next = Some(d.at);
+            }
+        }
+        for m in self.si.take_lost() {
+            if self.outstanding == Some(m.id) {
+                // The message handler never hears back: it stays outstanding.
+                self.events.push(Event { t: self.bus.now(), kind: EventKind::Phase(format!("message #{} dropped by the SI layer without a response", m.id)) });
+            }
+            self.lost.push(m);
+        }
+        let verbose = self.verbose_bmc;
+        let evs: Vec<_> = self.bus.dev.drain_events().collect();
+        for e in evs {
+            let kind = match e.kind {
+                BmcEventKind::FaultStarted(f) => EventKind::FaultOn(f.to_string()),
+                BmcEventKind::FaultStopped(k) => EventKind::FaultOff(k.to_string()),
+                BmcEventKind::RequestTaken { .. } | BmcEventKind::ResponsePosted { .. } | BmcEventKind::RequestDropped { .. } if !verbose => continue,
+                other => EventKind::Bmc(format!("{other:?}")),
+            };
+            self.events.push(Event { t: e.at, kind });
+        }
+    }
+
+    /// Finish: the trace of everything so far.
+    pub fn into_trace(mut self) -> Trace {
+        self.collect();
+        let mut pending = Vec::new();
+        let to_pending = |m: &SiMsg| Pending { id: m.id, origin: m.origin, request: m.data.clone(), submitted: m.submitted, started: m.started };
+        for m in self.si.in_flight() {
+            pending.push(to_pending(m));
+        }
+        for m in &self.lost {
+            pending.push(to_pending(m));
+        }
+        for m in &self.queue {
+            pending.push(to_pending(m));
+        }
+        pending.sort_by_key(|p| p.id);
+        // Events were pushed in time order except BMC events collected late; sort stably.
+        self.events.sort_by_key(|e| e.t);
+        let sc = &self.scenario;
+        let driver = format!(
+            "kernel {:?}: bt {} + si {} ({}), HZ={}, {}{}",
+            self.choice.preset,
+            self.choice.bt.name(),
+            self.choice.si.name,
+            self.choice.si.kernels,
+            sc.driver.hz.0,
+            if sc.driver.irq { "interrupt" } else { "polling" },
+            if sc.driver.probe { ", probe" } else { "" }
+        );
+        let end = self.bus.now().max(self.stop.min(self.bus.now()));
+        let registers = core::mem::take(&mut self.bus.regs);
+        self.stats.reg_accesses = self.bus.accesses();
+        Trace {
+            name: sc.name.clone(),
+            driver,
+            end,
+            events: self.events,
+            completions: self.completions,
+            pending,
+            log: self.log.into_lines(),
+            registers,
+            registered: self.registered,
+            stats: self.stats,
+        }
+    }
+}
+
+/// Run a scenario to its stop time and return what happened.
+pub fn run(sc: &Scenario) -> Trace {
+    let mut sim = Simulation::new(sc);
+    let stop = SimTime::from_nanos(sc.stop.0);
+    sim.run_until(stop);
+    sim.into_trace()
+}

@@ -1,0 +1,894 @@
+//! A model of Linux's `drivers/char/ipmi/ipmi_si_intf.c`: the layer that drives
+//! the BT state machine ([`ipmi_bt_sm::BtSm`]) from a kernel timer, the BT
+//! interrupt and the probe-time synchronous wait loops, queues messages, and
+//! turns start refusals into immediate error responses.
+//!
+//! Function names follow the kernel's (`smi_event_handler`, `smi_timeout`,
+//! `check_start_timer_thread`, `start_next_msg`, `handle_transaction_done`,
+//! `handle_flags`, `wait_for_msg_done`, `try_get_dev_id`), each with the
+//! behaviour read at torvalds/linux `drivers/char/ipmi/ipmi_si_intf.c` @
+//! 02897f5e56b2 (see `spec-notes/si-driver.md` for what was verified and the
+//! history behind each [`SiProfile`] switch).
+//!
+//! The model is sans-IO like the state machine: it is handed an [`SiEnv`] with
+//! the state machine, the register bus (a [`SimDevice`]), the kernel log and the
+//! current virtual time on every call, and reports delivered responses through
+//! [`SiDriver::take_delivered`].
+
+use ipmi_bt_sm::{BtSm, CompletionCode, Io, Level, SmResult};
+
+use crate::sched::Jiffies;
+use crate::time::SimTime;
+use crate::trace::{Event, EventKind, KernelLog, Origin, RegEvent, RunStats};
+
+/// `IPMI_MAX_MSG_LENGTH` (include/uapi/linux/ipmi.h).
+pub const IPMI_MAX_MSG_LENGTH: usize = 272;
+/// NetFn App request (`IPMI_NETFN_APP_REQUEST`), shifted into the NetFn/LUN byte.
+const APP: u8 = 0x06 << 2;
+/// `IPMI_GET_DEVICE_ID_CMD`.
+pub const GET_DEVICE_ID: u8 = 0x01;
+/// `IPMI_CLEAR_MSG_FLAGS_CMD`.
+const CLEAR_MSG_FLAGS: u8 = 0x30;
+/// `IPMI_GET_MSG_FLAGS_CMD`.
+const GET_MSG_FLAGS: u8 = 0x31;
+/// `IPMI_GET_MSG_CMD`.
+const GET_MSG: u8 = 0x33;
+/// `IPMI_READ_EVENT_MSG_BUFFER_CMD`.
+const READ_EVENT_MSG_BUFFER: u8 = 0x35;
+/// Message flags (ipmi_si_intf.c `RECEIVE_MSG_AVAIL` …).
+const RECEIVE_MSG_AVAIL: u8 = 0x01;
+const EVENT_MSG_BUFFER_FULL: u8 = 0x02;
+const WDT_PRE_TIMEOUT_INT: u8 = 0x08;
+/// `IPMI_BT_INTMASK_CLEAR_IRQ_BIT | IPMI_BT_INTMASK_ENABLE_IRQ_BIT`.
+const BT_INTMASK_ACK_AND_ENABLE: u8 = 0x03;
+/// `IPMI_BT_INTMASK_ENABLE_IRQ_BIT`.
+const BT_INTMASK_ENABLE: u8 = 0x01;
+
+/// How the probe-time synchronous loop (`wait_for_msg_done`) credits time to
+/// `event()` after each one-jiffy sleep.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InitWaitCredit {
+    /// Before e21404dc0ac7 (v3.14, Jan 2014): 100 µs per sleep, although a
+    /// whole jiffy passed — bug B-3 (HZ = 250: a 5 s attempt takes 200 s).
+    Fixed100us,
+    /// e21404dc0ac7 onwards: `jiffies_to_usecs(1)`.
+    JiffiesToUsecs,
+}
+
+/// SI-layer behaviour switches, each tied to a kernel commit
+/// (`spec-notes/si-driver.md` has the table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SiProfile {
+    /// Short name (`pre-2014`, `v2014`, `v2016`, `current`).
+    pub name: &'static str,
+    /// Kernel versions it stands for.
+    pub kernels: &'static str,
+    /// `wait_for_msg_done` crediting (B-3, e21404dc0ac7).
+    pub init_wait_credit: InitWaitCredit,
+    /// After TRANSACTION_COMPLETE, restart `smi_event_handler` from the top
+    /// (d9dffd2a0bd8, v4.5, 2016). Before: one `event(0)` whose result was used
+    /// as is, so a CALL_WITHOUT_DELAY became a 10 ms wait (B-10).
+    pub restart_after_complete: bool,
+    /// `GET_DEVICE_ID_MAX_RETRY`: probe retries of Get Device ID on a non-zero
+    /// completion code (0 before the 2020 retry series; 5 since, UNVERIFIED
+    /// exact commit).
+    pub get_device_id_retries: u8,
+}
+
+impl SiProfile {
+    /// 2.6.12 … 3.13: 100 µs init-wait credit (B-3), no restart, no retry.
+    pub const PRE_2014: Self = Self {
+        name: "pre-2014",
+        kernels: "2.6.12 .. 3.13",
+        init_wait_credit: InitWaitCredit::Fixed100us,
+        restart_after_complete: false,
+        get_device_id_retries: 0,
+    };
+    /// 3.14 … 4.4: e21404dc0ac7 applied.
+    pub const V2014: Self = Self {
+        name: "v2014",
+        kernels: "3.14 .. 4.4",
+        init_wait_credit: InitWaitCredit::JiffiesToUsecs,
+        restart_after_complete: false,
+        get_device_id_retries: 0,
+    };
+    /// 4.5 … 5.9: d9dffd2a0bd8 applied.
+    pub const V2016: Self = Self {
+        name: "v2016",
+        kernels: "4.5 .. 5.9",
+        init_wait_credit: InitWaitCredit::JiffiesToUsecs,
+        restart_after_complete: true,
+        get_device_id_retries: 0,
+    };
+    /// 5.10 … now: Get Device ID retried up to 5 times at probe.
+    pub const CURRENT: Self = Self {
+        name: "current",
+        kernels: "5.10 .. mainline",
+        init_wait_credit: InitWaitCredit::JiffiesToUsecs,
+        restart_after_complete: true,
+        get_device_id_retries: 5,
+    };
+
+    /// Every profile, oldest first.
+    pub const ALL: [Self; 4] = [Self::PRE_2014, Self::V2014, Self::V2016, Self::CURRENT];
+}
+
+/// `enum si_intf_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SiState {
+    /// Normal operation: user messages go through.
+    Normal,
+    /// Get Message Flags in flight after an ATTN.
+    GettingFlags,
+    /// Read Event Message Buffer in flight.
+    GettingEvents,
+    /// Clear Message Flags (watchdog pre-timeout) in flight.
+    ClearingFlags,
+    /// Get Message in flight.
+    GettingMessages,
+}
+
+/// What the SI layer needs from the thing behind the registers, beyond [`Io`]:
+/// virtual time and the interrupt line.
+pub trait SimDevice: Io {
+    /// Let the device run up to `now` (responses become ready, faults switch).
+    fn advance(&mut self, now: SimTime);
+    /// The next time the device changes by itself, if any.
+    fn next_deadline(&self) -> Option<SimTime>;
+    /// Level of the BT interrupt line.
+    fn irq_line(&self) -> bool;
+}
+
+/// The host's view of the register bus: forwards to the device, counts accesses
+/// (the fast-forward needs to know a poll was a single CTRL read) and records
+/// them when asked.
+#[derive(Debug)]
+pub struct Bus<D> {
+    /// The device.
+    pub dev: D,
+    /// Record every access into [`regs`](Self::regs).
+    pub record: bool,
+    /// Recorded accesses.
+    pub regs: Vec<RegEvent>,
+    now: SimTime,
+    ctrl_reads: u64,
+    other: u64,
+}
+
+impl<D: SimDevice> Bus<D> {
+    /// Wrap `dev`.
+    pub fn new(dev: D, record: bool) -> Self {
+        Self { dev, record, regs: Vec::new(), now: SimTime::ZERO, ctrl_reads: 0, other: 0 }
+    }
+    /// Advance the device and the bus clock to `now`.
+    pub fn advance(&mut self, now: SimTime) {
+        if now > self.now {
+            self.now = now;
+        }
+        self.dev.advance(now);
+    }
+    /// Current bus time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    /// Total accesses so far.
+    pub fn accesses(&self) -> u64 {
+        self.ctrl_reads + self.other
+    }
+    fn rec(&mut self, offset: u8, write: bool, value: u8) {
+        if self.record {
+            self.regs.push(RegEvent { t: self.now, offset, write, value });
+        }
+    }
+}
+
+impl<D: SimDevice> Io for Bus<D> {
+    fn read_ctrl(&mut self) -> u8 {
+        self.ctrl_reads += 1;
+        let v = self.dev.read_ctrl();
+        self.rec(0, false, v);
+        v
+    }
+    fn write_ctrl(&mut self, val: u8) {
+        self.other += 1;
+        self.dev.write_ctrl(val);
+        self.rec(0, true, val);
+    }
+    fn read_buf(&mut self) -> u8 {
+        self.other += 1;
+        let v = self.dev.read_buf();
+        self.rec(1, false, v);
+        v
+    }
+    fn write_buf(&mut self, val: u8) {
+        self.other += 1;
+        self.dev.write_buf(val);
+        self.rec(1, true, val);
+    }
+    fn read_intmask(&mut self) -> u8 {
+        self.other += 1;
+        let v = self.dev.read_intmask();
+        self.rec(2, false, v);
+        v
+    }
+    fn write_intmask(&mut self, val: u8) {
+        self.other += 1;
+        self.dev.write_intmask(val);
+        self.rec(2, true, val);
+    }
+}
+
+/// Everything one SI-layer call works on.
+pub struct SiEnv<'a, D: SimDevice> {
+    /// The BT state machine.
+    pub sm: &'a mut BtSm,
+    /// The register bus.
+    pub bus: &'a mut Bus<D>,
+    /// The kernel log.
+    pub log: &'a mut KernelLog,
+    /// Trace events (state changes, phases).
+    pub events: &'a mut Vec<Event>,
+    /// Work counters.
+    pub stats: &'a mut RunStats,
+    /// Simulation end: synchronous loops give up here.
+    pub stop: SimTime,
+}
+
+impl<D: SimDevice> SiEnv<'_, D> {
+    fn now(&self) -> SimTime {
+        self.bus.now()
+    }
+
+    /// One `event()` call, recording state changes.
+    fn sm_event(&mut self, time_us: i64) -> SmResult {
+        let before = self.sm.state();
+        self.log.set_now(self.bus.now());
+        let r = self.sm.event(&mut *self.bus, &mut *self.log, time_us);
+        self.stats.sm_events += 1;
+        let after = self.sm.state();
+        if after != before {
+            self.events.push(Event { t: self.bus.now(), kind: EventKind::State { from: before, to: after } });
+        }
+        r
+    }
+}
+
+/// A message as the SI layer holds it (`struct ipmi_smi_msg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiMsg {
+    /// Id for the trace.
+    pub id: u32,
+    /// Who sent it.
+    pub origin: Origin,
+    /// `[NetFn/LUN, cmd, data…]`.
+    pub data: Vec<u8>,
+    /// Handed to the sender at.
+    pub submitted: SimTime,
+    /// `start_transaction` called at.
+    pub started: Option<SimTime>,
+}
+
+/// A response handed to the upper layer (`deliver_recv_msg`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The message.
+    pub msg: SiMsg,
+    /// Response bytes `[NetFn/LUN, cmd, cc, data…]`.
+    pub response: Vec<u8>,
+    /// When.
+    pub at: SimTime,
+    /// Made up by the host (start refused, or error recovery).
+    pub synthesized: bool,
+}
+
+/// Result of the probe sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeOutcome {
+    /// Interface registered.
+    Registered,
+    /// `bt_detect` said not present.
+    NotPresent,
+    /// Get Device ID failed (after retries): "There appears to be no BMC at this location".
+    NoBmc,
+    /// The simulation ended while probe was still waiting (e.g. endless reset loop).
+    StillWaiting,
+}
+
+/// The SI layer's state for one interface (`struct smi_info`).
+#[derive(Debug, Clone)]
+pub struct SiDriver {
+    profile: SiProfile,
+    clock: Jiffies,
+    irq: bool,
+    fast_forward: bool,
+    si_state: SiState,
+    waiting: Option<SiMsg>,
+    curr: Option<SiMsg>,
+    /// Internal message in flight (flags/events/messages) for the trace.
+    internal: Option<SiMsg>,
+    got_attn: bool,
+    msg_flags: u8,
+    timer: Option<u64>,
+    timer_running: bool,
+    timer_can_start: bool,
+    last_timeout_jiffies: u64,
+    /// Natural period of a fast-forwarded timer (None: timer armed normally).
+    ff_period: Option<u64>,
+    irq_prev: bool,
+    delivered: Vec<Delivered>,
+    lost: Vec<SiMsg>,
+    next_internal_id: u32,
+    rsp: [u8; IPMI_MAX_MSG_LENGTH],
+}
+
+impl SiDriver {
+    /// A driver with `profile`, a kernel of `hz`, IRQ or polling, and the
+    /// fast-forward of provably identical polls on or off.
+    pub fn new(profile: SiProfile, hz: u32, irq: bool, fast_forward: bool) -> Self {
+        Self {
+            profile,
+            clock: Jiffies::new(hz),
+            irq,
+            fast_forward,
+            si_state: SiState::Normal,
+            waiting: None,
+            curr: None,
+            internal: None,
+            got_attn: false,
+            msg_flags: 0,
+            timer: None,
+            timer_running: false,
+            timer_can_start: false,
+            last_timeout_jiffies: 0,
+            ff_period: None,
+            irq_prev: false,
+            delivered: Vec::new(),
+            lost: Vec::new(),
+            next_internal_id: 1 << 31,
+            rsp: [0; IPMI_MAX_MSG_LENGTH],
+        }
+    }
+
+    /// The profile.
+    pub fn profile(&self) -> &SiProfile {
+        &self.profile
+    }
+    /// The jiffy clock.
+    pub fn clock(&self) -> Jiffies {
+        self.clock
+    }
+    /// `si_state`.
+    pub fn si_state(&self) -> SiState {
+        self.si_state
+    }
+    /// Whether `sender` may be called (the message handler keeps one message
+    /// outstanding; the SI layer has a single `waiting_msg` slot).
+    pub fn can_accept(&self) -> bool {
+        self.waiting.is_none()
+    }
+    /// When the kernel timer fires next.
+    pub fn timer_deadline(&self) -> Option<SimTime> {
+        self.timer.map(|j| self.clock.time_of(j))
+    }
+    /// Responses delivered since the last call.
+    pub fn take_delivered(&mut self) -> Vec<Delivered> {
+        core::mem::take(&mut self.delivered)
+    }
+    /// Messages the SI layer dropped without a response (B-6's diverted completion).
+    pub fn take_lost(&mut self) -> Vec<SiMsg> {
+        core::mem::take(&mut self.lost)
+    }
+    /// The messages the SI layer still holds (current, waiting).
+    pub fn in_flight(&self) -> impl Iterator<Item = &SiMsg> {
+        self.curr.iter().chain(self.waiting.iter())
+    }
+
+    fn jiffies<D: SimDevice>(&self, env: &SiEnv<'_, D>) -> u64 {
+        self.clock.at(env.now())
+    }
+
+    /// `smi_mod_timer`.
+    fn smi_mod_timer(&mut self, now_j: u64, expiry: u64) {
+        if !self.timer_can_start {
+            return;
+        }
+        self.last_timeout_jiffies = now_j;
+        self.timer = Some(expiry);
+        self.timer_running = true;
+        self.ff_period = None;
+    }
+
+    fn deliver(&mut self, msg: SiMsg, response: Vec<u8>, at: SimTime, synthesized: bool) {
+        self.delivered.push(Delivered { msg, response, at, synthesized });
+    }
+
+    /// `return_hosed_msg`: complete the current message with `cc` right away.
+    fn return_hosed_msg(&mut self, cc: CompletionCode, at: SimTime) {
+        if let Some(m) = self.curr.take() {
+            let rsp = vec![m.data.first().copied().unwrap_or(0) | 4, m.data.get(1).copied().unwrap_or(0), cc.0];
+            self.deliver(m, rsp, at, true);
+        }
+    }
+
+    /// `start_next_msg`.
+    fn start_next_msg<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) -> SmResult {
+        if let Some(dropped) = self.curr.take() {
+            // The kernel overwrites curr_msg here; a message still there never
+            // got TRANSACTION_COMPLETE (B-6 item 2): it is lost.
+            self.lost.push(dropped);
+        }
+        let Some(mut m) = self.waiting.take() else {
+            return SmResult::Idle;
+        };
+        let now = env.now();
+        m.started = Some(now);
+        env.log.set_now(now);
+        env.log.begin_transaction();
+        let res = env.sm.start_transaction(&mut *env.log, &m.data);
+        self.curr = Some(m);
+        if let Err(cc) = res {
+            self.return_hosed_msg(cc, now);
+        }
+        SmResult::CallWithoutDelay
+    }
+
+    /// `start_new_msg`: an SI-internal request (flags, messages, events).
+    fn start_new_msg<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, data: &[u8]) {
+        let j = self.jiffies(env);
+        self.smi_mod_timer(j, j + self.clock.si_timeout_jiffies());
+        let now = env.now();
+        let id = self.next_internal_id;
+        self.next_internal_id = self.next_internal_id.wrapping_add(1) | (1 << 31);
+        self.internal = Some(SiMsg { id, origin: Origin::Internal, data: data.to_vec(), submitted: now, started: Some(now) });
+        env.log.set_now(now);
+        env.log.begin_transaction();
+        // The kernel ignores start_transaction's result here.
+        let _ = env.sm.start_transaction(&mut *env.log, data);
+    }
+
+    fn result_into_rsp(&mut self, sm: &mut BtSm, max: usize) -> Vec<u8> {
+        let max = max.min(self.rsp.len());
+        let n = sm.get_result(&mut self.rsp[..max]).min(max);
+        self.rsp[..n].to_vec()
+    }
+
+    fn finish_internal(&mut self, rsp: &[u8], at: SimTime, synthesized: bool) {
+        if let Some(m) = self.internal.take() {
+            self.deliver(m, rsp.to_vec(), at, synthesized);
+        }
+    }
+
+    /// `handle_transaction_done`.
+    fn handle_transaction_done<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
+        let now = env.now();
+        let synthesized = env.log.take_failed();
+        match self.si_state {
+            SiState::Normal => {
+                if let Some(m) = self.curr.take() {
+                    let rsp = self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH);
+                    self.deliver(m, rsp, now, synthesized);
+                } else if self.internal.is_some() {
+                    let rsp = self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH);
+                    self.finish_internal(&rsp, now, synthesized);
+                }
+            }
+            SiState::GettingFlags => {
+                let rsp = self.result_into_rsp(env.sm, 4);
+                self.finish_internal(&rsp, now, synthesized);
+                match (rsp.get(2), rsp.get(3)) {
+                    (Some(0), Some(&flags)) => {
+                        self.msg_flags = flags;
+                        self.handle_flags(env);
+                    }
+                    _ => self.si_state = SiState::Normal,
+                }
+            }
+            SiState::ClearingFlags => {
+                let rsp = self.result_into_rsp(env.sm, 3);
+                self.finish_internal(&rsp, now, synthesized);
+                if let Some(&cc) = rsp.get(2) {
+                    if cc != 0 {
+                        env.log.set_now(now);
+                        env.log.line(Level::Warning, true, &format!("Error clearing flags: {cc:02x}"));
+                    }
+                }
+                self.si_state = SiState::Normal;
+            }
+            SiState::GettingEvents | SiState::GettingMessages => {
+                let rsp = self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH);
+                self.finish_internal(&rsp, now, synthesized);
+                if rsp.get(2).copied().unwrap_or(0xFF) != 0 {
+                    self.msg_flags &= if self.si_state == SiState::GettingEvents {
+                        !EVENT_MSG_BUFFER_FULL
+                    } else {
+                        !RECEIVE_MSG_AVAIL
+                    };
+                }
+                self.handle_flags(env);
+            }
+        }
+    }
+
+    /// `handle_flags`.
+    fn handle_flags<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
+        if self.msg_flags & WDT_PRE_TIMEOUT_INT != 0 {
+            self.start_new_msg(env, &[APP, CLEAR_MSG_FLAGS, WDT_PRE_TIMEOUT_INT]);
+            self.si_state = SiState::ClearingFlags;
+            self.msg_flags &= !WDT_PRE_TIMEOUT_INT;
+            env.events.push(Event { t: env.now(), kind: EventKind::Phase("watchdog pre-timeout delivered".into()) });
+        } else if self.msg_flags & RECEIVE_MSG_AVAIL != 0 {
+            self.start_new_msg(env, &[APP, GET_MSG]);
+            self.si_state = SiState::GettingMessages;
+        } else if self.msg_flags & EVENT_MSG_BUFFER_FULL != 0 {
+            self.start_new_msg(env, &[APP, READ_EVENT_MSG_BUFFER]);
+            self.si_state = SiState::GettingEvents;
+        } else {
+            self.si_state = SiState::Normal;
+        }
+    }
+
+    /// `smi_event_handler`: run the state machine until it needs a delay,
+    /// handling completions, ATTN and the next queued message.
+    pub fn smi_event_handler<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, time_us: i64) -> SmResult {
+        let mut time = time_us;
+        loop {
+            let mut r = env.sm_event(time);
+            time = 0;
+            while r == SmResult::CallWithoutDelay {
+                r = env.sm_event(0);
+            }
+            match r {
+                SmResult::TransactionComplete => {
+                    self.handle_transaction_done(env);
+                    if self.profile.restart_after_complete {
+                        continue;
+                    }
+                    // Before d9dffd2a0bd8: one event(0), its result used as is (B-10).
+                    r = env.sm_event(0);
+                }
+                SmResult::Hosed => {
+                    self.si_state = SiState::Normal;
+                    let now = env.now();
+                    self.return_hosed_msg(CompletionCode::UNSPECIFIED, now);
+                    if self.profile.restart_after_complete {
+                        continue;
+                    }
+                    r = env.sm_event(0);
+                }
+                _ => {}
+            }
+            if r == SmResult::Attn || self.got_attn {
+                if self.si_state != SiState::Normal {
+                    self.got_attn = true;
+                } else {
+                    self.got_attn = false;
+                    self.start_new_msg(env, &[APP, GET_MSG_FLAGS]);
+                    self.si_state = SiState::GettingFlags;
+                    continue;
+                }
+            }
+            if r == SmResult::Idle {
+                r = self.start_next_msg(env);
+                if r != SmResult::Idle {
+                    continue;
+                }
+            }
+            if r == SmResult::Idle && self.timer_running {
+                // timer_delete() in the current source (date of this line UNVERIFIED).
+                self.timer = None;
+                self.timer_running = false;
+                self.ff_period = None;
+            }
+            return r;
+        }
+    }
+
+    /// `smi_start_processing`: arm the timer and set up the BT interrupt.
+    pub fn start_processing<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
+        self.timer_can_start = true;
+        let j = self.jiffies(env);
+        self.smi_mod_timer(j, j + self.clock.si_timeout_jiffies());
+        if self.irq {
+            // std_irq_setup for BT: enable the interrupt in BT_INTMASK.
+            env.bus.write_intmask(BT_INTMASK_ENABLE);
+            self.irq_prev = env.bus.dev.irq_line();
+        }
+        env.events.push(Event { t: env.now(), kind: EventKind::Phase(format!("registered ({})", if self.irq { "interrupt" } else { "polling" })) });
+    }
+
+    /// `sender`: the message handler hands over one message. The caller must
+    /// check [`can_accept`](Self::can_accept) first (the kernel BUG()s otherwise);
+    /// if the slot is taken the message is returned.
+    pub fn sender<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, msg: SiMsg) -> Result<(), SiMsg> {
+        if self.waiting.is_some() {
+            return Err(msg);
+        }
+        self.catch_up(env);
+        self.waiting = Some(msg);
+        self.check_start_timer_thread(env);
+        Ok(())
+    }
+
+    /// `check_start_timer_thread`.
+    fn check_start_timer_thread<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
+        if self.si_state == SiState::Normal && self.curr.is_none() {
+            let j = self.jiffies(env);
+            self.smi_mod_timer(j, j + self.clock.si_timeout_jiffies());
+            let _ = self.start_next_msg(env);
+            let _ = self.smi_event_handler(env, 0);
+        }
+    }
+
+    /// Runs the timer expiry due now, if any (`smi_timeout`).
+    pub fn timer_expired<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
+        let j = self.jiffies(env);
+        match self.timer {
+            Some(e) if e <= j => {}
+            _ => return,
+        }
+        self.smi_timeout(env, j);
+    }
+
+    /// `smi_timeout` at jiffy `now_j`.
+    fn smi_timeout<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, now_j: u64) {
+        env.stats.timer_fires += 1;
+        self.timer = None;
+        self.ff_period = None;
+        let upj = u64::from(self.clock.si_usec_per_jiffy());
+        let time_diff = now_j.saturating_sub(self.last_timeout_jiffies).saturating_mul(upj);
+        let (acc0, ev0, st0, del0) = (env.bus.accesses(), env.stats.sm_events, env.sm.state(), self.delivered.len());
+        let ctrl0 = env.bus.ctrl_reads;
+        let r = self.smi_event_handler(env, i64::try_from(time_diff).unwrap_or(i64::MAX));
+        let period = if self.irq || r != SmResult::CallWithDelay { self.clock.si_timeout_jiffies() } else { 1 };
+        if r == SmResult::Idle {
+            self.timer_running = false;
+            self.timer = None;
+            return;
+        }
+        // smi_mod_timer(jiffies + period), keeping last_timeout_jiffies = now_j.
+        if !self.timer_can_start {
+            return;
+        }
+        self.last_timeout_jiffies = now_j;
+        self.timer_running = true;
+        let pure = self.fast_forward
+            && r == SmResult::CallWithDelay
+            && env.stats.sm_events == ev0 + 1
+            && env.bus.accesses() == acc0 + 1
+            && env.bus.ctrl_reads == ctrl0 + 1
+            && env.sm.state() == st0
+            && self.delivered.len() == del0
+            && self.waiting.is_none();
+        let polls = if pure { self.identical_polls(env, now_j, period) } else { 1 };
+        if polls > 1 {
+            env.stats.skipped_polls += polls - 1;
+            self.ff_period = Some(period);
+        }
+        self.timer = Some(now_j + polls * period);
+    }
+
+    /// How many timer periods of `period` jiffies from `now_j` provably repeat
+    /// the poll just made (same single CTRL read, no state change): until the
+    /// state machine's countdown can cross zero or the device changes.
+    fn identical_polls<D: SimDevice>(&self, env: &SiEnv<'_, D>, now_j: u64, period: u64) -> u64 {
+        const CAP: u64 = 1 << 40;
+        let upj = u64::from(self.clock.si_usec_per_jiffy()).max(1);
+        let per_poll_us = period.saturating_mul(upj).max(1);
+        let design = env.sm.behaviour().design;
+        let by_timeout = if env.sm.state().charges_time(design) {
+            let t = u64::try_from(env.sm.timeout_us().max(0)).unwrap_or(0);
+            t.div_ceil(per_poll_us).max(1)
+        } else {
+            CAP
+        };
+        let by_device = match env.bus.dev.next_deadline() {
+            Some(d) => {
+                let mut jd = self.clock.at(d);
+                if self.clock.time_of(jd) < d {
+                    jd += 1;
+                }
+                jd.saturating_sub(now_j).div_ceil(period).max(1)
+            }
+            None => CAP,
+        };
+        by_timeout.min(by_device).clamp(1, CAP)
+    }
+
+    /// Before anything other than the timer acts at time `t`: if the timer was
+    /// fast-forwarded past natural expiries earlier than `t`, run the latest of
+    /// them now (one aggregated poll, crediting the same time the kernel's
+    /// individual polls would have), so that whatever happens at `t` sees the
+    /// same state and `last_timeout_jiffies` as in the kernel.
+    pub fn catch_up_before<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, t: SimTime) {
+        let (Some(p), Some(exp)) = (self.ff_period, self.timer) else {
+            return;
+        };
+        let jt = self.clock.at(t);
+        // Latest natural expiry strictly before t.
+        let last = self.last_timeout_jiffies;
+        let mut k = jt.saturating_sub(last) / p;
+        if last + k * p >= exp {
+            return;
+        }
+        if k > 0 && self.clock.time_of(last + k * p) >= t {
+            k -= 1;
+        }
+        if k == 0 {
+            return;
+        }
+        let j = last + k * p;
+        self.smi_timeout(env, j);
+    }
+
+    fn catch_up<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
+        let t = env.now();
+        if self.ff_period.is_some() {
+            // Expiries at exactly `t` are handled too: the kernel's timer would
+            // have fired at or before this instant.
+            self.catch_up_before(env, SimTime::from_nanos(t.as_nanos().saturating_add(1)));
+        }
+    }
+
+    /// Called after the device may have changed: takes the BT interrupt on a
+    /// rising edge of the line (`ipmi_si_irq_handler`).
+    pub fn poll_irq<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
+        if !self.irq || !self.timer_can_start {
+            return;
+        }
+        let line = env.bus.dev.irq_line();
+        let rising = line && !self.irq_prev;
+        self.irq_prev = line;
+        if !rising {
+            return;
+        }
+        self.catch_up(env);
+        env.stats.irqs += 1;
+        env.events.push(Event { t: env.now(), kind: EventKind::Irq });
+        env.bus.write_intmask(BT_INTMASK_ACK_AND_ENABLE);
+        let _ = self.smi_event_handler(env, 0);
+        self.irq_prev = env.bus.dev.irq_line();
+    }
+
+    /// One-jiffy sleep of the synchronous loops: `schedule_timeout(1)` wakes
+    /// at the next tick.
+    fn sleep_jiffies<D: SimDevice>(&self, env: &mut SiEnv<'_, D>, n: u64) {
+        let j = self.jiffies(env);
+        let t = self.clock.time_of(j + n.max(1));
+        env.bus.advance(t);
+    }
+
+    /// The synchronous loop of `wait_for_msg_done` / `bt_detect`: `event(0)`,
+    /// then per CALL_WITH_DELAY sleep a jiffy and credit `credit_us`; stops on
+    /// anything but CALL_WITH(OUT)_DELAY. `None` if the run's stop time came first.
+    fn sync_wait<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, credit_us: i64) -> Option<SmResult> {
+        let mut r = env.sm_event(0);
+        // Whether the last event was a pure wait (one CTRL read, same state).
+        let mut pure = false;
+        loop {
+            match r {
+                SmResult::CallWithDelay | SmResult::CallWithTickDelay => {
+                    if env.now() >= env.stop {
+                        return None;
+                    }
+                    let n = if self.fast_forward && pure && credit_us > 0 { self.identical_sync_sleeps(env, credit_us) } else { 1 };
+                    self.sleep_jiffies(env, n);
+                    if n > 1 {
+                        env.stats.skipped_polls += n - 1;
+                    }
+                    let credit = credit_us.saturating_mul(i64::try_from(n).unwrap_or(i64::MAX));
+                    let (acc0, ctrl0, st0) = (env.bus.accesses(), env.bus.ctrl_reads, env.sm.state());
+                    r = env.sm_event(credit);
+                    pure = env.bus.accesses() == acc0 + 1 && env.bus.ctrl_reads == ctrl0 + 1 && env.sm.state() == st0;
+                }
+                SmResult::CallWithoutDelay => {
+                    r = env.sm_event(0);
+                    pure = false;
+                }
+                other => return Some(other),
+            }
+        }
+    }
+
+    /// How many one-jiffy sleeps provably repeat the pure poll just made.
+    fn identical_sync_sleeps<D: SimDevice>(&self, env: &SiEnv<'_, D>, credit_us: i64) -> u64 {
+        const CAP: u64 = 1 << 40;
+        let s = env.sm.state();
+        let design = env.sm.behaviour().design;
+        let by_timeout = if s.charges_time(design) {
+            let t = u64::try_from(env.sm.timeout_us().max(0)).unwrap_or(0);
+            t.div_ceil(u64::try_from(credit_us).unwrap_or(1).max(1)).max(1)
+        } else {
+            CAP
+        };
+        let now_j = self.jiffies(env);
+        let by_device = match env.bus.dev.next_deadline() {
+            Some(d) => {
+                let mut jd = self.clock.at(d);
+                if self.clock.time_of(jd) < d {
+                    jd += 1;
+                }
+                jd.saturating_sub(now_j).max(1)
+            }
+            None => CAP,
+        };
+        let by_stop = self.clock.at(env.stop).saturating_sub(now_j).max(1);
+        by_timeout.min(by_device).min(by_stop).max(1)
+    }
+
+    /// The kernel's credit per one-jiffy sleep in `wait_for_msg_done`.
+    fn init_credit_us(&self) -> i64 {
+        match self.profile.init_wait_credit {
+            InitWaitCredit::Fixed100us => 100,
+            InitWaitCredit::JiffiesToUsecs => i64::from(self.clock.jiffies_to_usecs_1()),
+        }
+    }
+
+    /// `try_smi_init` up to registration: `bt_detect` (with the detect-time
+    /// capabilities loop of 2018+ designs, crediting `jiffies_to_usecs(1)`),
+    /// then, if `get_device_id`, `try_get_dev_id` through `wait_for_msg_done`
+    /// with this profile's crediting and retries. Probe messages are reported
+    /// through [`take_delivered`](Self::take_delivered) with [`Origin::Probe`].
+    pub fn probe<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, get_device_id: bool, next_id: &mut u32) -> ProbeOutcome {
+        env.events.push(Event { t: env.now(), kind: EventKind::Phase("detect".into()) });
+        env.log.set_now(env.now());
+        if env.sm.detect(&mut *env.bus, &mut *env.log).is_err() {
+            env.log.line(Level::Warning, true, "Interface detection failed");
+            return ProbeOutcome::NotPresent;
+        }
+        if env.sm.detect_in_progress() {
+            let credit = i64::from(self.clock.jiffies_to_usecs_1());
+            if self.sync_wait(env, credit).is_none() {
+                return ProbeOutcome::StillWaiting;
+            }
+            env.log.set_now(env.now());
+            env.sm.finish_detect(&mut *env.log);
+        }
+        if !get_device_id {
+            return ProbeOutcome::Registered;
+        }
+        env.events.push(Event { t: env.now(), kind: EventKind::Phase("get device id".into()) });
+        let credit = self.init_credit_us();
+        let mut attempt: u8 = 0;
+        loop {
+            let now = env.now();
+            let id = *next_id;
+            *next_id += 1;
+            let data = vec![APP, GET_DEVICE_ID];
+            let msg = SiMsg { id, origin: Origin::Probe { attempt }, data: data.clone(), submitted: now, started: Some(now) };
+            env.log.set_now(now);
+            env.log.begin_transaction();
+            // try_get_dev_id ignores start_transaction's result.
+            let started = env.sm.start_transaction(&mut *env.log, &data);
+            let r = self.sync_wait(env, credit);
+            let Some(r) = r else {
+                self.lost.push(msg);
+                return ProbeOutcome::StillWaiting;
+            };
+            let now = env.now();
+            let synthesized = env.log.take_failed() || started.is_err();
+            let rsp = if r == SmResult::Hosed { Vec::new() } else { self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH) };
+            self.deliver(msg, rsp.clone(), now, synthesized);
+            if r == SmResult::Hosed {
+                env.log.line(Level::Err, true, "There appears to be no BMC at this location");
+                return ProbeOutcome::NoBmc;
+            }
+            // ipmi_demangle_device_id: NetFn App response, cmd Get Device ID,
+            // cc 0 and at least the 11 mandatory bytes (length rule UNVERIFIED).
+            let ok = rsp.len() >= 3 + 10 && rsp[0] >> 2 == 0x07 && rsp[1] == GET_DEVICE_ID && rsp[2] == 0;
+            if ok {
+                env.events.push(Event { t: now, kind: EventKind::Phase("probe done".into()) });
+                return ProbeOutcome::Registered;
+            }
+            let cc = rsp.get(2).copied().unwrap_or(0xFF);
+            if cc != 0 && attempt < self.profile.get_device_id_retries {
+                attempt += 1;
+                env.log.set_now(now);
+                env.log.line(Level::Warning, true, &format!("BMC returned 0x{cc:02x}, retry get bmc device id"));
+                continue;
+            }
+            env.log.set_now(now);
+            env.log.line(Level::Err, true, "There appears to be no BMC at this location");
+            return ProbeOutcome::NoBmc;
+        }
+    }
+}

@@ -22,9 +22,11 @@
 //! B_BUSY (what the lab did to recover a LONG_BUSY guest).
 //!
 //! Text form (control file, admin line, in-band command): the fault name,
-//! then optional `count=N` (only the next N matching requests, then `none`)
-//! and `only=NF:CM` (hex netfn and cmd of the requests it applies to), e.g.
-//! `wrong-cmd count=1 only=06:01`.
+//! then optional `count=N` (only the next N matching requests, then `none`),
+//! `only=NF:CM` (hex netfn and cmd of the requests it applies to) and
+//! `hold=MS` (send a held answer MS after the fault hit instead of waiting
+//! for `none`), e.g. `wrong-cmd count=1 only=06:01`,
+//! `wrong-msgid count=1 hold=15000`.
 
 use core::fmt;
 use core::str::FromStr;
@@ -85,6 +87,9 @@ pub struct FaultSpec {
     pub count: Option<u32>,
     /// Apply only to requests with this `(netfn, cmd)`; `None` = all.
     pub only: Option<(u8, u8)>,
+    /// For `wrong-msgid` / `stuck`: send the held real answer this long
+    /// after the fault hit; `None` = when the fault is next set to `none`.
+    pub hold: Option<Duration>,
 }
 
 impl FaultSpec {
@@ -93,6 +98,7 @@ impl FaultSpec {
         fault: VmFault::None,
         count: None,
         only: None,
+        hold: None,
     };
 
     /// Whether this spec applies to a request with `netfn` and `cmd`.
@@ -112,6 +118,9 @@ impl fmt::Display for FaultSpec {
         if let Some((n, c)) = self.only {
             write!(f, " only={n:02x}:{c:02x}")?;
         }
+        if let Some(h) = self.hold {
+            write!(f, " hold={}", h.as_millis())?;
+        }
         Ok(())
     }
 }
@@ -125,7 +134,7 @@ impl fmt::Display for FaultParseError {
         write!(
             f,
             "{}; expected one of none, silent, bad-checksum, wrong-cmd, wrong-msgid, stuck, \
-             delay=MS, cc=HEX, disconnect, optionally followed by count=N and only=NETFN:CMD (hex)",
+             delay=MS, cc=HEX, disconnect, optionally followed by count=N, only=NETFN:CMD (hex) and hold=MS",
             self.0
         )
     }
@@ -172,6 +181,9 @@ impl FromStr for FaultSpec {
         for w in words {
             match w.split_once('=') {
                 Some(("count", n)) => spec.count = Some(n.parse().map_err(|_| bad(w))?),
+                Some(("hold", ms)) => {
+                    spec.hold = Some(Duration::from_millis(ms.parse().map_err(|_| bad(w))?))
+                }
                 Some(("only", nc)) => {
                     let (n, c) = nc.split_once(':').ok_or_else(|| bad(w))?;
                     spec.only = Some((
@@ -186,12 +198,20 @@ impl FromStr for FaultSpec {
     }
 }
 
+#[derive(Debug, Default)]
+struct Shared {
+    spec: FaultSpec,
+    /// Bumped by every [`FaultControl::set`], so the server can tell an
+    /// explicit change from a count running out.
+    generation: u64,
+}
+
 /// Shared, run-time switchable fault setting: the server reads it for every
 /// request; a test (control file watcher, admin socket, in-band command, or
 /// code holding a clone) changes it.
 #[derive(Debug, Clone, Default)]
 pub struct FaultControl {
-    inner: Arc<(Mutex<FaultSpec>, Notify)>,
+    inner: Arc<(Mutex<Shared>, Notify)>,
 }
 
 impl FaultControl {
@@ -202,31 +222,44 @@ impl FaultControl {
 
     /// The current setting.
     pub fn get(&self) -> FaultSpec {
-        *self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.lock().spec
+    }
+
+    /// The number of [`set`](Self::set) calls so far.
+    pub fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Replaces the setting and wakes the server (which sends a held late
     /// answer when the new fault is `none`).
     pub fn set(&self, spec: FaultSpec) {
-        *self.inner.0.lock().unwrap_or_else(|e| e.into_inner()) = spec;
+        {
+            let mut g = self.lock();
+            g.spec = spec;
+            g.generation += 1;
+        }
         self.inner.1.notify_waiters();
     }
 
-    /// Decides the fault for one request and counts it down. Returns
-    /// `VmFault::None` when the setting does not apply.
-    pub fn take_for(&self, netfn: u8, cmd: u8) -> VmFault {
-        let mut g = self.inner.0.lock().unwrap_or_else(|e| e.into_inner());
-        if !g.matches(netfn, cmd) {
-            return VmFault::None;
+    /// Decides the fault for one request and counts it down. Returns the
+    /// spec that applied (its `fault` is `None` when nothing applies).
+    pub fn take_for(&self, netfn: u8, cmd: u8) -> FaultSpec {
+        let mut g = self.lock();
+        if !g.spec.matches(netfn, cmd) {
+            return FaultSpec::NONE;
         }
-        let fault = g.fault;
-        if let Some(n) = g.count.as_mut() {
+        let applied = g.spec;
+        if let Some(n) = g.spec.count.as_mut() {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                *g = FaultSpec::NONE;
+                g.spec = FaultSpec::NONE;
             }
         }
-        fault
+        applied
     }
 
     /// Resolves when [`set`](Self::set) is next called.
@@ -248,6 +281,7 @@ mod tests {
             "wrong-cmd count=1 only=06:01",
             "wrong-msgid",
             "stuck count=3",
+            "wrong-msgid count=1 only=06:01 hold=15000",
             "delay=1500",
             "cc=c0 only=06:25",
             "disconnect",
@@ -285,14 +319,15 @@ mod tests {
     fn count_and_filter() {
         let c = FaultControl::new();
         c.set("wrong-cmd count=2 only=06:01".parse().unwrap());
-        assert_eq!(c.take_for(0x06, 0x25), VmFault::None);
-        assert_eq!(c.take_for(0x06, 0x01), VmFault::WrongCmd);
-        assert_eq!(c.take_for(0x06, 0x01), VmFault::WrongCmd);
-        assert_eq!(c.take_for(0x06, 0x01), VmFault::None);
+        assert_eq!(c.take_for(0x06, 0x25).fault, VmFault::None);
+        assert_eq!(c.take_for(0x06, 0x01).fault, VmFault::WrongCmd);
+        assert_eq!(c.take_for(0x06, 0x01).fault, VmFault::WrongCmd);
+        assert_eq!(c.take_for(0x06, 0x01).fault, VmFault::None);
         assert_eq!(c.get(), FaultSpec::NONE);
+        assert_eq!(c.generation(), 1, "a count running out is not a set()");
         c.set("silent".parse().unwrap());
         for _ in 0..5 {
-            assert_eq!(c.take_for(0x0A, 0x40), VmFault::Silent);
+            assert_eq!(c.take_for(0x0A, 0x40).fault, VmFault::Silent);
         }
     }
 }

@@ -7,6 +7,8 @@
 //!   wrong msg_id, wrong cmd, stuck B_BUSY, …).
 //! * [`server`]: the BMC side, serving any [`server::VmBmc`] over TCP or a
 //!   Unix socket in real time.
+//! * [`simbmc`]: [`simbmc::VmSimBmc`], the crate's simulated BMC as a
+//!   [`server::VmBmc`].
 //! * [`client`]: the VM side (requests with msg_ids, responses matched,
 //!   timeouts), for tools that talk to a served BMC without QEMU.
 
@@ -14,6 +16,7 @@ pub mod client;
 pub mod codec;
 pub mod fault;
 pub mod server;
+pub mod simbmc;
 
 pub use codec::{
     Capabilities, ControlCommand, Decoder, Discard, Encoder, ParseError, Request, Response, Unit,

@@ -141,13 +141,24 @@ enum Out {
     Ctl(ControlCommand),
 }
 
+/// An answer kept back by `wrong-msgid` / `stuck`.
+struct Held {
+    msg_id: u8,
+    bytes: Vec<u8>,
+    /// Fault generation when it was held: a later explicit `set()` to
+    /// `none` releases it.
+    generation: u64,
+    /// Release time from `hold=MS`.
+    until: Option<Instant>,
+}
+
 /// Per-connection state.
 struct Conn {
     caps: Capabilities,
     irq_enabled: bool,
     atn: bool,
     /// Real answer kept back by `wrong-msgid` / `stuck`.
-    held: Option<(u8, Vec<u8>)>,
+    held: Option<Held>,
     /// Answers delayed by `delay=`, oldest first.
     delayed: Vec<(Instant, Vec<u8>)>,
     out: Vec<Out>,
@@ -266,6 +277,9 @@ impl<B: VmBmc> VmServer<B> {
             close: false,
         };
         let mut buf = [0u8; 1024];
+        // Never wake twice within a millisecond: a BMC whose deadline does
+        // not move after advance() must not make the server spin.
+        let mut min_wake = Instant::now();
         loop {
             self.pump_actions(&mut conn);
             self.write_out(&mut wr, &mut enc, &mut conn).await?;
@@ -276,10 +290,12 @@ impl<B: VmBmc> VmServer<B> {
             }
             let bmc_deadline = self.lock().next_deadline().map(|d| self.start + d);
             let delay_deadline = conn.delayed.iter().map(|(t, _)| *t).min();
-            let wake = match (bmc_deadline, delay_deadline) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let held_deadline = conn.held.as_ref().and_then(|h| h.until);
+            let wake = [bmc_deadline, delay_deadline, held_deadline]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|w| w.max(min_wake));
             let held_poll = conn.held.is_some();
             tokio::select! {
                 r = rd.read(&mut buf) => {
@@ -295,6 +311,7 @@ impl<B: VmBmc> VmServer<B> {
                 }
                 _ = sleep_until_opt(wake) => {
                     let now = Instant::now();
+                    min_wake = now + Duration::from_millis(1);
                     self.lock().advance(self.now());
                     let (due, later): (Vec<_>, Vec<_>) =
                         conn.delayed.drain(..).partition(|(t, _)| *t <= now);
@@ -307,10 +324,15 @@ impl<B: VmBmc> VmServer<B> {
                 _ = self.opts.faults.changed() => {}
                 _ = tokio::time::sleep(Duration::from_millis(100)), if held_poll => {}
             }
-            if conn.held.is_some() && self.opts.faults.get().fault == VmFault::None {
-                if let Some((id, bytes)) = conn.held.take() {
-                    self.log(|| format!("fault cleared: late answer for msg_id {id:02x}"));
-                    conn.out.push(Out::Msg(bytes));
+            let release = conn.held.as_ref().is_some_and(|h| {
+                h.until.is_some_and(|t| t <= Instant::now())
+                    || (h.generation != self.opts.faults.generation()
+                        && self.opts.faults.get().fault == VmFault::None)
+            });
+            if release {
+                if let Some(h) = conn.held.take() {
+                    self.log(|| format!("late answer for held msg_id {:02x}", h.msg_id));
+                    conn.out.push(Out::Msg(h.bytes));
                 }
             }
         }
@@ -416,7 +438,9 @@ impl<B: VmBmc> VmServer<B> {
             conn.out.push(Out::Msg(enc.take()));
             return;
         }
-        let fault = self.opts.faults.take_for(req.netfn(), req.cmd);
+        let generation = self.opts.faults.generation();
+        let spec = self.opts.faults.take_for(req.netfn(), req.cmd);
+        let fault = spec.fault;
         if fault == VmFault::Disconnect {
             self.log(|| "fault disconnect".to_string());
             conn.close = true;
@@ -464,7 +488,12 @@ impl<B: VmBmc> VmServer<B> {
             VmFault::WrongMsgId | VmFault::Stuck => {
                 let mut real = Encoder::new();
                 real.response(id, rsp_netfn_lun, req.cmd, reply.cc, &reply.data);
-                conn.held = Some((id, real.take()));
+                conn.held = Some(Held {
+                    msg_id: id,
+                    bytes: real.take(),
+                    generation,
+                    until: spec.hold.map(|h| Instant::now() + h),
+                });
                 if fault == VmFault::WrongMsgId {
                     enc.response(
                         id.wrapping_add(1),
@@ -732,6 +761,15 @@ mod tests {
             before + 2,
             "late answer arrived and was dropped"
         );
+
+        // hold=MS: the held answer is released by itself; the client,
+        // still waiting for that id, takes it.
+        server
+            .faults()
+            .set("wrong-msgid count=1 hold=100".parse().unwrap());
+        let before = c.dropped();
+        assert_eq!(c.request(0x06, 0, 0x01, &[], T).await.unwrap().cc.0, 0);
+        assert_eq!(c.dropped(), before + 1, "the wrong-id copy was dropped");
 
         // delay: the answer still comes, later.
         server.faults().set("delay=50 count=1".parse().unwrap());

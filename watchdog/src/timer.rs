@@ -163,6 +163,20 @@ struct Config {
     initial: Countdown,
 }
 
+impl Config {
+    /// Power-on contents (all zero; `timer_use` is not reported while
+    /// uninitialised).
+    const POWER_ON: Self = Self {
+        timer_use: TimerUse::SmsOs,
+        dont_log: false,
+        dont_stop: false,
+        action: TimerAction::None,
+        irq: PreTimeoutInterrupt::None,
+        pretimeout_secs: 0,
+        initial: Countdown::ZERO,
+    };
+}
+
 /// Running or stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -221,11 +235,11 @@ enum Phase {
 pub struct Watchdog {
     profile: CompatProfile,
     /// A Set has been accepted since power-on / BMC reset (Reset answers
-    /// 0x80 otherwise, IPMI v2.0 §27.5).
+    /// 0x80 otherwise, IPMI v2.0 §27.5; Get reports timer use 0 and zeroed
+    /// fields, as QEMU, lanserv and phosphor do).
     initialized: bool,
-    /// `None` until the first Set (Get then reports timer use 0, as QEMU,
-    /// lanserv and phosphor do).
-    cfg: Option<Config>,
+    /// The last accepted Set ([`Config::POWER_ON`] before the first one).
+    cfg: Config,
     phase: Phase,
     expiration_flags: ExpirationFlags,
     /// Message flag bit 3 (IPMI v2.0 §22.4).
@@ -266,7 +280,7 @@ impl Watchdog {
         Self {
             profile,
             initialized: false,
-            cfg: None,
+            cfg: Config::POWER_ON,
             phase: Phase::Stopped {
                 present: Countdown::ZERO,
             },
@@ -340,18 +354,7 @@ impl Watchdog {
     }
 
     fn fire_pretimeout(&mut self, at: Instant, expire_at: Instant) -> WatchdogEvent {
-        let Some(cfg) = self.cfg else {
-            // Unreachable: the timer only runs after a Set. Stop defensively.
-            self.phase = Phase::Stopped {
-                present: Countdown::ZERO,
-            };
-            return WatchdogEvent::PreTimeout {
-                at,
-                interrupt: PreTimeoutInterrupt::None,
-                timer_use: TimerUse::SmsOs,
-                sel: None,
-            };
-        };
+        let cfg = self.cfg;
         // QEMU (`ipmi_sim_handle_timeout`): after the pre-action the rest of
         // the timeout is `pretimeout` seconds from now; the arming already
         // placed `expire_at` there. Spec and lanserv keep the original expiry.
@@ -396,14 +399,7 @@ impl Watchdog {
         self.phase = Phase::Stopped {
             present: Countdown::ZERO,
         };
-        let Some(mut cfg) = self.cfg else {
-            return WatchdogEvent::Expired {
-                at,
-                action: TimerAction::None,
-                timer_use: TimerUse::SmsOs,
-                sel: None,
-            };
-        };
+        let mut cfg = self.cfg;
         let offset = WatchdogOffset::for_action(cfg.action);
         let use_bits = cfg.timer_use.bits();
         let irq = cfg.irq.bits();
@@ -449,7 +445,7 @@ impl Watchdog {
                 })
             }
         };
-        self.cfg = Some(cfg);
+        self.cfg = cfg;
         WatchdogEvent::Expired {
             at,
             action: cfg.action,
@@ -532,7 +528,7 @@ impl Watchdog {
             pretimeout_secs: req.pretimeout_secs,
             initial: req.initial_countdown,
         };
-        self.cfg = Some(cfg);
+        self.cfg = cfg;
         self.initialized = true;
         self.expiration_flags &= !req.clear_flags;
         match self.profile {
@@ -573,9 +569,10 @@ impl Watchdog {
     ///
     /// Call [`advance`](Self::advance) up to `now` first.
     pub fn reset(&mut self, now: Instant) -> Result<(), CompletionCode> {
-        let Some(cfg) = self.cfg.filter(|_| self.initialized) else {
+        if !self.initialized {
             return Err(CC_WATCHDOG_NOT_INITIALIZED);
-        };
+        }
+        let cfg = self.cfg;
         match self.profile {
             CompatProfile::Spec => {
                 if let Phase::Running {
@@ -611,9 +608,7 @@ impl Watchdog {
             if let Some(u) = self.phosphor_expired_use {
                 self.expiration_flags |= u.expiration_flag();
                 if !self.is_running() {
-                    if let Some(cfg) = self.cfg.as_mut() {
-                        cfg.dont_log = false;
-                    }
+                    self.cfg.dont_log = false;
                 }
             }
         }
@@ -624,9 +619,10 @@ impl Watchdog {
     /// (phosphor's latching is shown as if the Get happened).
     pub fn peek(&self, now: Instant) -> GetWatchdogResponse {
         let cfg = self.cfg;
+        let init = self.initialized;
         let running = self.is_running();
         let mut flags = self.expiration_flags;
-        let mut dont_log = cfg.is_some_and(|c| c.dont_log);
+        let mut dont_log = cfg.dont_log;
         if self.profile == CompatProfile::PhosphorWatchdog {
             if let Some(u) = self.phosphor_expired_use {
                 flags |= u.expiration_flag();
@@ -658,23 +654,21 @@ impl Watchdog {
         };
         let bit6 = match self.profile {
             // QEMU/lanserv return the stored use byte: bit 6 is don't-stop.
-            CompatProfile::Qemu | CompatProfile::OpenIpmiLanserv => {
-                cfg.is_some_and(|c| c.dont_stop)
-            }
+            CompatProfile::Qemu | CompatProfile::OpenIpmiLanserv => cfg.dont_stop,
             _ => running,
         };
         GetWatchdogResponse {
-            timer_use: cfg.map(|c| c.timer_use),
+            timer_use: init.then_some(cfg.timer_use),
             dont_log,
             running: bit6,
-            action: cfg.map_or(TimerAction::None, |c| c.action),
-            pretimeout_irq: cfg.map_or(PreTimeoutInterrupt::None, |c| c.irq),
+            action: cfg.action,
+            pretimeout_irq: cfg.irq,
             pretimeout_secs: match self.profile {
                 CompatProfile::PhosphorWatchdog => 0,
-                _ => cfg.map_or(0, |c| c.pretimeout_secs),
+                _ => cfg.pretimeout_secs,
             },
             expiration_flags: flags,
-            initial_countdown: cfg.map_or(Countdown::ZERO, |c| c.initial),
+            initial_countdown: cfg.initial,
             present_countdown: present,
         }
     }
@@ -749,9 +743,7 @@ impl Watchdog {
             self.phase = Phase::Stopped { present };
         }
         self.pretimeout_flag = false;
-        if let Some(cfg) = self.cfg.as_mut() {
-            cfg.dont_log = false;
-        }
+        self.cfg.dont_log = false;
     }
 
     /// The host powered down. Spec: the timer stops (and the pre-timeout flag

@@ -20,7 +20,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use ipmi_bt_sm::{BtSm, KernelProfile};
+use ipmi_bt_sm::{Behaviour, BtSm, KernelProfile, PrintkEra};
 
 use crate::bmc::{BmcConfig, BmcEventKind, BtCapabilities, SimBmc};
 use crate::fault::{Fault, FaultAction, FaultPlan, Trigger};
@@ -49,6 +49,8 @@ pub struct DriverChoice {
     pub preset: KernelPreset,
     /// BT state-machine profile.
     pub bt: KernelProfile,
+    /// Its switches, adjusted for the preset (e.g. printk joining of 2.6.31+).
+    pub behaviour: Behaviour,
     /// SI-layer profile.
     pub si: SiProfile,
 }
@@ -89,7 +91,14 @@ impl Scenario {
         if let Some(n) = self.driver.si {
             si = si_profile(n);
         }
-        DriverChoice { preset: self.driver.kernel, bt, si }
+        let mut behaviour = bt.behaviour();
+        // bt-sm's CapsInSm models 2.6.20-2.6.30 printk joining; the v3.x presets
+        // are 2.6.31+ kernels, where a levelled printk always starts a line.
+        if matches!(self.driver.kernel, KernelPreset::V3_13 | KernelPreset::V3_14) && self.driver.bt.is_none() {
+            behaviour.printk = PrintkEra::Modern;
+        }
+        behaviour.debug = self.driver.bt_debug;
+        DriverChoice { preset: self.driver.kernel, bt, behaviour, si }
     }
 
     /// The simulated BMC's configuration.
@@ -215,8 +224,7 @@ impl Simulation {
     /// Set up a run (nothing happens until [`run_until`](Self::run_until)).
     pub fn new(sc: &Scenario) -> Self {
         let choice = sc.driver_choice();
-        let mut sm = BtSm::new(choice.bt);
-        sm.set_debug(sc.driver.bt_debug);
+        let sm = BtSm::with_behaviour(choice.behaviour);
         let mut bmc = SimBmc::new(sc.bmc_config());
         bmc.set_faults(sc.fault_plan());
         let record = sc.trace.registers;

@@ -1,0 +1,499 @@
+//! What each subcommand does: validate the arguments, pick a transport, run
+//! the commands, print text or JSON.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use ipmi_watchdog::{
+    Countdown, ExpirationFlags, PreTimeoutInterrupt, SetWatchdog, TimerAction, TimerUse,
+};
+use serde_json::json;
+
+use crate::args::{Cli, Command, DaemonArgs, LogTarget, SetArgs, StartArgs};
+use crate::client::{stop_request, Client};
+use crate::daemon::{self, DaemonConfig, StderrLogger};
+use crate::duration::Deciseconds;
+use crate::exit::CliError;
+use crate::output;
+use crate::statefile;
+use crate::transport::device::DeviceTransport;
+use crate::transport::select::{resolve, Target};
+use crate::transport::vm::VmSocketTransport;
+use crate::transport::Transport;
+
+/// Writes to stdout; a closed pipe (`bmcwd get | head -1`) is not an error
+/// worth a panic, so write failures are ignored.
+pub fn out(text: &str) {
+    let mut o = std::io::stdout().lock();
+    let _ = o.write_all(text.as_bytes());
+    let _ = o.flush();
+}
+
+fn out_json(v: &serde_json::Value) {
+    out(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into())
+    ));
+}
+
+/// Note on stderr (not part of the machine-readable output).
+pub fn note(text: &str) {
+    eprintln!("bmcwd: {text}");
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Get => cmd_get(&cli),
+        Command::Set(a) => cmd_set(&cli, a),
+        Command::Reset => cmd_reset(&cli),
+        Command::Start(a) => cmd_start(&cli, a),
+        Command::Stop => cmd_stop(&cli),
+        Command::Daemon(a) => cmd_daemon(&cli, a),
+        Command::Scenario(s) => crate::simcmd::scenario(&cli, s),
+        Command::Sim(s) => crate::simcmd::sim(&cli, s),
+        Command::Completions { shell } => {
+            out(&completions(*shell));
+            Ok(())
+        }
+    }
+}
+
+/// The completion script for `shell`, as shipped in `dist/completions/`.
+pub fn completions(shell: crate::args::Shell) -> String {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    let sh = match shell {
+        crate::args::Shell::Bash => clap_complete::Shell::Bash,
+        crate::args::Shell::Zsh => clap_complete::Shell::Zsh,
+        crate::args::Shell::Fish => clap_complete::Shell::Fish,
+    };
+    clap_complete::generate(sh, &mut cmd, "bmcwd", &mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn target(cli: &Cli) -> Target {
+    let (t, auto) = resolve(
+        cli.target.device.as_deref(),
+        cli.target.socket.as_deref(),
+        cli.target.sim,
+        Path::new("/dev"),
+    );
+    if auto {
+        note(
+            "no /dev/ipmi* device found: using the embedded simulator (fresh in every \
+             invocation; `modprobe ipmi_devintf ipmi_si` for real hardware, \
+             `bmcwd sim serve --socket PATH` for a persistent simulator)",
+        );
+    }
+    t
+}
+
+/// Opens the transport for `target`.
+pub fn open(target: &Target) -> Result<Box<dyn Transport>, CliError> {
+    Ok(match target {
+        Target::Device(p) => Box::new(DeviceTransport::open(p)?),
+        Target::Socket(p) => Box::new(VmSocketTransport::connect(p)?),
+        Target::Sim => crate::simcmd::embedded_transport(),
+    })
+}
+
+fn client(cli: &Cli, target: &Target) -> Result<Client<Box<dyn Transport>>, CliError> {
+    Ok(Client::new(open(target)?, cli.cmd_timeout.as_duration()))
+}
+
+fn state_path(cli: &Cli, target: &Target) -> Option<PathBuf> {
+    cli.state_file
+        .clone()
+        .or_else(|| target.state_key().map(|k| statefile::default_path(&k)))
+}
+
+fn save_state(path: Option<&Path>, set: &SetWatchdog) {
+    if let Some(p) = path {
+        if let Err(e) = statefile::save(p, set) {
+            note(&format!(
+                "warning: cannot record the Set in {} ({e}); a later `bmcwd reset` cannot \
+                 recover from a BMC reset (0x80) — use --state-file",
+                p.display()
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------- validation
+
+/// The countdown for `--timeout`: 100 ms .. 6553.5 s.
+pub fn countdown(flag: &str, d: Deciseconds) -> Result<Countdown, CliError> {
+    if d.ds() == 0 {
+        return Err(CliError::Usage(format!(
+            "{flag} 0 would make the BMC act immediately on the next Reset: give at least 100ms"
+        )));
+    }
+    u16::try_from(d.ds())
+        .map(Countdown::from_ticks)
+        .map_err(|_| {
+            CliError::Usage(format!(
+                "{flag} {d} is longer than 6553.5s, the most the watchdog can count \
+             (65535 × 100 ms): use a shorter timeout"
+            ))
+        })
+}
+
+/// The pre-timeout interval: whole seconds, 0..=255.
+pub fn pretimeout_secs(d: Deciseconds) -> Result<u8, CliError> {
+    if d.ds() % 10 != 0 {
+        return Err(CliError::Usage(format!(
+            "--pretimeout {d}: the pre-timeout interval is in whole seconds (e.g. 10s)"
+        )));
+    }
+    u8::try_from(d.ds() / 10).map_err(|_| {
+        CliError::Usage(format!(
+            "--pretimeout {d} is longer than 255s, the most the field holds"
+        ))
+    })
+}
+
+/// `--clear-flags` list: `all` or comma-separated timer uses.
+pub fn clear_flags(list: &str) -> Result<ExpirationFlags, CliError> {
+    let mut flags = ExpirationFlags::empty();
+    for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        if item.eq_ignore_ascii_case("all") {
+            flags = ExpirationFlags::all();
+            continue;
+        }
+        let u: TimerUse = item
+            .parse()
+            .map_err(|e| CliError::Usage(format!("--clear-flags: `{item}`: {e}, or all")))?;
+        flags |= u.expiration_flag();
+    }
+    if flags.is_empty() {
+        return Err(CliError::Usage(
+            "--clear-flags needs a list of timer uses (bios-frb2,bios-post,os-load,sms-os,oem) or all"
+                .into(),
+        ));
+    }
+    Ok(flags)
+}
+
+/// Cross-field check: the pre-timeout must come before the timeout.
+pub fn check_pretimeout(set: &SetWatchdog) -> Result<(), CliError> {
+    if set.pretimeout_secs > 0
+        && u32::from(set.pretimeout_secs) * 10 >= u32::from(set.initial_countdown.ticks())
+    {
+        return Err(CliError::Usage(format!(
+            "--pretimeout {}s must be shorter than the timeout ({} s): the pre-timeout fires \
+             that long before expiry",
+            set.pretimeout_secs,
+            output::secs(set.initial_countdown)
+        )));
+    }
+    Ok(())
+}
+
+/// Builds (and validates) the Set for `start` and `daemon`.
+pub fn start_request(a: &StartArgs) -> Result<SetWatchdog, CliError> {
+    let countdown = countdown("--timeout", a.timeout)?;
+    let pre = pretimeout_secs(a.pretimeout)?;
+    let irq: PreTimeoutInterrupt = match (a.pretimeout_irq, pre) {
+        (Some(i), _) => i.into(),
+        (None, 0) => PreTimeoutInterrupt::None,
+        (None, _) => {
+            return Err(CliError::Usage(
+                "--pretimeout needs --pretimeout-irq nmi|smi|msg: what the BMC raises at the \
+                 pre-timeout"
+                    .into(),
+            ))
+        }
+    };
+    let mut set = SetWatchdog::new(a.timer_use.into(), a.action.into(), countdown);
+    set.pretimeout_irq = irq;
+    set.pretimeout_secs = pre;
+    set.dont_log = a.dont_log;
+    set.dont_stop = a.dont_stop;
+    if let Some(l) = &a.clear_flags {
+        set.clear_flags = clear_flags(l)?;
+    }
+    check_pretimeout(&set)?;
+    Ok(set)
+}
+
+/// Per-field checks of `set` that need no BMC (run before anything is sent).
+struct SetFields {
+    countdown: Option<Countdown>,
+    pretimeout: Option<u8>,
+    clear: ExpirationFlags,
+}
+
+fn set_fields(a: &SetArgs) -> Result<SetFields, CliError> {
+    let f = SetFields {
+        countdown: a.timeout.map(|t| countdown("--timeout", t)).transpose()?,
+        pretimeout: a.pretimeout.map(pretimeout_secs).transpose()?,
+        clear: match &a.clear_flags {
+            Some(l) => clear_flags(l)?,
+            None => ExpirationFlags::empty(),
+        },
+    };
+    if let (Some(c), Some(p)) = (f.countdown, f.pretimeout) {
+        let mut probe = SetWatchdog::new(TimerUse::SmsOs, TimerAction::None, c);
+        probe.pretimeout_secs = p;
+        check_pretimeout(&probe)?;
+    }
+    Ok(f)
+}
+
+// ---------------------------------------------------------------- commands
+
+fn cmd_get(cli: &Cli) -> Result<(), CliError> {
+    let t = target(cli);
+    let mut c = client(cli, &t)?;
+    let r = c.get()?;
+    if cli.json {
+        out_json(&output::reading_json(&r));
+    } else {
+        out(&output::reading_text(&r));
+    }
+    Ok(())
+}
+
+fn cmd_set(cli: &Cli, a: &SetArgs) -> Result<(), CliError> {
+    let f = set_fields(a)?;
+    let t = target(cli);
+    let mut c = client(cli, &t)?;
+    let cur = c.get()?;
+    let reserved = |what: &str, flag: &str| {
+        CliError::Usage(format!(
+            "the BMC reports a reserved {what}, so it cannot be kept: give {flag}"
+        ))
+    };
+    let timer_use = match a.timer_use {
+        Some(u) => u.into(),
+        None => cur
+            .timer_use()
+            .ok_or_else(|| reserved("timer use", "--use"))?,
+    };
+    let action = match a.action {
+        Some(x) => x.into(),
+        None => cur
+            .action()
+            .ok_or_else(|| reserved("timeout action", "--action"))?,
+    };
+    let mut set = SetWatchdog::new(
+        timer_use,
+        action,
+        f.countdown.unwrap_or(cur.initial_countdown),
+    );
+    set.pretimeout_irq = match a.pretimeout_irq {
+        Some(i) => i.into(),
+        None => cur
+            .pretimeout_irq()
+            .ok_or_else(|| reserved("pre-timeout interrupt", "--pretimeout-irq"))?,
+    };
+    set.pretimeout_secs = f.pretimeout.unwrap_or(cur.pretimeout_secs);
+    set.dont_log = a.dont_log;
+    set.dont_stop = a.dont_stop;
+    set.clear_flags = f.clear;
+    if set.initial_countdown.ticks() == 0 {
+        return Err(CliError::Usage(
+            "the BMC's current countdown is 0, which fires immediately on Reset: give --timeout"
+                .into(),
+        ));
+    }
+    check_pretimeout(&set).map_err(|e| match (a.timeout, a.pretimeout) {
+        (None, _) | (_, None) => CliError::Usage(format!(
+            "{e} (the missing value was taken from the BMC's current configuration)"
+        )),
+        _ => e,
+    })?;
+    c.set(&set)?;
+    save_state(state_path(cli, &t).as_deref(), &set);
+    let running_after = set.dont_stop && cur.running();
+    if cli.json {
+        out_json(
+            &json!({"command": "set", "set": output::set_json(&set), "was_running": cur.running(), "running": running_after}),
+        );
+    } else {
+        out(&format!(
+            "Watchdog Timer set: {}\n{}\n",
+            output::set_summary(&set),
+            if running_after {
+                "Timer still running, reloaded with the new countdown (--dont-stop)."
+            } else if cur.running() {
+                "Timer stopped (a Set without --dont-stop stops it); start it with `bmcwd reset`."
+            } else {
+                "Timer is stopped; start it with `bmcwd reset`."
+            }
+        ));
+    }
+    Ok(())
+}
+
+fn cmd_reset(cli: &Cli) -> Result<(), CliError> {
+    let t = target(cli);
+    let path = state_path(cli, &t);
+    let last = match path.as_deref().map(statefile::load) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(statefile::LoadError::Missing(_))) | None => None,
+        Some(Err(e)) => {
+            note(&format!("warning: {e}"));
+            None
+        }
+    };
+    let mut c = client(cli, &t)?;
+    let outcome = c.pet(last.as_ref()).map_err(|e| {
+        if e.completion_code() == Some(ipmi_bt_sm::CompletionCode(0x80)) && last.is_none() {
+            note(&format!(
+                "no recorded Set to re-send{}",
+                path.as_ref()
+                    .map(|p| format!(" ({} does not exist)", p.display()))
+                    .unwrap_or_default()
+            ));
+        }
+        e
+    })?;
+    if outcome.resets_recovered > 0 {
+        note(&format!(
+            "the BMC had lost its watchdog configuration (Reset answered 0x80): re-sent the \
+             last Set from {} ({} time(s)), as Linux's ipmi_watchdog does",
+            path.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            outcome.resets_recovered
+        ));
+    }
+    if cli.json {
+        out_json(&json!({"command": "reset", "resent_set": outcome.resets_recovered}));
+    } else {
+        out("Watchdog Timer Reset - countdown restarted\n");
+    }
+    Ok(())
+}
+
+fn cmd_start(cli: &Cli, a: &StartArgs) -> Result<(), CliError> {
+    let set = start_request(a)?;
+    let t = target(cli);
+    let mut c = client(cli, &t)?;
+    c.set(&set)?;
+    save_state(state_path(cli, &t).as_deref(), &set);
+    c.pet(Some(&set))?;
+    if cli.json {
+        out_json(&json!({"command": "start", "set": output::set_json(&set)}));
+    } else {
+        out(&format!(
+            "Watchdog Timer started: {}\nPet it with `bmcwd reset` (or run `bmcwd daemon`) before {} s pass.\n",
+            output::set_summary(&set),
+            output::secs(set.initial_countdown)
+        ));
+    }
+    Ok(())
+}
+
+fn cmd_stop(cli: &Cli) -> Result<(), CliError> {
+    let t = target(cli);
+    let mut c = client(cli, &t)?;
+    let cur = c.get()?;
+    let set = stop_request(&cur);
+    c.set(&set)?;
+    save_state(state_path(cli, &t).as_deref(), &set);
+    if cli.json {
+        out_json(
+            &json!({"command": "stop", "set": output::set_json(&set), "was_running": cur.running()}),
+        );
+    } else {
+        out("Watchdog Timer Shutoff successful -- timer stopped\n");
+    }
+    Ok(())
+}
+
+fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
+    let set = start_request(&a.start)?;
+    let t = target(cli);
+    let cfg = DaemonConfig::new(
+        set,
+        a.interval.map(Deciseconds::as_duration),
+        a.on_exit,
+        a.max_backoff.as_duration(),
+        state_path(cli, &t),
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let cmd_timeout = cli.cmd_timeout.as_duration();
+    let mut logger = StderrLogger {
+        journal: a.log == LogTarget::Journal,
+    };
+    if cmd_timeout >= cfg.interval {
+        daemon::Logger::log(
+            &mut logger,
+            daemon::Priority::Warning,
+            &format!(
+                "--cmd-timeout {:.1} s is not shorter than the pet interval {:.1} s: one slow \
+                 command can delay the next pet",
+                cmd_timeout.as_secs_f64(),
+                cfg.interval.as_secs_f64()
+            ),
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Internal(format!("cannot start the tokio runtime: {e}")))?;
+    rt.block_on(async {
+        // Register the handlers before arming, so a signal during start-up is
+        // handled, not fatal.
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())
+            .map_err(|e| CliError::Internal(format!("cannot install a SIGTERM handler: {e}")))?;
+        let mut int = signal(SignalKind::interrupt())
+            .map_err(|e| CliError::Internal(format!("cannot install a SIGINT handler: {e}")))?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = term.recv() => "SIGTERM".to_string(),
+                _ = int.recv() => "SIGINT".to_string(),
+            }
+        };
+        let mut c = Client::new(open(&t)?, cmd_timeout);
+        daemon::run(&mut c, &cfg, shutdown, &mut logger).await?;
+        Ok::<(), CliError>(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validates_countdown_range() {
+        assert!(countdown("--timeout", Deciseconds(65535)).is_ok());
+        let e = countdown("--timeout", Deciseconds(65536))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("6553.5s"), "{e}");
+        assert!(countdown("--timeout", Deciseconds(0)).is_err());
+    }
+
+    #[test]
+    fn validates_pretimeout() {
+        assert_eq!(pretimeout_secs(Deciseconds(100)).unwrap(), 10);
+        assert!(pretimeout_secs(Deciseconds(15)).is_err());
+        assert!(pretimeout_secs(Deciseconds(2560)).is_err());
+        let mut s = SetWatchdog::new(
+            TimerUse::SmsOs,
+            TimerAction::HardReset,
+            Countdown::from_ticks(100),
+        );
+        s.pretimeout_secs = 10;
+        assert!(check_pretimeout(&s).is_err());
+        s.pretimeout_secs = 9;
+        assert!(check_pretimeout(&s).is_ok());
+    }
+
+    #[test]
+    fn parses_clear_flags() {
+        assert_eq!(clear_flags("all").unwrap(), ExpirationFlags::all());
+        assert_eq!(
+            clear_flags("sms-os,bios-frb2").unwrap(),
+            ExpirationFlags::SMS_OS | ExpirationFlags::FRB2
+        );
+        assert!(clear_flags("bogus").is_err());
+        assert!(clear_flags(",").is_err());
+    }
+}

@@ -1,0 +1,336 @@
+//! Command-line grammar (clap derive). Kept in the library so the completion
+//! generator, the binary and the tests share one definition.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ipmi_watchdog::{PreTimeoutInterrupt, TimerAction, TimerUse};
+
+use crate::duration::Deciseconds;
+
+/// Arm, pet, read and disarm the IPMI BMC watchdog; run BT/BMC simulations.
+///
+/// Without --device, --socket or --sim, bmcwd uses the first /dev/ipmiN, or the
+/// embedded simulator if there is none (a note on stderr says so).
+#[derive(Debug, Parser)]
+#[command(
+    name = "bmcwd",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Where commands go.
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// How long to wait for each BMC response (e.g. 20s). The Linux BT driver
+    /// itself retries for up to ~15 s before it answers 0xC3.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "20s")]
+    pub cmd_timeout: Deciseconds,
+
+    /// File remembering the last Set Watchdog Timer request, re-sent when a
+    /// Reset gets 0x80 (BMC lost its configuration). Default:
+    /// $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID,
+    /// one file per BMC.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Transport selection flags (mutually exclusive).
+#[derive(Debug, Clone, Args, Default)]
+#[group(multiple = false)]
+pub struct TargetArgs {
+    /// Use this kernel IPMI device (e.g. /dev/ipmi0).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub device: Option<PathBuf>,
+    /// Use a simulator served by `bmcwd sim serve --socket PATH`.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Use the embedded simulator (fresh in every invocation: no state is kept
+    /// between commands; use `bmcwd sim serve` for that).
+    #[arg(long, global = true)]
+    pub sim: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read and decode the watchdog (Get Watchdog Timer), like `ipmitool mc watchdog get`.
+    Get,
+    /// Configure the watchdog (Set Watchdog Timer). Options not given keep their
+    /// current value (read with Get first), as freeipmi's bmc-watchdog does.
+    /// Without --dont-stop, a Set stops a running timer (IPMI v2.0 §27.6).
+    Set(SetArgs),
+    /// Restart the countdown (Reset Watchdog Timer). On 0x80 (BMC lost its
+    /// configuration) re-send the last Set from the state file and retry, as
+    /// Linux's ipmi_watchdog does.
+    #[command(visible_alias = "pet")]
+    Reset,
+    /// Configure and start the timer: Set, then Reset.
+    Start(StartArgs),
+    /// Stop the timer: Set with the current timer use and countdown, no action,
+    /// no pre-timeout, without don't-stop.
+    #[command(visible_alias = "off")]
+    Stop,
+    /// Start the timer and pet it at an interval until SIGTERM/SIGINT.
+    Daemon(DaemonArgs),
+    /// Run or search simulation scenarios.
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+    /// Serve the simulated BMC.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+}
+
+/// Shells we generate completions for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    /// GNU bash.
+    Bash,
+    /// Z shell.
+    Zsh,
+    /// fish.
+    Fish,
+}
+
+/// Timer use, as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UseArg {
+    /// SMS/OS (what OS watchdog daemons use).
+    SmsOs,
+    /// OS Load.
+    OsLoad,
+    /// BIOS/POST.
+    BiosPost,
+    /// BIOS FRB2.
+    #[value(alias = "frb2")]
+    BiosFrb2,
+    /// OEM.
+    Oem,
+}
+
+impl From<UseArg> for TimerUse {
+    fn from(v: UseArg) -> Self {
+        match v {
+            UseArg::SmsOs => TimerUse::SmsOs,
+            UseArg::OsLoad => TimerUse::OsLoad,
+            UseArg::BiosPost => TimerUse::BiosPost,
+            UseArg::BiosFrb2 => TimerUse::Frb2,
+            UseArg::Oem => TimerUse::Oem,
+        }
+    }
+}
+
+/// Timeout action, as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ActionArg {
+    /// Hard reset.
+    HardReset,
+    /// Power down.
+    PowerDown,
+    /// Power cycle.
+    PowerCycle,
+    /// No action (the expiry is only logged).
+    None,
+}
+
+impl From<ActionArg> for TimerAction {
+    fn from(v: ActionArg) -> Self {
+        match v {
+            ActionArg::HardReset => TimerAction::HardReset,
+            ActionArg::PowerDown => TimerAction::PowerDown,
+            ActionArg::PowerCycle => TimerAction::PowerCycle,
+            ActionArg::None => TimerAction::None,
+        }
+    }
+}
+
+/// Pre-timeout interrupt, as typed on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum IrqArg {
+    /// NMI / diagnostic interrupt.
+    Nmi,
+    /// SMI.
+    Smi,
+    /// Messaging interrupt (the system interface's own interrupt).
+    Msg,
+    /// None.
+    None,
+}
+
+impl From<IrqArg> for PreTimeoutInterrupt {
+    fn from(v: IrqArg) -> Self {
+        match v {
+            IrqArg::Nmi => PreTimeoutInterrupt::Nmi,
+            IrqArg::Smi => PreTimeoutInterrupt::Smi,
+            IrqArg::Msg => PreTimeoutInterrupt::Messaging,
+            IrqArg::None => PreTimeoutInterrupt::None,
+        }
+    }
+}
+
+/// Options of `set` (every one optional: unspecified fields keep the BMC's
+/// current value).
+#[derive(Debug, Clone, Args, Default)]
+pub struct SetArgs {
+    /// Initial countdown (e.g. 90s, 5m, 1.5s; 100 ms resolution, at most 6553.5s).
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<Deciseconds>,
+    /// Timer use.
+    #[arg(long = "use", value_name = "USE")]
+    pub timer_use: Option<UseArg>,
+    /// What the BMC does when the countdown expires.
+    #[arg(long, value_name = "ACTION")]
+    pub action: Option<ActionArg>,
+    /// Pre-timeout interval: whole seconds before expiry (0–255 s, less than the timeout).
+    #[arg(long, value_name = "DURATION")]
+    pub pretimeout: Option<Deciseconds>,
+    /// Pre-timeout interrupt.
+    #[arg(long, value_name = "IRQ")]
+    pub pretimeout_irq: Option<IrqArg>,
+    /// Don't log a SEL event when the timer expires.
+    #[arg(long)]
+    pub dont_log: bool,
+    /// Keep a running timer running (reloaded with the new countdown).
+    #[arg(long)]
+    pub dont_stop: bool,
+    /// Clear timer-use expiration flags: comma-separated uses
+    /// (bios-frb2,bios-post,os-load,sms-os,oem) or `all`.
+    #[arg(long, value_name = "LIST")]
+    pub clear_flags: Option<String>,
+}
+
+/// Options of `start` and `daemon` (defaults instead of current values).
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    /// Initial countdown (e.g. 60s, 5m; at most 6553.5s).
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub timeout: Deciseconds,
+    /// Timer use.
+    #[arg(long = "use", value_name = "USE", default_value = "sms-os")]
+    pub timer_use: UseArg,
+    /// What the BMC does when the countdown expires.
+    #[arg(long, value_name = "ACTION", default_value = "hard-reset")]
+    pub action: ActionArg,
+    /// Pre-timeout interval: whole seconds before expiry (0 = none).
+    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    pub pretimeout: Deciseconds,
+    /// Pre-timeout interrupt (default: nmi if --pretimeout is given, else none).
+    #[arg(long, value_name = "IRQ")]
+    pub pretimeout_irq: Option<IrqArg>,
+    /// Don't log a SEL event when the timer expires.
+    #[arg(long)]
+    pub dont_log: bool,
+    /// Keep a running timer running while it is re-configured (as Linux's
+    /// ipmi_watchdog does once started).
+    #[arg(long)]
+    pub dont_stop: bool,
+    /// Clear timer-use expiration flags: comma-separated uses or `all`.
+    #[arg(long, value_name = "LIST")]
+    pub clear_flags: Option<String>,
+}
+
+/// What the daemon does with the timer when told to exit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnExit {
+    /// Stop the timer (the machine is no longer watched).
+    Stop,
+    /// Leave it armed (the BMC acts unless someone else pets it).
+    Leave,
+}
+
+/// Where the daemon logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogTarget {
+    /// Plain lines on stderr.
+    Stderr,
+    /// stderr lines with `<N>` syslog-priority prefixes that journald understands.
+    Journal,
+}
+
+/// Options of `daemon`.
+#[derive(Debug, Clone, Args)]
+pub struct DaemonArgs {
+    /// Timer configuration.
+    #[command(flatten)]
+    pub start: StartArgs,
+    /// How often to pet (default: a third of the timeout; must be shorter than it).
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<Deciseconds>,
+    /// On SIGTERM/SIGINT: stop the timer, or leave it armed.
+    #[arg(long, value_name = "WHAT", default_value = "stop")]
+    pub on_exit: OnExit,
+    /// Log destination.
+    #[arg(long, value_name = "WHERE", default_value = "stderr")]
+    pub log: LogTarget,
+    /// Longest wait between retries after BMC errors (backoff doubles from
+    /// 500ms up to this, and never beyond the interval).
+    #[arg(long, value_name = "DURATION", default_value = "8s")]
+    pub max_backoff: Deciseconds,
+}
+
+/// `bmcwd scenario …`
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// Run a scenario file: kernel-style log and a timeline.
+    Run {
+        /// Scenario file (TOML).
+        file: PathBuf,
+        /// Also write the timeline picture (SVG) to this file.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
+    /// Search random fault schedules for a property violation and print the
+    /// shrunk counterexample as a scenario file.
+    Explore {
+        /// Kernel-behaviour profile to test.
+        #[arg(long, value_name = "PROFILE")]
+        profile: String,
+        /// Historical bug to enable (see --help of the profile list).
+        #[arg(long, value_name = "BUG")]
+        bug: Option<String>,
+        /// Number of random cases.
+        #[arg(long, value_name = "N", default_value_t = 256)]
+        cases: u32,
+        /// Seed (the same seed reproduces the same search).
+        #[arg(long, value_name = "SEED")]
+        seed: Option<u64>,
+        /// Write the counterexample scenario here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// `bmcwd sim …`
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated BMC: on the Unix socket given with --socket PATH (for
+    /// `bmcwd --socket PATH …`), and/or as QEMU's ipmi-bmc-extern peer over TCP
+    /// (--vm-listen / --vm-connect).
+    Serve(ServeArgs),
+}
+
+/// Options of `sim serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Listen for QEMU's ipmi-bmc-extern chardev on this TCP address.
+    #[arg(long, value_name = "ADDR", conflicts_with = "vm_connect")]
+    pub vm_listen: Option<String>,
+    /// Connect to QEMU's chardev (server mode) at this TCP address.
+    #[arg(long, value_name = "ADDR")]
+    pub vm_connect: Option<String>,
+}

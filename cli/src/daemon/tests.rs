@@ -1,0 +1,405 @@
+//! Daemon behaviour against a mockall transport, on tokio's paused clock:
+//! every sleep auto-advances, so these run in milliseconds and never flake.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ipmi_bt_sm::CompletionCode;
+use ipmi_watchdog::{Countdown, SetWatchdog, TimerAction, TimerUse};
+use mockall::Sequence;
+use tokio::time::Instant;
+
+use super::*;
+use crate::transport::{MockTransport, Response, TransportError};
+
+/// Collects log lines.
+#[derive(Default, Clone)]
+struct Capture(Arc<Mutex<Vec<(Priority, String)>>>);
+
+impl Logger for Capture {
+    fn log(&mut self, p: Priority, msg: &str) {
+        self.0.lock().unwrap().push((p, msg.to_string()));
+    }
+}
+
+impl Capture {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(p, m)| format!("{}: {m}\n", p.name()))
+            .collect()
+    }
+}
+
+/// A mock transport that can describe itself.
+fn mock() -> MockTransport {
+    let mut t = MockTransport::new();
+    t.expect_describe().return_const("mock BMC".to_string());
+    t
+}
+
+fn resp(cmd: u8, cc: u8) -> Result<Response, TransportError> {
+    Ok(Response {
+        netfn: 0x07,
+        cmd,
+        cc: CompletionCode(cc),
+        data: vec![],
+    })
+}
+
+fn timeout_err() -> Result<Response, TransportError> {
+    Err(TransportError::Timeout {
+        command: "Reset Watchdog Timer".into(),
+        after: Duration::from_secs(1),
+        peer: "mock".into(),
+    })
+}
+
+/// 10 s hard reset, SMS/OS.
+fn set10() -> SetWatchdog {
+    SetWatchdog::new(
+        TimerUse::SmsOs,
+        TimerAction::HardReset,
+        Countdown::from_ticks(100),
+    )
+}
+
+fn cfg(on_exit: OnExit) -> DaemonConfig {
+    DaemonConfig::new(
+        set10(),
+        Some(Duration::from_secs(3)),
+        on_exit,
+        Duration::from_secs(2),
+        None,
+    )
+    .unwrap()
+}
+
+/// Resolves to `name` after `after` of (paused) time.
+async fn signal_after(after: Duration, name: &str) -> String {
+    tokio::time::sleep(after).await;
+    name.to_string()
+}
+
+#[tokio::test(start_paused = true)]
+async fn arms_pets_at_interval_and_stops_on_sigterm() {
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let mut t = mock();
+    let mut seq = Sequence::new();
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24 && r.data == [0x04, 0x01, 0, 0, 0x64, 0])
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x24, 0));
+    let tm = times.clone();
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(4)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| {
+            tm.lock().unwrap().push(start.elapsed());
+            resp(0x22, 0)
+        });
+    // The stop: same use and countdown, action none, no don't-stop.
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24 && r.data == [0x04, 0x00, 0, 0, 0x64, 0])
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x24, 0));
+    let mut client = Client::new(t, Duration::from_secs(1));
+    let mut log = Capture::default();
+    let exit = run(
+        &mut client,
+        &cfg(OnExit::Stop),
+        signal_after(Duration::from_millis(10_500), "SIGTERM"),
+        &mut log,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        exit,
+        DaemonExit {
+            signal: "SIGTERM".into(),
+            stopped: true,
+            pets: 3
+        }
+    );
+    let secs: Vec<u64> = times.lock().unwrap().iter().map(|d| d.as_secs()).collect();
+    assert_eq!(secs, vec![0, 3, 6, 9]);
+    let text = log.text();
+    assert!(
+        text.contains("received SIGTERM: stopping the watchdog timer (--on-exit stop)"),
+        "{text}"
+    );
+    assert!(text.contains("watchdog timer stopped"), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn leave_sends_nothing_on_exit_and_says_armed() {
+    let mut t = mock();
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24)
+        .times(1)
+        .returning(|_, _| resp(0x24, 0));
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(1)
+        .returning(|_, _| resp(0x22, 0));
+    let mut client = Client::new(t, Duration::from_secs(1));
+    let mut log = Capture::default();
+    let exit = run(
+        &mut client,
+        &cfg(OnExit::Leave),
+        signal_after(Duration::from_secs(1), "SIGINT"),
+        &mut log,
+    )
+    .await
+    .unwrap();
+    assert!(!exit.stopped);
+    let text = log.text();
+    assert!(
+        text.contains("warning: received SIGINT: leaving the watchdog timer ARMED (--on-exit leave): the BMC will hard-reset within 10.0 s"),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn resends_set_when_reset_answers_0x80() {
+    let mut t = mock();
+    let mut seq = Sequence::new();
+    // Arm.
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x24, 0));
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x22, 0));
+    // BMC reset behind our back: 0x80, re-Set the same bytes, Reset again.
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x22, 0x80));
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24 && r.data == [0x04, 0x01, 0, 0, 0x64, 0])
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x24, 0));
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x22, 0));
+    let mut client = Client::new(t, Duration::from_secs(1));
+    let mut log = Capture::default();
+    let exit = run(
+        &mut client,
+        &cfg(OnExit::Leave),
+        signal_after(Duration::from_millis(4_000), "SIGTERM"),
+        &mut log,
+    )
+    .await
+    .unwrap();
+    assert_eq!(exit.pets, 1);
+    let text = log.text();
+    assert!(text.contains("Reset answered 0x80"), "{text}");
+    assert!(text.contains("re-sent the Set 1 time(s)"), "{text}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_errors_back_off_exponentially_and_bounded() {
+    let times = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let mut t = mock();
+    let mut seq = Sequence::new();
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x24, 0));
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x22, 0));
+    let tm = times.clone();
+    // Five failures: timeouts and "node busy".
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(5)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| {
+            let mut v = tm.lock().unwrap();
+            v.push(start.elapsed());
+            if v.len() % 2 == 0 {
+                resp(0x22, 0xC0)
+            } else {
+                timeout_err()
+            }
+        });
+    let tm = times.clone();
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(move |_, _| {
+            tm.lock().unwrap().push(start.elapsed());
+            resp(0x22, 0)
+        });
+    let mut client = Client::new(t, Duration::from_secs(1));
+    let mut log = Capture::default();
+    // First failure at 3 s; retries after 0.5, 1, 2 (cap), 2, 2 s; success at 10.5 s.
+    let exit = run(
+        &mut client,
+        &cfg(OnExit::Leave),
+        signal_after(Duration::from_millis(11_000), "SIGTERM"),
+        &mut log,
+    )
+    .await
+    .unwrap();
+    assert_eq!(exit.pets, 1);
+    let ms: Vec<u128> = times
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_millis())
+        .collect();
+    assert_eq!(ms, vec![3_000, 3_500, 4_500, 6_500, 8_500, 10_500]);
+    let text = log.text();
+    assert!(
+        text.contains("pet failed (attempt 1): Reset Watchdog Timer timed out"),
+        "{text}"
+    );
+    assert!(text.contains("retrying in 0.5 s"), "{text}");
+    assert!(
+        text.contains("pet failed (attempt 2): Reset Watchdog Timer failed: 0xC0 (Node Busy)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("BMC answering again after 5 failed attempt(s)"),
+        "{text}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn permanent_error_ends_the_daemon() {
+    let mut t = mock();
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24)
+        .times(1)
+        .returning(|_, _| resp(0x24, 0xCC));
+    let mut client = Client::new(t, Duration::from_secs(1));
+    let mut log = Capture::default();
+    let err = run(
+        &mut client,
+        &cfg(OnExit::Stop),
+        std::future::pending::<String>(),
+        &mut log,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err.client_error().completion_code(),
+        Some(CompletionCode(0xCC))
+    );
+    assert!(
+        log.text()
+            .contains("error: Set Watchdog Timer failed: 0xCC"),
+        "{}",
+        log.text()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn failed_stop_on_exit_is_an_error_and_says_armed() {
+    let mut t = mock();
+    let mut seq = Sequence::new();
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x24, 0));
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x22, 0));
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| timeout_err());
+    let mut client = Client::new(t, Duration::from_secs(1));
+    let mut log = Capture::default();
+    let err = run(
+        &mut client,
+        &cfg(OnExit::Stop),
+        signal_after(Duration::from_secs(1), "SIGTERM"),
+        &mut log,
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DaemonError::StopFailed(_)));
+    assert!(log.text().contains("may still be ARMED"), "{}", log.text());
+}
+
+#[test]
+fn refuses_interval_not_shorter_than_timeout_before_sending() {
+    // A mock with no expectations panics on any send: validation comes first.
+    let _t = MockTransport::new();
+    for secs in [10, 11] {
+        let e = DaemonConfig::new(
+            set10(),
+            Some(Duration::from_secs(secs)),
+            OnExit::Stop,
+            Duration::from_secs(8),
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(e, ConfigError::IntervalTooLong { .. }));
+        assert!(e.to_string().contains("--interval"), "{e}");
+    }
+    let ok = DaemonConfig::new(set10(), None, OnExit::Stop, Duration::from_secs(8), None).unwrap();
+    assert_eq!(ok.interval, Duration::from_millis(3_333));
+    assert_eq!(
+        DaemonConfig::new(
+            set10(),
+            Some(Duration::ZERO),
+            OnExit::Stop,
+            Duration::from_secs(8),
+            None
+        ),
+        Err(ConfigError::IntervalZero)
+    );
+}
+
+#[test]
+fn backoff_doubles_and_is_capped_by_max_and_interval() {
+    let c = DaemonConfig::new(
+        set10(),
+        Some(Duration::from_secs(3)),
+        OnExit::Stop,
+        Duration::from_secs(8),
+        None,
+    )
+    .unwrap();
+    let d: Vec<u128> = (1..=7).map(|n| c.backoff(n).as_millis()).collect();
+    assert_eq!(d, vec![500, 1000, 2000, 3000, 3000, 3000, 3000]);
+    assert_eq!(c.backoff(u32::MAX), Duration::from_secs(3));
+}
+
+#[test]
+fn journal_lines_carry_syslog_priorities() {
+    let j = StderrLogger { journal: true };
+    assert_eq!(j.format(Priority::Warning, "x"), "<4>x");
+    assert_eq!(j.format(Priority::Err, "x"), "<3>x");
+    let p = StderrLogger { journal: false };
+    assert_eq!(p.format(Priority::Notice, "x"), "bmcwd: notice: x");
+}

@@ -1,0 +1,189 @@
+//! How a request reaches a BMC: one [`Transport`] trait with three
+//! implementations — the kernel's `/dev/ipmiN` through ipmi-rs
+//! ([`device::DeviceTransport`]), the embedded simulator in this process
+//! ([`sim::SimTransport`]), and a simulator served over a Unix socket with the
+//! OpenIPMI "VM" protocol ([`vm::VmSocketTransport`]).
+//!
+//! The trait is synchronous: every IPMI system interface carries one request at a
+//! time, and a blocking call with a deadline is the simplest faithful model. The
+//! daemon calls it from a single-threaded tokio runtime.
+
+pub mod device;
+pub mod select;
+pub mod sim;
+pub mod vm;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipmi_bt_sm::CompletionCode;
+
+/// NetFn App (IPMI v2.0 §5.1, Table 5-1), the watchdog commands' network function.
+pub const NETFN_APP: u8 = 0x06;
+/// Get Device ID (IPMI v2.0 §20.1).
+pub const CMD_GET_DEVICE_ID: u8 = 0x01;
+/// Reset Watchdog Timer (IPMI v2.0 §27.5).
+pub const CMD_RESET_WATCHDOG: u8 = 0x22;
+/// Set Watchdog Timer (IPMI v2.0 §27.6).
+pub const CMD_SET_WATCHDOG: u8 = 0x24;
+/// Get Watchdog Timer (IPMI v2.0 §27.7).
+pub const CMD_GET_WATCHDOG: u8 = 0x25;
+
+/// The spec name of a command, for messages ("Reset Watchdog Timer failed: …").
+pub fn command_name(netfn: u8, cmd: u8) -> String {
+    match (netfn & !1, cmd) {
+        (NETFN_APP, CMD_GET_DEVICE_ID) => "Get Device ID".to_string(),
+        (NETFN_APP, CMD_RESET_WATCHDOG) => "Reset Watchdog Timer".to_string(),
+        (NETFN_APP, CMD_SET_WATCHDOG) => "Set Watchdog Timer".to_string(),
+        (NETFN_APP, CMD_GET_WATCHDOG) => "Get Watchdog Timer".to_string(),
+        (n, c) => format!("NetFn 0x{n:02X} command 0x{c:02X}"),
+    }
+}
+
+/// One IPMI request to the BMC (LUN 0 of the BMC on the system interface).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Request NetFn (even).
+    pub netfn: u8,
+    /// Command number.
+    pub cmd: u8,
+    /// Request data bytes.
+    pub data: Vec<u8>,
+}
+
+impl Request {
+    /// The command's spec name.
+    pub fn name(&self) -> String {
+        command_name(self.netfn, self.cmd)
+    }
+}
+
+/// One IPMI response: the completion code and the data after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Response NetFn (odd).
+    pub netfn: u8,
+    /// Command number (echoes the request's).
+    pub cmd: u8,
+    /// Completion code.
+    pub cc: CompletionCode,
+    /// Data after the completion code.
+    pub data: Vec<u8>,
+}
+
+/// Why a request got no response. Every message says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The IPMI device node does not exist.
+    #[error(
+        "no IPMI device at {}: load the kernel modules with `modprobe ipmi_devintf ipmi_si` \
+         (then check `ls /dev/ipmi*`), or run against the simulator with --sim or \
+         --socket PATH (`bmcwd sim serve`)",
+        path.display()
+    )]
+    DeviceMissing {
+        /// The path we tried.
+        path: PathBuf,
+    },
+    /// The device exists but the kernel has no BMC behind it.
+    #[error(
+        "{} exists but no BMC driver answers ({source}): load `modprobe ipmi_si` (and check \
+         `dmesg | grep -i ipmi` for a detected BMC), or use --sim",
+        path.display()
+    )]
+    NoDriver {
+        /// The path we tried.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not allowed to open the device.
+    #[error(
+        "permission denied opening {}: run as root (e.g. with sudo) or as a member of the \
+         device's group (`ls -l {}`)",
+        path.display(),
+        path.display()
+    )]
+    PermissionDenied {
+        /// The path we tried.
+        path: PathBuf,
+    },
+    /// The command got no response within its deadline.
+    #[error(
+        "{command} timed out after {:.1} s with no response from {peer}: the BMC may be busy, \
+         resetting or hung — retry, raise --cmd-timeout, or check the BMC",
+        after.as_secs_f64()
+    )]
+    Timeout {
+        /// Spec name of the command.
+        command: String,
+        /// How long we waited.
+        after: Duration,
+        /// What we were talking to.
+        peer: String,
+    },
+    /// Could not connect to a simulator socket.
+    #[error(
+        "cannot connect to the simulator socket {}: {source} — start it with \
+         `bmcwd sim serve --socket {}`",
+        path.display(),
+        path.display()
+    )]
+    Connect {
+        /// The socket path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The peer closed the connection.
+    #[error("{peer} closed the connection while {command} was pending: restart it and retry")]
+    Closed {
+        /// What we were talking to.
+        peer: String,
+        /// Spec name of the command.
+        command: String,
+    },
+    /// An I/O error talking to the BMC.
+    #[error("{context}: {source}")]
+    Io {
+        /// What we were doing.
+        context: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The request could not be expressed (e.g. too long for the interface).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl TransportError {
+    /// True when retrying later may succeed (timeouts, closed connections, I/O
+    /// hiccups), false for configuration problems (missing device, permissions).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout { .. } | Self::Closed { .. } | Self::Io { .. }
+        )
+    }
+}
+
+/// Something that carries one request to a BMC and brings its response back.
+#[cfg_attr(test, mockall::automock)]
+pub trait Transport {
+    /// Sends `req` and waits at most `timeout` for its response. Responses that
+    /// do not belong to `req` (stale, unsolicited) are skipped, never returned.
+    fn send(&mut self, req: &Request, timeout: Duration) -> Result<Response, TransportError>;
+
+    /// A short description of the peer for logs ("/dev/ipmi0", "simulator").
+    fn describe(&self) -> String;
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn send(&mut self, req: &Request, timeout: Duration) -> Result<Response, TransportError> {
+        (**self).send(req, timeout)
+    }
+
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}

@@ -333,4 +333,11 @@ pub struct ServeArgs {
     /// Connect to QEMU's chardev (server mode) at this TCP address.
     #[arg(long, value_name = "ADDR")]
     pub vm_connect: Option<String>,
+    /// Control file for link faults: write e.g. `silent`, `delay=5000`,
+    /// `cc=c0 count=2`, `disconnect` or `none` into it while serving.
+    #[arg(long, value_name = "PATH")]
+    pub fault_file: Option<PathBuf>,
+    /// Log every protocol event on stderr.
+    #[arg(long, short)]
+    pub verbose: bool,
 }

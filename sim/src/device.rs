@@ -60,7 +60,9 @@ pub struct BtDeviceConfig {
 
 impl Default for BtDeviceConfig {
     fn default() -> Self {
-        Self { buf_size: BT_DEFAULT_BUF }
+        Self {
+            buf_size: BT_DEFAULT_BUF,
+        }
     }
 }
 
@@ -264,7 +266,11 @@ impl<E: DeviceEvents> BtDevice<E> {
                 Reg::Other(_) => 0xFF,
             }
         };
-        self.events.register_access(RegAccess { dir: AccessDir::Read, reg, value });
+        self.events.register_access(RegAccess {
+            dir: AccessDir::Read,
+            reg,
+            value,
+        });
         value
     }
 
@@ -279,7 +285,11 @@ impl<E: DeviceEvents> BtDevice<E> {
                 Reg::Other(_) => {}
             }
         }
-        self.events.register_access(RegAccess { dir: AccessDir::Write, reg, value: val });
+        self.events.register_access(RegAccess {
+            dir: AccessDir::Write,
+            reg,
+            value: val,
+        });
     }
 
     fn ctrl_view(&self) -> u8 {
@@ -672,10 +682,16 @@ mod tests {
         let mut d = dev();
         d.write(0, Ctrl::H_BUSY.bits());
         assert!(!d.can_post());
-        assert_eq!(d.post_response(&[4, 0x1C, 0, 1, 0]), Err(PostError::HostBusy));
+        assert_eq!(
+            d.post_response(&[4, 0x1C, 0, 1, 0]),
+            Err(PostError::HostBusy)
+        );
         d.write(0, Ctrl::H_BUSY.bits());
         d.post_response(&[4, 0x1C, 0, 1, 0]).unwrap();
-        assert_eq!(d.post_response(&[4, 0x1C, 1, 1, 0]), Err(PostError::HostBusy));
+        assert_eq!(
+            d.post_response(&[4, 0x1C, 1, 1, 0]),
+            Err(PostError::HostBusy)
+        );
         assert_eq!(d.read(1), 4);
         assert_eq!(d.read(1), 0x1C);
         assert_eq!(d.read(1), 0, "first response untouched");
@@ -715,8 +731,14 @@ mod tests {
 
     #[test]
     fn buffer_size_is_clamped() {
-        assert_eq!(BtDevice::new(BtDeviceConfig { buf_size: 1 }).buf_size(), BT_MIN_BUF);
-        assert_eq!(BtDevice::new(BtDeviceConfig { buf_size: 10_000 }).buf_size(), BT_MAX_BUF);
+        assert_eq!(
+            BtDevice::new(BtDeviceConfig { buf_size: 1 }).buf_size(),
+            BT_MIN_BUF
+        );
+        assert_eq!(
+            BtDevice::new(BtDeviceConfig { buf_size: 10_000 }).buf_size(),
+            BT_MAX_BUF
+        );
     }
 
     #[test]
@@ -741,7 +763,10 @@ mod tests {
         d.set_sms_atn(false);
         assert!(!d.irq_line());
         d.write(2, 0x01);
-        assert!(d.irq_line(), "QEMU raises on 0->1 with SMS_ATN/B2H_ATN pending");
+        assert!(
+            d.irq_line(),
+            "QEMU raises on 0->1 with SMS_ATN/B2H_ATN pending"
+        );
         d.write(2, 0x00);
         assert!(!d.irq_line(), "disabling drops the IRQ");
         assert_eq!(d.read(2), 0);
@@ -803,7 +828,11 @@ mod tests {
         d.post_response(&[4, 0x1C, 0, 1, 0]).unwrap();
         d.set_b2h_stuck(true);
         d.set_b2h_stuck(false);
-        assert_eq!(d.read(0), Ctrl::B2H_ATN.bits(), "a real response stays flagged");
+        assert_eq!(
+            d.read(0),
+            Ctrl::B2H_ATN.bits(),
+            "a real response stays flagged"
+        );
     }
 
     #[test]
@@ -837,8 +866,22 @@ mod tests {
         let _ = d.read_intmask();
         let a = &d.events().accesses;
         assert_eq!(a.len(), 4);
-        assert_eq!(a[0], RegAccess { dir: AccessDir::Write, reg: Reg::Ctrl, value: 1 });
-        assert_eq!(a[1], RegAccess { dir: AccessDir::Write, reg: Reg::Buf, value: 0x42 });
+        assert_eq!(
+            a[0],
+            RegAccess {
+                dir: AccessDir::Write,
+                reg: Reg::Ctrl,
+                value: 1
+            }
+        );
+        assert_eq!(
+            a[1],
+            RegAccess {
+                dir: AccessDir::Write,
+                reg: Reg::Buf,
+                value: 0x42
+            }
+        );
         assert_eq!(a[2].dir, AccessDir::Read);
         assert_eq!(a[3].reg, Reg::IntMask);
     }

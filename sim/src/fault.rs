@@ -214,8 +214,14 @@ impl fmt::Display for Fault {
             Fault::LoseResponses { count: Some(n) } => write!(f, "lose_responses(count={n})"),
             Fault::LoseResponses { count: None } => f.write_str("lose_responses(count=all)"),
             Fault::RandomLoss { per_mille } => write!(f, "random_loss({per_mille}/1000)"),
-            Fault::WrongSeq { seq_delta, correct_after } => {
-                write!(f, "wrong_seq(delta={seq_delta:#04x}, correct_after={correct_after:?})")
+            Fault::WrongSeq {
+                seq_delta,
+                correct_after,
+            } => {
+                write!(
+                    f,
+                    "wrong_seq(delta={seq_delta:#04x}, correct_after={correct_after:?})"
+                )
             }
             Fault::StaleResponse { correct_after } => {
                 write!(f, "stale_response(correct_after={correct_after:?})")
@@ -355,9 +361,10 @@ impl ActiveFaults {
             Fault::SlowResponse { latency } => self.slow_response = Some(latency),
             Fault::LoseResponses { count } => self.lose_responses = Some(count),
             Fault::RandomLoss { per_mille } => self.random_loss_per_mille = per_mille.min(1000),
-            Fault::WrongSeq { seq_delta, correct_after } => {
-                self.wrong_seq = Some((seq_delta, correct_after))
-            }
+            Fault::WrongSeq {
+                seq_delta,
+                correct_after,
+            } => self.wrong_seq = Some((seq_delta, correct_after)),
             Fault::StaleResponse { correct_after } => self.stale_response = Some(correct_after),
             Fault::DuplicateResponse => self.duplicate_response = true,
             Fault::CorruptLength { len } => self.corrupt_length = Some(len),
@@ -408,7 +415,9 @@ impl ActiveFaults {
 
     /// The kinds currently active, in [`FaultKind::ALL`] order.
     pub fn kinds(&self) -> impl Iterator<Item = FaultKind> + '_ {
-        FaultKind::ALL.into_iter().filter(move |k| self.is_active(*k))
+        FaultKind::ALL
+            .into_iter()
+            .filter(move |k| self.is_active(*k))
     }
 
     /// True if a fault of `kind` is active.
@@ -455,16 +464,26 @@ mod tests {
             Fault::Silent,
             Fault::StuckBBusy,
             Fault::NeverClearH2bAtn,
-            Fault::SlowResponse { latency: Duration::from_secs(1) },
+            Fault::SlowResponse {
+                latency: Duration::from_secs(1),
+            },
             Fault::LoseResponses { count: Some(2) },
             Fault::RandomLoss { per_mille: 10 },
-            Fault::WrongSeq { seq_delta: 0xFF, correct_after: None },
-            Fault::StaleResponse { correct_after: None },
+            Fault::WrongSeq {
+                seq_delta: 0xFF,
+                correct_after: None,
+            },
+            Fault::StaleResponse {
+                correct_after: None,
+            },
             Fault::DuplicateResponse,
             Fault::CorruptLength { len: 2 },
             Fault::B2hAtnStuck,
             Fault::RegistersFF,
-            Fault::IgnoreCommand { netfn: 6, cmd: 0x36 },
+            Fault::IgnoreCommand {
+                netfn: 6,
+                cmd: 0x36,
+            },
             Fault::ErrorResponse { cc: 0xC0 },
         ];
         for f in faults {
@@ -480,7 +499,9 @@ mod tests {
     #[test]
     fn instant_faults_are_not_states_and_reconnect_clears() {
         let mut a = ActiveFaults::default();
-        a.start(Fault::BmcReset { keep_watchdog: false });
+        a.start(Fault::BmcReset {
+            keep_watchdog: false,
+        });
         assert!(a.is_healthy());
         a.start(Fault::Silent);
         a.start(Fault::B2hAtnStuck);
@@ -492,23 +513,42 @@ mod tests {
     #[test]
     fn ignore_command_holds_several_pairs() {
         let mut a = ActiveFaults::default();
-        a.start(Fault::IgnoreCommand { netfn: 6, cmd: 0x36 });
-        a.start(Fault::IgnoreCommand { netfn: 6, cmd: 0x01 });
-        a.start(Fault::IgnoreCommand { netfn: 6, cmd: 0x01 });
+        a.start(Fault::IgnoreCommand {
+            netfn: 6,
+            cmd: 0x36,
+        });
+        a.start(Fault::IgnoreCommand {
+            netfn: 6,
+            cmd: 0x01,
+        });
+        a.start(Fault::IgnoreCommand {
+            netfn: 6,
+            cmd: 0x01,
+        });
         assert!(a.ignores(6, 0x36) && a.ignores(6, 0x01) && !a.ignores(6, 0x22));
         assert_eq!(a.ignored.iter().filter(|x| x.is_some()).count(), 2);
         for c in 0..20 {
-            a.start(Fault::IgnoreCommand { netfn: 0x0A, cmd: c });
+            a.start(Fault::IgnoreCommand {
+                netfn: 0x0A,
+                cmd: c,
+            });
         }
         assert!(a.ignores(0x0A, 19) && !a.ignores(0x0A, 0));
     }
 
     #[test]
     fn display_mentions_parameters() {
-        assert_eq!(Fault::CorruptLength { len: 2 }.to_string(), "corrupt_length(len=2)");
+        assert_eq!(
+            Fault::CorruptLength { len: 2 }.to_string(),
+            "corrupt_length(len=2)"
+        );
         assert_eq!(Fault::Silent.to_string(), "silent");
         assert_eq!(
-            Fault::IgnoreCommand { netfn: 6, cmd: 0x36 }.to_string(),
+            Fault::IgnoreCommand {
+                netfn: 6,
+                cmd: 0x36
+            }
+            .to_string(),
             "ignore_command(netfn=0x06, cmd=0x36)"
         );
     }

@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(SimTime::from_secs(2).as_micros(), 2_000_000);
         assert_eq!(SimTime::from_micros(7).as_nanos(), 7_000);
         assert_eq!(SimTime::from_secs(u64::MAX), SimTime::MAX);
-        assert_eq!(SimTime::from_millis(3).since_start(), Duration::from_millis(3));
+        assert_eq!(
+            SimTime::from_millis(3).since_start(),
+            Duration::from_millis(3)
+        );
     }
 
     #[test]
@@ -180,8 +183,14 @@ mod tests {
         assert_eq!(t - Duration::from_secs(5), SimTime::ZERO);
         assert_eq!(SimTime::MAX + Duration::from_secs(1), SimTime::MAX);
         assert_eq!(SimTime::ZERO + Duration::MAX, SimTime::MAX);
-        assert_eq!(SimTime::from_secs(3) - SimTime::from_secs(1), Duration::from_secs(2));
-        assert_eq!(SimTime::from_secs(1) - SimTime::from_secs(3), Duration::ZERO);
+        assert_eq!(
+            SimTime::from_secs(3) - SimTime::from_secs(1),
+            Duration::from_secs(2)
+        );
+        assert_eq!(
+            SimTime::from_secs(1) - SimTime::from_secs(3),
+            Duration::ZERO
+        );
         let mut u = SimTime::ZERO;
         u += Duration::from_micros(10);
         assert_eq!(u.as_micros(), 10);

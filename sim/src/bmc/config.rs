@@ -126,18 +126,39 @@ impl BtCapabilities {
     /// byte" 63 (phosphor-host-ipmid convention), and 5 s / 2 retries, the same
     /// values Linux uses when the command fails, so a default run behaves like
     /// a kernel whose caps fetch failed.
-    pub const DEFAULT: Self =
-        Self { outstanding: 1, input_size: 0x3F, output_size: 0x3F, req2rsp_secs: 5, retries: 2 };
+    pub const DEFAULT: Self = Self {
+        outstanding: 1,
+        input_size: 0x3F,
+        output_size: 0x3F,
+        req2rsp_secs: 5,
+        retries: 2,
+    };
     /// QEMU `ipmi_bt.c` answers `01 FF FF 0A 00` itself (10 s, no retries).
-    pub const QEMU: Self =
-        Self { outstanding: 1, input_size: 0xFF, output_size: 0xFF, req2rsp_secs: 10, retries: 0 };
+    pub const QEMU: Self = Self {
+        outstanding: 1,
+        input_size: 0xFF,
+        output_size: 0xFF,
+        req2rsp_secs: 10,
+        retries: 0,
+    };
     /// phosphor-host-ipmid `ipmiAppGetBtCapabilities`: `01 3F 3F 0A 01`.
-    pub const OPENBMC: Self =
-        Self { outstanding: 1, input_size: 0x3F, output_size: 0x3F, req2rsp_secs: 10, retries: 1 };
+    pub const OPENBMC: Self = Self {
+        outstanding: 1,
+        input_size: 0x3F,
+        output_size: 0x3F,
+        req2rsp_secs: 10,
+        retries: 1,
+    };
 
     /// The five response data bytes.
     pub const fn encode(&self) -> [u8; 5] {
-        [self.outstanding, self.input_size, self.output_size, self.req2rsp_secs, self.retries]
+        [
+            self.outstanding,
+            self.input_size,
+            self.output_size,
+            self.req2rsp_secs,
+            self.retries,
+        ]
     }
 }
 
@@ -218,7 +239,9 @@ impl Default for BmcConfig {
     /// response (QEMU-style), 2 s boot time.
     fn default() -> Self {
         Self {
-            device: BtDeviceConfig { buf_size: BT_DEFAULT_BUF },
+            device: BtDeviceConfig {
+                buf_size: BT_DEFAULT_BUF,
+            },
             device_id: DeviceIdConfig::default(),
             bt_caps: BtCapabilities::DEFAULT,
             take_latency: Duration::from_micros(50),
@@ -246,7 +269,9 @@ impl BmcConfig {
     /// profile.
     pub fn qemu() -> Self {
         Self {
-            device: BtDeviceConfig { buf_size: BT_MAX_BUF },
+            device: BtDeviceConfig {
+                buf_size: BT_MAX_BUF,
+            },
             device_id: DeviceIdConfig::qemu(),
             bt_caps: BtCapabilities::QEMU,
             take_latency: Duration::ZERO,

@@ -135,7 +135,11 @@ pub struct Response {
 impl Response {
     /// A response with no data.
     pub const fn new(cc: CompletionCode) -> Self {
-        Self { cc, len: 0, data: [0; MAX_RESPONSE_DATA] }
+        Self {
+            cc,
+            len: 0,
+            data: [0; MAX_RESPONSE_DATA],
+        }
     }
 
     /// A response with `data` (truncated to [`MAX_RESPONSE_DATA`]).
@@ -164,7 +168,10 @@ impl Response {
 
 impl fmt::Debug for Response {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Response").field("cc", &self.cc).field("data", &self.data()).finish()
+        f.debug_struct("Response")
+            .field("cc", &self.cc)
+            .field("data", &self.data())
+            .finish()
     }
 }
 
@@ -321,7 +328,10 @@ struct Frame {
 }
 
 impl Frame {
-    const EMPTY: Self = Self { buf: [0; BT_MAX_BUF], len: 0 };
+    const EMPTY: Self = Self {
+        buf: [0; BT_MAX_BUF],
+        len: 0,
+    };
 
     fn bytes(&self) -> &[u8] {
         self.buf.get(..usize::from(self.len)).unwrap_or(&[])
@@ -357,7 +367,12 @@ enum Phase {
     /// No request in progress.
     Idle,
     /// A response will be ready at `due`.
-    Processing { due: SimTime, frame: Frame, kind: PostKind, followup: Option<(Duration, Frame, PostKind)> },
+    Processing {
+        due: SimTime,
+        frame: Frame,
+        kind: PostKind,
+        followup: Option<(Duration, Frame, PostKind)>,
+    },
     /// Malformed request with [`MalformedPolicy::Wedge`]: B_BUSY stays set
     /// until a BMC reset.
     Wedged,
@@ -572,7 +587,9 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.plan_time.sort_by_key(|(t, _)| *t);
         self.plan_cmd.sort_by_key(|(n, _)| *n);
         self.plan_time_pos = 0;
-        self.plan_cmd_pos = self.plan_cmd.partition_point(|(n, _)| *n <= self.commands_seen);
+        self.plan_cmd_pos = self
+            .plan_cmd
+            .partition_point(|(n, _)| *n <= self.commands_seen);
     }
 
     /// Start `f` now (after advancing to `now`).
@@ -748,17 +765,31 @@ impl<E: DeviceEvents> SimBmc<E> {
             self.emit(BmcEventKind::BmcReady);
             progressed = true;
         }
-        if self.wd.next_deadline().is_some_and(|t| from_instant(t) <= now) {
+        if self
+            .wd
+            .next_deadline()
+            .is_some_and(|t| from_instant(t) <= now)
+        {
             for ev in self.wd.advance(to_instant(now)) {
                 self.on_watchdog(ev);
             }
             progressed = true;
         }
-        if self.can_take() && self.h2b_seen.is_some_and(|t| t + self.cfg.take_latency <= now) {
+        if self.can_take()
+            && self
+                .h2b_seen
+                .is_some_and(|t| t + self.cfg.take_latency <= now)
+        {
             self.take();
             progressed = true;
         }
-        if let Phase::Processing { due, frame, kind, followup } = self.phase {
+        if let Phase::Processing {
+            due,
+            frame,
+            kind,
+            followup,
+        } = self.phase
+        {
             if due <= now && self.dev.can_post() {
                 self.phase = Phase::Idle;
                 self.post(&frame, kind);
@@ -828,7 +859,10 @@ impl<E: DeviceEvents> SimBmc<E> {
             self.wd.bmc_reset(false);
         }
         self.boot_until = booting.then(|| self.now + self.cfg.boot_time);
-        self.emit(BmcEventKind::BmcReset { cause, keep_watchdog });
+        self.emit(BmcEventKind::BmcReset {
+            cause,
+            keep_watchdog,
+        });
         if !booting {
             self.emit(BmcEventKind::BmcReady);
         }
@@ -862,7 +896,12 @@ impl<E: DeviceEvents> SimBmc<E> {
         }
         let (netfn_lun, seq, cmd) = (req[1], req[2], req[3]);
         let data = req.get(4..written).unwrap_or(&[]);
-        self.emit(BmcEventKind::RequestTaken { netfn_lun, seq, cmd, data_len: data.len() as u8 });
+        self.emit(BmcEventKind::RequestTaken {
+            netfn_lun,
+            seq,
+            cmd,
+            data_len: data.len() as u8,
+        });
         if self.faults.silent {
             return self.drop_request(seq, cmd, DropReason::Silent);
         }
@@ -941,11 +980,19 @@ impl<E: DeviceEvents> SimBmc<E> {
         if let Some(len) = self.faults.corrupt_length {
             frame.buf[0] = len;
         }
-        let mut latency = self.faults.slow_response.unwrap_or(self.cfg.response_latency);
+        let mut latency = self
+            .faults
+            .slow_response
+            .unwrap_or(self.cfg.response_latency);
         if !self.cfg.latency_jitter.is_zero() {
             latency += self.rng.duration_up_to(self.cfg.latency_jitter);
         }
-        self.phase = Phase::Processing { due: self.now + latency, frame, kind, followup };
+        self.phase = Phase::Processing {
+            due: self.now + latency,
+            frame,
+            kind,
+            followup,
+        };
         if !self.cfg.b_busy_until_response && self.boot_until.is_none() {
             self.dev.set_b_busy(false);
         }
@@ -980,19 +1027,32 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     fn on_watchdog(&mut self, ev: WatchdogEvent) {
         match ev {
-            WatchdogEvent::PreTimeout { interrupt, timer_use, .. } => {
-                self.emit(BmcEventKind::WatchdogPreTimeout { interrupt, timer_use });
-                if interrupt == PreTimeoutInterrupt::Messaging && !self.wd.message_flags().is_empty() {
+            WatchdogEvent::PreTimeout {
+                interrupt,
+                timer_use,
+                ..
+            } => {
+                self.emit(BmcEventKind::WatchdogPreTimeout {
+                    interrupt,
+                    timer_use,
+                });
+                if interrupt == PreTimeoutInterrupt::Messaging
+                    && !self.wd.message_flags().is_empty()
+                {
                     // IPMI §27.6 / QEMU ipmi_sim_handle_timeout: flag + SMS_ATN,
                     // IRQ if the receive-message-queue interrupt is enabled.
                     self.dev.set_sms_atn(self.global_enables & 0x01 != 0);
                     self.emit(BmcEventKind::SmsAtn);
                 }
             }
-            WatchdogEvent::Expired { action, timer_use, .. } => {
+            WatchdogEvent::Expired {
+                action, timer_use, ..
+            } => {
                 self.emit(BmcEventKind::WatchdogExpired { action, timer_use });
                 match action {
-                    TimerAction::HardReset | TimerAction::PowerCycle => self.wd.system_reset(ev.at()),
+                    TimerAction::HardReset | TimerAction::PowerCycle => {
+                        self.wd.system_reset(ev.at())
+                    }
                     TimerAction::PowerDown => self.wd.system_power_down(ev.at()),
                     TimerAction::None => {}
                 }
@@ -1000,8 +1060,9 @@ impl<E: DeviceEvents> SimBmc<E> {
         }
         if let Some(sel) = ev.sel() {
             let ts = self.sel_timestamp();
-            let added =
-                self.sel.add(ts, |id| sel.record(id, ts, BMC_GENERATOR_ID, WATCHDOG_SENSOR_NUMBER));
+            let added = self.sel.add(ts, |id| {
+                sel.record(id, ts, BMC_GENERATOR_ID, WATCHDOG_SENSOR_NUMBER)
+            });
             self.emit(match added {
                 Some(record_id) => BmcEventKind::SelAdded { record_id },
                 None => BmcEventKind::SelFull,
@@ -1015,7 +1076,13 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// alone, without the BT framing (also what a QEMU-extern or socket server
     /// calls). Side effects happen as on the BT path (a Cold Reset reboots the
     /// BMC once the answer has been read or after 1 s). Advances to `now` first.
-    pub fn handle_command(&mut self, now: SimTime, netfn_lun: u8, cmd: u8, data: &[u8]) -> Response {
+    pub fn handle_command(
+        &mut self,
+        now: SimTime,
+        netfn_lun: u8,
+        cmd: u8,
+        data: &[u8],
+    ) -> Response {
         self.advance(now);
         let rsp = self.dispatch(netfn_lun, cmd, data);
         self.run_due();
@@ -1057,17 +1124,26 @@ impl<E: DeviceEvents> SimBmc<E> {
                 }
                 None => Response::new(Cc::REQUEST_DATA_LENGTH_INVALID),
             },
-            (NETFN_APP, cmd::GET_GLOBAL_ENABLES) => Response::with_data(Cc::OK, &[self.global_enables]),
+            (NETFN_APP, cmd::GET_GLOBAL_ENABLES) => {
+                Response::with_data(Cc::OK, &[self.global_enables])
+            }
             (NETFN_APP, cmd::CLEAR_MSG_FLAGS) => match data.first() {
                 Some(&v) => {
-                    self.wd.clear_message_flags(MessageFlags::from_bits_retain(v));
+                    self.wd
+                        .clear_message_flags(MessageFlags::from_bits_retain(v));
                     Response::new(Cc::OK)
                 }
                 None => Response::new(Cc::REQUEST_DATA_LENGTH_INVALID),
             },
-            (NETFN_APP, cmd::GET_MSG_FLAGS) => Response::with_data(Cc::OK, &[self.wd.message_flags().bits()]),
-            (NETFN_APP, cmd::GET_MESSAGE | cmd::READ_EVENT_BUFFER) => Response::new(CC_DATA_NOT_AVAILABLE),
-            (NETFN_APP, cmd::GET_BT_CAPS) => Response::with_data(Cc::OK, &self.cfg.bt_caps.encode()),
+            (NETFN_APP, cmd::GET_MSG_FLAGS) => {
+                Response::with_data(Cc::OK, &[self.wd.message_flags().bits()])
+            }
+            (NETFN_APP, cmd::GET_MESSAGE | cmd::READ_EVENT_BUFFER) => {
+                Response::new(CC_DATA_NOT_AVAILABLE)
+            }
+            (NETFN_APP, cmd::GET_BT_CAPS) => {
+                Response::with_data(Cc::OK, &self.cfg.bt_caps.encode())
+            }
             (NETFN_STORAGE, cmd::GET_SEL_INFO) => self.sel.info(),
             (NETFN_STORAGE, cmd::RESERVE_SEL) => self.sel.reserve(),
             (NETFN_STORAGE, cmd::GET_SEL_ENTRY) => self.sel.get_entry(data),
@@ -1075,7 +1151,9 @@ impl<E: DeviceEvents> SimBmc<E> {
                 let ts = self.sel_timestamp();
                 self.sel.clear(data, ts)
             }
-            (NETFN_STORAGE, cmd::GET_SEL_TIME) => Response::with_data(Cc::OK, &self.sel_timestamp().to_le_bytes()),
+            (NETFN_STORAGE, cmd::GET_SEL_TIME) => {
+                Response::with_data(Cc::OK, &self.sel_timestamp().to_le_bytes())
+            }
             _ => Response::new(Cc::INVALID_COMMAND),
         }
     }

@@ -60,7 +60,11 @@ impl Sel {
 
     /// Add a record built by `make(record_id)` at `timestamp`. Returns the
     /// record ID, or `None` if the log is full.
-    pub fn add(&mut self, timestamp: u32, make: impl FnOnce(u16) -> [u8; SEL_RECORD_LEN]) -> Option<u16> {
+    pub fn add(
+        &mut self,
+        timestamp: u32,
+        make: impl FnOnce(u16) -> [u8; SEL_RECORD_LEN],
+    ) -> Option<u16> {
         if self.entries.len() >= usize::from(self.capacity) {
             self.overflow = true;
             return None;
@@ -79,7 +83,10 @@ impl Sel {
         match record_id {
             0x0000 => (!self.entries.is_empty()).then_some(0),
             0xFFFF => self.entries.len().checked_sub(1),
-            id => self.entries.iter().position(|r| u16::from_le_bytes([r[0], r[1]]) == id),
+            id => self
+                .entries
+                .iter()
+                .position(|r| u16::from_le_bytes([r[0], r[1]]) == id),
         }
     }
 
@@ -87,14 +94,32 @@ impl Sel {
     pub fn info(&self) -> Response {
         let n = (self.entries.len() as u16).to_le_bytes();
         let free_records = usize::from(self.capacity).saturating_sub(self.entries.len());
-        let free = u16::try_from(free_records * SEL_RECORD_LEN).unwrap_or(0xFFFE).min(0xFFFE).to_le_bytes();
+        let free = u16::try_from(free_records * SEL_RECORD_LEN)
+            .unwrap_or(0xFFFE)
+            .min(0xFFFE)
+            .to_le_bytes();
         let a = self.last_add.to_le_bytes();
         let e = self.last_erase.to_le_bytes();
         // Operation support: bit 7 overflow, bit 1 Reserve SEL supported.
         let ops = 0x02 | if self.overflow { 0x80 } else { 0 };
         Response::with_data(
             CompletionCode::OK,
-            &[SEL_VERSION, n[0], n[1], free[0], free[1], a[0], a[1], a[2], a[3], e[0], e[1], e[2], e[3], ops],
+            &[
+                SEL_VERSION,
+                n[0],
+                n[1],
+                free[0],
+                free[1],
+                a[0],
+                a[1],
+                a[2],
+                a[3],
+                e[0],
+                e[1],
+                e[2],
+                e[3],
+                ops,
+            ],
         )
     }
 
@@ -117,7 +142,9 @@ impl Sel {
             _ => return Response::new(CompletionCode::REQUEST_DATA_LENGTH_INVALID),
         };
         let offset = usize::from(offset);
-        if offset != 0 && u16::from_le_bytes([r0, r1]) != self.reservation {
+        if offset != 0
+            && (u16::from_le_bytes([r0, r1]) != self.reservation || self.reservation == 0)
+        {
             return Response::new(CompletionCode::INVALID_RESERVATION);
         }
         let Some(idx) = self.find(u16::from_le_bytes([i0, i1])) else {
@@ -129,7 +156,11 @@ impl Sel {
         if offset >= SEL_RECORD_LEN {
             return Response::new(CompletionCode::PARAMETER_OUT_OF_RANGE);
         }
-        let end = if count == 0xFF { SEL_RECORD_LEN } else { offset + usize::from(count) };
+        let end = if count == 0xFF {
+            SEL_RECORD_LEN
+        } else {
+            offset + usize::from(count)
+        };
         if end > SEL_RECORD_LEN {
             return Response::new(CompletionCode::CANNOT_RETURN_BYTES);
         }
@@ -177,7 +208,9 @@ mod tests {
 
     fn rec(id: u16, tag: u8) -> [u8; 16] {
         let b = id.to_le_bytes();
-        [b[0], b[1], 2, 0, 0, 0, 0, 0x20, 0, 4, 0x23, 0, 0x6F, 0xC1, tag, 0xFF]
+        [
+            b[0], b[1], 2, 0, 0, 0, 0, 0x20, 0, 4, 0x23, 0, 0x6F, 0xC1, tag, 0xFF,
+        ]
     }
 
     #[test]
@@ -209,39 +242,70 @@ mod tests {
         let r = s.get_entry(&[0, 0, 0xFF, 0xFF, 0, 0xFF]);
         assert_eq!(r.data()[..2], [0xFF, 0xFF], "last record");
         assert_eq!(r.data()[2 + 14], 0xB);
-        assert_eq!(s.get_entry(&[0, 0, 9, 0, 0, 0xFF]).cc, CompletionCode::NOT_PRESENT);
-        assert_eq!(s.get_entry(&[0, 0, 1, 0]).cc, CompletionCode::REQUEST_DATA_LENGTH_INVALID);
+        assert_eq!(
+            s.get_entry(&[0, 0, 9, 0, 0, 0xFF]).cc,
+            CompletionCode::NOT_PRESENT
+        );
+        assert_eq!(
+            s.get_entry(&[0, 0, 1, 0]).cc,
+            CompletionCode::REQUEST_DATA_LENGTH_INVALID
+        );
         // Partial read needs the reservation.
-        assert_eq!(s.get_entry(&[0, 0, 1, 0, 4, 2]).cc, CompletionCode::INVALID_RESERVATION);
+        assert_eq!(
+            s.get_entry(&[0, 0, 1, 0, 4, 2]).cc,
+            CompletionCode::INVALID_RESERVATION
+        );
         let res = s.reserve();
         let id = [res.data()[0], res.data()[1]];
         let r = s.get_entry(&[id[0], id[1], 1, 0, 14, 2]);
         assert_eq!(r.cc, CompletionCode::OK);
         assert_eq!(r.data()[2..], [0xA, 0xFF]);
-        assert_eq!(s.get_entry(&[id[0], id[1], 1, 0, 14, 3]).cc, CompletionCode::CANNOT_RETURN_BYTES);
-        assert_eq!(s.get_entry(&[id[0], id[1], 1, 0, 16, 1]).cc, CompletionCode::PARAMETER_OUT_OF_RANGE);
+        assert_eq!(
+            s.get_entry(&[id[0], id[1], 1, 0, 14, 3]).cc,
+            CompletionCode::CANNOT_RETURN_BYTES
+        );
+        assert_eq!(
+            s.get_entry(&[id[0], id[1], 1, 0, 16, 1]).cc,
+            CompletionCode::PARAMETER_OUT_OF_RANGE
+        );
     }
 
     #[test]
     fn empty_log_has_no_first_record() {
         let s = Sel::new(4);
-        assert_eq!(s.get_entry(&[0, 0, 0, 0, 0, 0xFF]).cc, CompletionCode::NOT_PRESENT);
-        assert_eq!(s.get_entry(&[0, 0, 0xFF, 0xFF, 0, 0xFF]).cc, CompletionCode::NOT_PRESENT);
+        assert_eq!(
+            s.get_entry(&[0, 0, 0, 0, 0, 0xFF]).cc,
+            CompletionCode::NOT_PRESENT
+        );
+        assert_eq!(
+            s.get_entry(&[0, 0, 0xFF, 0xFF, 0, 0xFF]).cc,
+            CompletionCode::NOT_PRESENT
+        );
     }
 
     #[test]
     fn clear_needs_reservation_and_clr() {
         let mut s = Sel::new(4);
         s.add(1, |id| rec(id, 1));
-        assert_eq!(s.clear(&[0, 0, b'C', b'L', b'R', 0xAA], 5).cc, CompletionCode::INVALID_RESERVATION);
+        assert_eq!(
+            s.clear(&[0, 0, b'C', b'L', b'R', 0xAA], 5).cc,
+            CompletionCode::INVALID_RESERVATION
+        );
         let res = s.reserve();
         let (a, b) = (res.data()[0], res.data()[1]);
-        assert_eq!(s.clear(&[a, b, b'C', b'L', b'X', 0xAA], 5).cc, CompletionCode::INVALID_DATA_FIELD);
+        assert_eq!(
+            s.clear(&[a, b, b'C', b'L', b'X', 0xAA], 5).cc,
+            CompletionCode::INVALID_DATA_FIELD
+        );
         let r = s.clear(&[a, b, b'C', b'L', b'R', 0xAA], 5);
         assert_eq!((r.cc, r.data()), (CompletionCode::OK, &[1u8][..]));
         assert!(s.is_empty());
         assert_eq!(s.info().data()[9..13], 5u32.to_le_bytes());
-        assert_eq!(s.clear(&[a, b, b'C', b'L', b'R', 0x00], 6).cc, CompletionCode::INVALID_RESERVATION, "cancelled");
+        assert_eq!(
+            s.clear(&[a, b, b'C', b'L', b'R', 0x00], 6).cc,
+            CompletionCode::INVALID_RESERVATION,
+            "cancelled"
+        );
     }
 
     #[test]

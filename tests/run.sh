@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The project's one test command (README "Test"), also what .ci/run calls.
+#
+#   bash tests/run.sh            # everything: format, lints, unit + integration + property
+#                                # tests, then the real-kernel QEMU rig (installs its packages)
+#   bash tests/run.sh --no-vm    # the same without the QEMU rig (no packages installed)
+#
+# Every step must pass; the first failure stops the run with a non-zero exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+run_vm=1
+for arg in "$@"; do
+    case "$arg" in
+        --no-vm) run_vm=0 ;;
+        *) echo "tests/run.sh: unknown argument '$arg' (known: --no-vm)" >&2; exit 2 ;;
+    esac
+done
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, integration, property and doc tests)"
+cargo test --workspace --locked
+
+if [ "$run_vm" = 1 ]; then
+    step "real-kernel rig: Debian's kernel under QEMU against QEMU's BMC and ours"
+    bash tests/vm/run.sh
+fi

@@ -27,6 +27,9 @@ pub enum DurationError {
         "`{0}` is not a multiple of 100 ms, the watchdog's resolution: round it (e.g. 1.5s, 200ms)"
     )]
     TooFine(String),
+    /// A minus sign.
+    #[error("`{0}`: a duration cannot be negative")]
+    Negative(String),
     /// Too large to represent.
     #[error("`{0}` is too long")]
     TooLong(String),
@@ -69,6 +72,9 @@ impl FromStr for Deciseconds {
         let s = raw.trim();
         if s.is_empty() {
             return Err(DurationError::Empty);
+        }
+        if s.starts_with('-') {
+            return Err(DurationError::Negative(raw.to_string()));
         }
         let split = s
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -164,7 +170,7 @@ mod tests {
         assert!(matches!(p("5x"), Err(DurationError::UnknownUnit(..))));
         assert!(matches!(p("1.2.3s"), Err(DurationError::Malformed(_))));
         assert!(matches!(p("."), Err(DurationError::Malformed(_))));
-        assert!(matches!(p("-5s"), Err(DurationError::UnknownUnit(..))));
+        assert!(matches!(p("-5s"), Err(DurationError::Negative(_))));
         assert!(matches!(p("150ms"), Err(DurationError::TooFine(_))));
         assert!(matches!(p("0.15s"), Err(DurationError::TooFine(_))));
         assert!(matches!(

@@ -78,6 +78,7 @@ fn client_code(e: &ClientError) -> u8 {
             TransportError::DeviceMissing { .. }
             | TransportError::NoDriver { .. }
             | TransportError::PermissionDenied { .. }
+            | TransportError::NotIpmi { .. }
             | TransportError::Connect { .. } => SETUP,
             TransportError::Invalid(_) => USAGE,
             TransportError::Timeout { .. }

@@ -78,6 +78,12 @@ impl Transport for DeviceTransport {
             match self.conn.send(&mut ipmi_req) {
                 Ok(()) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // ENOTTY: a regular file or another device.
+                Err(e) if e.raw_os_error() == Some(25) => {
+                    return Err(TransportError::NotIpmi {
+                        path: self.path.clone(),
+                    })
+                }
                 Err(e) => {
                     return Err(TransportError::Io {
                         context: format!("sending {} to {}", req.name(), self.path.display()),

@@ -97,6 +97,16 @@ pub enum TransportError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The path is not an IPMI device node (ioctls fail with ENOTTY).
+    #[error(
+        "{} is not an IPMI device (it rejects the IPMI ioctls): point --device at a /dev/ipmiN \
+         node created by the ipmi_devintf module",
+        path.display()
+    )]
+    NotIpmi {
+        /// The path we used.
+        path: PathBuf,
+    },
     /// Not allowed to open the device.
     #[error(
         "permission denied opening {}: run as root (e.g. with sudo) or as a member of the \

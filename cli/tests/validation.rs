@@ -1,0 +1,162 @@
+//! Argument validation happens before anything is sent: every case below
+//! points at a socket that does not exist, so reaching the transport would
+//! give exit code 4, not 2. Plus the error messages users see for setup
+//! problems.
+
+mod common;
+
+use predicates::prelude::*;
+use predicates::str::contains;
+
+/// Runs `bmcwd --socket <missing> ARGS` and expects a usage error containing `msg`.
+fn refused(args: &[&str], msg: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("absent.sock");
+    let mut c = common::bmcwd(dir.path(), &["--socket"]);
+    c.arg(&sock).args(args);
+    c.assert().code(2).stderr(contains(msg));
+}
+
+#[test]
+fn countdown_limits() {
+    refused(&["start", "--timeout", "6553.6s"], "longer than 6553.5s");
+    refused(&["start", "--timeout", "2h"], "longer than 6553.5s");
+    refused(&["set", "--timeout", "7000s"], "longer than 6553.5s");
+    refused(&["daemon", "--timeout", "6554s"], "longer than 6553.5s");
+    refused(&["start", "--timeout", "0s"], "give at least 100ms");
+    refused(&["start", "--timeout", "150ms"], "not a multiple of 100 ms");
+    refused(&["start", "--timeout", "5 parsecs"], "unknown unit");
+    refused(&["start", "--timeout=-5s"], "cannot be negative");
+}
+
+#[test]
+fn pretimeout_must_precede_timeout() {
+    refused(
+        &[
+            "start",
+            "--timeout",
+            "10s",
+            "--pretimeout",
+            "10s",
+            "--pretimeout-irq",
+            "nmi",
+        ],
+        "must be shorter than the timeout",
+    );
+    refused(
+        &["set", "--timeout", "10s", "--pretimeout", "20s"],
+        "must be shorter than the timeout",
+    );
+    refused(
+        &["start", "--pretimeout", "1.5s", "--pretimeout-irq", "nmi"],
+        "whole seconds",
+    );
+    refused(
+        &[
+            "start",
+            "--timeout",
+            "1h",
+            "--pretimeout",
+            "300s",
+            "--pretimeout-irq",
+            "msg",
+        ],
+        "255s",
+    );
+    refused(
+        &["start", "--pretimeout", "5s"],
+        "--pretimeout needs --pretimeout-irq",
+    );
+}
+
+#[test]
+fn daemon_interval_must_be_shorter_than_timeout() {
+    refused(
+        &["daemon", "--timeout", "10s", "--interval", "10s"],
+        "is not shorter than --timeout",
+    );
+    refused(
+        &["daemon", "--timeout", "10s", "--interval", "1m"],
+        "is not shorter than --timeout",
+    );
+    refused(
+        &["daemon", "--timeout", "10s", "--interval", "0s"],
+        "--interval must be at least 100ms",
+    );
+    refused(
+        &["daemon", "--max-backoff", "0s"],
+        "--max-backoff must be at least 100ms",
+    );
+}
+
+#[test]
+fn enumerations_and_lists() {
+    refused(&["start", "--action", "explode"], "invalid value 'explode'");
+    refused(&["start", "--use", "bios"], "invalid value 'bios'");
+    refused(
+        &["start", "--pretimeout-irq", "irq9"],
+        "invalid value 'irq9'",
+    );
+    refused(
+        &["set", "--clear-flags", "sms-os,bogus"],
+        "--clear-flags: `bogus`",
+    );
+    refused(&["daemon", "--on-exit", "maybe"], "invalid value 'maybe'");
+    refused(&["daemon", "--log", "syslog"], "invalid value 'syslog'");
+}
+
+#[test]
+fn transports_are_mutually_exclusive() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(dir.path(), &["--sim", "--device", "/dev/ipmi0", "get"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot be used with"));
+}
+
+#[test]
+fn missing_device_names_the_modules_and_sim() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = dir.path().join("ipmi0");
+    common::bmcwd(dir.path(), &["--device"])
+        .arg(&dev)
+        .arg("get")
+        .assert()
+        .code(4)
+        .stderr(
+            contains(format!("no IPMI device at {}", dev.display()))
+                .and(contains("modprobe ipmi_devintf ipmi_si"))
+                .and(contains("--sim")),
+        );
+}
+
+#[test]
+fn a_device_that_is_not_an_ipmi_device_is_an_io_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("ipmi0");
+    std::fs::write(&fake, b"not a device").unwrap();
+    common::bmcwd(dir.path(), &["--device"])
+        .arg(&fake)
+        .arg("get")
+        .assert()
+        .code(4)
+        .stderr(contains("is not an IPMI device").and(contains("panicked").not()));
+}
+
+#[test]
+fn embedded_simulator_is_the_default_and_says_so() {
+    if std::path::Path::new("/dev/ipmi0").exists() {
+        return; // a real BMC is the default on this machine
+    }
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(dir.path(), &["get"])
+        .assert()
+        .success()
+        .stderr(contains("using the embedded simulator"))
+        .stdout(contains("Watchdog Timer Is:      Stopped"));
+    // Explicit --sim: no note.
+    common::bmcwd(dir.path(), &["--sim", "start", "--timeout", "30s"])
+        .assert()
+        .success()
+        .stderr("");
+}

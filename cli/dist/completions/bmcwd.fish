@@ -1,0 +1,251 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_bmcwd_global_optspecs
+    string join \n device= socket= sim json cmd-timeout= state-file= h/help V/version
+end
+
+function __fish_bmcwd_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_bmcwd_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_bmcwd_using_subcommand
+    set -l cmd (__fish_bmcwd_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "get" -d 'Read and decode the watchdog (Get Watchdog Timer), like `ipmitool mc watchdog get`'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "set" -d 'Configure the watchdog (Set Watchdog Timer). Options not given keep their current value (read with Get first), as freeipmi\'s bmc-watchdog does. Without --dont-stop, a Set stops a running timer (IPMI v2.0 §27.6)'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "reset" -d 'Restart the countdown (Reset Watchdog Timer). On 0x80 (BMC lost its configuration) re-send the last Set from the state file and retry, as Linux\'s ipmi_watchdog does'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "pet" -d 'Restart the countdown (Reset Watchdog Timer). On 0x80 (BMC lost its configuration) re-send the last Set from the state file and retry, as Linux\'s ipmi_watchdog does'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "start" -d 'Configure and start the timer: Set, then Reset'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "stop" -d 'Stop the timer: Set with the current timer use and countdown, no action, no pre-timeout, without don\'t-stop'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "off" -d 'Stop the timer: Set with the current timer use and countdown, no action, no pre-timeout, without don\'t-stop'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "daemon" -d 'Start the timer and pet it at an interval until SIGTERM/SIGINT'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "scenario" -d 'Run or search simulation scenarios'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "sim" -d 'Serve the simulated BMC'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l timeout -d 'Initial countdown (e.g. 90s, 5m, 1.5s; 100 ms resolution, at most 6553.5s)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l use -d 'Timer use' -r -f -a "sms-os\t'SMS/OS (what OS watchdog daemons use)'
+os-load\t'OS Load'
+bios-post\t'BIOS/POST'
+bios-frb2\t'BIOS FRB2'
+oem\t'OEM'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l action -d 'What the BMC does when the countdown expires' -r -f -a "hard-reset\t'Hard reset'
+power-down\t'Power down'
+power-cycle\t'Power cycle'
+none\t'No action (the expiry is only logged)'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l pretimeout -d 'Pre-timeout interval: whole seconds before expiry (0–255 s, less than the timeout)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l pretimeout-irq -d 'Pre-timeout interrupt' -r -f -a "nmi\t'NMI / diagnostic interrupt'
+smi\t'SMI'
+msg\t'Messaging interrupt (the system interface\'s own interrupt)'
+none\t'None'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l clear-flags -d 'Clear timer-use expiration flags: comma-separated uses (bios-frb2,bios-post,os-load,sms-os,oem) or `all`' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l dont-log -d 'Don\'t log a SEL event when the timer expires'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l dont-stop -d 'Keep a running timer running (reloaded with the new countdown)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand set" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l timeout -d 'Initial countdown (e.g. 60s, 5m; at most 6553.5s)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l use -d 'Timer use' -r -f -a "sms-os\t'SMS/OS (what OS watchdog daemons use)'
+os-load\t'OS Load'
+bios-post\t'BIOS/POST'
+bios-frb2\t'BIOS FRB2'
+oem\t'OEM'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l action -d 'What the BMC does when the countdown expires' -r -f -a "hard-reset\t'Hard reset'
+power-down\t'Power down'
+power-cycle\t'Power cycle'
+none\t'No action (the expiry is only logged)'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l pretimeout -d 'Pre-timeout interval: whole seconds before expiry (0 = none)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l pretimeout-irq -d 'Pre-timeout interrupt (default: nmi if --pretimeout is given, else none)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
+smi\t'SMI'
+msg\t'Messaging interrupt (the system interface\'s own interrupt)'
+none\t'None'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l clear-flags -d 'Clear timer-use expiration flags: comma-separated uses or `all`' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l dont-log -d 'Don\'t log a SEL event when the timer expires'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l dont-stop -d 'Keep a running timer running while it is re-configured (as Linux\'s ipmi_watchdog does once started)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand stop" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand stop" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand stop" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand stop" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand stop" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand stop" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand stop" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand stop" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l timeout -d 'Initial countdown (e.g. 60s, 5m; at most 6553.5s)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l use -d 'Timer use' -r -f -a "sms-os\t'SMS/OS (what OS watchdog daemons use)'
+os-load\t'OS Load'
+bios-post\t'BIOS/POST'
+bios-frb2\t'BIOS FRB2'
+oem\t'OEM'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l action -d 'What the BMC does when the countdown expires' -r -f -a "hard-reset\t'Hard reset'
+power-down\t'Power down'
+power-cycle\t'Power cycle'
+none\t'No action (the expiry is only logged)'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l pretimeout -d 'Pre-timeout interval: whole seconds before expiry (0 = none)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l pretimeout-irq -d 'Pre-timeout interrupt (default: nmi if --pretimeout is given, else none)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
+smi\t'SMI'
+msg\t'Messaging interrupt (the system interface\'s own interrupt)'
+none\t'None'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l clear-flags -d 'Clear timer-use expiration flags: comma-separated uses or `all`' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l interval -d 'How often to pet (default: a third of the timeout; must be shorter than it)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l on-exit -d 'On SIGTERM/SIGINT: stop the timer, or leave it armed' -r -f -a "stop\t'Stop the timer (the machine is no longer watched)'
+leave\t'Leave it armed (the BMC acts unless someone else pets it)'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l log -d 'Log destination' -r -f -a "stderr\t'Plain lines on stderr'
+journal\t'stderr lines with `<N>` syslog-priority prefixes that journald understands'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l max-backoff -d 'Longest wait between retries after BMC errors (backoff doubles from 500ms up to this, and never beyond the interval)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l dont-log -d 'Don\'t log a SEL event when the timer expires'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l dont-stop -d 'Keep a running timer running while it is re-configured (as Linux\'s ipmi_watchdog does once started)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -f -a "run" -d 'Run a scenario file: kernel-style log and a timeline'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -f -a "explore" -d 'Search random fault schedules for a property violation and print the shrunk counterexample as a scenario file'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and not __fish_seen_subcommand_from run explore help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -l svg -d 'Also write the timeline picture (SVG) to this file' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l profile -d 'Kernel-behaviour profile to test' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l bug -d 'Historical bug to enable (see --help of the profile list)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l cases -d 'Number of random cases' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l seed -d 'Seed (the same seed reproduces the same search)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l out -d 'Write the counterexample scenario here instead of stdout' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run a scenario file: kernel-style log and a timeline'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from help" -f -a "explore" -d 'Search random fault schedules for a property violation and print the shrunk counterexample as a scenario file'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -f -a "serve" -d 'Serve a simulated BMC: on the Unix socket given with --socket PATH (for `bmcwd --socket PATH …`), and/or as QEMU\'s ipmi-bmc-extern peer over TCP (--vm-listen / --vm-connect)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_subcommand_from serve help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l vm-listen -d 'Listen for QEMU\'s ipmi-bmc-extern chardev on this TCP address' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l vm-connect -d 'Connect to QEMU\'s chardev (server mode) at this TCP address' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l fault-file -d 'Control file for link faults: write e.g. `silent`, `delay=5000`, `cc=c0 count=2`, `disconnect` or `none` into it while serving' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'Log every protocol event on stderr'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve a simulated BMC: on the Unix socket given with --socket PATH (for `bmcwd --socket PATH …`), and/or as QEMU\'s ipmi-bmc-extern peer over TCP (--vm-listen / --vm-connect)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "get" -d 'Read and decode the watchdog (Get Watchdog Timer), like `ipmitool mc watchdog get`'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "set" -d 'Configure the watchdog (Set Watchdog Timer). Options not given keep their current value (read with Get first), as freeipmi\'s bmc-watchdog does. Without --dont-stop, a Set stops a running timer (IPMI v2.0 §27.6)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "reset" -d 'Restart the countdown (Reset Watchdog Timer). On 0x80 (BMC lost its configuration) re-send the last Set from the state file and retry, as Linux\'s ipmi_watchdog does'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "start" -d 'Configure and start the timer: Set, then Reset'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "stop" -d 'Stop the timer: Set with the current timer use and countdown, no action, no pre-timeout, without don\'t-stop'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "daemon" -d 'Start the timer and pet it at an interval until SIGTERM/SIGINT'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "scenario" -d 'Run or search simulation scenarios'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "sim" -d 'Serve the simulated BMC'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and __fish_seen_subcommand_from scenario" -f -a "run" -d 'Run a scenario file: kernel-style log and a timeline'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and __fish_seen_subcommand_from scenario" -f -a "explore" -d 'Search random fault schedules for a property violation and print the shrunk counterexample as a scenario file'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and __fish_seen_subcommand_from sim" -f -a "serve" -d 'Serve a simulated BMC: on the Unix socket given with --socket PATH (for `bmcwd --socket PATH …`), and/or as QEMU\'s ipmi-bmc-extern peer over TCP (--vm-listen / --vm-connect)'

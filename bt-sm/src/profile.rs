@@ -5,16 +5,16 @@
 //! Sources: kernel-bt.md §0/§12 and the kernel trees read for
 //! `spec-notes/kernel-bt-history.md`.
 //!
-//! | Preset (`name()`) | Kernels | design | caps | IDLE re-arm | reset rule | restart flag reset | log style | printk era | invalid-state warn | u8 read index | drain charges time | one reset |
-//! |---|---|---|---|---|---|---|---|---|---|---|---|---|
-//! | `Linux2005` (`linux-2.6.12`) | 2.6.12–2.6.14 (1da177e4c3f4) | Y2005 | never | – | `seq == 0 + 2` | no | Printk2005 | pre-2.6.31 | no | yes | no | no |
-//! | `Linux2005ResetFix` (`linux-2.6.15`) | 2.6.15–2.6.19 ("ipmi: bt restart reset fixes", Oct 2005, hash UNVERIFIED) | Y2005 | never | – | `error_retries <= 2 + 1` | yes | Printk2005 | pre-2.6.31 | no | yes | no | no |
-//! | `CapsInSm` (`caps-in-sm`) | 2.6.20 ("IPMI: Fix BT long busy", Dec 2006) up to fe50a7d0393a | Y2006 | lazy in SM | after caps test | `seq <= retries` | – | Printk | pre-2.6.31 | no | yes | no | no |
-//! | `CapsInSmTimeoutFix` (`caps-in-sm-fe50`) | fe50a7d0393a applied: 4.4.140 stable … 4.18-ish | Y2006 | lazy in SM | before caps test | `seq <= retries` | – | Printk | modern | no | no | no | no |
-//! | `Mainline2018` (`mainline-2018`) | "Move BT capabilities detection to the detect call" (2018) e.g. 1652a83fa494 | Y2006 | in detect | none | `seq <= retries` | – | Printk (detect: Dev) | modern | no | no | no | no |
-//! | `Mainline` (`mainline`) | current (dev_* messages; seen at 0291023e7330 copy) | Y2006 | in detect | none | `seq <= retries` | – | Dev | modern | yes | no | no | no |
-//! | `FixedReset` (`fixed-reset`) | Mainline + seed-slides fix "ipmi: fix BT reset for a while when cmd timeout" (**UNVERIFIED upstream**) | Y2006 | in detect | none | `init` flag | – | Dev | modern | yes | no | no | no |
-//! | `Proposed` (`proposed`, alias `all-fixes`) | this project's proposal: FixedReset + B-8 fix + at most one reset per transaction | Y2006 | in detect | none | `init` flag | – | Dev | modern | yes | no | yes | yes |
+//! | Preset (`name()`) | Kernels | design | caps | IDLE re-arm | reset rule | restart flag reset | log style | printk era | invalid-state warn | u8 read index | drain charges time | one reset | delay after mismatch |
+//! |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+//! | `Linux2005` (`linux-2.6.12`) | 2.6.12–2.6.14 (1da177e4c3f4) | Y2005 | never | – | `seq == 0 + 2` | no | Printk2005 | pre-2.6.31 | no | yes | no | no | no |
+//! | `Linux2005ResetFix` (`linux-2.6.15`) | 2.6.15–2.6.19 ("ipmi: bt restart reset fixes", Oct 2005, hash UNVERIFIED) | Y2005 | never | – | `error_retries <= 2 + 1` | yes | Printk2005 | pre-2.6.31 | no | yes | no | no | no |
+//! | `CapsInSm` (`caps-in-sm`) | 2.6.20 ("IPMI: Fix BT long busy", Dec 2006) up to fe50a7d0393a | Y2006 | lazy in SM | after caps test | `seq <= retries` | – | Printk | pre-2.6.31 | no | yes | no | no | no |
+//! | `CapsInSmTimeoutFix` (`caps-in-sm-fe50`) | fe50a7d0393a applied: 4.4.140 stable … 4.18-ish | Y2006 | lazy in SM | before caps test | `seq <= retries` | – | Printk | modern | no | no | no | no | no |
+//! | `Mainline2018` (`mainline-2018`) | "Move BT capabilities detection to the detect call" (2018) e.g. 1652a83fa494 | Y2006 | in detect | none | `seq <= retries` | – | Printk (detect: Dev) | modern | no | no | no | no | no |
+//! | `Mainline` (`mainline`) | current (dev_* messages; seen at 0291023e7330 copy) | Y2006 | in detect | none | `seq <= retries` | – | Dev | modern | yes | no | no | no | no |
+//! | `FixedReset` (`fixed-reset`) | Mainline + seed-slides fix "ipmi: fix BT reset for a while when cmd timeout" (**UNVERIFIED upstream**) | Y2006 | in detect | none | `init` flag | – | Dev | modern | yes | no | no | no | no |
+//! | `Proposed` (`proposed`, alias `all-fixes`) | this project's proposal: FixedReset + B-8 fix + at most one reset per transaction + B-13 fix | Y2006 | in detect | none | `init` flag | – | Dev | modern | yes | no | yes | yes | yes |
 
 use crate::log::{Level, LogStyle, PrintkEra};
 
@@ -77,6 +77,11 @@ pub struct Behaviour {
     /// stale-response drain in XACTION_START, so a stuck B2H_ATN cannot stall a
     /// transaction forever.
     pub charge_time_in_drain: bool,
+    /// Proposal for B-13 (found by this crate's liveness property): after a response
+    /// that is not ours, READ_BYTES returns `CallWithDelay` instead of
+    /// `CallWithoutDelay`, so a BMC that keeps toggling B2H_ATN with foreign
+    /// responses cannot keep the SI layer's zero-time loop spinning forever.
+    pub delay_after_mismatch: bool,
     /// B-11: the read loop index is an `unsigned char`, so a response length byte of
     /// 255 never terminates in the kernel (modelled as [`BtSm::cpu_hung`](crate::BtSm::cpu_hung)).
     pub byte_read_index: bool,
@@ -147,7 +152,7 @@ pub enum KernelProfile {
     /// cmd timeout" (kernel-bt.md B-4): reset only while `init` is set. UNVERIFIED upstream.
     FixedReset,
     /// This project's proposal: `FixedReset` + charge time in the drain path (B-8) +
-    /// at most one reset per transaction. Not a kernel version.
+    /// at most one reset per transaction + delay after a foreign response (B-13). Not a kernel version.
     Proposed,
 }
 
@@ -174,6 +179,7 @@ impl KernelProfile {
             restart_resets_flags: false,
             reset_once_per_transaction: false,
             charge_time_in_drain: false,
+            delay_after_mismatch: false,
             byte_read_index: false,
             log_style: LogStyle::Dev,
             printk: PrintkEra::Modern,
@@ -234,6 +240,7 @@ impl KernelProfile {
                 reset_rule: ResetRule::InitFlag,
                 reset_once_per_transaction: true,
                 charge_time_in_drain: true,
+                delay_after_mismatch: true,
                 ..mainline
             },
         }
@@ -274,7 +281,7 @@ impl KernelProfile {
                 "mainline + reset only during init (seed-slides fix, UNVERIFIED upstream)"
             }
             KernelProfile::Proposed => {
-                "fixed-reset + drain charges time (B-8) + one reset per transaction"
+                "fixed-reset + drain charges time (B-8) + one reset per transaction + delay after mismatch (B-13)"
             }
         }
     }

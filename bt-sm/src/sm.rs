@@ -919,6 +919,9 @@ impl BtSm {
                 io.write_ctrl(H_BUSY);
                 if !mine {
                     self.state = State::ReadWait;
+                    if self.behaviour.delay_after_mismatch {
+                        return SmResult::CallWithDelay;
+                    }
                     return SmResult::CallWithoutDelay;
                 }
                 self.state = self.complete;
@@ -1072,7 +1075,7 @@ impl BtSm {
             } else {
                 time
             };
-            self.timeout -= t;
+            self.timeout = self.timeout.saturating_sub(t);
             if self.timeout < 0 && self.state.timeout_recovers(d) {
                 self.error_recovery_2005(io, log, Reason::Timeout);
                 return SmResult::CallWithoutDelay;

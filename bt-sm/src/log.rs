@@ -77,8 +77,12 @@ pub enum PrintkEra {
     /// Before 2.6.31: a `KERN_WARNING` printk after an unterminated line continues
     /// it (2007 logs show `… [ ] failed 2 retries, sending error response` on one line).
     Pre2_6_31,
-    /// 2.6.31 onwards: a level prefix always starts a new line.
+    /// 2.6.31 onwards: a level prefix always starts a new line; a bare `printk`
+    /// (no level) still continues the open line.
     Modern,
+    /// 4.9 onwards ("printk: reinstate KERN_CONT for printing continuation lines"):
+    /// only `KERN_CONT`/`pr_cont` continue; a bare `printk` starts a new line.
+    KernCont,
 }
 
 /// Why `error_recovery` was entered.
@@ -263,8 +267,11 @@ pub struct LogRecord {
     pub msg: LogMsg,
     /// Text generation.
     pub style: LogStyle,
-    /// `printk` without level / `pr_cont`: appends to the open line.
+    /// `printk` without level / `KERN_CONT` / `pr_cont`: appends to the open line.
     pub cont: bool,
+    /// The call was a bare `printk` with no level and no `KERN_CONT` (only with
+    /// `cont`): from 4.9 ([`PrintkEra::KernCont`]) such a call starts a new line.
+    pub bare: bool,
 }
 
 impl fmt::Display for LogRecord {
@@ -473,6 +480,11 @@ impl LineAssembler {
         }
     }
 
+    /// New assembler for the printk era of a behaviour (`Behaviour::printk`).
+    pub fn for_behaviour(b: &crate::profile::Behaviour) -> Self {
+        Self::new(b.printk)
+    }
+
     /// Complete lines so far (an open line is not included until it ends or
     /// [`flush`](Self::flush) is called).
     pub fn lines(&self) -> &[LogLine] {
@@ -500,7 +512,12 @@ impl LineAssembler {
 impl LogSink for LineAssembler {
     fn log(&mut self, rec: &LogRecord) {
         use core::fmt::Write as _;
-        let join = self.pending.is_some() && (rec.cont || self.era == PrintkEra::Pre2_6_31);
+        let join = self.pending.is_some()
+            && match self.era {
+                PrintkEra::Pre2_6_31 => true,
+                PrintkEra::Modern => rec.cont,
+                PrintkEra::KernCont => rec.cont && !rec.bare,
+            };
         if !join {
             self.flush();
         }
@@ -525,6 +542,7 @@ mod tests {
             msg,
             style,
             cont,
+            bare: cont && style != LogStyle::Dev,
         }
     }
 

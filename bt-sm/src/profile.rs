@@ -10,11 +10,11 @@
 //! | `Linux2005` (`linux-2.6.12`) | 2.6.12–2.6.14 (1da177e4c3f4) | Y2005 | never | – | `seq == 0 + 2` | no | Printk2005 | pre-2.6.31 | no | yes | no | no | no |
 //! | `Linux2005ResetFix` (`linux-2.6.15`) | 2.6.15–2.6.19 ("ipmi: bt restart reset fixes", Oct 2005, hash UNVERIFIED) | Y2005 | never | – | `error_retries <= 2 + 1` | yes | Printk2005 | pre-2.6.31 | no | yes | no | no | no |
 //! | `CapsInSm` (`caps-in-sm`) | 2.6.20 ("IPMI: Fix BT long busy", Dec 2006) up to fe50a7d0393a | Y2006 | lazy in SM | after caps test | `seq <= retries` | – | Printk | pre-2.6.31 | no | yes | no | no | no |
-//! | `CapsInSmTimeoutFix` (`caps-in-sm-fe50`) | fe50a7d0393a applied: 4.4.140 stable … 4.18-ish | Y2006 | lazy in SM | before caps test | `seq <= retries` | – | Printk | modern | no | no | no | no | no |
-//! | `Mainline2018` (`mainline-2018`) | "Move BT capabilities detection to the detect call" (2018) e.g. 1652a83fa494 | Y2006 | in detect | none | `seq <= retries` | – | Printk (detect: Dev) | modern | no | no | no | no | no |
-//! | `Mainline` (`mainline`) | current (dev_* messages; seen at 0291023e7330 copy) | Y2006 | in detect | none | `seq <= retries` | – | Dev | modern | yes | no | no | no | no |
-//! | `FixedReset` (`fixed-reset`) | Mainline + seed-slides fix "ipmi: fix BT reset for a while when cmd timeout" (**UNVERIFIED upstream**) | Y2006 | in detect | none | `init` flag | – | Dev | modern | yes | no | no | no | no |
-//! | `Proposed` (`proposed`, alias `all-fixes`) | this project's proposal: FixedReset + B-8 fix + at most one reset per transaction + B-13 fix | Y2006 | in detect | none | `init` flag | – | Dev | modern | yes | no | yes | yes | yes |
+//! | `CapsInSmTimeoutFix` (`caps-in-sm-fe50`) | fe50a7d0393a applied: 4.4.140 stable … 4.18-ish | Y2006 | lazy in SM | before caps test | `seq <= retries` | – | Printk | 2.6.31 (set `KernCont` for 4.9+) | no | no | no | no | no |
+//! | `Mainline2018` (`mainline-2018`) | "Move BT capabilities detection to the detect call" (2018) e.g. 1652a83fa494 | Y2006 | in detect | none | `seq <= retries` | – | Printk (detect: Dev) | 4.9 KERN_CONT | no | no | no | no | no |
+//! | `Mainline` (`mainline`) | current (dev_* messages; seen at 0291023e7330 copy) | Y2006 | in detect | none | `seq <= retries` | – | Dev | 4.9 KERN_CONT | yes | no | no | no | no |
+//! | `FixedReset` (`fixed-reset`) | Mainline + seed-slides fix "ipmi: fix BT reset for a while when cmd timeout" (**UNVERIFIED upstream**) | Y2006 | in detect | none | `init` flag | – | Dev | 4.9 KERN_CONT | yes | no | no | no | no |
+//! | `Proposed` (`proposed`, alias `all-fixes`) | this project's proposal: FixedReset + B-8 fix + at most one reset per transaction + B-13 fix | Y2006 | in detect | none | `init` flag | – | Dev | 4.9 KERN_CONT | yes | no | yes | yes | yes |
 
 use crate::log::{Level, LogStyle, PrintkEra};
 
@@ -182,7 +182,7 @@ impl KernelProfile {
             delay_after_mismatch: false,
             byte_read_index: false,
             log_style: LogStyle::Dev,
-            printk: PrintkEra::Modern,
+            printk: PrintkEra::KernCont,
             invalid_state_warning: true,
             debug: 0,
         };
@@ -223,6 +223,7 @@ impl KernelProfile {
                 caps: CapsFetch::LazyInSm,
                 timeout_before_caps_check: true,
                 log_style: LogStyle::Printk,
+                printk: PrintkEra::Modern,
                 invalid_state_warning: false,
                 ..mainline
             },

@@ -314,11 +314,25 @@ impl BtSm {
         msg: LogMsg,
         cont: bool,
     ) {
+        // Continuations are bare `printk`s in the printk-era code, `pr_cont` in dev_*.
+        let bare = cont && style != LogStyle::Dev;
         log.log(&LogRecord {
             level,
             msg,
             style,
             cont,
+            bare,
+        });
+    }
+
+    /// A `printk(KERN_CONT …)` / `pr_cont` continuation (never bare).
+    fn emit_kcont<L: LogSink + ?Sized>(&self, log: &mut L, level: Level, msg: LogMsg) {
+        log.log(&LogRecord {
+            level,
+            msg,
+            style: self.behaviour.log_style,
+            cont: true,
+            bare: false,
         });
     }
 
@@ -665,15 +679,14 @@ impl BtSm {
                 false,
             );
             for i in 0..max {
-                self.emit(log, lvl, LogMsg::HexByte(self.read_data[i]), true);
+                self.emit_kcont(log, lvl, LogMsg::HexByte(self.read_data[i]));
             }
-            self.emit(
+            self.emit_kcont(
                 log,
                 lvl,
                 LogMsg::GotEnd {
                     more: self.read_count > 16,
                 },
-                true,
             );
         }
         if self.response_matches() {

@@ -72,3 +72,22 @@ fn seed_slides_log_modern_printk_splits_levelled_line() {
         ]
     );
 }
+
+/// The 2018 design (caps in detect) still used bare `printk` in the state machine;
+/// on a 4.9+ printk the "retries left" continuation lands on its own line.
+#[test]
+fn mainline_2018_on_kern_cont_printk() {
+    let b = KernelProfile::Mainline2018.behaviour();
+    assert_eq!(b.printk, PrintkEra::KernCont);
+    let log = run(KernelProfile::Mainline2018, b.printk);
+    assert_eq!(
+        log.texts()[..5],
+        [
+            "IPMI BT: timeout in RD_WAIT [ ] ",
+            "1 retries left",
+            "IPMI BT: timeout in RD_WAIT [ ] ",
+            "failed 2 retries, sending error response",
+            "IPMI: BT reset (takes 5 secs)",
+        ]
+    );
+}

@@ -297,18 +297,25 @@ pub enum ScenarioCommand {
     /// Search random fault schedules for a property violation and print the
     /// shrunk counterexample as a scenario file.
     Explore {
-        /// Kernel-behaviour profile to test.
+        /// Kernel preset to test: v2.6.12, v3.13, v3.14, v4.14, v4.19,
+        /// mainline, fixed-reset, fixed-b8.
         #[arg(long, value_name = "PROFILE")]
         profile: String,
-        /// Historical bug to enable (see --help of the profile list).
+        /// Fault space shaped after a historical bug: b3 (dead BMC at probe),
+        /// b4 (silence at a command), b6 (request during the capabilities
+        /// fetch), b8 (stuck B2H_ATN); default: all of them mixed.
         #[arg(long, value_name = "BUG")]
         bug: Option<String>,
+        /// Property to check: liveness (all of the following),
+        /// bounded-completion, recovers-when-healthy, no-reset-loop.
+        #[arg(long, value_name = "PROPERTY", default_value = "liveness")]
+        property: String,
         /// Number of random cases.
-        #[arg(long, value_name = "N", default_value_t = 256)]
+        #[arg(long, value_name = "N", default_value_t = 64)]
         cases: u32,
         /// Seed (the same seed reproduces the same search).
-        #[arg(long, value_name = "SEED")]
-        seed: Option<u64>,
+        #[arg(long, value_name = "SEED", default_value_t = 1)]
+        seed: u64,
         /// Write the counterexample scenario here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,

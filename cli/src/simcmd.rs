@@ -11,6 +11,15 @@ use bmc_sim::vmproto::server::{
 };
 use ipmi_watchdog::{CompatProfile, Instant, Watchdog};
 
+use std::io::IsTerminal;
+
+use bmc_sim::explore::{search_with_progress, ExploreConfig, Progress, Property, Space};
+use bmc_sim::scenario::{KernelPreset, Scenario};
+use bmc_sim::time::SimTime;
+use bmc_sim::trace::{EventKind, Origin, Trace};
+use serde_json::{json, Value};
+
+use crate::app::{note, out};
 use crate::args::{Cli, ScenarioCommand, ServeArgs, SimCommand};
 use crate::exit::CliError;
 use crate::transport::sim::SimTransport;
@@ -85,8 +94,332 @@ pub fn embedded_transport() -> Box<dyn Transport> {
 }
 
 /// `bmcwd scenario …`
-pub fn scenario(_cli: &Cli, _s: &ScenarioCommand) -> Result<(), CliError> {
-    Err(CliError::Internal("scenario: not built yet".into()))
+pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<(), CliError> {
+    match s {
+        ScenarioCommand::Run { file, svg } => scenario_run(cli, file, svg.as_deref()),
+        ScenarioCommand::Explore {
+            profile,
+            bug,
+            property,
+            cases,
+            seed,
+            out,
+        } => scenario_explore(
+            cli,
+            profile,
+            bug.as_deref(),
+            property,
+            *cases,
+            *seed,
+            out.as_deref(),
+        ),
+    }
+}
+
+fn scenario_run(cli: &Cli, file: &Path, svg: Option<&Path>) -> Result<(), CliError> {
+    let sc = Scenario::load(file).map_err(|e| CliError::Input(e.to_string()))?;
+    let trace = bmc_sim::runner::run(&sc);
+    if let Some(path) = svg {
+        write_svg(&trace, path)?;
+    }
+    if cli.json {
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&trace_json(&trace)).unwrap_or_default()
+        ));
+    } else {
+        out(&format!(
+            "# scenario: {} ({})\n# driver: {}\n\n## kernel log\n{}\n## timeline\n{}",
+            trace.name,
+            file.display(),
+            trace.driver,
+            trace.render_log(),
+            trace.render_timeline()
+        ));
+    }
+    Ok(())
+}
+
+fn write_svg(trace: &Trace, path: &Path) -> Result<(), CliError> {
+    let svg = render_svg(trace)?;
+    std::fs::write(path, svg)
+        .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))
+}
+
+fn render_svg(_trace: &Trace) -> Result<String, CliError> {
+    Err(CliError::Internal(
+        "--svg: the timeline renderer is not available in this build".into(),
+    ))
+}
+
+fn origin_json(o: &Origin) -> Value {
+    match o {
+        Origin::Workload { entry, copy } => {
+            json!({"kind": "workload", "entry": entry, "copy": copy})
+        }
+        Origin::Probe { attempt } => json!({"kind": "probe", "attempt": attempt}),
+        Origin::Handler => json!({"kind": "handler"}),
+        Origin::Internal => json!({"kind": "internal"}),
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn secs(t: SimTime) -> f64 {
+    t.since_start().as_secs_f64()
+}
+
+/// The trace as JSON: log lines, events, completions, pending messages and
+/// counters, with times in seconds of virtual time.
+pub fn trace_json(trace: &Trace) -> Value {
+    let events: Vec<Value> = trace
+        .events
+        .iter()
+        .map(|e| {
+            let (kind, detail) = match &e.kind {
+                EventKind::State { from, to } => (
+                    "state",
+                    json!({"from": format!("{from:?}"), "to": format!("{to:?}")}),
+                ),
+                EventKind::Submit { id } => ("submit", json!({"id": id})),
+                EventKind::Complete { index } => (
+                    "complete",
+                    json!({"id": trace.completions.get(*index).map(|c| c.id)}),
+                ),
+                EventKind::FaultOn(s) => ("fault-on", json!(s)),
+                EventKind::FaultOff(s) => ("fault-off", json!(s)),
+                EventKind::Bmc(s) => ("bmc", json!(s)),
+                EventKind::Phase(s) => ("phase", json!(s)),
+                EventKind::Irq => ("irq", Value::Null),
+            };
+            json!({"t": secs(e.t), "kind": kind, "detail": detail})
+        })
+        .collect();
+    json!({
+        "name": trace.name,
+        "driver": trace.driver,
+        "end_s": secs(trace.end),
+        "registered": trace.registered,
+        "log": trace.log.iter().map(|l| json!({
+            "t": secs(l.t), "level": format!("{:?}", l.level), "text": l.text,
+        })).collect::<Vec<_>>(),
+        "events": events,
+        "completions": trace.completions.iter().map(|c| json!({
+            "id": c.id,
+            "origin": origin_json(&c.origin),
+            "netfn": c.netfn(),
+            "cmd": c.cmd(),
+            "command": bmc_sim::trace::command_name(c.netfn(), c.cmd()),
+            "request": hex(&c.request),
+            "response": hex(&c.response),
+            "cc": c.cc.0,
+            "cc_name": c.cc.describe_for(c.netfn(), c.cmd()),
+            "synthesized": c.synthesized,
+            "submitted_s": secs(c.submitted),
+            "started_s": secs(c.started),
+            "completed_s": secs(c.completed),
+            "latency_s": c.latency().as_secs_f64(),
+        })).collect::<Vec<_>>(),
+        "pending": trace.pending.iter().map(|p| json!({
+            "id": p.id,
+            "origin": origin_json(&p.origin),
+            "request": hex(&p.request),
+            "submitted_s": secs(p.submitted),
+            "started_s": p.started.map(secs),
+        })).collect::<Vec<_>>(),
+        "stats": {
+            "sm_events": trace.stats.sm_events,
+            "timer_fires": trace.stats.timer_fires,
+            "irqs": trace.stats.irqs,
+            "reg_accesses": trace.stats.reg_accesses,
+            "skipped_polls": trace.stats.skipped_polls,
+            "steps": trace.stats.steps,
+        },
+    })
+}
+
+/// Historical bug names (kernel-bt.md §12) → the fault space shaped after it.
+pub fn space_for_bug(bug: Option<&str>) -> Result<Space, CliError> {
+    let Some(b) = bug else {
+        return Ok(Space::Mixed);
+    };
+    let space = match b.to_ascii_lowercase().replace('_', "-").as_str() {
+        "b4" | "b-4" => Some(Space::SilenceAtCommand),
+        "b6" | "b-6" => Some(Space::CapsWindow),
+        "b3" | "b-3" => Some(Space::DeadAtProbe),
+        "b8" | "b-8" => Some(Space::StuckB2h),
+        other => Space::from_name(other),
+    };
+    space.ok_or_else(|| {
+        CliError::Usage(format!(
+            "--bug {b}: unknown; use b3 (dead BMC at probe), b4 (silence at a command), \
+             b6 (request during the capabilities fetch), b8 (stuck B2H_ATN), or a space name: \
+             silence-at-command, caps-window, dead-at-probe, stuck-b2h, mixed"
+        ))
+    })
+}
+
+/// Kernel preset by its scenario-file name (`v3.13`, `mainline`, …).
+pub fn preset(name: &str) -> Result<KernelPreset, CliError> {
+    serde_json::from_value(Value::String(name.to_string())).map_err(|_| {
+        CliError::Usage(format!(
+            "--profile {name}: unknown kernel preset; use one of v2.6.12, v3.13, v3.14, v4.14, \
+             v4.19, mainline, fixed-reset, fixed-b8"
+        ))
+    })
+}
+
+/// Draws a one-line progress bar on stderr (only when it is a terminal),
+/// at most ten times a second.
+struct ProgressBar {
+    total: u64,
+    tty: bool,
+    last: Option<std::time::Instant>,
+}
+
+impl ProgressBar {
+    fn draw(&mut self, p: &Progress) {
+        if !self.tty {
+            return;
+        }
+        let now = std::time::Instant::now();
+        if self
+            .last
+            .is_some_and(|l| now.duration_since(l) < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.last = Some(now);
+        const WIDTH: u64 = 30;
+        let line = if p.shrinking {
+            format!("shrinking the counterexample… {} runs", p.runs)
+        } else {
+            let done = p.runs.min(self.total);
+            let filled = (done * WIDTH).checked_div(self.total).unwrap_or(WIDTH);
+            let bar: String = (0..WIDTH)
+                .map(|i| if i < filled { '#' } else { '.' })
+                .collect();
+            format!("[{bar}] {done}/{} cases", self.total)
+        };
+        eprint!("\r\x1b[2K{line}  {:.1}s", p.elapsed.as_secs_f64());
+    }
+
+    fn finish(&self) {
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scenario_explore(
+    cli: &Cli,
+    profile: &str,
+    bug: Option<&str>,
+    property: &str,
+    cases: u32,
+    seed: u64,
+    out_file: Option<&Path>,
+) -> Result<(), CliError> {
+    let kernel = preset(profile)?;
+    let space = space_for_bug(bug)?;
+    let property = Property::from_name(property).ok_or_else(|| {
+        CliError::Usage(format!(
+            "--property {property}: unknown; use liveness, bounded-completion, \
+             recovers-when-healthy or no-reset-loop"
+        ))
+    })?;
+    if cases == 0 {
+        return Err(CliError::Usage("--cases must be at least 1".into()));
+    }
+    let cfg = ExploreConfig {
+        space,
+        cases,
+        seed,
+        ..ExploreConfig::default()
+    };
+    let mut bar = ProgressBar {
+        total: u64::from(cases),
+        tty: std::io::stderr().is_terminal(),
+        last: None,
+    };
+    let outcome = search_with_progress(kernel, property, &cfg, &mut |p| bar.draw(p));
+    bar.finish();
+    let what = format!(
+        "profile {profile}, space {}, property {}, seed {seed}",
+        space.name(),
+        property.name()
+    );
+    match (&outcome.counterexample, &outcome.violation) {
+        (Some(sc), violation) => {
+            let found = outcome
+                .runs_to_first_failure
+                .map(|n| format!("found after {n} cases"))
+                .unwrap_or_default();
+            let v = violation
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "property violated".into());
+            if cli.json {
+                out(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&json!({
+                        "found": true,
+                        "violation": v,
+                        "runs_to_first_failure": outcome.runs_to_first_failure,
+                        "cases_tried": outcome.cases_tried,
+                        "elapsed_s": outcome.elapsed.as_secs_f64(),
+                        "scenario": sc.to_toml_string(),
+                    }))
+                    .unwrap_or_default()
+                ));
+            } else {
+                let text = format!(
+                    "# Counterexample ({what}; {found}, {} runs with shrinking, {:.1} s)\n# {v}\n# Replay: bmcwd scenario run FILE\n{}",
+                    outcome.cases_tried,
+                    outcome.elapsed.as_secs_f64(),
+                    sc.to_toml_string()
+                );
+                match out_file {
+                    Some(p) => {
+                        std::fs::write(p, &text).map_err(|e| {
+                            CliError::Input(format!("cannot write {}: {e}", p.display()))
+                        })?;
+                        note(&format!("counterexample written to {}", p.display()));
+                    }
+                    None => out(&text),
+                }
+            }
+            eprintln!("bmcwd: {v}");
+            Err(CliError::Counterexample(v))
+        }
+        (None, _) => {
+            if cli.json {
+                out(&format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&json!({
+                        "found": false,
+                        "cases_tried": outcome.cases_tried,
+                        "elapsed_s": outcome.elapsed.as_secs_f64(),
+                    }))
+                    .unwrap_or_default()
+                ));
+            } else {
+                out(&format!(
+                    "No counterexample in {} cases ({what}; {:.1} s).\n",
+                    outcome.cases_tried,
+                    outcome.elapsed.as_secs_f64()
+                ));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `bmcwd sim …`

@@ -6,20 +6,29 @@ use assert_cmd::Command;
 
 fn check(shell: &str, file: &str) {
     let shipped = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/completions").join(file),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("dist/completions")
+            .join(file),
     )
     .unwrap();
-    let out = Command::cargo_bin("bmcwd").unwrap().args(["completions", shell]).assert().success();
+    let out = Command::cargo_bin("bmcwd")
+        .unwrap()
+        .args(["completions", shell])
+        .assert()
+        .success();
     let generated = String::from_utf8(out.get_output().stdout.clone()).unwrap();
     assert!(
         shipped == generated,
         "dist/completions/{file} is stale: run `bmcwd completions {shell} > cli/dist/completions/{file}`"
     );
-    assert_eq!(generated, bmcwd::app::completions(match shell {
-        "bash" => bmcwd::args::Shell::Bash,
-        "zsh" => bmcwd::args::Shell::Zsh,
-        _ => bmcwd::args::Shell::Fish,
-    }));
+    assert_eq!(
+        generated,
+        bmcwd::app::completions(match shell {
+            "bash" => bmcwd::args::Shell::Bash,
+            "zsh" => bmcwd::args::Shell::Zsh,
+            _ => bmcwd::args::Shell::Fish,
+        })
+    );
 }
 
 #[test]
@@ -40,7 +49,14 @@ fn fish_completions_are_current() {
 #[test]
 fn completions_offer_subcommands_and_values() {
     let bash = bmcwd::app::completions(bmcwd::args::Shell::Bash);
-    for word in ["daemon", "hard-reset", "power-cycle", "sms-os", "--pretimeout-irq", "--on-exit"] {
+    for word in [
+        "daemon",
+        "hard-reset",
+        "power-cycle",
+        "sms-os",
+        "--pretimeout-irq",
+        "--on-exit",
+    ] {
         assert!(bash.contains(word), "{word} missing from bash completions");
     }
 }

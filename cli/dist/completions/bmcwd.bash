@@ -544,7 +544,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__scenario__subcmd__explore)
-            opts="-h -V --profile --bug --cases --seed --out --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-h -V --profile --bug --property --cases --seed --out --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -555,6 +555,10 @@ _bmcwd() {
                     return 0
                     ;;
                 --bug)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --property)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

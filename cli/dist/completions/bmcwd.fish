@@ -188,8 +188,9 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_su
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l profile -d 'Kernel-behaviour profile to test' -r
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l bug -d 'Historical bug to enable (see --help of the profile list)' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l profile -d 'Kernel preset to test: v2.6.12, v3.13, v3.14, v4.14, v4.19, mainline, fixed-reset, fixed-b8' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l bug -d 'Fault space shaped after a historical bug: b3 (dead BMC at probe), b4 (silence at a command), b6 (request during the capabilities fetch), b8 (stuck B2H_ATN); default: all of them mixed' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l property -d 'Property to check: liveness (all of the following), bounded-completion, recovers-when-healthy, no-reset-loop' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l cases -d 'Number of random cases' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l seed -d 'Seed (the same seed reproduces the same search)' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l out -d 'Write the counterexample scenario here instead of stdout' -r -F

@@ -1,0 +1,193 @@
+//! End to end: the simulation subcommands (`scenario run`, `scenario explore`,
+//! `sim serve` argument handling, `completions`).
+
+mod common;
+
+use predicates::prelude::*;
+use predicates::str::contains;
+
+fn scenario(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../sim/scenarios")
+        .join(name)
+}
+
+#[test]
+fn scenario_run_prints_kernel_log_and_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(dir.path(), &["scenario", "run"])
+        .arg(scenario("long-busy.toml"))
+        .assert()
+        .success()
+        .stdout(
+            contains("## kernel log")
+                .and(contains(
+                    "IPMI BT: timeout in XACTION [ B_BUSY ] 1 retries left",
+                ))
+                .and(contains("failed 2 retries, sending error response"))
+                .and(contains("## timeline")),
+        );
+}
+
+#[test]
+fn scenario_run_json_is_the_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::bmcwd(dir.path(), &["--json", "scenario", "run"])
+        .arg(scenario("long-busy.toml"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v = common::json(&out);
+    assert_eq!(v["name"], "long-busy");
+    assert!(v["completions"].as_array().unwrap().len() > 1);
+    assert!(v["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["text"].as_str().unwrap().contains("timeout in XACTION")));
+    // The long-busy message is answered by the host itself with 0xC0.
+    assert!(v["completions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["cc"] == 0xC0 && c["synthesized"] == true));
+}
+
+#[test]
+fn scenario_errors_are_input_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "name = \"x\"\nstop = \"ten seconds\"\n").unwrap();
+    common::bmcwd(dir.path(), &["scenario", "run"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(contains("bad.toml"));
+    common::bmcwd(dir.path(), &["scenario", "run"])
+        .arg(dir.path().join("missing.toml"))
+        .assert()
+        .code(2)
+        .stderr(contains("missing.toml"));
+}
+
+#[test]
+fn explore_finds_b4_on_v3_13_and_prints_a_replayable_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::bmcwd(
+        dir.path(),
+        &[
+            "scenario",
+            "explore",
+            "--profile",
+            "v3.13",
+            "--bug",
+            "b4",
+            "--cases",
+            "32",
+            "--seed",
+            "7",
+        ],
+    )
+    .assert()
+    .code(6)
+    .stdout(contains(
+        "# Counterexample (profile v3.13, space silence-at-command",
+    ))
+    .get_output()
+    .stdout
+    .clone();
+    let file = dir.path().join("cx.toml");
+    std::fs::write(&file, &out).unwrap();
+    // The printed counterexample is a valid scenario that replays.
+    common::bmcwd(dir.path(), &["scenario", "run"])
+        .arg(&file)
+        .assert()
+        .success()
+        .stdout(contains("kernel V3_13"));
+}
+
+#[test]
+fn explore_on_a_fixed_kernel_finds_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(
+        dir.path(),
+        &[
+            "scenario",
+            "explore",
+            "--profile",
+            "fixed-b8",
+            "--bug",
+            "b4",
+            "--cases",
+            "8",
+        ],
+    )
+    .assert()
+    .success()
+    .stdout(contains("No counterexample in"));
+}
+
+#[test]
+fn explore_rejects_unknown_names() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(dir.path(), &["scenario", "explore", "--profile", "v9.9"])
+        .assert()
+        .code(2)
+        .stderr(contains("unknown kernel preset").and(contains("mainline")));
+    common::bmcwd(
+        dir.path(),
+        &["scenario", "explore", "--profile", "v3.13", "--bug", "b99"],
+    )
+    .assert()
+    .code(2)
+    .stderr(contains("--bug b99: unknown"));
+    common::bmcwd(
+        dir.path(),
+        &[
+            "scenario",
+            "explore",
+            "--profile",
+            "v3.13",
+            "--property",
+            "fast",
+        ],
+    )
+    .assert()
+    .code(2)
+    .stderr(contains("--property fast: unknown"));
+}
+
+#[test]
+fn sim_serve_needs_an_endpoint_and_refuses_a_live_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(dir.path(), &["sim", "serve"])
+        .assert()
+        .code(2)
+        .stderr(contains("--socket PATH"));
+    let s = common::Server::start();
+    common::bmcwd(dir.path(), &["sim", "serve", "--socket"])
+        .arg(&s.socket)
+        .assert()
+        .code(2)
+        .stderr(contains("in use by a running server"));
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "x").unwrap();
+    common::bmcwd(dir.path(), &["sim", "serve", "--socket"])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(contains("is not a socket"));
+}
+
+#[test]
+fn completions_subcommand_prints_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        common::bmcwd(dir.path(), &["completions", shell])
+            .assert()
+            .success()
+            .stdout(contains("bmcwd"));
+    }
+}

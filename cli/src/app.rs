@@ -340,7 +340,7 @@ fn cmd_reset(cli: &Cli) -> Result<(), CliError> {
         }
     };
     let mut c = client(cli, &t)?;
-    let outcome = c.pet(last.as_ref()).map_err(|e| {
+    let outcome = c.pet(last.as_ref()).inspect_err(|e| {
         if e.completion_code() == Some(ipmi_bt_sm::CompletionCode(0x80)) && last.is_none() {
             note(&format!(
                 "no recorded Set to re-send{}",
@@ -349,7 +349,6 @@ fn cmd_reset(cli: &Cli) -> Result<(), CliError> {
                     .unwrap_or_default()
             ));
         }
-        e
     })?;
     if outcome.resets_recovered > 0 {
         note(&format!(

@@ -68,7 +68,9 @@ pub use ipmi_bt_sm::CompletionCode;
 pub use profile::CompatProfile;
 pub use sel::{SelEvent, WatchdogOffset, EVENT_TYPE_SENSOR_SPECIFIC, SENSOR_TYPE_WATCHDOG2};
 pub use time::Instant;
-pub use timer::{Events, Response, Watchdog, WatchdogEvent, CC_RESET_AFTER_PRETIMEOUT};
+pub use timer::{
+    Events, Response, TimerPhase, Watchdog, WatchdogEvent, WatchdogState, CC_RESET_AFTER_PRETIMEOUT,
+};
 pub use types::{
     Countdown, CountdownError, ExpirationFlags, MessageFlags, ParseNameError, PreTimeoutInterrupt,
     TimerAction, TimerUse,

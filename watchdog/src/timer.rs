@@ -76,6 +76,48 @@ impl WatchdogEvent {
     }
 }
 
+impl core::fmt::Display for WatchdogEvent {
+    /// `7.000000000s watchdog pre-timeout: NMI / Diagnostic Interrupt (SMS/OS)`
+    /// or `10.000000000s watchdog expired: Hard Reset (SMS/OS), SEL offset 01h`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::PreTimeout {
+                at,
+                interrupt,
+                timer_use,
+                sel,
+            } => {
+                write!(f, "{at} watchdog pre-timeout: {interrupt} ({timer_use})")?;
+                write_sel(f, sel)
+            }
+            Self::Expired {
+                at,
+                action,
+                timer_use,
+                sel,
+            } => {
+                write!(f, "{at} watchdog expired: {action} ({timer_use})")?;
+                write_sel(f, sel)
+            }
+        }
+    }
+}
+
+fn write_sel(f: &mut core::fmt::Formatter<'_>, sel: &Option<SelEvent>) -> core::fmt::Result {
+    match sel {
+        Some(s) => write!(
+            f,
+            ", SEL offset {:02X}h \"{}\" data {:02X} {:02X} {:02X}",
+            s.offset.bits(),
+            s.offset.description(),
+            s.event_data[0],
+            s.event_data[1],
+            s.event_data[2]
+        ),
+        None => f.write_str(", not logged"),
+    }
+}
+
 /// The events fired by one call, in time order. At most two (a pre-timeout
 /// and the expiry that follows it): the timer stops at expiry, so nothing
 /// more can happen until the next command. Inline storage, no allocation.
@@ -177,12 +219,42 @@ impl Config {
     };
 }
 
-/// Running or stopped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+impl Config {
+    fn from_set(req: &SetWatchdog) -> Self {
+        Self {
+            timer_use: req.timer_use,
+            dont_log: req.dont_log,
+            dont_stop: req.dont_stop,
+            action: req.action,
+            irq: req.pretimeout_irq,
+            pretimeout_secs: req.pretimeout_secs,
+            initial: req.initial_countdown,
+        }
+    }
+
+    fn to_set(self) -> SetWatchdog {
+        SetWatchdog {
+            timer_use: self.timer_use,
+            dont_log: self.dont_log,
+            dont_stop: self.dont_stop,
+            action: self.action,
+            pretimeout_irq: self.irq,
+            pretimeout_secs: self.pretimeout_secs,
+            clear_flags: ExpirationFlags::empty(),
+            initial_countdown: self.initial,
+        }
+    }
+}
+
+/// Whether the timer runs, and the instants it is counting towards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TimerPhase {
     /// Stopped; `present` is what a spec BMC reports as the present countdown
     /// (the initial countdown after a Set, 0 after an expiry).
-    Stopped { present: Countdown },
+    Stopped {
+        /// Present countdown while stopped.
+        present: Countdown,
+    },
     /// Counting down.
     Running {
         /// Instant of the expiry.
@@ -193,6 +265,32 @@ enum Phase {
         /// The pre-timeout interrupt of this arming has fired.
         pre_fired: bool,
     },
+}
+
+type Phase = TimerPhase;
+
+/// A snapshot of everything a [`Watchdog`] holds, with public fields, to save
+/// and restore a simulation (the `State` of rust-vmm/vm-superio devices).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WatchdogState {
+    /// The compatibility profile.
+    pub profile: CompatProfile,
+    /// A Set has been accepted since power-on / BMC reset.
+    pub initialized: bool,
+    /// The configuration of the last accepted Set (`clear_flags` is always
+    /// empty; meaningless while not `initialized`).
+    pub config: SetWatchdog,
+    /// Running or stopped.
+    pub phase: TimerPhase,
+    /// Timer Use Expiration flags.
+    pub expiration_flags: ExpirationFlags,
+    /// Message flag bit 3 (watchdog pre-timeout).
+    pub pretimeout_flag: bool,
+    /// QEMU profile: bit `n` set once Watchdog 2 offset `n` has been asserted
+    /// (and therefore will not be logged again).
+    pub qemu_asserted_offsets: u16,
+    /// phosphor profile: an expiry not yet latched into the flags by a Get.
+    pub phosphor_expired_use: Option<TimerUse>,
 }
 
 /// The BMC watchdog timer: state, command handling and time-driven events.
@@ -289,6 +387,53 @@ impl Watchdog {
             qemu_asserted: 0,
             phosphor_expired_use: None,
         }
+    }
+
+    /// A snapshot of the complete state.
+    pub fn state(&self) -> WatchdogState {
+        WatchdogState {
+            profile: self.profile,
+            initialized: self.initialized,
+            config: self.cfg.to_set(),
+            phase: self.phase,
+            expiration_flags: self.expiration_flags,
+            pretimeout_flag: self.pretimeout_flag,
+            qemu_asserted_offsets: self.qemu_asserted,
+            phosphor_expired_use: self.phosphor_expired_use,
+        }
+    }
+
+    /// Restores a snapshot taken with [`state`](Self::state). A hand-made
+    /// state whose pre-timeout lies after its expiry is clamped to the
+    /// expiry, so events still come in time order.
+    pub fn from_state(state: &WatchdogState) -> Self {
+        let phase = match state.phase {
+            TimerPhase::Running {
+                expire_at,
+                pre_at,
+                pre_fired,
+            } => TimerPhase::Running {
+                expire_at,
+                pre_at: pre_at.map(|p| p.min(expire_at)),
+                pre_fired,
+            },
+            stopped => stopped,
+        };
+        Self {
+            profile: state.profile,
+            initialized: state.initialized,
+            cfg: Config::from_set(&state.config),
+            phase,
+            expiration_flags: state.expiration_flags,
+            pretimeout_flag: state.pretimeout_flag,
+            qemu_asserted: state.qemu_asserted_offsets,
+            phosphor_expired_use: state.phosphor_expired_use,
+        }
+    }
+
+    /// Whether the timer runs, and towards which instants.
+    pub const fn phase(&self) -> TimerPhase {
+        self.phase
     }
 
     /// The compatibility profile.
@@ -519,15 +664,7 @@ impl Watchdog {
                 }
             }
         }
-        let cfg = Config {
-            timer_use: req.timer_use,
-            dont_log: req.dont_log,
-            dont_stop: req.dont_stop,
-            action: req.action,
-            irq: req.pretimeout_irq,
-            pretimeout_secs: req.pretimeout_secs,
-            initial: req.initial_countdown,
-        };
+        let cfg = Config::from_set(req);
         self.cfg = cfg;
         self.initialized = true;
         self.expiration_flags &= !req.clear_flags;

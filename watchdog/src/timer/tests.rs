@@ -743,3 +743,63 @@ fn events_iterator_and_len() {
     assert!(evs.is_empty());
     assert!(evs.next().is_none());
 }
+
+#[test]
+fn state_snapshot_round_trips_and_resumes_identically() {
+    for p in CompatProfile::ALL {
+        let req = with_pre(PreTimeoutInterrupt::Messaging, 2, 50);
+        let mut wd = Watchdog::new(p);
+        let _ = wd.set(ms(0), &req);
+        let _ = wd.reset(ms(0));
+        wd.advance(ms(3_500));
+        let st = wd.state();
+        let mut copy = Watchdog::from_state(&st);
+        assert_eq!(copy, wd, "{p}");
+        assert_eq!(copy.state(), st);
+        let a: Vec<_> = wd.advance(ms(60_000)).collect();
+        let b: Vec<_> = copy.advance(ms(60_000)).collect();
+        assert_eq!(a, b, "{p}");
+        assert_eq!(wd.get(ms(60_000)), copy.get(ms(60_000)));
+    }
+}
+
+#[test]
+fn from_state_clamps_a_late_pretimeout() {
+    let mut st = Watchdog::new(CompatProfile::Spec).state();
+    st.initialized = true;
+    st.config = with_pre(PreTimeoutInterrupt::Nmi, 1, 10);
+    st.phase = TimerPhase::Running {
+        expire_at: ms(1_000),
+        pre_at: Some(ms(5_000)),
+        pre_fired: false,
+    };
+    let mut wd = Watchdog::from_state(&st);
+    let evs: Vec<_> = wd.advance(ms(10_000)).collect();
+    assert_eq!(evs.len(), 2);
+    assert!(evs[0].at() <= evs[1].at());
+}
+
+#[test]
+fn events_display_for_timelines() {
+    let req = with_pre(PreTimeoutInterrupt::Nmi, 3, 100);
+    let mut wd = armed(CompatProfile::Spec, req, ms(0));
+    let evs: Vec<String> = wd.advance(ms(10_000)).map(|e| e.to_string()).collect();
+    assert_eq!(
+        evs,
+        [
+            "7.000000000s watchdog pre-timeout: NMI / Diagnostic Interrupt (SMS/OS), \
+             SEL offset 08h \"Timer interrupt\" data C8 24 FF",
+            "10.000000000s watchdog expired: Hard Reset (SMS/OS), SEL offset 01h \"Hard reset\" data C1 24 FF",
+        ]
+    );
+    let quiet = SetWatchdog {
+        dont_log: true,
+        ..set_req(TimerAction::None, 1)
+    };
+    let mut wd = armed(CompatProfile::Spec, quiet, ms(0));
+    let ev = wd.advance(ms(100)).next().unwrap();
+    assert_eq!(
+        ev.to_string(),
+        "0.100000000s watchdog expired: No action (SMS/OS), not logged"
+    );
+}

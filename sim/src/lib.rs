@@ -10,3 +10,5 @@ pub mod sched;
 pub mod trace;
 pub mod si;
 pub mod runner;
+pub mod explore;
+pub mod svg;

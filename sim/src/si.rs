@@ -632,6 +632,10 @@ impl SiDriver {
     /// `smi_timeout` at jiffy `now_j`.
     fn smi_timeout<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, now_j: u64) {
         env.stats.timer_fires += 1;
+        if let Some(p) = self.ff_period {
+            let polls = now_j.saturating_sub(self.last_timeout_jiffies) / p.max(1);
+            env.stats.skipped_polls += polls.saturating_sub(1);
+        }
         self.timer = None;
         self.ff_period = None;
         let upj = u64::from(self.clock.si_usec_per_jiffy());
@@ -661,7 +665,6 @@ impl SiDriver {
             && self.waiting.is_none();
         let polls = if pure { self.identical_polls(env, now_j, period) } else { 1 };
         if polls > 1 {
-            env.stats.skipped_polls += polls - 1;
             self.ff_period = Some(period);
         }
         self.timer = Some(now_j + polls * period);
@@ -671,7 +674,8 @@ impl SiDriver {
     /// the poll just made (same single CTRL read, no state change): until the
     /// state machine's countdown can cross zero or the device changes.
     fn identical_polls<D: SimDevice>(&self, env: &SiEnv<'_, D>, now_j: u64, period: u64) -> u64 {
-        const CAP: u64 = 1 << 40;
+        // 2^32 periods exceed a year of virtual time at any HZ, yet cannot overflow.
+        const CAP: u64 = 1 << 32;
         let upj = u64::from(self.clock.si_usec_per_jiffy()).max(1);
         let per_poll_us = period.saturating_mul(upj).max(1);
         let design = env.sm.behaviour().design;
@@ -791,7 +795,7 @@ impl SiDriver {
 
     /// How many one-jiffy sleeps provably repeat the pure poll just made.
     fn identical_sync_sleeps<D: SimDevice>(&self, env: &SiEnv<'_, D>, credit_us: i64) -> u64 {
-        const CAP: u64 = 1 << 40;
+        const CAP: u64 = 1 << 32;
         let s = env.sm.state();
         let design = env.sm.behaviour().design;
         let by_timeout = if s.charges_time(design) {

@@ -1,0 +1,474 @@
+//! Property search over fault schedules and workloads: the liveness and
+//! bounded-time properties a fixed BT driver must have, checked on scenario
+//! traces, and a proptest-driven search that finds (and shrinks) a
+//! counterexample scenario for a kernel preset that violates them.
+//!
+//! The properties (for every message, with `bound` =
+//! (retries + 1) × req2rsp + the 6 s reset hold-off + 1 s of timer slack,
+//! from the BMC's capabilities):
+//!
+//! * [`Property::BoundedCompletion`]: every started message completes (with any
+//!   code) within `bound`.
+//! * [`Property::RecoversWhenHealthy`]: a message submitted while the BMC has
+//!   been healthy for `bound` and stays healthy for `bound` completes with a
+//!   response read from the BMC (not made up by the host, e.g. 0xD5 or 0xC0).
+//! * [`Property::NoResetLoop`]: at most one BT reset per message.
+//!
+//! The fault spaces ([`Space`]) are shaped after the historical bugs
+//! (kernel-bt.md §12): B-4 silence at a command, B-6 a request during the caps
+//! fetch, B-3 a dead BMC at probe, B-8 a stuck B2H_ATN.
+
+use core::fmt;
+use std::cell::{Cell, RefCell};
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
+
+use crate::runner::run;
+use crate::scenario::{BmcSpec, DriverSpec, Dur, FaultKindName, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario, TraceSpec};
+use crate::trace::{EventKind, Origin, Trace};
+
+/// BT_RESET_DELAY: the 6 s hold-off of RESET3 (ipmi_bt_sm.c).
+const RESET_HOLD_OFF: Duration = Duration::from_secs(6);
+/// Slack for jiffy rounding and the SI timer's first long period.
+const SLACK: Duration = Duration::from_secs(1);
+
+/// A property a fixed driver must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Property {
+    /// Every started message completes within the bound.
+    BoundedCompletion,
+    /// Messages sent to a healthy BMC get the BMC's own response.
+    RecoversWhenHealthy,
+    /// At most one BT reset per message.
+    NoResetLoop,
+    /// All three.
+    Liveness,
+}
+
+impl Property {
+    /// Kebab-case name (CLI).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Property::BoundedCompletion => "bounded-completion",
+            Property::RecoversWhenHealthy => "recovers-when-healthy",
+            Property::NoResetLoop => "no-reset-loop",
+            Property::Liveness => "liveness",
+        }
+    }
+    /// Parse a [`name`](Self::name).
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Property::BoundedCompletion, Property::RecoversWhenHealthy, Property::NoResetLoop, Property::Liveness]
+            .into_iter()
+            .find(|p| p.name() == s)
+    }
+}
+
+/// One message that broke a property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Which property.
+    pub property: Property,
+    /// Message id in the trace.
+    pub id: u32,
+    /// Who sent it.
+    pub origin: Origin,
+    /// Request bytes.
+    pub request: Vec<u8>,
+    /// Start time.
+    pub started: Duration,
+    /// Start-to-completion time, or start-to-end-of-run if it never completed.
+    pub waited: Duration,
+    /// Whether it completed at all.
+    pub completed: bool,
+    /// Its completion code, if completed.
+    pub cc: Option<ipmi_bt_sm::CompletionCode>,
+    /// What is wrong, in words.
+    pub message: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: message #{} ({:?}) started at {:.3}s: {}", self.property.name(), self.id, self.origin, self.started.as_secs_f64(), self.message)
+    }
+}
+
+/// The per-message time bound for a scenario: (retries + 1) × req2rsp + 6 s + 1 s.
+pub fn bound(sc: &Scenario) -> Duration {
+    let caps = sc.bmc_config().bt_caps;
+    let attempts = u32::from(caps.retries) + 1;
+    Duration::from_secs(u64::from(caps.req2rsp_secs)) * attempts + RESET_HOLD_OFF + SLACK
+}
+
+/// Intervals during which some fault was active, from the trace.
+fn fault_windows(trace: &Trace) -> Vec<(Duration, Duration)> {
+    let mut out = Vec::new();
+    let mut open: Option<Duration> = None;
+    let mut active = 0i32;
+    for e in &trace.events {
+        let t = e.t.since_start();
+        match &e.kind {
+            EventKind::FaultOn(_) => {
+                if active == 0 {
+                    open = Some(t);
+                }
+                active += 1;
+            }
+            EventKind::FaultOff(_) => {
+                active -= 1;
+                if active <= 0 {
+                    active = 0;
+                    if let Some(s) = open.take() {
+                        out.push((s, t));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = open {
+        out.push((s, Duration::MAX));
+    }
+    out
+}
+
+/// Check `property` on a run of `sc`.
+pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Violation> {
+    if property == Property::Liveness {
+        check(Property::NoResetLoop, sc, trace)?;
+        check(Property::BoundedCompletion, sc, trace)?;
+        return check(Property::RecoversWhenHealthy, sc, trace);
+    }
+    let b = bound(sc);
+    let end = trace.end.since_start();
+    let windows = fault_windows(trace);
+    let healthy_around = |s: Duration| {
+        let lo = s.saturating_sub(b);
+        let hi = s.saturating_add(b);
+        windows.iter().all(|&(on, off)| off < lo || on > hi)
+    };
+    // Completed messages.
+    for c in &trace.completions {
+        if c.origin == Origin::Internal {
+            continue;
+        }
+        let started = c.started.since_start();
+        let waited = c.latency();
+        let v = |message: String| Violation {
+            property,
+            id: c.id,
+            origin: c.origin,
+            request: c.request.clone(),
+            started,
+            waited,
+            completed: true,
+            cc: Some(c.cc),
+            message,
+        };
+        match property {
+            Property::BoundedCompletion if waited > b => {
+                return Err(v(format!("completed with {} after {:.3}s, bound {:.3}s", c.cc, waited.as_secs_f64(), b.as_secs_f64())));
+            }
+            Property::RecoversWhenHealthy if c.synthesized && healthy_around(c.submitted.since_start()) => {
+                return Err(v(format!("BMC healthy, but the host answered {} itself", c.cc)));
+            }
+            Property::NoResetLoop => {
+                let resets = count_resets(trace, started, c.completed.since_start());
+                if resets > 1 {
+                    return Err(v(format!("{resets} BT resets before it completed")));
+                }
+            }
+            _ => {}
+        }
+    }
+    // Messages that never completed.
+    for p in &trace.pending {
+        if p.origin == Origin::Internal {
+            continue;
+        }
+        let Some(st) = p.started else { continue };
+        let started = st.since_start();
+        let waited = end.saturating_sub(started);
+        let v = |message: String| Violation {
+            property,
+            id: p.id,
+            origin: p.origin,
+            request: p.request.clone(),
+            started,
+            waited,
+            completed: false,
+            cc: None,
+            message,
+        };
+        match property {
+            Property::BoundedCompletion if waited > b => {
+                return Err(v(format!("never completed ({:.3}s without an answer, bound {:.3}s)", waited.as_secs_f64(), b.as_secs_f64())));
+            }
+            Property::RecoversWhenHealthy if waited > b && healthy_around(p.submitted.since_start()) => {
+                return Err(v("BMC healthy, but the message never completed".into()));
+            }
+            Property::NoResetLoop => {
+                let resets = count_resets(trace, started, end);
+                if resets > 1 {
+                    return Err(v(format!("{resets} BT resets and still no completion")));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn count_resets(trace: &Trace, from: Duration, to: Duration) -> usize {
+    trace
+        .log
+        .iter()
+        .filter(|l| {
+            let t = l.t.since_start();
+            t >= from && t <= to && l.text.contains("BT reset (takes 5 secs)")
+        })
+        .count()
+}
+
+/// Families of generated scenarios, each shaped after one historical bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Space {
+    /// B-4: the BMC goes silent (status 0x00) or holds B_BUSY from the Nth
+    /// command for a while; requests run back-to-back, then every 2 s.
+    SilenceAtCommand,
+    /// B-6: a slow Get BT Capabilities answer (0–500 ms) and requests in the
+    /// first second after load; no faults.
+    CapsWindow,
+    /// B-3: the BMC is dead (status 0x00) from load for 20–900 s; probe on; HZ varies.
+    DeadAtProbe,
+    /// B-8: B2H_ATN stuck from the Nth command for a while.
+    StuckB2h,
+    /// Any of the above.
+    Mixed,
+}
+
+impl Space {
+    /// Kebab-case name (CLI).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Space::SilenceAtCommand => "silence-at-command",
+            Space::CapsWindow => "caps-window",
+            Space::DeadAtProbe => "dead-at-probe",
+            Space::StuckB2h => "stuck-b2h",
+            Space::Mixed => "mixed",
+        }
+    }
+    /// Parse a [`name`](Self::name).
+    pub fn from_name(s: &str) -> Option<Self> {
+        [Space::SilenceAtCommand, Space::CapsWindow, Space::DeadAtProbe, Space::StuckB2h, Space::Mixed]
+            .into_iter()
+            .find(|p| p.name() == s)
+    }
+}
+
+fn base(name: &str, kernel: KernelPreset, hz: u32, probe: bool, stop: Dur) -> Scenario {
+    Scenario {
+        name: name.to_owned(),
+        description: String::new(),
+        seed: 1,
+        stop,
+        driver: DriverSpec { kernel, hz: Hz(hz), probe, ..DriverSpec::default() },
+        bmc: BmcSpec {
+            // Take requests the instant H2B_ATN is set: `silent` then shows an
+            // all-zero status, so only `stuck-busy` makes the status non-zero.
+            take_latency: Some(Dur(0)),
+            ..BmcSpec::default()
+        },
+        trace: TraceSpec::default(),
+        requests: Vec::new(),
+        faults: Vec::new(),
+    }
+}
+
+fn req(at: Option<Dur>, repeat: u32, interval: Option<Dur>) -> RequestSpec {
+    RequestSpec { at, netfn: 0x06, cmd: 0x01, data: Vec::new(), repeat, interval, label: None }
+}
+
+fn fault(kind: FaultKindName, at_command: u64, duration: Dur) -> FaultSpec {
+    FaultSpec {
+        kind,
+        at: None,
+        at_command: Some(at_command),
+        duration: Some(duration),
+        latency: None,
+        count: None,
+        per_mille: None,
+        seq_delta: None,
+        correct_after: None,
+        len: None,
+        keep_watchdog: None,
+        netfn: None,
+        cmd: None,
+        cc: None,
+    }
+}
+
+/// The scenarios of `space` for `kernel`, as a proptest strategy (shrinks
+/// towards early commands, short faults, HZ = 100, the first fault kind).
+pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
+    match space {
+        Space::SilenceAtCommand => (
+            prop_oneof![Just(FaultKindName::Silent), Just(FaultKindName::StuckBusy)],
+            // Command 1 is detect's Get BT Capabilities; user request k is command k + 1.
+            prop_oneof![2u64..=300, 250u64..=262],
+            5u64..=60,
+        )
+            .prop_map(move |(kind, n, dur)| {
+                let stop = Dur::from_millis(n * 20).0 + Dur::from_secs(dur + 120).0;
+                let mut sc = base("explore-silence-at-command", kernel, 250, false, Dur(stop));
+                sc.requests.push(req(Some(Dur::from_millis(10)), u32::try_from(n + 2).unwrap_or(u32::MAX), None));
+                sc.requests.push(req(None, 20, Some(Dur::from_secs(2))));
+                sc.faults.push(fault(kind, n, Dur::from_secs(dur)));
+                sc
+            })
+            .boxed(),
+        Space::CapsWindow => (0u64..=500, 0u64..=1000, 1u32..=3)
+            .prop_map(move |(lat_ms, at_ms, repeat)| {
+                let mut sc = base("explore-caps-window", kernel, 250, false, Dur::from_secs(30));
+                sc.bmc.latency = Some(Dur::from_millis(lat_ms));
+                sc.requests.push(req(Some(Dur::from_millis(at_ms)), repeat, None));
+                sc
+            })
+            .boxed(),
+        Space::DeadAtProbe => (prop_oneof![Just(100u32), Just(250u32), Just(300u32), Just(1000u32)], 20u64..=900)
+            .prop_map(move |(hz, dead_s)| {
+                let mut sc = base("explore-dead-at-probe", kernel, hz, true, Dur::from_secs(1200));
+                let mut f = fault(FaultKindName::Silent, 1, Dur::from_secs(dead_s));
+                f.at_command = None;
+                f.at = Some(Dur(0));
+                sc.faults.push(f);
+                sc
+            })
+            .boxed(),
+        Space::StuckB2h => (3u64..=100, 5u64..=60)
+            .prop_map(move |(n, dur)| {
+                let stop = Dur::from_millis(n * 20).0 + Dur::from_secs(dur + 40).0;
+                let mut sc = base("explore-stuck-b2h", kernel, 250, false, Dur(stop));
+                sc.requests.push(req(Some(Dur::from_millis(10)), u32::try_from(n + 2).unwrap_or(u32::MAX), None));
+                sc.faults.push(fault(FaultKindName::StuckB2h, n, Dur::from_secs(dur)));
+                sc
+            })
+            .boxed(),
+        Space::Mixed => prop_oneof![
+            strategy(Space::SilenceAtCommand, kernel),
+            strategy(Space::CapsWindow, kernel),
+            strategy(Space::DeadAtProbe, kernel),
+            strategy(Space::StuckB2h, kernel),
+        ]
+        .boxed(),
+    }
+}
+
+/// Search settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExploreConfig {
+    /// Which scenario family to draw from.
+    pub space: Space,
+    /// Random cases to try before declaring "no counterexample".
+    pub cases: u32,
+    /// Seed (the search is deterministic for a seed).
+    pub seed: u64,
+    /// Upper bound on shrinking steps.
+    pub max_shrink_iters: u32,
+}
+
+impl Default for ExploreConfig {
+    fn default() -> Self {
+        Self { space: Space::Mixed, cases: 64, seed: 1, max_shrink_iters: 256 }
+    }
+}
+
+/// Progress of a running search (for a CLI progress line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Scenarios simulated so far (random cases plus shrink steps).
+    pub runs: u64,
+    /// Whether a failing case has been found (now shrinking).
+    pub shrinking: bool,
+    /// Wall time so far.
+    pub elapsed: Duration,
+}
+
+/// What a search found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExploreOutcome {
+    /// The shrunk failing scenario, if any (print it with `to_toml_string`).
+    pub counterexample: Option<Scenario>,
+    /// The violation the counterexample shows.
+    pub violation: Option<Violation>,
+    /// Scenarios simulated (random cases plus shrink steps).
+    pub cases_tried: u64,
+    /// Runs until the first failing case (the "time to find" in cases).
+    pub runs_to_first_failure: Option<u64>,
+    /// Wall time until the first failing case.
+    pub time_to_first_failure: Option<Duration>,
+    /// Total wall time including shrinking.
+    pub elapsed: Duration,
+}
+
+/// Search `cfg.space` for a scenario on which `kernel` violates `property`.
+pub fn search(kernel: KernelPreset, property: Property, cfg: &ExploreConfig) -> ExploreOutcome {
+    search_with_progress(kernel, property, cfg, &mut |_| {})
+}
+
+/// [`search`] with a callback after every simulated scenario.
+pub fn search_with_progress(
+    kernel: KernelPreset,
+    property: Property,
+    cfg: &ExploreConfig,
+    progress: &mut dyn FnMut(&Progress),
+) -> ExploreOutcome {
+    let start = Instant::now();
+    let runs = Cell::new(0u64);
+    let first: Cell<Option<(u64, Duration)>> = Cell::new(None);
+    let progress = RefCell::new(progress);
+    let mut runner = runner_for(cfg);
+    let strat = strategy(cfg.space, kernel);
+    let result = runner.run(&strat, |sc| {
+        runs.set(runs.get() + 1);
+        let trace = run(&sc);
+        let r = check(property, &sc, &trace);
+        if r.is_err() && first.get().is_none() {
+            first.set(Some((runs.get(), start.elapsed())));
+        }
+        if let Ok(mut cb) = progress.try_borrow_mut() {
+            (*cb)(&Progress { runs: runs.get(), shrinking: first.get().is_some(), elapsed: start.elapsed() });
+        }
+        r.map_err(|v| TestCaseError::fail(v.to_string()))
+    });
+    let (counterexample, violation) = match result {
+        Err(TestError::Fail(_, sc)) => {
+            let v = check(property, &sc, &run(&sc)).err();
+            (Some(sc), v)
+        }
+        _ => (None, None),
+    };
+    let f = first.get();
+    ExploreOutcome {
+        counterexample,
+        violation,
+        cases_tried: runs.get(),
+        runs_to_first_failure: f.map(|x| x.0),
+        time_to_first_failure: f.map(|x| x.1),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// A deterministic proptest runner for `cfg` (no failure persistence files).
+pub fn runner_for(cfg: &ExploreConfig) -> TestRunner {
+    let config = Config {
+        cases: cfg.cases,
+        max_shrink_iters: cfg.max_shrink_iters,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&cfg.seed.to_le_bytes());
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
+}

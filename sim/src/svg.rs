@@ -1,0 +1,268 @@
+//! A timeline picture of a [`Trace`] as a standalone SVG document (hand-written,
+//! no dependencies): the BT state as a coloured band, faults as shaded
+//! intervals, completions as marks (green: BMC answered cc 0; amber: BMC
+//! answered an error code; red: made up by the host), kernel log lines as
+//! ticks, and a time axis. Every element carries a `<title>` tooltip.
+//!
+//! Long runs stay small: intervals and marks that fall into the same pixel
+//! column are merged, so a day-long trace is a few hundred kilobytes at most.
+
+use core::fmt::Write as _;
+
+use ipmi_bt_sm::State;
+
+use crate::trace::{EventKind, Trace};
+
+const WIDTH: f64 = 1200.0;
+const LEFT: f64 = 110.0;
+const RIGHT: f64 = 20.0;
+const PLOT_W: f64 = WIDTH - LEFT - RIGHT;
+
+/// Fill colour of a state in the band.
+fn state_color(s: State) -> &'static str {
+    match s {
+        State::Idle => "#e8e8e8",
+        State::XactionStart => "#9ecae1",
+        State::WriteBytes | State::WriteConsume | State::WriteEnd => "#6baed6",
+        State::ReadWait | State::B2hWait => "#4292c6",
+        State::ClearB2h | State::ReadBytes | State::ReadEnd => "#2171b5",
+        State::Reset1 | State::Reset2 | State::Reset3 => "#fd8d3c",
+        State::Restart => "#fdd0a2",
+        State::CapabilitiesBegin | State::CapabilitiesEnd => "#9e9ac8",
+        State::LongBusy => "#de2d26",
+        State::Hosed => "#67000d",
+        State::PrintMe => "#000000",
+    }
+}
+
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            _ => o.push(c),
+        }
+    }
+    o
+}
+
+/// A 1-2-5 tick step giving at most ~12 ticks over `span` seconds.
+fn tick_step(span: f64) -> f64 {
+    let raw = (span / 12.0).max(1e-6);
+    let mag = 10f64.powf(raw.log10().floor());
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if m * mag >= raw {
+            return m * mag;
+        }
+    }
+    10.0 * mag
+}
+
+fn fmt_secs(t: f64, step: f64) -> String {
+    if step >= 3600.0 {
+        format!("{:.0}h", t / 3600.0)
+    } else if step >= 60.0 {
+        format!("{:.0}min", t / 60.0)
+    } else if step >= 1.0 {
+        format!("{t:.0}s")
+    } else if step >= 0.001 {
+        format!("{:.0}ms", t * 1000.0)
+    } else {
+        format!("{:.0}us", t * 1e6)
+    }
+}
+
+/// Render `trace` as an SVG document.
+pub fn render(trace: &Trace) -> String {
+    let end_s = trace.end.since_start().as_secs_f64().max(1e-6);
+    let x = |t_s: f64| LEFT + (t_s / end_s).clamp(0.0, 1.0) * PLOT_W;
+    // Rows.
+    let title_y = 22.0;
+    let state_y = 50.0;
+    let band_h = 26.0;
+    let fault_y = state_y + band_h + 14.0;
+    let comp_y = fault_y + band_h + 14.0;
+    let log_y = comp_y + band_h + 14.0;
+    let axis_y = log_y + 18.0 + 10.0;
+    let legend_y = axis_y + 38.0;
+    let height = legend_y + 30.0;
+
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="monospace" font-size="11">"#
+    );
+    let _ = writeln!(s, r#"<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="white"/>"#);
+    let _ = writeln!(s, r#"<text x="{LEFT}" y="{title_y}" font-size="13">{} — {}</text>"#, esc(&trace.name), esc(&trace.driver));
+    for (y, label) in [(state_y, "BT state"), (fault_y, "faults"), (comp_y, "completions"), (log_y, "kernel log")] {
+        let _ = writeln!(s, r#"<text x="8" y="{:.1}">{label}</text>"#, y + band_h / 2.0 + 4.0);
+    }
+
+    // State band: intervals between state changes, merged per pixel column.
+    let mut cur = State::Idle;
+    let mut cur_t = 0.0f64;
+    let mut last_x1 = LEFT;
+    let mut emit_state = |s: &mut String, st: State, t0: f64, t1: f64| {
+        let x0 = x(t0).max(last_x1);
+        let x1 = x(t1);
+        if x1 - x0 < 0.5 && t1 < end_s {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            r#"<rect x="{x0:.1}" y="{state_y}" width="{:.1}" height="{band_h}" fill="{}"><title>{} {:.6}s – {:.6}s</title></rect>"#,
+            (x1 - x0).max(0.5),
+            state_color(st),
+            st.text(),
+            t0,
+            t1
+        );
+        last_x1 = x1;
+    };
+    for e in &trace.events {
+        if let EventKind::State { to, .. } = e.kind {
+            let t = e.t.since_start().as_secs_f64();
+            emit_state(&mut s, cur, cur_t, t);
+            cur = to;
+            cur_t = t;
+        }
+    }
+    emit_state(&mut s, cur, cur_t, end_s);
+
+    // Fault intervals.
+    let mut open: Vec<(String, f64)> = Vec::new();
+    let mut fault_rects: Vec<(String, f64, f64)> = Vec::new();
+    for e in &trace.events {
+        let t = e.t.since_start().as_secs_f64();
+        match &e.kind {
+            EventKind::FaultOn(d) => open.push((d.clone(), t)),
+            EventKind::FaultOff(k) => {
+                if let Some(i) = open.iter().position(|(d, _)| d.starts_with(k.as_str())) {
+                    let (d, t0) = open.remove(i);
+                    fault_rects.push((d, t0, t));
+                }
+            }
+            _ => {}
+        }
+    }
+    for (d, t0) in open {
+        fault_rects.push((d, t0, end_s));
+    }
+    for (d, t0, t1) in &fault_rects {
+        let x0 = x(*t0);
+        let w = (x(*t1) - x0).max(1.5);
+        let _ = writeln!(
+            s,
+            r##"<rect x="{x0:.1}" y="{fault_y}" width="{w:.1}" height="{band_h}" fill="#de2d26" fill-opacity="0.25" stroke="#de2d26"><title>fault {} {t0:.6}s – {t1:.6}s</title></rect>"##,
+            esc(d)
+        );
+        let _ = writeln!(
+            s,
+            r##"<rect x="{x0:.1}" y="{state_y}" width="{w:.1}" height="{}" fill="#de2d26" fill-opacity="0.06"/>"##,
+            log_y + band_h - state_y
+        );
+        if w > 40.0 {
+            let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}">{}</text>"#, x0 + 3.0, fault_y + band_h / 2.0 + 4.0, esc(d));
+        }
+    }
+
+    // Completions: one mark per pixel column, the worst outcome wins.
+    let mut marks: Vec<(i64, u8, String)> = Vec::new();
+    for c in &trace.completions {
+        let t = c.completed.since_start().as_secs_f64();
+        let col = x(t).round() as i64;
+        let sev = if c.synthesized { 2 } else if c.cc.is_ok() { 0 } else { 1 };
+        let tip = format!("#{} {} cc {} after {:.6}s", c.id, crate::trace::command_name(c.netfn(), c.cmd()), c.cc, c.latency().as_secs_f64());
+        match marks.last_mut() {
+            Some(m) if m.0 == col => {
+                if sev > m.1 {
+                    m.1 = sev;
+                    m.2 = tip;
+                }
+            }
+            _ => marks.push((col, sev, tip)),
+        }
+    }
+    for (col, sev, tip) in &marks {
+        let color = ["#31a354", "#fd8d3c", "#de2d26"][usize::from(*sev).min(2)];
+        let _ = writeln!(
+            s,
+            r#"<circle cx="{col}" cy="{:.1}" r="4" fill="{color}"><title>{}</title></circle>"#,
+            comp_y + band_h / 2.0,
+            esc(tip)
+        );
+    }
+
+    // Log ticks, one per pixel column.
+    let mut last_col = i64::MIN;
+    for l in &trace.log {
+        let col = x(l.t.since_start().as_secs_f64()).round() as i64;
+        if col == last_col {
+            continue;
+        }
+        last_col = col;
+        let _ = writeln!(
+            s,
+            r##"<line x1="{col}" y1="{log_y}" x2="{col}" y2="{:.1}" stroke="#555"><title>{}</title></line>"##,
+            log_y + band_h,
+            esc(&l.text)
+        );
+    }
+
+    // Axis.
+    let _ = writeln!(s, r#"<line x1="{LEFT}" y1="{axis_y}" x2="{:.1}" y2="{axis_y}" stroke="black"/>"#, LEFT + PLOT_W);
+    let step = tick_step(end_s);
+    let mut i = 0u32;
+    loop {
+        let t = f64::from(i) * step;
+        if t > end_s + 1e-9 || i > 100 {
+            break;
+        }
+        let xt = x(t);
+        let _ = writeln!(s, r#"<line x1="{xt:.1}" y1="{axis_y}" x2="{xt:.1}" y2="{:.1}" stroke="black"/>"#, axis_y + 5.0);
+        let _ = writeln!(s, r#"<text x="{xt:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, axis_y + 17.0, fmt_secs(t, step));
+        i += 1;
+    }
+
+    // Legend.
+    let mut lx = LEFT;
+    for (label, color) in [
+        ("IDLE", state_color(State::Idle)),
+        ("transaction", state_color(State::WriteConsume)),
+        ("RESET", state_color(State::Reset3)),
+        ("RESTART", state_color(State::Restart)),
+        ("CAPS", state_color(State::CapabilitiesBegin)),
+        ("LONG_BUSY", state_color(State::LongBusy)),
+        ("cc 0", "#31a354"),
+        ("BMC error", "#fd8d3c"),
+        ("host-made", "#de2d26"),
+    ] {
+        let _ = writeln!(s, r#"<rect x="{lx:.1}" y="{legend_y}" width="12" height="12" fill="{color}"/>"#);
+        let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}">{label}</text>"#, lx + 16.0, legend_y + 10.0);
+        lx += 16.0 + 8.0 * label.len() as f64 + 18.0;
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_1_2_5() {
+        assert_eq!(tick_step(10.0), 1.0);
+        assert_eq!(tick_step(40.0), 5.0);
+        assert_eq!(tick_step(86_400.0), 10_000.0);
+        assert_eq!(fmt_secs(7200.0, 3600.0), "2h");
+        assert_eq!(fmt_secs(0.5, 0.1), "500ms");
+    }
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(esc("a<b>&\"c\""), "a&lt;b&gt;&amp;&quot;c&quot;");
+    }
+}

@@ -130,6 +130,15 @@ pub enum LogMsg {
         /// CTRL status shown.
         status: u8,
     },
+    /// 2.6.19 `error_recovery` head, a complete KERN_DEBUG line: `BT: %s in %s %s`.
+    ErrorRecoveryLine {
+        /// timeout or internal error.
+        reason: Reason,
+        /// State at the time of the error.
+        state: State,
+        /// CTRL status shown.
+        status: u8,
+    },
     /// Continuation `%d retries left`.
     RetriesLeft(i64),
     /// `failed %d retries, sending error response` (the configured retries).
@@ -289,6 +298,17 @@ impl fmt::Display for LogRecord {
                     (_, Reason::InternalError) => ("IPMI BT: ", "internal error"),
                 };
                 write!(f, "{pfx}{r} in {} {} ", state.text(), StatusText(status))
+            }
+            LogMsg::ErrorRecoveryLine {
+                reason,
+                state,
+                status,
+            } => {
+                let r = match reason {
+                    Reason::Timeout => "timed out",
+                    Reason::InternalError => "internal logic error",
+                };
+                write!(f, "BT: {r} in {} {}", state.text(), StatusText(status))
             }
             LogMsg::RetriesLeft(n) => write!(f, "{n} retries left"),
             LogMsg::Failed { retries } => {

@@ -8,7 +8,7 @@
 //! | Preset (`name()`) | Kernels | design | caps | IDLE re-arm | reset rule | restart flag reset | log style | printk era | invalid-state warn | u8 read index | drain charges time | one reset | delay after mismatch |
 //! |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 //! | `Linux2005` (`linux-2.6.12`) | 2.6.12–2.6.14 (1da177e4c3f4) | Y2005 | never | – | `seq == 0 + 2` | no | Printk2005 | pre-2.6.31 | no | yes | no | no | no |
-//! | `Linux2005ResetFix` (`linux-2.6.15`) | 2.6.15–2.6.19 ("ipmi: bt restart reset fixes", Oct 2005, hash UNVERIFIED) | Y2005 | never | – | `error_retries <= 2 + 1` | yes | Printk2005 | pre-2.6.31 | no | yes | no | no | no |
+//! | `Linux2005Late` (`linux-2.6.19`) | 2.6.15–2.6.19: "ipmi: bt restart reset fixes" (Oct 2005) and other pre-2006 changes, as in the last file before "IPMI: Fix BT long busy" (y2005 variant `Linux2_6_19`) | Y2005 | never | – | `error_retries <= 2 + 1` | yes | Printk2005 (KERN_DEBUG lines) | pre-2.6.31 | no | yes | no | no | no |
 //! | `CapsInSm` (`caps-in-sm`) | 2.6.20 ("IPMI: Fix BT long busy", Dec 2006) up to fe50a7d0393a | Y2006 | lazy in SM | after caps test | `seq <= retries` | – | Printk | pre-2.6.31 | no | yes | no | no | no |
 //! | `CapsInSmTimeoutFix` (`caps-in-sm-fe50`) | fe50a7d0393a applied: 4.4.140 stable … 4.18-ish | Y2006 | lazy in SM | before caps test | `seq <= retries` | – | Printk | 2.6.31 (set `KernCont` for 4.9+) | no | no | no | no | no |
 //! | `Mainline2018` (`mainline-2018`) | "Move BT capabilities detection to the detect call" (2018) e.g. 1652a83fa494 | Y2006 | in detect | none | `seq <= retries` | – | Printk (detect: Dev) | 4.9 KERN_CONT | no | no | no | no | no |
@@ -41,6 +41,20 @@ pub enum CapsFetch {
     InDetect,
 }
 
+/// Details that changed inside the 2005 design between 2.6.12 and 2.6.19
+/// (the intermediate commits are UNVERIFIED; both ends were read).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Y2005Variant {
+    /// 2.6.12: `time <= 0 || time >= 2 s` is charged as 100 µs; `reset_flags` writes
+    /// INTMASK = 0x80; `error_recovery` prints one open-ended KERN_WARNING line;
+    /// requests up to 272 bytes.
+    Linux2_6_12,
+    /// 2.6.19: time charged as passed; `reset_flags` drains a pending response
+    /// (274 reads) instead of writing INTMASK; every `error_recovery` message is its
+    /// own KERN_DEBUG line; requests up to 270 bytes.
+    Linux2_6_19,
+}
+
 /// Which final failures take the BT soft-reset branch of `error_recovery`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResetRule {
@@ -61,6 +75,8 @@ pub enum ResetRule {
 pub struct Behaviour {
     /// State machine generation.
     pub design: Design,
+    /// Sub-variant of the 2005 design (ignored for `Design::Y2006`).
+    pub y2005: Y2005Variant,
     /// Where capabilities are fetched (ignored for `Design::Y2005`, which never does).
     pub caps: CapsFetch,
     /// fe50a7d0393a "ipmi:bt: Set the timeout before doing a capabilities check":
@@ -106,11 +122,16 @@ impl Behaviour {
     /// Level the soft-reset message is printed at (the late-2005 patch lowered it
     /// to KERN_DEBUG; every other version uses KERN_WARNING).
     pub fn reset_level(&self) -> Level {
-        if self.design == Design::Y2005 && self.reset_rule == ResetRule::RetriesWithinLimitPlusOne {
+        if self.y2005_quiet() {
             Level::Debug
         } else {
             Level::Warning
         }
+    }
+
+    /// 2.6.19-style 2005 logging: every error-recovery message a KERN_DEBUG line.
+    pub fn y2005_quiet(&self) -> bool {
+        self.design == Design::Y2005 && self.y2005 == Y2005Variant::Linux2_6_19
     }
 
     /// True when this behaviour fetches capabilities inside the state machine.
@@ -130,10 +151,12 @@ pub enum KernelProfile {
     /// Linux 2.6.12–2.6.14, the original import (1da177e4c3f41524e886b7f1b8a0c1fc7321cac2).
     /// B-1: HOSED, 2 s timeout, RESTART bumps seq, reset only when `seq == 2`.
     Linux2005,
-    /// Linux 2.6.15–2.6.19 with "[PATCH 7/9] ipmi: bt restart reset fixes" (Matt Domsch
-    /// via Corey Minyard, 21 Oct 2005; hash and release UNVERIFIED). B-2: RESTART runs
-    /// `reset_flags`; one soft reset after the retries, then HOSED.
-    Linux2005ResetFix,
+    /// Linux 2.6.15–2.6.19: "[PATCH 7/9] ipmi: bt restart reset fixes" (Matt Domsch via
+    /// Corey Minyard, 21 Oct 2005; hash and release UNVERIFIED) plus the other pre-2006
+    /// changes seen in the last file before "IPMI: Fix BT long busy" (B-2): RESTART runs
+    /// `reset_flags`; one soft reset after the retries, then HOSED; no time clamp;
+    /// KERN_DEBUG messages.
+    Linux2005Late,
     /// Linux 2.6.20 ("IPMI: Fix BT long busy", Rocky Craig, Dec 2006) up to the commit
     /// before fe50a7d0393a: capabilities fetched inside the SM (CAP_BEGIN/END), the
     /// timeout re-armed after the caps test, u8 read index. B-6 lives here.
@@ -160,7 +183,7 @@ impl KernelProfile {
     /// Every preset, oldest first.
     pub const ALL: &'static [KernelProfile] = &[
         KernelProfile::Linux2005,
-        KernelProfile::Linux2005ResetFix,
+        KernelProfile::Linux2005Late,
         KernelProfile::CapsInSm,
         KernelProfile::CapsInSmTimeoutFix,
         KernelProfile::Mainline2018,
@@ -173,6 +196,7 @@ impl KernelProfile {
     pub const fn behaviour(self) -> Behaviour {
         let mainline = Behaviour {
             design: Design::Y2006,
+            y2005: Y2005Variant::Linux2_6_12,
             caps: CapsFetch::InDetect,
             timeout_before_caps_check: true,
             reset_rule: ResetRule::SeqWithinRetries,
@@ -198,10 +222,11 @@ impl KernelProfile {
                 invalid_state_warning: false,
                 ..mainline
             },
-            KernelProfile::Linux2005ResetFix => Behaviour {
+            KernelProfile::Linux2005Late => Behaviour {
                 design: Design::Y2005,
                 caps: CapsFetch::Never,
                 timeout_before_caps_check: false,
+                y2005: Y2005Variant::Linux2_6_19,
                 reset_rule: ResetRule::RetriesWithinLimitPlusOne,
                 restart_resets_flags: true,
                 byte_read_index: true,
@@ -251,7 +276,7 @@ impl KernelProfile {
     pub const fn name(self) -> &'static str {
         match self {
             KernelProfile::Linux2005 => "linux-2.6.12",
-            KernelProfile::Linux2005ResetFix => "linux-2.6.15",
+            KernelProfile::Linux2005Late => "linux-2.6.19",
             KernelProfile::CapsInSm => "caps-in-sm",
             KernelProfile::CapsInSmTimeoutFix => "caps-in-sm-fe50",
             KernelProfile::Mainline2018 => "mainline-2018",
@@ -267,8 +292,8 @@ impl KernelProfile {
             KernelProfile::Linux2005 => {
                 "Linux 2.6.12-2.6.14 original BT driver (HOSED, 2 s, seq==2 reset)"
             }
-            KernelProfile::Linux2005ResetFix => {
-                "Linux 2.6.15-2.6.19 (bt restart reset fixes, Oct 2005)"
+            KernelProfile::Linux2005Late => {
+                "Linux 2.6.15-2.6.19 (bt restart reset fixes, Oct 2005; one reset then HOSED)"
             }
             KernelProfile::CapsInSm => {
                 "Linux 2.6.20-4.17: caps fetched inside the SM, timeout re-armed after caps test"
@@ -340,7 +365,7 @@ mod tests {
         assert!(p.charge_time_in_drain && p.reset_once_per_transaction);
         assert_eq!(Behaviour::default(), KernelProfile::Mainline.behaviour());
         assert_eq!(
-            KernelProfile::Linux2005ResetFix.behaviour().reset_level(),
+            KernelProfile::Linux2005Late.behaviour().reset_level(),
             Level::Debug
         );
         assert_eq!(

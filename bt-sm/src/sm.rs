@@ -12,7 +12,7 @@ use core::fmt;
 use crate::cc::CompletionCode;
 use crate::io::Io;
 use crate::log::{Level, LogMsg, LogRecord, LogSink, LogStyle, NullLog, Reason};
-use crate::profile::{Behaviour, Design, KernelProfile, ResetRule};
+use crate::profile::{Behaviour, Design, KernelProfile, ResetRule, Y2005Variant};
 use crate::regs::Ctrl;
 use crate::state::State;
 
@@ -439,7 +439,12 @@ impl BtSm {
         data: &[u8],
     ) -> Result<(), CompletionCode> {
         let size = data.len();
-        if !(2..=IPMI_MAX_MSG_LENGTH).contains(&size) {
+        let max = if self.behaviour.y2005 == Y2005Variant::Linux2_6_19 {
+            IPMI_MAX_MSG_LENGTH - 2
+        } else {
+            IPMI_MAX_MSG_LENGTH
+        };
+        if !(2..=max).contains(&size) {
             return Err(CompletionCode::UNSPECIFIED); // kernel: -1
         }
         if self.state != State::Idle && self.state != State::Hosed {
@@ -507,7 +512,12 @@ impl BtSm {
             }
             Design::Y2005 => {
                 if bad {
-                    self.emit(log, Level::Warning, LogMsg::BadMsgLen2005(msg_len), false);
+                    let lvl = if self.behaviour.y2005_quiet() {
+                        Level::Debug
+                    } else {
+                        Level::Warning
+                    };
+                    self.emit(log, lvl, LogMsg::BadMsgLen2005(msg_len), false);
                     out[0] = self.write_data[1] | 4;
                     out[1] = self.write_data[3];
                     out[2] = CompletionCode::UNSPECIFIED.0;
@@ -559,6 +569,21 @@ impl BtSm {
                 }
                 if io.read_ctrl() & B_BUSY != 0 {
                     io.write_ctrl(B_BUSY);
+                }
+                if self.behaviour.y2005 == Y2005Variant::Linux2_6_19 {
+                    // 2.6.19: no INTMASK write; drain a pending response instead.
+                    io.write_ctrl(CLR_WR_PTR);
+                    io.write_ctrl(SMS_ATN);
+                    if io.read_ctrl() & B2H_ATN != 0 {
+                        io.write_ctrl(H_BUSY);
+                        io.write_ctrl(B2H_ATN);
+                        io.write_ctrl(CLR_RD_PTR);
+                        for _ in 0..BUF_LEN {
+                            let _ = io.read_buf();
+                        }
+                        io.write_ctrl(H_BUSY);
+                    }
+                    return;
                 }
             }
         }
@@ -755,7 +780,12 @@ impl BtSm {
             self.dump(log, &frame[..self.read_count as usize]);
         }
         if self.seq != self.write_data[2] {
-            self.emit(log, Level::Warning, LogMsg::SeqMismatch2005, false);
+            let lvl = if self.behaviour.y2005_quiet() {
+                Level::Debug
+            } else {
+                Level::Warning
+            };
+            self.emit(log, lvl, LogMsg::SeqMismatch2005, false);
         }
         if self.response_matches() {
             return true;
@@ -1083,7 +1113,9 @@ impl BtSm {
         }
         if self.state != State::Idle {
             // "Prevent infinite lockup by ALWAYS decrementing timeout."
-            let t = if time <= 0 || time >= BT_2005_TIMEOUT_US {
+            let t = if self.behaviour.y2005 == Y2005Variant::Linux2_6_19 {
+                time
+            } else if time <= 0 || time >= BT_2005_TIMEOUT_US {
                 100
             } else {
                 time
@@ -1208,24 +1240,34 @@ impl BtSm {
     ) {
         self.timeout = BT_2005_TIMEOUT_US;
         let status = io.read_ctrl();
-        self.emit(
-            log,
-            Level::Warning,
-            LogMsg::ErrorRecovery {
+        let state = self.state;
+        // 2.6.12: one open-ended KERN_WARNING line with bare continuations;
+        // 2.6.19: every message its own KERN_DEBUG line.
+        let quiet = self.behaviour.y2005_quiet();
+        let (lvl, cont) = if quiet {
+            (Level::Debug, false)
+        } else {
+            (Level::Warning, true)
+        };
+        if quiet {
+            let head = LogMsg::ErrorRecoveryLine {
                 reason,
-                state: self.state,
+                state,
                 status,
-            },
-            false,
-        );
+            };
+            self.emit(log, lvl, head, false);
+        } else {
+            let head = LogMsg::ErrorRecovery {
+                reason,
+                state,
+                status,
+            };
+            self.emit(log, lvl, head, false);
+        }
         self.error_retries = self.error_retries.saturating_add(1);
         if self.error_retries > BT_2005_RETRY_LIMIT {
-            self.emit(
-                log,
-                Level::Warning,
-                LogMsg::RetryLimitExceeded(BT_2005_RETRY_LIMIT as i32),
-                true,
-            );
+            let msg = LogMsg::RetryLimitExceeded(BT_2005_RETRY_LIMIT as i32);
+            self.emit(log, lvl, msg, cont);
             self.state = State::Hosed;
             if self.nonzero_status == 0 {
                 self.emit(log, Level::Err, LogMsg::Stuck, false);
@@ -1237,10 +1279,10 @@ impl BtSm {
             return;
         }
         if self.state == State::B2hWait && status & B2H_ATN != 0 {
-            self.emit(log, Level::Warning, LogMsg::RetryB2hWait, true);
+            self.emit(log, lvl, LogMsg::RetryB2hWait, cont);
             return;
         }
-        self.emit(log, Level::Warning, LogMsg::RestartCommand, true);
+        self.emit(log, lvl, LogMsg::RestartCommand, cont);
         self.state = State::Restart;
     }
 

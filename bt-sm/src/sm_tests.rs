@@ -972,6 +972,46 @@ fn y2005_restart_bumps_seq_and_hoses_after_three_attempts() {
 }
 
 #[test]
+fn y2005_late_no_time_clamp_and_270_byte_limit() {
+    let mut sm = started(KernelProfile::Linux2005Late);
+    let mut io = Script::ctrl(&[0x80, 0x80]);
+    sm.event(&mut io, &mut NullLog, 0);
+    assert_eq!(sm.timeout_us(), 2_000_000);
+    sm.event(&mut io, &mut NullLog, 1_500_000);
+    assert_eq!(sm.timeout_us(), 500_000);
+    let mut sm = BtSm::new(KernelProfile::Linux2005Late);
+    assert!(sm.start_transaction(&mut NullLog, &[0u8; 271]).is_err());
+    assert!(sm.start_transaction(&mut NullLog, &[0u8; 270]).is_ok());
+    let mut sm = BtSm::new(KernelProfile::Linux2005);
+    assert!(sm.start_transaction(&mut NullLog, &[0u8; 272]).is_ok());
+}
+
+#[test]
+fn y2005_late_reset_flags_drains_274_bytes() {
+    let mut sm = BtSm::new(KernelProfile::Linux2005Late);
+    let mut io = Script::ctrl(&[0, 0, 0, 0x08]);
+    sm.detect(&mut io, &mut NullLog).unwrap();
+    let ops = io.take();
+    assert_eq!(
+        ops[..8],
+        [
+            Rc(0),
+            Rc(0),
+            Rc(0),
+            Wc(1),
+            Wc(0x10),
+            Rc(0x08),
+            Wc(0x40),
+            Wc(0x08)
+        ]
+    );
+    assert_eq!(ops[8], Wc(0x02));
+    assert_eq!(ops.iter().filter(|o| matches!(o, Rb(_))).count(), 274);
+    assert_eq!(ops.last(), Some(&Wc(0x40)));
+    assert!(!ops.iter().any(|o| matches!(o, Wi(_))));
+}
+
+#[test]
 fn y2005_time_clamp() {
     let mut sm = started(KernelProfile::Linux2005);
     let mut io = Script::ctrl(&[0x80, 0x80, 0x80]);
@@ -1004,7 +1044,7 @@ fn y2005_reset_only_at_seq_two_and_late_patch_resets_flags_on_restart() {
     );
     assert_eq!(log.last().unwrap().level, Level::Warning);
 
-    let mut sm = started(KernelProfile::Linux2005ResetFix);
+    let mut sm = started(KernelProfile::Linux2005Late);
     sm.seq = 9;
     sm.error_retries = 2;
     sm.nonzero_status = 0x80;
@@ -1020,7 +1060,9 @@ fn y2005_reset_only_at_seq_two_and_late_patch_resets_flags_on_restart() {
     sm.force_state(State::Restart);
     let mut io = Script::ctrl(&[0, 0, 0]);
     sm.event(&mut io, &mut NullLog, 0);
-    assert_eq!(io.take(), [Rc(0), Rc(0), Rc(0), Wc(1), Wc(0x10), Wi(0x80)]);
+    // 2.6.19 reset_flags: no INTMASK write, checks B2H for a drain instead
+    assert_eq!(io.take(), [Rc(0), Rc(0), Rc(0), Wc(1), Wc(0x10), Rc(0)]);
+    assert_eq!(sm.seq(), 10);
 }
 
 #[test]

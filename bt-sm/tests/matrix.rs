@@ -451,3 +451,49 @@ fn y2005_first_command_resets_then_hoses() {
         "RESTART bumped seq per retry (0 -> 1 -> 2, then 3 after the reset)"
     );
 }
+
+/// 2.6.19 (late-2005 design): one soft reset after three attempts, then HOSED;
+/// every message its own KERN_DEBUG line.
+#[test]
+fn y2005_late_one_reset_then_hosed() {
+    let mut sm = BtSm::new(KernelProfile::Linux2005Late);
+    let mut bmc = FakeBmc::dead(0x02);
+    let mut log = TimedLog::new(PrintkEra::Pre2_6_31);
+    sm.detect(&mut bmc, &mut log).unwrap();
+    sm.start_transaction(&mut log, &GET_DEVICE_ID).unwrap();
+    let mut r = sm.event(&mut bmc, &mut log, 0);
+    let mut guard = 0;
+    while r != SmResult::Hosed {
+        let t = if r == SmResult::CallWithoutDelay {
+            0
+        } else {
+            10 * MS
+        };
+        bmc.now += t;
+        r = sm.event(&mut bmc, &mut log, t);
+        log.stamp(bmc.now);
+        guard += 1;
+        assert!(guard < 100_000);
+    }
+    log.asm.flush();
+    log.stamp(bmc.now);
+    assert_eq!(
+        log.texts(),
+        [
+            "BT: timed out in B2H_WAIT [ ]",
+            "restart command",
+            "BT: timed out in B2H_WAIT [ ]",
+            "restart command",
+            "BT: timed out in B2H_WAIT [ ]",
+            "retry limit (2) exceeded",
+            "IPMI: BT reset (takes 5 secs)",
+            "BT: timed out in B2H_WAIT [ ]",
+            "retry limit (2) exceeded",
+        ]
+    );
+    assert!(log
+        .lines
+        .iter()
+        .all(|(_, l)| l.level == ipmi_bt_sm::Level::Debug));
+    assert_eq!(sm.seq(), 3);
+}

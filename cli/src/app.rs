@@ -341,7 +341,12 @@ fn cmd_reset(cli: &Cli) -> Result<(), CliError> {
     };
     let mut c = client(cli, &t)?;
     let outcome = c.pet(last.as_ref()).inspect_err(|e| {
-        if e.completion_code() == Some(ipmi_bt_sm::CompletionCode(0x80)) && last.is_none() {
+        if e.completion_code() == Some(ipmi_bt_sm::CompletionCode(0x80)) && t == Target::Sim {
+            note(
+                "the embedded simulator starts fresh in every invocation, so it has never been \
+                 set: use `bmcwd sim serve --socket PATH` and --socket PATH to keep state",
+            );
+        } else if e.completion_code() == Some(ipmi_bt_sm::CompletionCode(0x80)) && last.is_none() {
             note(&format!(
                 "no recorded Set to re-send{}",
                 path.as_ref()

@@ -283,6 +283,41 @@ pub struct DaemonArgs {
     pub max_backoff: Deciseconds,
 }
 
+/// Simulated BMC presets (`bmc_sim::bmc::config::BmcConfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BmcPreset {
+    /// A healthy real-ish BMC, IPMI-spec watchdog.
+    Default,
+    /// QEMU's built-in ipmi-bmc-sim (QEMU watchdog quirks).
+    Qemu,
+    /// OpenBMC on an Aspeed iBT (phosphor watchdog quirks).
+    Openbmc,
+}
+
+/// Watchdog behaviour profiles (`ipmi_watchdog::CompatProfile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WatchdogProfile {
+    /// IPMI v2.0 §27 as written.
+    Spec,
+    /// QEMU ipmi_bmc_sim.c.
+    Qemu,
+    /// OpenIPMI ipmi_sim (lanserv).
+    Lanserv,
+    /// OpenBMC phosphor-host-ipmid + phosphor-watchdog.
+    Phosphor,
+}
+
+impl From<WatchdogProfile> for ipmi_watchdog::CompatProfile {
+    fn from(p: WatchdogProfile) -> Self {
+        match p {
+            WatchdogProfile::Spec => Self::Spec,
+            WatchdogProfile::Qemu => Self::Qemu,
+            WatchdogProfile::Lanserv => Self::OpenIpmiLanserv,
+            WatchdogProfile::Phosphor => Self::PhosphorWatchdog,
+        }
+    }
+}
+
 /// `bmcwd scenario …`
 #[derive(Debug, Subcommand)]
 pub enum ScenarioCommand {
@@ -344,6 +379,13 @@ pub struct ServeArgs {
     /// `cc=c0 count=2`, `disconnect` or `none` into it while serving.
     #[arg(long, value_name = "PATH")]
     pub fault_file: Option<PathBuf>,
+    /// BMC preset: timings, buffer size, capabilities, watchdog quirks.
+    #[arg(long, value_name = "PRESET", default_value = "default")]
+    pub bmc: BmcPreset,
+    /// Watchdog behaviour (overrides the preset's): the IPMI spec, or the
+    /// quirks of QEMU's, OpenIPMI's or OpenBMC's BMC.
+    #[arg(long, value_name = "PROFILE")]
+    pub watchdog_profile: Option<WatchdogProfile>,
     /// Log every protocol event on stderr.
     #[arg(long, short)]
     pub verbose: bool,

@@ -6,10 +6,10 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bmc_sim::vmproto::server::{
-    watch_fault_file, HostAction, LogSink, Reply, ServerOptions, VmBmc, VmServer,
-};
-use ipmi_watchdog::{CompatProfile, Instant, Watchdog};
+use bmc_sim::bmc::config::BmcConfig;
+use bmc_sim::bmc::SimBmc;
+use bmc_sim::vmproto::server::{watch_fault_file, LogSink, ServerOptions, VmBmc, VmServer};
+use bmc_sim::vmproto::simbmc::VmSimBmc;
 
 use std::io::IsTerminal;
 
@@ -20,77 +20,31 @@ use bmc_sim::trace::{EventKind, Origin, Trace};
 use serde_json::{json, Value};
 
 use crate::app::{note, out};
-use crate::args::{Cli, ScenarioCommand, ServeArgs, SimCommand};
+use crate::args::{BmcPreset, Cli, ScenarioCommand, ServeArgs, SimCommand, WatchdogProfile};
 use crate::exit::CliError;
 use crate::transport::sim::SimTransport;
 use crate::transport::Transport;
 
-/// A BMC that implements only the watchdog (IPMI v2.0 §27) and answers
-/// every other command with 0xC1 (Invalid Command). Interim stand-in for the
-/// full simulated BMC.
-pub struct WatchdogBmc {
-    wd: Watchdog,
+/// The BMC configuration for a preset and an optional watchdog profile.
+pub fn bmc_config(preset: BmcPreset, profile: Option<WatchdogProfile>) -> BmcConfig {
+    let mut cfg = match preset {
+        BmcPreset::Default => BmcConfig::default(),
+        BmcPreset::Qemu => BmcConfig::qemu(),
+        BmcPreset::Openbmc => BmcConfig::openbmc(),
+    };
+    if let Some(p) = profile {
+        cfg.watchdog_profile = p.into();
+    }
+    cfg
 }
 
-impl WatchdogBmc {
-    /// A fresh BMC following the spec profile.
-    pub fn new() -> Self {
-        Self {
-            wd: Watchdog::new(CompatProfile::Spec),
-        }
-    }
-}
-
-impl Default for WatchdogBmc {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-fn instant(d: Duration) -> Instant {
-    Instant::from_nanos(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
-
-impl VmBmc for WatchdogBmc {
-    fn handle_request(
-        &mut self,
-        now: Duration,
-        netfn_lun: u8,
-        cmd: u8,
-        data: &[u8],
-    ) -> Option<Reply> {
-        if netfn_lun >> 2 != crate::transport::NETFN_APP {
-            return Some(Reply {
-                cc: 0xC1,
-                data: vec![],
-            });
-        }
-        match self.wd.handle(instant(now), cmd, data) {
-            Some(r) => Some(Reply {
-                cc: r.cc.0,
-                data: r.data.as_slice().to_vec(),
-            }),
-            None => Some(Reply {
-                cc: 0xC1,
-                data: vec![],
-            }),
-        }
-    }
-
-    fn advance(&mut self, now: Duration) {
-        let _ = self.wd.advance(instant(now));
-    }
-
-    fn next_deadline(&self) -> Option<Duration> {
-        self.wd.next_deadline().map(|i| i.since_epoch())
-    }
-
-    fn drain_actions(&mut self, _out: &mut Vec<HostAction>) {}
-}
-
-/// The transport behind `--sim`: a fresh embedded BMC.
+/// The transport behind `--sim`: a fresh embedded BMC (default preset,
+/// IPMI-spec watchdog).
 pub fn embedded_transport() -> Box<dyn Transport> {
-    Box::new(SimTransport::new(WatchdogBmc::new()))
+    Box::new(SimTransport::new(VmSimBmc::new(SimBmc::new(bmc_config(
+        BmcPreset::Default,
+        None,
+    )))))
 }
 
 /// `bmcwd scenario …`
@@ -146,10 +100,8 @@ fn write_svg(trace: &Trace, path: &Path) -> Result<(), CliError> {
         .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))
 }
 
-fn render_svg(_trace: &Trace) -> Result<String, CliError> {
-    Err(CliError::Internal(
-        "--svg: the timeline renderer is not available in this build".into(),
-    ))
+fn render_svg(trace: &Trace) -> Result<String, CliError> {
+    Ok(bmc_sim::svg::render(trace))
 }
 
 fn origin_json(o: &Origin) -> Value {
@@ -425,13 +377,12 @@ fn scenario_explore(
 /// `bmcwd sim …`
 pub fn sim(cli: &Cli, s: &SimCommand) -> Result<(), CliError> {
     match s {
-        SimCommand::Serve(a) => serve(cli.target.socket.as_deref(), a, new_served_bmc()),
+        SimCommand::Serve(a) => serve(
+            cli.target.socket.as_deref(),
+            a,
+            VmSimBmc::new(SimBmc::new(bmc_config(a.bmc, a.watchdog_profile))),
+        ),
     }
-}
-
-/// The BMC `sim serve` serves.
-fn new_served_bmc() -> WatchdogBmc {
-    WatchdogBmc::new()
 }
 
 /// Serves `bmc` on a Unix socket (any number of concurrent clients, one

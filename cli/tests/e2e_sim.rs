@@ -191,3 +191,46 @@ fn completions_subcommand_prints_scripts() {
             .stdout(contains("bmcwd"));
     }
 }
+
+#[test]
+fn scenario_run_writes_the_svg_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("t.svg");
+    common::bmcwd(dir.path(), &["scenario", "run"])
+        .arg(scenario("long-busy.toml"))
+        .arg("--svg")
+        .arg(&svg)
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"), "{}", &text[..text.len().min(80)]);
+    assert!(text.contains("long-busy"));
+}
+
+#[test]
+fn served_qemu_bmc_refuses_power_cycle_with_a_decoded_cc() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("q.sock");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bmcwd"))
+        .args(["sim", "serve", "--bmc", "qemu", "--socket"])
+        .arg(&sock)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    common::bmcwd(dir.path(), &["--socket"])
+        .arg(&sock)
+        .args(["start", "--timeout", "30s", "--action", "power-cycle"])
+        .assert()
+        .code(3)
+        .stderr(
+            contains("Set Watchdog Timer failed: 0xCC (Invalid data field in Request)")
+                .and(contains("QEMU's BMC refuses power-cycle")),
+        );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

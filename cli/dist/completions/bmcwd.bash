@@ -814,7 +814,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__sim__subcmd__serve)
-            opts="-v -h -V --vm-listen --vm-connect --fault-file --verbose --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-v -h -V --vm-listen --vm-connect --fault-file --bmc --watchdog-profile --verbose --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -830,6 +830,14 @@ _bmcwd() {
                     ;;
                 --fault-file)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bmc)
+                    COMPREPLY=($(compgen -W "default qemu openbmc" -- "${cur}"))
+                    return 0
+                    ;;
+                --watchdog-profile)
+                    COMPREPLY=($(compgen -W "spec qemu lanserv phosphor" -- "${cur}"))
                     return 0
                     ;;
                 --device)

@@ -218,6 +218,13 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and not __fish_seen_sub
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l vm-listen -d 'Listen for QEMU\'s ipmi-bmc-extern chardev on this TCP address' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l vm-connect -d 'Connect to QEMU\'s chardev (server mode) at this TCP address' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l fault-file -d 'Control file for link faults: write e.g. `silent`, `delay=5000`, `cc=c0 count=2`, `disconnect` or `none` into it while serving' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l bmc -d 'BMC preset: timings, buffer size, capabilities, watchdog quirks' -r -f -a "default\t'A healthy real-ish BMC, IPMI-spec watchdog'
+qemu\t'QEMU\'s built-in ipmi-bmc-sim (QEMU watchdog quirks)'
+openbmc\t'OpenBMC on an Aspeed iBT (phosphor watchdog quirks)'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l watchdog-profile -d 'Watchdog behaviour (overrides the preset\'s): the IPMI spec, or the quirks of QEMU\'s, OpenIPMI\'s or OpenBMC\'s BMC' -r -f -a "spec\t'IPMI v2.0 §27 as written'
+qemu\t'QEMU ipmi_bmc_sim.c'
+lanserv\t'OpenIPMI ipmi_sim (lanserv)'
+phosphor\t'OpenBMC phosphor-host-ipmid + phosphor-watchdog'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
@@ -225,7 +232,7 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcomm
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -s v -l verbose -d 'Log every protocol event on stderr'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -l json -d 'Print machine-readable JSON on stdout instead of text'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from serve" -s V -l version -d 'Print version'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from help" -f -a "serve" -d 'Serve a simulated BMC: on the Unix socket given with --socket PATH (for `bmcwd --socket PATH …`), and/or as QEMU\'s ipmi-bmc-extern peer over TCP (--vm-listen / --vm-connect)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand sim; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

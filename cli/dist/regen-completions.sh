@@ -1,0 +1,8 @@
+#!/bin/sh
+# Regenerates the shipped shell completions from the current CLI definition
+# (tests/completions.rs fails when they are stale).
+set -eu
+cd "$(dirname "$0")/../.."
+cargo run -q -p bmcwd -- completions bash > cli/dist/completions/bmcwd.bash
+cargo run -q -p bmcwd -- completions zsh > cli/dist/completions/_bmcwd
+cargo run -q -p bmcwd -- completions fish > cli/dist/completions/bmcwd.fish

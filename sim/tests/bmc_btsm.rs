@@ -31,7 +31,7 @@ fn run(bmc: &mut SimBmc, sm: &mut BtSm, req: &[u8], limit: SimTime) -> Option<(V
             let n = sm.get_result(&mut buf);
             return Some((buf[..n].to_vec(), t));
         }
-        t = t + STEP;
+        t += STEP;
         elapsed = 1_000;
     }
     None

@@ -8,6 +8,24 @@
 //! (register access), a [`LogSink`] (the kernel's messages, as data) and the
 //! elapsed microseconds to every [`BtSm::event`], like `ipmi_si_intf.c` does.
 //!
+//! # Driving it
+//!
+//! Like `ipmi_si_intf.c`: call [`BtSm::event`] again at once with time 0 while it
+//! returns [`SmResult::CallWithoutDelay`], after a short delay (passing the elapsed
+//! µs) on [`SmResult::CallWithDelay`], and call [`BtSm::get_result`] on
+//! [`SmResult::TransactionComplete`]. For the 2018+ profiles run [`BtSm::detect`]
+//! (or [`BtSm::detect_blocking`]) first, which fetches Get BT Interface Capabilities.
+//! Collect the kernel's messages with any [`LogSink`] (a closure, `Vec<String>`,
+//! [`NullLog`]) or join them into `dmesg` lines with [`LineAssembler`].
+//!
+//! | Module | Holds |
+//! |---|---|
+//! | [`sm`] | [`BtSm`], [`SmResult`], detect |
+//! | [`state`] | [`State`] and the kernel's range tests |
+//! | [`profile`] | [`KernelProfile`] presets and [`Behaviour`] switches (mapping table) |
+//! | [`log`] | [`LogRecord`], [`LogMsg`], sinks, [`LineAssembler`], [`StatusText`] |
+//! | [`io`], [`regs`], [`cc`] | register access trait, register bits, completion codes |
+//!
 //! # Example
 //!
 //! A Get Device ID transaction against a tiny BMC that answers instantly:
@@ -52,6 +70,42 @@
 //! let mut rsp = [0u8; 64];
 //! let n = sm.get_result(&mut rsp);
 //! assert_eq!(&rsp[..n], &[0x1c, 0x01, 0x00, 0x20]); // NetFn|4, cmd, cc, data
+//! ```
+
+//!
+//! # Example: the kernel's log when the BMC is dead
+//!
+//! ```
+//! use ipmi_bt_sm::{BtSm, Io, KernelProfile, LineAssembler, SmResult};
+//!
+//! /// A dead BMC: takes nothing, answers nothing, CTRL reads 0.
+//! struct Silent;
+//! impl Io for Silent {
+//!     fn read_ctrl(&mut self) -> u8 { 0x00 }
+//!     fn write_ctrl(&mut self, _v: u8) {}
+//!     fn read_buf(&mut self) -> u8 { 0 }
+//!     fn write_buf(&mut self, _v: u8) {}
+//!     fn read_intmask(&mut self) -> u8 { 0 }
+//!     fn write_intmask(&mut self, _v: u8) {}
+//! }
+//!
+//! let mut sm = BtSm::new(KernelProfile::Mainline);
+//! let mut lines = LineAssembler::for_behaviour(sm.behaviour());
+//! sm.start_transaction(&mut lines, &[0x18, 0x01]).unwrap();
+//! let mut r = sm.event(&mut Silent, &mut lines, 0);
+//! while r != SmResult::TransactionComplete {
+//!     r = sm.event(&mut Silent, &mut lines, if r == SmResult::CallWithDelay { 10_000 } else { 0 });
+//! }
+//! let text: Vec<&str> = lines.lines().iter().map(|l| l.text.as_str()).collect();
+//! assert_eq!(text, [
+//!     "IPMI BT: timeout in RD_WAIT [ ] 1 retries left",
+//!     "IPMI BT: timeout in RD_WAIT [ ] ",
+//!     "failed 2 retries, sending error response",
+//!     "stuck, try power cycle",
+//! ]);
+//! let mut rsp = [0u8; 8];
+//! let n = sm.get_result(&mut rsp);
+//! assert_eq!(&rsp[..n], &[0x1c, 0x01, 0xc3]); // timeout
 //! ```
 
 pub mod cc;

@@ -429,9 +429,10 @@ pub trait LogSink {
     fn log(&mut self, rec: &LogRecord);
 }
 
-impl<S: LogSink + ?Sized> LogSink for &mut S {
+/// Any closure taking a record is a sink: `&mut |r: &LogRecord| println!("{r}")`.
+impl<F: FnMut(&LogRecord)> LogSink for F {
     fn log(&mut self, rec: &LogRecord) {
-        (**self).log(rec)
+        self(rec)
     }
 }
 
@@ -457,7 +458,8 @@ impl LogSink for Vec<LogRecord> {
     }
 }
 
-/// Adapts a closure `FnMut(&LogRecord)` into a sink.
+/// Adapts a closure `FnMut(&LogRecord)` into a named sink type (closures are also
+/// sinks directly).
 pub struct FnSink<F>(pub F);
 
 impl<F: FnMut(&LogRecord)> LogSink for FnSink<F> {
@@ -564,6 +566,25 @@ mod tests {
             cont,
             bare: cont && style != LogStyle::Dev,
         }
+    }
+
+    #[test]
+    fn closures_and_vectors_are_sinks() {
+        fn feed<L: LogSink + ?Sized>(l: &mut L) {
+            l.log(&rec(LogMsg::Stuck, LogStyle::Dev, false));
+        }
+        let mut n = 0;
+        feed(&mut |r: &LogRecord| {
+            assert_eq!(r.msg, LogMsg::Stuck);
+            n += 1;
+        });
+        assert_eq!(n, 1);
+        let mut v: Vec<String> = Vec::new();
+        feed(&mut v);
+        assert_eq!(v, ["stuck, try power cycle"]);
+        let mut f = FnSink(|_: &LogRecord| n += 1);
+        feed(&mut f);
+        assert_eq!(n, 2);
     }
 
     #[test]

@@ -108,6 +108,8 @@
 //! assert_eq!(&rsp[..n], &[0x1c, 0x01, 0xc3]); // timeout
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod cc;
 pub mod io;
 pub mod log;

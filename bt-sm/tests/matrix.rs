@@ -497,3 +497,32 @@ fn y2005_late_one_reset_then_hosed() {
         .all(|(_, l)| l.level == ipmi_bt_sm::Level::Debug));
     assert_eq!(sm.seq(), 3);
 }
+
+/// T13 (B-3) as far as the SM is concerned: the pre-2014 synchronous loop slept one
+/// jiffy (4 ms at HZ=250) but credited only 100 µs, so each 5 s attempt took
+/// 50,000 sleeps = 200 s of wall time; crediting a full jiffy takes 1,250 sleeps.
+#[test]
+fn t13_detect_loop_crediting_100us_per_jiffy() {
+    for (credit, attempt_sleeps) in [(100i64, 50_000u64), (4_000, 1_250)] {
+        let mut sm = BtSm::new(KernelProfile::Mainline);
+        let mut bmc = FakeBmc::dead(0x00);
+        let mut lines = ipmi_bt_sm::LineAssembler::new(PrintkEra::KernCont);
+        let run = sm
+            .detect_blocking(&mut bmc, &mut lines, credit, 10_000_000)
+            .unwrap();
+        assert!(run.finished);
+        // two attempts; a few zero-time calls in between
+        let sleeps = (run.elapsed_us / credit) as u64;
+        assert!(
+            (2 * attempt_sleeps..=2 * attempt_sleeps + 4).contains(&sleeps),
+            "{sleeps}"
+        );
+        let wall_s = sleeps as f64 * 0.004;
+        assert!((wall_s / 2.0 - attempt_sleeps as f64 * 0.004).abs() < 0.1);
+        let text: Vec<_> = lines.lines().iter().map(|l| l.text.clone()).collect();
+        assert_eq!(
+            text[text.len() - 2..],
+            ["using default values", "req2rsp=5 secs retries=2"]
+        );
+    }
+}

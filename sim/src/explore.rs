@@ -26,7 +26,10 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use crate::runner::run;
-use crate::scenario::{BmcSpec, DriverSpec, Dur, FaultKindName, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario, TraceSpec};
+use crate::scenario::{
+    BmcSpec, DriverSpec, Dur, FaultKindName, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario,
+    TraceSpec,
+};
 use crate::trace::{EventKind, Origin, Trace};
 
 /// BT_RESET_DELAY: the 6 s hold-off of RESET3 (ipmi_bt_sm.c).
@@ -59,9 +62,14 @@ impl Property {
     }
     /// Parse a [`name`](Self::name).
     pub fn from_name(s: &str) -> Option<Self> {
-        [Property::BoundedCompletion, Property::RecoversWhenHealthy, Property::NoResetLoop, Property::Liveness]
-            .into_iter()
-            .find(|p| p.name() == s)
+        [
+            Property::BoundedCompletion,
+            Property::RecoversWhenHealthy,
+            Property::NoResetLoop,
+            Property::Liveness,
+        ]
+        .into_iter()
+        .find(|p| p.name() == s)
     }
 }
 
@@ -90,7 +98,15 @@ pub struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: message #{} ({:?}) started at {:.3}s: {}", self.property.name(), self.id, self.origin, self.started.as_secs_f64(), self.message)
+        write!(
+            f,
+            "{}: message #{} ({:?}) started at {:.3}s: {}",
+            self.property.name(),
+            self.id,
+            self.origin,
+            self.started.as_secs_f64(),
+            self.message
+        )
     }
 }
 
@@ -168,10 +184,20 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
         };
         match property {
             Property::BoundedCompletion if waited > b => {
-                return Err(v(format!("completed with {} after {:.3}s, bound {:.3}s", c.cc, waited.as_secs_f64(), b.as_secs_f64())));
+                return Err(v(format!(
+                    "completed with {} after {:.3}s, bound {:.3}s",
+                    c.cc,
+                    waited.as_secs_f64(),
+                    b.as_secs_f64()
+                )));
             }
-            Property::RecoversWhenHealthy if c.synthesized && healthy_around(c.submitted.since_start()) => {
-                return Err(v(format!("BMC healthy, but the host answered {} itself", c.cc)));
+            Property::RecoversWhenHealthy
+                if c.synthesized && healthy_around(c.submitted.since_start()) =>
+            {
+                return Err(v(format!(
+                    "BMC healthy, but the host answered {} itself",
+                    c.cc
+                )));
             }
             Property::NoResetLoop => {
                 let resets = count_resets(trace, started, c.completed.since_start());
@@ -203,9 +229,15 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
         };
         match property {
             Property::BoundedCompletion if waited > b => {
-                return Err(v(format!("never completed ({:.3}s without an answer, bound {:.3}s)", waited.as_secs_f64(), b.as_secs_f64())));
+                return Err(v(format!(
+                    "never completed ({:.3}s without an answer, bound {:.3}s)",
+                    waited.as_secs_f64(),
+                    b.as_secs_f64()
+                )));
             }
-            Property::RecoversWhenHealthy if waited > b && healthy_around(p.submitted.since_start()) => {
+            Property::RecoversWhenHealthy
+                if waited > b && healthy_around(p.submitted.since_start()) =>
+            {
                 return Err(v("BMC healthy, but the message never completed".into()));
             }
             Property::NoResetLoop => {
@@ -261,9 +293,15 @@ impl Space {
     }
     /// Parse a [`name`](Self::name).
     pub fn from_name(s: &str) -> Option<Self> {
-        [Space::SilenceAtCommand, Space::CapsWindow, Space::DeadAtProbe, Space::StuckB2h, Space::Mixed]
-            .into_iter()
-            .find(|p| p.name() == s)
+        [
+            Space::SilenceAtCommand,
+            Space::CapsWindow,
+            Space::DeadAtProbe,
+            Space::StuckB2h,
+            Space::Mixed,
+        ]
+        .into_iter()
+        .find(|p| p.name() == s)
     }
 }
 
@@ -273,7 +311,12 @@ fn base(name: &str, kernel: KernelPreset, hz: u32, probe: bool, stop: Dur) -> Sc
         description: String::new(),
         seed: 1,
         stop,
-        driver: DriverSpec { kernel, hz: Hz(hz), probe, ..DriverSpec::default() },
+        driver: DriverSpec {
+            kernel,
+            hz: Hz(hz),
+            probe,
+            ..DriverSpec::default()
+        },
         bmc: BmcSpec {
             // Take requests the instant H2B_ATN is set: `silent` then shows an
             // all-zero status, so only `stuck-busy` makes the status non-zero.
@@ -287,7 +330,15 @@ fn base(name: &str, kernel: KernelPreset, hz: u32, probe: bool, stop: Dur) -> Sc
 }
 
 fn req(at: Option<Dur>, repeat: u32, interval: Option<Dur>) -> RequestSpec {
-    RequestSpec { at, netfn: 0x06, cmd: 0x01, data: Vec::new(), repeat, interval, label: None }
+    RequestSpec {
+        at,
+        netfn: 0x06,
+        cmd: 0x01,
+        data: Vec::new(),
+        repeat,
+        interval,
+        label: None,
+    }
 }
 
 fn fault(kind: FaultKindName, at_command: u64, duration: Dur) -> FaultSpec {
@@ -322,7 +373,11 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
             .prop_map(move |(kind, n, dur)| {
                 let stop = Dur::from_millis(n * 20).0 + Dur::from_secs(dur + 120).0;
                 let mut sc = base("explore-silence-at-command", kernel, 250, false, Dur(stop));
-                sc.requests.push(req(Some(Dur::from_millis(10)), u32::try_from(n + 2).unwrap_or(u32::MAX), None));
+                sc.requests.push(req(
+                    Some(Dur::from_millis(10)),
+                    u32::try_from(n + 2).unwrap_or(u32::MAX),
+                    None,
+                ));
                 sc.requests.push(req(None, 20, Some(Dur::from_secs(2))));
                 sc.faults.push(fault(kind, n, Dur::from_secs(dur)));
                 sc
@@ -330,15 +385,31 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
             .boxed(),
         Space::CapsWindow => (0u64..=500, 0u64..=1000, 1u32..=3)
             .prop_map(move |(lat_ms, at_ms, repeat)| {
-                let mut sc = base("explore-caps-window", kernel, 250, false, Dur::from_secs(30));
+                let mut sc = base(
+                    "explore-caps-window",
+                    kernel,
+                    250,
+                    false,
+                    Dur::from_secs(30),
+                );
                 sc.bmc.latency = Some(Dur::from_millis(lat_ms));
-                sc.requests.push(req(Some(Dur::from_millis(at_ms)), repeat, None));
+                sc.requests
+                    .push(req(Some(Dur::from_millis(at_ms)), repeat, None));
                 sc
             })
             .boxed(),
-        Space::DeadAtProbe => (prop_oneof![Just(100u32), Just(250u32), Just(300u32), Just(1000u32)], 20u64..=900)
+        Space::DeadAtProbe => (
+            prop_oneof![Just(100u32), Just(250u32), Just(300u32), Just(1000u32)],
+            20u64..=900,
+        )
             .prop_map(move |(hz, dead_s)| {
-                let mut sc = base("explore-dead-at-probe", kernel, hz, true, Dur::from_secs(1200));
+                let mut sc = base(
+                    "explore-dead-at-probe",
+                    kernel,
+                    hz,
+                    true,
+                    Dur::from_secs(1200),
+                );
                 let mut f = fault(FaultKindName::Silent, 1, Dur::from_secs(dead_s));
                 f.at_command = None;
                 f.at = Some(Dur(0));
@@ -350,8 +421,13 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
             .prop_map(move |(n, dur)| {
                 let stop = Dur::from_millis(n * 20).0 + Dur::from_secs(dur + 40).0;
                 let mut sc = base("explore-stuck-b2h", kernel, 250, false, Dur(stop));
-                sc.requests.push(req(Some(Dur::from_millis(10)), u32::try_from(n + 2).unwrap_or(u32::MAX), None));
-                sc.faults.push(fault(FaultKindName::StuckB2h, n, Dur::from_secs(dur)));
+                sc.requests.push(req(
+                    Some(Dur::from_millis(10)),
+                    u32::try_from(n + 2).unwrap_or(u32::MAX),
+                    None,
+                ));
+                sc.faults
+                    .push(fault(FaultKindName::StuckB2h, n, Dur::from_secs(dur)));
                 sc
             })
             .boxed(),
@@ -380,7 +456,12 @@ pub struct ExploreConfig {
 
 impl Default for ExploreConfig {
     fn default() -> Self {
-        Self { space: Space::Mixed, cases: 64, seed: 1, max_shrink_iters: 256 }
+        Self {
+            space: Space::Mixed,
+            cases: 64,
+            seed: 1,
+            max_shrink_iters: 256,
+        }
     }
 }
 
@@ -438,7 +519,11 @@ pub fn search_with_progress(
             first.set(Some((runs.get(), start.elapsed())));
         }
         if let Ok(mut cb) = progress.try_borrow_mut() {
-            (*cb)(&Progress { runs: runs.get(), shrinking: first.get().is_some(), elapsed: start.elapsed() });
+            (*cb)(&Progress {
+                runs: runs.get(),
+                shrinking: first.get().is_some(),
+                elapsed: start.elapsed(),
+            });
         }
         r.map_err(|v| TestCaseError::fail(v.to_string()))
     });

@@ -28,7 +28,10 @@ use crate::scenario::{BmcPreset, FaultKindName, FaultSpec, KernelPreset, Scenari
 use crate::sched::{NextEvent, Source};
 use crate::si::{Bus, ProbeOutcome, SiDriver, SiEnv, SiMsg, SiProfile, SimDevice};
 use crate::time::SimTime;
-use crate::trace::{Completion, Event, EventKind, KernelLog, Origin, Pending, RunStats, Trace, DEFAULT_DEVICE_PREFIX};
+use crate::trace::{
+    Completion, Event, EventKind, KernelLog, Origin, Pending, RunStats, Trace,
+    DEFAULT_DEVICE_PREFIX,
+};
 
 impl<E: crate::device::DeviceEvents> SimDevice for SimBmc<E> {
     fn advance(&mut self, now: SimTime) {
@@ -94,11 +97,20 @@ impl Scenario {
         let mut behaviour = bt.behaviour();
         // bt-sm's CapsInSm models 2.6.20-2.6.30 printk joining; the v3.x presets
         // are 2.6.31+ kernels, where a levelled printk always starts a line.
-        if matches!(self.driver.kernel, KernelPreset::V3_13 | KernelPreset::V3_14) && self.driver.bt.is_none() {
+        if matches!(
+            self.driver.kernel,
+            KernelPreset::V3_13 | KernelPreset::V3_14
+        ) && self.driver.bt.is_none()
+        {
             behaviour.printk = PrintkEra::Modern;
         }
         behaviour.debug = self.driver.bt_debug;
-        DriverChoice { preset: self.driver.kernel, bt, behaviour, si }
+        DriverChoice {
+            preset: self.driver.kernel,
+            bt,
+            behaviour,
+            si,
+        }
     }
 
     /// The simulated BMC's configuration.
@@ -153,7 +165,9 @@ impl Scenario {
                 (None, None) => Trigger::At(SimTime::ZERO),
             };
             let action = match f.duration {
-                Some(d) if !fault.kind().is_instant() => FaultAction::StartFor(fault, Duration::from_nanos(d.0)),
+                Some(d) if !fault.kind().is_instant() => {
+                    FaultAction::StartFor(fault, Duration::from_nanos(d.0))
+                }
                 _ => FaultAction::Start(fault),
             };
             plan = plan.with(trigger, action);
@@ -169,19 +183,37 @@ fn fault_of(f: &FaultSpec) -> Fault {
         K::Silent => Fault::Silent,
         K::StuckBusy => Fault::StuckBBusy,
         K::NeverClearH2b => Fault::NeverClearH2bAtn,
-        K::Slow => Fault::SlowResponse { latency: d(f.latency).unwrap_or_default() },
+        K::Slow => Fault::SlowResponse {
+            latency: d(f.latency).unwrap_or_default(),
+        },
         K::LoseResponses => Fault::LoseResponses { count: f.count },
-        K::RandomLoss => Fault::RandomLoss { per_mille: f.per_mille.unwrap_or(0) },
-        K::WrongSeq => Fault::WrongSeq { seq_delta: f.seq_delta.unwrap_or(1), correct_after: d(f.correct_after) },
-        K::StaleResponse => Fault::StaleResponse { correct_after: d(f.correct_after) },
+        K::RandomLoss => Fault::RandomLoss {
+            per_mille: f.per_mille.unwrap_or(0),
+        },
+        K::WrongSeq => Fault::WrongSeq {
+            seq_delta: f.seq_delta.unwrap_or(1),
+            correct_after: d(f.correct_after),
+        },
+        K::StaleResponse => Fault::StaleResponse {
+            correct_after: d(f.correct_after),
+        },
         K::DuplicateResponse => Fault::DuplicateResponse,
-        K::CorruptLength => Fault::CorruptLength { len: f.len.unwrap_or(0) },
+        K::CorruptLength => Fault::CorruptLength {
+            len: f.len.unwrap_or(0),
+        },
         K::StuckB2h => Fault::B2hAtnStuck,
         K::ReadsFf => Fault::RegistersFF,
-        K::BmcReset => Fault::BmcReset { keep_watchdog: f.keep_watchdog.unwrap_or(false) },
+        K::BmcReset => Fault::BmcReset {
+            keep_watchdog: f.keep_watchdog.unwrap_or(false),
+        },
         K::Reconnect => Fault::Reconnect,
-        K::IgnoreCommand => Fault::IgnoreCommand { netfn: f.netfn.unwrap_or(0), cmd: f.cmd.unwrap_or(0) },
-        K::ErrorResponse => Fault::ErrorResponse { cc: f.cc.unwrap_or(0xFF) },
+        K::IgnoreCommand => Fault::IgnoreCommand {
+            netfn: f.netfn.unwrap_or(0),
+            cmd: f.cmd.unwrap_or(0),
+        },
+        K::ErrorResponse => Fault::ErrorResponse {
+            cc: f.cc.unwrap_or(0xFF),
+        },
     }
 }
 
@@ -232,7 +264,10 @@ impl Simulation {
         let ff = sc.driver.fast_forward && !record;
         let si = SiDriver::new(choice.si, sc.driver.hz.0, sc.driver.irq, ff);
         let log = KernelLog::new(sm.behaviour().printk, DEFAULT_DEVICE_PREFIX);
-        let first = sc.requests.first().map(|r| SimTime::from_nanos(r.at.map_or(0, |d| d.0)));
+        let first = sc
+            .requests
+            .first()
+            .map(|r| SimTime::from_nanos(r.at.map_or(0, |d| d.0)));
         Self {
             scenario: sc.clone(),
             choice,
@@ -246,7 +281,13 @@ impl Simulation {
             lost: Vec::new(),
             queue: VecDeque::new(),
             outstanding: None,
-            workload: Workload { entry: 0, copy: 0, next: first, wait_for: None, last_id: None },
+            workload: Workload {
+                entry: 0,
+                copy: 0,
+                next: first,
+                wait_for: None,
+                last_id: None,
+            },
             next_id: 1,
             stop: SimTime::from_nanos(sc.stop.0),
             started: false,
@@ -305,8 +346,17 @@ impl Simulation {
             // ipmi_register_smi: the message handler's own Get Device ID.
             let id = self.alloc_id();
             let now = self.now();
-            self.queue.push_front(SiMsg { id, origin: Origin::Handler, data: vec![0x06 << 2, 0x01], submitted: now, started: None });
-            self.events.push(Event { t: now, kind: EventKind::Submit { id } });
+            self.queue.push_front(SiMsg {
+                id,
+                origin: Origin::Handler,
+                data: vec![0x06 << 2, 0x01],
+                submitted: now,
+                started: None,
+            });
+            self.events.push(Event {
+                t: now,
+                kind: EventKind::Submit { id },
+            });
         }
         self.feed();
         self.collect();
@@ -332,7 +382,10 @@ impl Simulation {
             if self.registered {
                 n.offer(Source::Timer, self.si.timer_deadline());
             }
-            n.offer(Source::Workload, self.workload.next.map(|t| t.max(self.now())));
+            n.offer(
+                Source::Workload,
+                self.workload.next.map(|t| t.max(self.now())),
+            );
             let Some((t, src)) = n.get() else { break };
             if t > until {
                 break;
@@ -340,7 +393,12 @@ impl Simulation {
             if t == last_t {
                 same_t += 1;
                 if same_t > 100_000 {
-                    self.events.push(Event { t, kind: EventKind::Phase("scheduler stalled: no progress at this instant".into()) });
+                    self.events.push(Event {
+                        t,
+                        kind: EventKind::Phase(
+                            "scheduler stalled: no progress at this instant".into(),
+                        ),
+                    });
                     break;
                 }
             } else {
@@ -391,9 +449,21 @@ impl Simulation {
             data.push(entry.netfn << 2);
             data.push(entry.cmd);
             data.extend_from_slice(&entry.data);
-            let origin = Origin::Workload { entry: self.workload.entry as u32, copy: self.workload.copy };
-            self.queue.push_back(SiMsg { id, origin, data, submitted: t, started: None });
-            self.events.push(Event { t, kind: EventKind::Submit { id } });
+            let origin = Origin::Workload {
+                entry: self.workload.entry as u32,
+                copy: self.workload.copy,
+            };
+            self.queue.push_back(SiMsg {
+                id,
+                origin,
+                data,
+                submitted: t,
+                started: None,
+            });
+            self.events.push(Event {
+                t,
+                kind: EventKind::Submit { id },
+            });
             self.workload.last_id = Some(id);
             // Advance the cursor.
             if self.workload.copy + 1 < entry.repeat {
@@ -408,7 +478,12 @@ impl Simulation {
             } else {
                 self.workload.entry += 1;
                 self.workload.copy = 0;
-                match self.scenario.requests.get(self.workload.entry).map(|r| r.at) {
+                match self
+                    .scenario
+                    .requests
+                    .get(self.workload.entry)
+                    .map(|r| r.at)
+                {
                     None => self.workload.next = None,
                     Some(Some(at)) => self.workload.next = Some(SimTime::from_nanos(at.0).max(t)),
                     Some(None) => {
@@ -426,7 +501,9 @@ impl Simulation {
         if !self.registered || self.outstanding.is_some() || !self.si.can_accept() {
             return;
         }
-        let Some(msg) = self.queue.pop_front() else { return };
+        let Some(msg) = self.queue.pop_front() else {
+            return;
+        };
         self.outstanding = Some(msg.id);
         let (si, mut env) = self.env_parts();
         if let Err(back) = si.sender(&mut env, msg) {
@@ -453,7 +530,10 @@ impl Simulation {
                 cc,
                 synthesized: d.synthesized,
             });
-            self.events.push(Event { t: d.at, kind: EventKind::Complete { index } });
+            self.events.push(Event {
+                t: d.at,
+                kind: EventKind::Complete { index },
+            });
             if self.outstanding == Some(id) {
                 self.outstanding = None;
             }
@@ -465,7 +545,13 @@ impl Simulation {
         for m in self.si.take_lost() {
             if self.outstanding == Some(m.id) {
                 // The message handler never hears back: it stays outstanding.
-                self.events.push(Event { t: self.bus.now(), kind: EventKind::Phase(format!("message #{} dropped by the SI layer without a response", m.id)) });
+                self.events.push(Event {
+                    t: self.bus.now(),
+                    kind: EventKind::Phase(format!(
+                        "message #{} dropped by the SI layer without a response",
+                        m.id
+                    )),
+                });
             }
             self.lost.push(m);
         }
@@ -475,7 +561,13 @@ impl Simulation {
             let kind = match e.kind {
                 BmcEventKind::FaultStarted(f) => EventKind::FaultOn(f.to_string()),
                 BmcEventKind::FaultStopped(k) => EventKind::FaultOff(k.to_string()),
-                BmcEventKind::RequestTaken { .. } | BmcEventKind::ResponsePosted { .. } | BmcEventKind::RequestDropped { .. } if !verbose => continue,
+                BmcEventKind::RequestTaken { .. }
+                | BmcEventKind::ResponsePosted { .. }
+                | BmcEventKind::RequestDropped { .. }
+                    if !verbose =>
+                {
+                    continue
+                }
                 other => EventKind::Bmc(format!("{other:?}")),
             };
             self.events.push(Event { t: e.at, kind });
@@ -486,7 +578,13 @@ impl Simulation {
     pub fn into_trace(mut self) -> Trace {
         self.collect();
         let mut pending = Vec::new();
-        let to_pending = |m: &SiMsg| Pending { id: m.id, origin: m.origin, request: m.data.clone(), submitted: m.submitted, started: m.started };
+        let to_pending = |m: &SiMsg| Pending {
+            id: m.id,
+            origin: m.origin,
+            request: m.data.clone(),
+            submitted: m.submitted,
+            started: m.started,
+        };
         for m in self.si.in_flight() {
             pending.push(to_pending(m));
         }
@@ -507,7 +605,11 @@ impl Simulation {
             self.choice.si.name,
             self.choice.si.kernels,
             sc.driver.hz.0,
-            if sc.driver.irq { "interrupt" } else { "polling" },
+            if sc.driver.irq {
+                "interrupt"
+            } else {
+                "polling"
+            },
             if sc.driver.probe { ", probe" } else { "" }
         );
         let end = self.bus.now().max(self.stop.min(self.bus.now()));

@@ -449,7 +449,11 @@ impl Dur {
         let t = s.trim();
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("invalid duration {s:?}: missing unit (ns, us, ms, s, min, h), e.g. \"10ms\""))?;
+            .ok_or_else(|| {
+                format!(
+                    "invalid duration {s:?}: missing unit (ns, us, ms, s, min, h), e.g. \"10ms\""
+                )
+            })?;
         let (num, unit) = t.split_at(split);
         let mult: u64 = match unit.trim() {
             "ns" => 1,
@@ -465,7 +469,9 @@ impl Dur {
             }
         };
         if num.is_empty() {
-            return Err(format!("invalid duration {s:?}: missing number before the unit"));
+            return Err(format!(
+                "invalid duration {s:?}: missing number before the unit"
+            ));
         }
         let (int, frac) = match num.split_once('.') {
             Some((i, f)) => (i, f),
@@ -473,7 +479,11 @@ impl Dur {
         };
         let overflow = || format!("invalid duration {s:?}: too large");
         let bad = || format!("invalid duration {s:?}: not a number");
-        let int_v: u64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| bad())? };
+        let int_v: u64 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| bad())?
+        };
         let mut ns = int_v.checked_mul(mult).ok_or_else(overflow)?;
         if !frac.is_empty() {
             if frac.contains('.') {
@@ -498,7 +508,13 @@ impl fmt::Display for Dur {
         if ns == 0 {
             return f.write_str("0s");
         }
-        for (unit, m) in [("h", 3_600_000_000_000u64), ("min", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+        for (unit, m) in [
+            ("h", 3_600_000_000_000u64),
+            ("min", 60_000_000_000),
+            ("s", 1_000_000_000),
+            ("ms", 1_000_000),
+            ("us", 1_000),
+        ] {
             if ns % m == 0 {
                 return write!(f, "{}{unit}", ns / m);
             }
@@ -581,7 +597,13 @@ fn field_at_line(src: &str, line: usize) -> Option<String> {
     for (i, raw) in src.lines().enumerate() {
         let l = raw.trim();
         if l.starts_with("[[") {
-            let name = l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_owned();
+            let name = l
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
             let n = match counts.iter_mut().find(|(k, _)| *k == name) {
                 Some((_, n)) => {
                     *n += 1;
@@ -594,10 +616,20 @@ fn field_at_line(src: &str, line: usize) -> Option<String> {
             };
             header = Some(format!("{name}[{n}]"));
         } else if l.starts_with('[') {
-            header = Some(l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_owned());
+            header = Some(
+                l.trim_start_matches('[')
+                    .split(']')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned(),
+            );
         }
         if i + 1 == line {
-            let key = l.split_once('=').map(|(k, _)| k.trim().to_owned()).filter(|k| !k.is_empty() && !k.starts_with('['));
+            let key = l
+                .split_once('=')
+                .map(|(k, _)| k.trim().to_owned())
+                .filter(|k| !k.is_empty() && !k.starts_with('['));
             return match (header, key) {
                 (Some(h), Some(k)) => Some(format!("{h}.{k}")),
                 (None, Some(k)) => Some(k),
@@ -618,18 +650,31 @@ impl ScenarioError {
             }
             None => (None, None, None),
         };
-        Self { path: None, line, column, field, message }
+        Self {
+            path: None,
+            line,
+            column,
+            field,
+            message,
+        }
     }
 
     fn semantic(field: String, message: impl Into<String>) -> Self {
-        Self { path: None, line: None, column: None, field: Some(field), message: message.into() }
+        Self {
+            path: None,
+            line: None,
+            column: None,
+            field: Some(field),
+            message: message.into(),
+        }
     }
 }
 
 impl Scenario {
     /// Parse and validate a scenario from TOML text.
     pub fn from_toml_str(src: &str) -> Result<Self, ScenarioError> {
-        let sc: Scenario = toml::from_str(src).map_err(|e| ScenarioError::at(src, e.span(), e.message().to_owned()))?;
+        let sc: Scenario = toml::from_str(src)
+            .map_err(|e| ScenarioError::at(src, e.span(), e.message().to_owned()))?;
         sc.validate().map_err(|mut e| {
             // Point semantic errors at the line of their field when we can find it.
             if let Some(field) = e.field.clone() {
@@ -670,56 +715,120 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), ScenarioError> {
         if let Some(bt) = &self.driver.bt {
             if ipmi_bt_sm::KernelProfile::from_name(bt).is_none() {
-                let names: Vec<&str> = ipmi_bt_sm::KernelProfile::ALL.iter().map(|p| p.name()).collect();
-                return Err(ScenarioError::semantic("driver.bt".into(), format!("unknown BT profile {bt:?}, expected one of {}", names.join(", "))));
+                let names: Vec<&str> = ipmi_bt_sm::KernelProfile::ALL
+                    .iter()
+                    .map(|p| p.name())
+                    .collect();
+                return Err(ScenarioError::semantic(
+                    "driver.bt".into(),
+                    format!(
+                        "unknown BT profile {bt:?}, expected one of {}",
+                        names.join(", ")
+                    ),
+                ));
             }
         }
         if let Some(w) = &self.bmc.watchdog {
             if w.parse::<ipmi_watchdog::CompatProfile>().is_err() {
-                let names: Vec<&str> = ipmi_watchdog::CompatProfile::ALL.iter().map(|p| p.cli_name()).collect();
-                return Err(ScenarioError::semantic("bmc.watchdog".into(), format!("unknown watchdog profile {w:?}, expected one of {}", names.join(", "))));
+                let names: Vec<&str> = ipmi_watchdog::CompatProfile::ALL
+                    .iter()
+                    .map(|p| p.cli_name())
+                    .collect();
+                return Err(ScenarioError::semantic(
+                    "bmc.watchdog".into(),
+                    format!(
+                        "unknown watchdog profile {w:?}, expected one of {}",
+                        names.join(", ")
+                    ),
+                ));
             }
         }
         if self.stop.0 == 0 {
-            return Err(ScenarioError::semantic("stop".into(), "stop must be greater than 0s"));
+            return Err(ScenarioError::semantic(
+                "stop".into(),
+                "stop must be greater than 0s",
+            ));
         }
         if self.stop.0 > 366 * 24 * 3_600_000_000_000 {
-            return Err(ScenarioError::semantic("stop".into(), "stop must be at most one year of simulated time"));
+            return Err(ScenarioError::semantic(
+                "stop".into(),
+                "stop must be at most one year of simulated time",
+            ));
         }
         for (i, r) in self.requests.iter().enumerate() {
             let f = |k: &str| format!("request[{}].{k}", i + 1);
             if r.netfn & 1 != 0 {
                 return Err(ScenarioError::semantic(
                     f("netfn"),
-                    format!("netfn 0x{:02X} is a response NetFn (odd); use the request NetFn 0x{:02X}", r.netfn, r.netfn & !1),
+                    format!(
+                        "netfn 0x{:02X} is a response NetFn (odd); use the request NetFn 0x{:02X}",
+                        r.netfn,
+                        r.netfn & !1
+                    ),
                 ));
             }
             if r.netfn > 0x3F {
-                return Err(ScenarioError::semantic(f("netfn"), format!("netfn 0x{:02X} exceeds 6 bits (max 0x3F)", r.netfn)));
+                return Err(ScenarioError::semantic(
+                    f("netfn"),
+                    format!("netfn 0x{:02X} exceeds 6 bits (max 0x3F)", r.netfn),
+                ));
             }
             if r.data.len() > 270 {
-                return Err(ScenarioError::semantic(f("data"), format!("{} data bytes exceed the 272-byte IPMI message limit", r.data.len())));
+                return Err(ScenarioError::semantic(
+                    f("data"),
+                    format!(
+                        "{} data bytes exceed the 272-byte IPMI message limit",
+                        r.data.len()
+                    ),
+                ));
             }
             if r.repeat == 0 {
-                return Err(ScenarioError::semantic(f("repeat"), "repeat must be at least 1"));
+                return Err(ScenarioError::semantic(
+                    f("repeat"),
+                    "repeat must be at least 1",
+                ));
             }
             if r.repeat > 10_000_000 {
-                return Err(ScenarioError::semantic(f("repeat"), "repeat must be at most 10000000"));
+                return Err(ScenarioError::semantic(
+                    f("repeat"),
+                    "repeat must be at most 10000000",
+                ));
             }
             if r.interval == Some(Dur(0)) {
-                return Err(ScenarioError::semantic(f("interval"), "interval must be greater than 0s (omit it for back-to-back copies)"));
+                return Err(ScenarioError::semantic(
+                    f("interval"),
+                    "interval must be greater than 0s (omit it for back-to-back copies)",
+                ));
             }
         }
         for (i, fl) in self.faults.iter().enumerate() {
             let f = |k: &str| format!("fault[{}].{k}", i + 1);
             match (fl.at, fl.at_command) {
-                (Some(_), Some(_)) => return Err(ScenarioError::semantic(f("at_command"), "give either `at` or `at_command`, not both")),
-                (None, None) => return Err(ScenarioError::semantic(f("kind"), "missing start: give `at = \"<time>\"` or `at_command = <n>`")),
-                (None, Some(0)) => return Err(ScenarioError::semantic(f("at_command"), "at_command counts from 1")),
+                (Some(_), Some(_)) => {
+                    return Err(ScenarioError::semantic(
+                        f("at_command"),
+                        "give either `at` or `at_command`, not both",
+                    ))
+                }
+                (None, None) => {
+                    return Err(ScenarioError::semantic(
+                        f("kind"),
+                        "missing start: give `at = \"<time>\"` or `at_command = <n>`",
+                    ))
+                }
+                (None, Some(0)) => {
+                    return Err(ScenarioError::semantic(
+                        f("at_command"),
+                        "at_command counts from 1",
+                    ))
+                }
                 _ => {}
             }
             if fl.duration == Some(Dur(0)) {
-                return Err(ScenarioError::semantic(f("duration"), "duration must be greater than 0s (omit it for \"until the end\")"));
+                return Err(ScenarioError::semantic(
+                    f("duration"),
+                    "duration must be greater than 0s (omit it for \"until the end\")",
+                ));
             }
             use FaultKindName as K;
             let params: [(&str, bool, &[FaultKindName]); 10] = [
@@ -727,7 +836,11 @@ impl Scenario {
                 ("count", fl.count.is_some(), &[K::LoseResponses]),
                 ("per_mille", fl.per_mille.is_some(), &[K::RandomLoss]),
                 ("seq_delta", fl.seq_delta.is_some(), &[K::WrongSeq]),
-                ("correct_after", fl.correct_after.is_some(), &[K::WrongSeq, K::StaleResponse]),
+                (
+                    "correct_after",
+                    fl.correct_after.is_some(),
+                    &[K::WrongSeq, K::StaleResponse],
+                ),
                 ("len", fl.len.is_some(), &[K::CorruptLength]),
                 ("keep_watchdog", fl.keep_watchdog.is_some(), &[K::BmcReset]),
                 ("netfn", fl.netfn.is_some(), &[K::IgnoreCommand]),
@@ -736,14 +849,20 @@ impl Scenario {
             ];
             for (key, present, kinds) in params {
                 if present && !kinds.contains(&fl.kind) {
-                    return Err(ScenarioError::semantic(f(key), format!("`{key}` does not apply to fault kind {}", fl.kind.name())));
+                    return Err(ScenarioError::semantic(
+                        f(key),
+                        format!("`{key}` does not apply to fault kind {}", fl.kind.name()),
+                    ));
                 }
             }
             let need = |key: &str, present: bool| {
                 if present {
                     Ok(())
                 } else {
-                    Err(ScenarioError::semantic(f("kind"), format!("fault kind {} needs `{key}`", fl.kind.name())))
+                    Err(ScenarioError::semantic(
+                        f("kind"),
+                        format!("fault kind {} needs `{key}`", fl.kind.name()),
+                    ))
                 }
             };
             match fl.kind {
@@ -754,12 +873,21 @@ impl Scenario {
                 K::IgnoreCommand => need("netfn and cmd", fl.netfn.is_some() && fl.cmd.is_some())?,
                 K::ErrorResponse => need("cc", fl.cc.is_some())?,
                 K::BmcReset | K::Reconnect if fl.duration.is_some() => {
-                    return Err(ScenarioError::semantic(f("duration"), format!("fault kind {} is instantaneous; remove `duration`", fl.kind.name())))
+                    return Err(ScenarioError::semantic(
+                        f("duration"),
+                        format!(
+                            "fault kind {} is instantaneous; remove `duration`",
+                            fl.kind.name()
+                        ),
+                    ))
                 }
                 _ => {}
             }
             if fl.per_mille.is_some_and(|p| p > 1000) {
-                return Err(ScenarioError::semantic(f("per_mille"), "per_mille must be at most 1000"));
+                return Err(ScenarioError::semantic(
+                    f("per_mille"),
+                    "per_mille must be at most 1000",
+                ));
             }
         }
         Ok(())
@@ -786,7 +914,13 @@ fn find_field_line(src: &str, field: &str) -> Option<usize> {
     for (i, raw) in src.lines().enumerate() {
         let l = raw.trim();
         if l.starts_with('[') {
-            let name = l.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_owned();
+            let name = l
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_owned();
             if Some(name.as_str()) == tname {
                 n += 1;
             }
@@ -851,9 +985,13 @@ duration = "1.5s"
         assert_eq!(Dur::parse("250us").unwrap().to_string(), "250us");
         assert_eq!(Dur(1_500_000_000).to_string(), "1500ms");
         assert!(Dur::parse("10").unwrap_err().contains("missing unit"));
-        assert!(Dur::parse("10 parsecs").unwrap_err().contains("unknown unit"));
+        assert!(Dur::parse("10 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
         assert!(Dur::parse("ms").unwrap_err().contains("missing number"));
-        assert!(Dur::parse("99999999999999h").unwrap_err().contains("too large"));
+        assert!(Dur::parse("99999999999999h")
+            .unwrap_err()
+            .contains("too large"));
     }
 
     #[test]
@@ -871,33 +1009,50 @@ duration = "1.5s"
         let e = Scenario::from_toml_str(&src).unwrap_err();
         assert_eq!(e.line, Some(17), "{e}");
         assert_eq!(e.field.as_deref(), Some("fault[1].duration"));
-        assert!(e.to_string().starts_with("line 17, column 12: field fault[1].duration: invalid duration"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("line 17, column 12: field fault[1].duration: invalid duration"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_key_and_variant() {
-        let e = Scenario::from_toml_str(&GOOD.replace("cmd = 0x01", "cmd = 0x01\ncommand = 3")).unwrap_err();
+        let e = Scenario::from_toml_str(&GOOD.replace("cmd = 0x01", "cmd = 0x01\ncommand = 3"))
+            .unwrap_err();
         assert_eq!(e.line, Some(13), "{e}");
         assert!(e.message.contains("unknown field `command`"), "{e}");
         let e = Scenario::from_toml_str(&GOOD.replace("\"v3.13\"", "\"v9.99\"")).unwrap_err();
-        assert_eq!((e.line, e.field.as_deref()), (Some(6), Some("driver.kernel")), "{e}");
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(6), Some("driver.kernel")),
+            "{e}"
+        );
         assert!(e.message.contains("unknown variant"), "{e}");
     }
 
     #[test]
     fn semantic_errors_point_at_field() {
-        let e = Scenario::from_toml_str(&GOOD.replace("at_command = 256", "at_command = 256\nat = \"2s\"")).unwrap_err();
+        let e = Scenario::from_toml_str(
+            &GOOD.replace("at_command = 256", "at_command = 256\nat = \"2s\""),
+        )
+        .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("fault[1].at_command"));
         assert_eq!(e.line, Some(16), "{e}");
         let e = Scenario::from_toml_str(&GOOD.replace("netfn = 0x06", "netfn = 0x07")).unwrap_err();
-        assert_eq!((e.line, e.field.as_deref()), (Some(11), Some("request[1].netfn")), "{e}");
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(11), Some("request[1].netfn")),
+            "{e}"
+        );
         let e = Scenario::from_toml_str("name = \"x\"\nstop = \"0s\"\n").unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("stop")), "{e}");
     }
 
     #[test]
     fn syntax_error_has_line() {
-        let e = Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\n[driver\nhz=250\n").unwrap_err();
+        let e =
+            Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\n[driver\nhz=250\n").unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
     }
 }

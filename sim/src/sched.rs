@@ -24,7 +24,9 @@ pub struct Jiffies {
 impl Jiffies {
     /// A jiffy clock for `hz` ticks per second (values below 1 are treated as 1).
     pub const fn new(hz: u32) -> Self {
-        Self { hz: if hz == 0 { 1 } else { hz } }
+        Self {
+            hz: if hz == 0 { 1 } else { hz },
+        }
     }
 
     /// `HZ`.
@@ -60,12 +62,9 @@ impl Jiffies {
     /// `SI_TIMEOUT_JIFFIES` = SI_TIMEOUT_TIME_USEC (10 000) / SI_USEC_PER_JIFFY:
     /// the "long" timer period (HZ = 250 → 2 jiffies = 8 ms; HZ = 100 → 1).
     pub const fn si_timeout_jiffies(self) -> u64 {
-        let per = self.si_usec_per_jiffy();
-        let j = if per == 0 { 1 } else { 10_000 / per };
-        if j == 0 {
-            1
-        } else {
-            j as u64
+        match 10_000_u32.checked_div(self.si_usec_per_jiffy()) {
+            Some(0) | None => 1,
+            Some(j) => j as u64,
         }
     }
 }
@@ -146,7 +145,11 @@ mod tests {
                 let t = c.time_of(j);
                 assert_eq!(c.at(t), j, "hz {hz} j {j}");
                 if t.as_nanos() > 0 {
-                    assert_eq!(c.at(SimTime::from_nanos(t.as_nanos() - 1)), j - 1, "hz {hz} j {j}");
+                    assert_eq!(
+                        c.at(SimTime::from_nanos(t.as_nanos() - 1)),
+                        j - 1,
+                        "hz {hz} j {j}"
+                    );
                 }
             }
         }

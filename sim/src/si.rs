@@ -158,7 +158,14 @@ pub struct Bus<D> {
 impl<D: SimDevice> Bus<D> {
     /// Wrap `dev`.
     pub fn new(dev: D, record: bool) -> Self {
-        Self { dev, record, regs: Vec::new(), now: SimTime::ZERO, ctrl_reads: 0, other: 0 }
+        Self {
+            dev,
+            record,
+            regs: Vec::new(),
+            now: SimTime::ZERO,
+            ctrl_reads: 0,
+            other: 0,
+        }
     }
     /// Advance the device and the bus clock to `now`.
     pub fn advance(&mut self, now: SimTime) {
@@ -177,7 +184,12 @@ impl<D: SimDevice> Bus<D> {
     }
     fn rec(&mut self, offset: u8, write: bool, value: u8) {
         if self.record {
-            self.regs.push(RegEvent { t: self.now, offset, write, value });
+            self.regs.push(RegEvent {
+                t: self.now,
+                offset,
+                write,
+                value,
+            });
         }
     }
 }
@@ -247,7 +259,13 @@ impl<D: SimDevice> SiEnv<'_, D> {
         self.stats.sm_events += 1;
         let after = self.sm.state();
         if after != before {
-            self.events.push(Event { t: self.bus.now(), kind: EventKind::State { from: before, to: after } });
+            self.events.push(Event {
+                t: self.bus.now(),
+                kind: EventKind::State {
+                    from: before,
+                    to: after,
+                },
+            });
         }
         r
     }
@@ -399,13 +417,22 @@ impl SiDriver {
     }
 
     fn deliver(&mut self, msg: SiMsg, response: Vec<u8>, at: SimTime, synthesized: bool) {
-        self.delivered.push(Delivered { msg, response, at, synthesized });
+        self.delivered.push(Delivered {
+            msg,
+            response,
+            at,
+            synthesized,
+        });
     }
 
     /// `return_hosed_msg`: complete the current message with `cc` right away.
     fn return_hosed_msg(&mut self, cc: CompletionCode, at: SimTime) {
         if let Some(m) = self.curr.take() {
-            let rsp = vec![m.data.first().copied().unwrap_or(0) | 4, m.data.get(1).copied().unwrap_or(0), cc.0];
+            let rsp = vec![
+                m.data.first().copied().unwrap_or(0) | 4,
+                m.data.get(1).copied().unwrap_or(0),
+                cc.0,
+            ];
             self.deliver(m, rsp, at, true);
         }
     }
@@ -439,7 +466,13 @@ impl SiDriver {
         let now = env.now();
         let id = self.next_internal_id;
         self.next_internal_id = self.next_internal_id.wrapping_add(1) | (1 << 31);
-        self.internal = Some(SiMsg { id, origin: Origin::Internal, data: data.to_vec(), submitted: now, started: Some(now) });
+        self.internal = Some(SiMsg {
+            id,
+            origin: Origin::Internal,
+            data: data.to_vec(),
+            submitted: now,
+            started: Some(now),
+        });
         env.log.set_now(now);
         env.log.begin_transaction();
         // The kernel ignores start_transaction's result here.
@@ -489,7 +522,11 @@ impl SiDriver {
                 if let Some(&cc) = rsp.get(2) {
                     if cc != 0 {
                         env.log.set_now(now);
-                        env.log.line(Level::Warning, true, &format!("Error clearing flags: {cc:02x}"));
+                        env.log.line(
+                            Level::Warning,
+                            true,
+                            &format!("Error clearing flags: {cc:02x}"),
+                        );
                     }
                 }
                 self.si_state = SiState::Normal;
@@ -515,7 +552,10 @@ impl SiDriver {
             self.start_new_msg(env, &[APP, CLEAR_MSG_FLAGS, WDT_PRE_TIMEOUT_INT]);
             self.si_state = SiState::ClearingFlags;
             self.msg_flags &= !WDT_PRE_TIMEOUT_INT;
-            env.events.push(Event { t: env.now(), kind: EventKind::Phase("watchdog pre-timeout delivered".into()) });
+            env.events.push(Event {
+                t: env.now(),
+                kind: EventKind::Phase("watchdog pre-timeout delivered".into()),
+            });
         } else if self.msg_flags & RECEIVE_MSG_AVAIL != 0 {
             self.start_new_msg(env, &[APP, GET_MSG]);
             self.si_state = SiState::GettingMessages;
@@ -529,7 +569,11 @@ impl SiDriver {
 
     /// `smi_event_handler`: run the state machine until it needs a delay,
     /// handling completions, ATTN and the next queued message.
-    pub fn smi_event_handler<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, time_us: i64) -> SmResult {
+    pub fn smi_event_handler<D: SimDevice>(
+        &mut self,
+        env: &mut SiEnv<'_, D>,
+        time_us: i64,
+    ) -> SmResult {
         let mut time = time_us;
         loop {
             let mut r = env.sm_event(time);
@@ -593,13 +637,23 @@ impl SiDriver {
             env.bus.write_intmask(BT_INTMASK_ENABLE);
             self.irq_prev = env.bus.dev.irq_line();
         }
-        env.events.push(Event { t: env.now(), kind: EventKind::Phase(format!("registered ({})", if self.irq { "interrupt" } else { "polling" })) });
+        env.events.push(Event {
+            t: env.now(),
+            kind: EventKind::Phase(format!(
+                "registered ({})",
+                if self.irq { "interrupt" } else { "polling" }
+            )),
+        });
     }
 
     /// `sender`: the message handler hands over one message. The caller must
     /// check [`can_accept`](Self::can_accept) first (the kernel BUG()s otherwise);
     /// if the slot is taken the message is returned.
-    pub fn sender<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, msg: SiMsg) -> Result<(), SiMsg> {
+    pub fn sender<D: SimDevice>(
+        &mut self,
+        env: &mut SiEnv<'_, D>,
+        msg: SiMsg,
+    ) -> Result<(), SiMsg> {
         if self.waiting.is_some() {
             return Err(msg);
         }
@@ -639,11 +693,22 @@ impl SiDriver {
         self.timer = None;
         self.ff_period = None;
         let upj = u64::from(self.clock.si_usec_per_jiffy());
-        let time_diff = now_j.saturating_sub(self.last_timeout_jiffies).saturating_mul(upj);
-        let (acc0, ev0, st0, del0) = (env.bus.accesses(), env.stats.sm_events, env.sm.state(), self.delivered.len());
+        let time_diff = now_j
+            .saturating_sub(self.last_timeout_jiffies)
+            .saturating_mul(upj);
+        let (acc0, ev0, st0, del0) = (
+            env.bus.accesses(),
+            env.stats.sm_events,
+            env.sm.state(),
+            self.delivered.len(),
+        );
         let ctrl0 = env.bus.ctrl_reads;
         let r = self.smi_event_handler(env, i64::try_from(time_diff).unwrap_or(i64::MAX));
-        let period = if self.irq || r != SmResult::CallWithDelay { self.clock.si_timeout_jiffies() } else { 1 };
+        let period = if self.irq || r != SmResult::CallWithDelay {
+            self.clock.si_timeout_jiffies()
+        } else {
+            1
+        };
         if r == SmResult::Idle {
             self.timer_running = false;
             self.timer = None;
@@ -663,7 +728,11 @@ impl SiDriver {
             && env.sm.state() == st0
             && self.delivered.len() == del0
             && self.waiting.is_none();
-        let polls = if pure { self.identical_polls(env, now_j, period) } else { 1 };
+        let polls = if pure {
+            self.identical_polls(env, now_j, period)
+        } else {
+            1
+        };
         if polls > 1 {
             self.ff_period = Some(period);
         }
@@ -747,7 +816,10 @@ impl SiDriver {
         }
         self.catch_up(env);
         env.stats.irqs += 1;
-        env.events.push(Event { t: env.now(), kind: EventKind::Irq });
+        env.events.push(Event {
+            t: env.now(),
+            kind: EventKind::Irq,
+        });
         env.bus.write_intmask(BT_INTMASK_ACK_AND_ENABLE);
         let _ = self.smi_event_handler(env, 0);
         self.irq_prev = env.bus.dev.irq_line();
@@ -764,7 +836,11 @@ impl SiDriver {
     /// The synchronous loop of `wait_for_msg_done` / `bt_detect`: `event(0)`,
     /// then per CALL_WITH_DELAY sleep a jiffy and credit `credit_us`; stops on
     /// anything but CALL_WITH(OUT)_DELAY. `None` if the run's stop time came first.
-    fn sync_wait<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, credit_us: i64) -> Option<SmResult> {
+    fn sync_wait<D: SimDevice>(
+        &mut self,
+        env: &mut SiEnv<'_, D>,
+        credit_us: i64,
+    ) -> Option<SmResult> {
         let mut r = env.sm_event(0);
         // Whether the last event was a pure wait (one CTRL read, same state).
         let mut pure = false;
@@ -774,15 +850,22 @@ impl SiDriver {
                     if env.now() >= env.stop {
                         return None;
                     }
-                    let n = if self.fast_forward && pure && credit_us > 0 { self.identical_sync_sleeps(env, credit_us) } else { 1 };
+                    let n = if self.fast_forward && pure && credit_us > 0 {
+                        self.identical_sync_sleeps(env, credit_us)
+                    } else {
+                        1
+                    };
                     self.sleep_jiffies(env, n);
                     if n > 1 {
                         env.stats.skipped_polls += n - 1;
                     }
                     let credit = credit_us.saturating_mul(i64::try_from(n).unwrap_or(i64::MAX));
-                    let (acc0, ctrl0, st0) = (env.bus.accesses(), env.bus.ctrl_reads, env.sm.state());
+                    let (acc0, ctrl0, st0) =
+                        (env.bus.accesses(), env.bus.ctrl_reads, env.sm.state());
                     r = env.sm_event(credit);
-                    pure = env.bus.accesses() == acc0 + 1 && env.bus.ctrl_reads == ctrl0 + 1 && env.sm.state() == st0;
+                    pure = env.bus.accesses() == acc0 + 1
+                        && env.bus.ctrl_reads == ctrl0 + 1
+                        && env.sm.state() == st0;
                 }
                 SmResult::CallWithoutDelay => {
                     r = env.sm_event(0);
@@ -800,7 +883,8 @@ impl SiDriver {
         let design = env.sm.behaviour().design;
         let by_timeout = if s.charges_time(design) {
             let t = u64::try_from(env.sm.timeout_us().max(0)).unwrap_or(0);
-            t.div_ceil(u64::try_from(credit_us).unwrap_or(1).max(1)).max(1)
+            t.div_ceil(u64::try_from(credit_us).unwrap_or(1).max(1))
+                .max(1)
         } else {
             CAP
         };
@@ -832,11 +916,20 @@ impl SiDriver {
     /// then, if `get_device_id`, `try_get_dev_id` through `wait_for_msg_done`
     /// with this profile's crediting and retries. Probe messages are reported
     /// through [`take_delivered`](Self::take_delivered) with [`Origin::Probe`].
-    pub fn probe<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, get_device_id: bool, next_id: &mut u32) -> ProbeOutcome {
-        env.events.push(Event { t: env.now(), kind: EventKind::Phase("detect".into()) });
+    pub fn probe<D: SimDevice>(
+        &mut self,
+        env: &mut SiEnv<'_, D>,
+        get_device_id: bool,
+        next_id: &mut u32,
+    ) -> ProbeOutcome {
+        env.events.push(Event {
+            t: env.now(),
+            kind: EventKind::Phase("detect".into()),
+        });
         env.log.set_now(env.now());
         if env.sm.detect(&mut *env.bus, &mut *env.log).is_err() {
-            env.log.line(Level::Warning, true, "Interface detection failed");
+            env.log
+                .line(Level::Warning, true, "Interface detection failed");
             return ProbeOutcome::NotPresent;
         }
         if env.sm.detect_in_progress() {
@@ -850,7 +943,10 @@ impl SiDriver {
         if !get_device_id {
             return ProbeOutcome::Registered;
         }
-        env.events.push(Event { t: env.now(), kind: EventKind::Phase("get device id".into()) });
+        env.events.push(Event {
+            t: env.now(),
+            kind: EventKind::Phase("get device id".into()),
+        });
         let credit = self.init_credit_us();
         let mut attempt: u8 = 0;
         loop {
@@ -858,7 +954,13 @@ impl SiDriver {
             let id = *next_id;
             *next_id += 1;
             let data = vec![APP, GET_DEVICE_ID];
-            let msg = SiMsg { id, origin: Origin::Probe { attempt }, data: data.clone(), submitted: now, started: Some(now) };
+            let msg = SiMsg {
+                id,
+                origin: Origin::Probe { attempt },
+                data: data.clone(),
+                submitted: now,
+                started: Some(now),
+            };
             env.log.set_now(now);
             env.log.begin_transaction();
             // try_get_dev_id ignores start_transaction's result.
@@ -870,28 +972,50 @@ impl SiDriver {
             };
             let now = env.now();
             let synthesized = env.log.take_failed() || started.is_err();
-            let rsp = if r == SmResult::Hosed { Vec::new() } else { self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH) };
+            let rsp = if r == SmResult::Hosed {
+                Vec::new()
+            } else {
+                self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH)
+            };
             self.deliver(msg, rsp.clone(), now, synthesized);
             if r == SmResult::Hosed {
-                env.log.line(Level::Err, true, "There appears to be no BMC at this location");
+                env.log.line(
+                    Level::Err,
+                    true,
+                    "There appears to be no BMC at this location",
+                );
                 return ProbeOutcome::NoBmc;
             }
             // ipmi_demangle_device_id: NetFn App response, cmd Get Device ID,
             // cc 0 and at least the 11 mandatory bytes (length rule UNVERIFIED).
-            let ok = rsp.len() >= 3 + 10 && rsp[0] >> 2 == 0x07 && rsp[1] == GET_DEVICE_ID && rsp[2] == 0;
+            let ok = rsp.len() >= 3 + 10
+                && rsp[0] >> 2 == 0x07
+                && rsp[1] == GET_DEVICE_ID
+                && rsp[2] == 0;
             if ok {
-                env.events.push(Event { t: now, kind: EventKind::Phase("probe done".into()) });
+                env.events.push(Event {
+                    t: now,
+                    kind: EventKind::Phase("probe done".into()),
+                });
                 return ProbeOutcome::Registered;
             }
             let cc = rsp.get(2).copied().unwrap_or(0xFF);
             if cc != 0 && attempt < self.profile.get_device_id_retries {
                 attempt += 1;
                 env.log.set_now(now);
-                env.log.line(Level::Warning, true, &format!("BMC returned 0x{cc:02x}, retry get bmc device id"));
+                env.log.line(
+                    Level::Warning,
+                    true,
+                    &format!("BMC returned 0x{cc:02x}, retry get bmc device id"),
+                );
                 continue;
             }
             env.log.set_now(now);
-            env.log.line(Level::Err, true, "There appears to be no BMC at this location");
+            env.log.line(
+                Level::Err,
+                true,
+                "There appears to be no BMC at this location",
+            );
             return ProbeOutcome::NoBmc;
         }
     }

@@ -95,10 +95,27 @@ pub fn render(trace: &Trace) -> String {
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" font-family="monospace" font-size="11">"#
     );
-    let _ = writeln!(s, r#"<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="white"/>"#);
-    let _ = writeln!(s, r#"<text x="{LEFT}" y="{title_y}" font-size="13">{} — {}</text>"#, esc(&trace.name), esc(&trace.driver));
-    for (y, label) in [(state_y, "BT state"), (fault_y, "faults"), (comp_y, "completions"), (log_y, "kernel log")] {
-        let _ = writeln!(s, r#"<text x="8" y="{:.1}">{label}</text>"#, y + band_h / 2.0 + 4.0);
+    let _ = writeln!(
+        s,
+        r#"<rect x="0" y="0" width="{WIDTH}" height="{height}" fill="white"/>"#
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="{LEFT}" y="{title_y}" font-size="13">{} — {}</text>"#,
+        esc(&trace.name),
+        esc(&trace.driver)
+    );
+    for (y, label) in [
+        (state_y, "BT state"),
+        (fault_y, "faults"),
+        (comp_y, "completions"),
+        (log_y, "kernel log"),
+    ] {
+        let _ = writeln!(
+            s,
+            r#"<text x="8" y="{:.1}">{label}</text>"#,
+            y + band_h / 2.0 + 4.0
+        );
     }
 
     // State band: intervals between state changes, merged per pixel column.
@@ -165,7 +182,13 @@ pub fn render(trace: &Trace) -> String {
             log_y + band_h - state_y
         );
         if w > 40.0 {
-            let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}">{}</text>"#, x0 + 3.0, fault_y + band_h / 2.0 + 4.0, esc(d));
+            let _ = writeln!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
+                x0 + 3.0,
+                fault_y + band_h / 2.0 + 4.0,
+                esc(d)
+            );
         }
     }
 
@@ -174,8 +197,20 @@ pub fn render(trace: &Trace) -> String {
     for c in &trace.completions {
         let t = c.completed.since_start().as_secs_f64();
         let col = x(t).round() as i64;
-        let sev = if c.synthesized { 2 } else if c.cc.is_ok() { 0 } else { 1 };
-        let tip = format!("#{} {} cc {} after {:.6}s", c.id, crate::trace::command_name(c.netfn(), c.cmd()), c.cc, c.latency().as_secs_f64());
+        let sev = if c.synthesized {
+            2
+        } else if c.cc.is_ok() {
+            0
+        } else {
+            1
+        };
+        let tip = format!(
+            "#{} {} cc {} after {:.6}s",
+            c.id,
+            crate::trace::command_name(c.netfn(), c.cmd()),
+            c.cc,
+            c.latency().as_secs_f64()
+        );
         match marks.last_mut() {
             Some(m) if m.0 == col => {
                 if sev > m.1 {
@@ -213,7 +248,11 @@ pub fn render(trace: &Trace) -> String {
     }
 
     // Axis.
-    let _ = writeln!(s, r#"<line x1="{LEFT}" y1="{axis_y}" x2="{:.1}" y2="{axis_y}" stroke="black"/>"#, LEFT + PLOT_W);
+    let _ = writeln!(
+        s,
+        r#"<line x1="{LEFT}" y1="{axis_y}" x2="{:.1}" y2="{axis_y}" stroke="black"/>"#,
+        LEFT + PLOT_W
+    );
     let step = tick_step(end_s);
     let mut i = 0u32;
     loop {
@@ -222,8 +261,17 @@ pub fn render(trace: &Trace) -> String {
             break;
         }
         let xt = x(t);
-        let _ = writeln!(s, r#"<line x1="{xt:.1}" y1="{axis_y}" x2="{xt:.1}" y2="{:.1}" stroke="black"/>"#, axis_y + 5.0);
-        let _ = writeln!(s, r#"<text x="{xt:.1}" y="{:.1}" text-anchor="middle">{}</text>"#, axis_y + 17.0, fmt_secs(t, step));
+        let _ = writeln!(
+            s,
+            r#"<line x1="{xt:.1}" y1="{axis_y}" x2="{xt:.1}" y2="{:.1}" stroke="black"/>"#,
+            axis_y + 5.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{xt:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            axis_y + 17.0,
+            fmt_secs(t, step)
+        );
         i += 1;
     }
 
@@ -240,8 +288,16 @@ pub fn render(trace: &Trace) -> String {
         ("BMC error", "#fd8d3c"),
         ("host-made", "#de2d26"),
     ] {
-        let _ = writeln!(s, r#"<rect x="{lx:.1}" y="{legend_y}" width="12" height="12" fill="{color}"/>"#);
-        let _ = writeln!(s, r#"<text x="{:.1}" y="{:.1}">{label}</text>"#, lx + 16.0, legend_y + 10.0);
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx:.1}" y="{legend_y}" width="12" height="12" fill="{color}"/>"#
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}">{label}</text>"#,
+            lx + 16.0,
+            legend_y + 10.0
+        );
         lx += 16.0 + 8.0 * label.len() as f64 + 18.0;
     }
     s.push_str("</svg>\n");

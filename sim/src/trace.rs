@@ -28,7 +28,12 @@ pub struct DmesgStamp(pub SimTime);
 impl fmt::Display for DmesgStamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = self.0.as_nanos();
-        write!(f, "[{:5}.{:06}]", ns / 1_000_000_000, (ns % 1_000_000_000) / 1_000)
+        write!(
+            f,
+            "[{:5}.{:06}]",
+            ns / 1_000_000_000,
+            (ns % 1_000_000_000) / 1_000
+        )
     }
 }
 
@@ -255,7 +260,10 @@ impl Trace {
     }
 
     /// Kernel log lines containing `needle`, with their times.
-    pub fn log_lines_with<'a>(&'a self, needle: &'a str) -> impl Iterator<Item = &'a KernelLine> + 'a {
+    pub fn log_lines_with<'a>(
+        &'a self,
+        needle: &'a str,
+    ) -> impl Iterator<Item = &'a KernelLine> + 'a {
         self.log.iter().filter(move |l| l.text.contains(needle))
     }
 
@@ -265,8 +273,15 @@ impl Trace {
     pub fn render_timeline(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "scenario {}  —  {}", self.name, self.driver);
-        let _ = writeln!(s, "simulated {}  ({} completions, {} pending, {} log lines, {} BT events)",
-            secs(self.end.since_start()), self.completions.len(), self.pending.len(), self.log.len(), self.stats.sm_events);
+        let _ = writeln!(
+            s,
+            "simulated {}  ({} completions, {} pending, {} log lines, {} BT events)",
+            secs(self.end.since_start()),
+            self.completions.len(),
+            self.pending.len(),
+            self.log.len(),
+            self.stats.sm_events
+        );
         if !self.registered {
             let _ = writeln!(s, "interface NOT registered (probe failed)");
         }
@@ -284,8 +299,16 @@ impl Trace {
                 }
                 EventKind::Submit { id } => {
                     let req = self.request_of(*id);
-                    let (nf, cmd) = (req.first().map_or(0, |b| b >> 2), req.get(1).copied().unwrap_or(0));
-                    let _ = writeln!(s, "SUBMIT   #{id} {} (netfn 0x{nf:02x} cmd 0x{cmd:02x}) [{}]", command_name(nf, cmd), hex(req));
+                    let (nf, cmd) = (
+                        req.first().map_or(0, |b| b >> 2),
+                        req.get(1).copied().unwrap_or(0),
+                    );
+                    let _ = writeln!(
+                        s,
+                        "SUBMIT   #{id} {} (netfn 0x{nf:02x} cmd 0x{cmd:02x}) [{}]",
+                        command_name(nf, cmd),
+                        hex(req)
+                    );
                 }
                 EventKind::Complete { index } => {
                     if let Some(c) = self.completions.get(*index) {
@@ -326,9 +349,16 @@ impl Trace {
                 s,
                 "(end)            PENDING  #{} {} submitted at {}{}",
                 p.id,
-                command_name(p.request.first().map_or(0, |b| b >> 2), p.request.get(1).copied().unwrap_or(0)),
+                command_name(
+                    p.request.first().map_or(0, |b| b >> 2),
+                    p.request.get(1).copied().unwrap_or(0)
+                ),
                 secs(p.submitted.since_start()),
-                if p.started.is_some() { ", started, never completed" } else { ", never started" }
+                if p.started.is_some() {
+                    ", started, never completed"
+                } else {
+                    ", never started"
+                }
             );
         }
         s
@@ -361,7 +391,14 @@ pub struct KernelLog {
 impl KernelLog {
     /// New log for a printk era, with `prefix` before `dev_*` lines.
     pub fn new(era: PrintkEra, prefix: &str) -> Self {
-        Self { era, prefix: prefix.to_owned(), now: SimTime::ZERO, pending: None, lines: Vec::new(), failed: false }
+        Self {
+            era,
+            prefix: prefix.to_owned(),
+            now: SimTime::ZERO,
+            pending: None,
+            lines: Vec::new(),
+            failed: false,
+        }
     }
 
     /// A new transaction starts: forget whether the last one failed.
@@ -389,7 +426,11 @@ impl KernelLog {
             t.push_str(&self.prefix);
         }
         t.push_str(text);
-        self.lines.push(KernelLine { t: self.now, level, text: t });
+        self.lines.push(KernelLine {
+            t: self.now,
+            level,
+            text: t,
+        });
     }
 
     /// Terminate an open line.
@@ -419,7 +460,13 @@ impl LogSink for KernelLog {
             LogMsg::Reset => self.failed = false,
             _ => {}
         }
-        let join = self.pending.is_some() && (rec.cont || self.era == PrintkEra::Pre2_6_31);
+        // Same joining rules as ipmi_bt_sm::LineAssembler, per printk era.
+        let join = self.pending.is_some()
+            && match self.era {
+                PrintkEra::Pre2_6_31 => true,
+                PrintkEra::Modern => rec.cont,
+                PrintkEra::KernCont => rec.cont && !rec.bare,
+            };
         if !join {
             self.flush();
         }
@@ -429,7 +476,11 @@ impl LogSink for KernelLog {
             if rec.style == LogStyle::Dev && !rec.cont {
                 text.push_str(prefix);
             }
-            KernelLine { t: now, level: rec.level, text }
+            KernelLine {
+                t: now,
+                level: rec.level,
+                text,
+            }
         });
         let _ = write!(line.text, "{rec}");
         if rec.msg.ends_line() {
@@ -445,8 +496,14 @@ mod tests {
 
     #[test]
     fn dmesg_stamp_format() {
-        assert_eq!(DmesgStamp(SimTime::from_micros(10_000_123)).to_string(), "[   10.000123]");
-        assert_eq!(DmesgStamp(SimTime::from_secs(123_456)).to_string(), "[123456.000000]");
+        assert_eq!(
+            DmesgStamp(SimTime::from_micros(10_000_123)).to_string(),
+            "[   10.000123]"
+        );
+        assert_eq!(
+            DmesgStamp(SimTime::from_secs(123_456)).to_string(),
+            "[123456.000000]"
+        );
     }
 
     #[test]
@@ -455,16 +512,30 @@ mod tests {
         k.set_now(SimTime::from_secs(5));
         let head = LogRecord {
             level: Level::Warning,
-            msg: LogMsg::ErrorRecovery { reason: Reason::Timeout, state: State::ReadWait, status: 0 },
+            msg: LogMsg::ErrorRecovery {
+                reason: Reason::Timeout,
+                state: State::ReadWait,
+                status: 0,
+            },
             style: LogStyle::Dev,
             cont: false,
+            bare: false,
         };
         k.log(&head);
         k.set_now(SimTime::from_secs(6));
-        k.log(&LogRecord { level: Level::Warning, msg: LogMsg::RetriesLeft(1), style: LogStyle::Dev, cont: true });
+        k.log(&LogRecord {
+            level: Level::Warning,
+            msg: LogMsg::RetriesLeft(1),
+            style: LogStyle::Dev,
+            cont: true,
+            bare: false,
+        });
         let lines = k.into_lines();
         assert_eq!(lines.len(), 1);
-        assert_eq!(lines[0].text, "ipmi_si IPI0001:00: IPMI BT: timeout in RD_WAIT [ ] 1 retries left");
+        assert_eq!(
+            lines[0].text,
+            "ipmi_si IPI0001:00: IPMI BT: timeout in RD_WAIT [ ] 1 retries left"
+        );
         assert_eq!(lines[0].t, SimTime::from_secs(5));
     }
 }

@@ -7,7 +7,9 @@ use bmc_sim::trace::{KernelLine, Trace};
 
 /// Path of a scenario shipped in `sim/scenarios/`.
 pub fn scenario_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sim/scenarios").join(format!("{name}.toml"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../sim/scenarios")
+        .join(format!("{name}.toml"))
 }
 
 /// Load a shipped scenario (panics with the loader's message: tests only).
@@ -35,10 +37,18 @@ pub fn shipped_names() -> Vec<String> {
 
 /// Log lines containing `needle`, as (seconds, text).
 pub fn lines_with<'a>(trace: &'a Trace, needle: &str) -> Vec<(f64, &'a KernelLine)> {
-    trace.log.iter().filter(|l| l.text.contains(needle)).map(|l| (l.t.since_start().as_secs_f64(), l)).collect()
+    trace
+        .log
+        .iter()
+        .filter(|l| l.text.contains(needle))
+        .map(|l| (l.t.since_start().as_secs_f64(), l))
+        .collect()
 }
 
 /// Assert `t` lies in `[lo, hi]` seconds.
 pub fn assert_between(what: &str, t: f64, lo: f64, hi: f64) {
-    assert!((lo..=hi).contains(&t), "{what}: at {t:.6}s, expected between {lo}s and {hi}s");
+    assert!(
+        (lo..=hi).contains(&t),
+        "{what}: at {t:.6}s, expected between {lo}s and {hi}s"
+    );
 }

@@ -20,20 +20,38 @@ fn seed_slides_log_shows_timeouts_failure_and_reset_at_the_right_times() {
     assert_eq!(failed.len(), 2, "{}", t.render_log());
     assert_eq!(reset.len(), 2, "{}", t.render_log());
     assert_between("second timeout, failure", failed[0].0, 11.0, 11.03);
-    assert_eq!(failed[0].0, reset[0].0, "reset is decided at the final failure");
+    assert_eq!(
+        failed[0].0, reset[0].0,
+        "reset is decided at the final failure"
+    );
     // Then 6 s hold-off (RESET3) + one more 5 s attempt on the still-silent BMC.
     assert_between("failure after the reset", failed[1].0, 22.0, 22.06);
     // dev_* lines carry the device prefix; the head of error_recovery is its own record.
-    assert!(reset[0].1.text.starts_with("ipmi_si IPI0001:00: "), "{}", reset[0].1.text);
+    assert!(
+        reset[0].1.text.starts_with("ipmi_si IPI0001:00: "),
+        "{}",
+        reset[0].1.text
+    );
     // The BMC is back at 20.5 s; the resend after the second reset is answered.
     assert_eq!(t.completions.len(), 1);
     let c = &t.completions[0];
     assert_eq!(c.cc, CompletionCode::OK);
     assert!(!c.synthesized);
-    assert_between("completion", c.completed.since_start().as_secs_f64(), 28.0, 28.1);
+    assert_between(
+        "completion",
+        c.completed.since_start().as_secs_f64(),
+        28.0,
+        28.1,
+    );
     assert!(t.pending.is_empty());
     // dmesg rendering.
-    assert!(t.render_log().contains("[    6.004000] ipmi_si IPI0001:00: IPMI BT: timeout in RD_WAIT [ ] 1 retries left"), "{}", t.render_log());
+    assert!(
+        t.render_log().contains(
+            "[    6.004000] ipmi_si IPI0001:00: IPMI BT: timeout in RD_WAIT [ ] 1 retries left"
+        ),
+        "{}",
+        t.render_log()
+    );
 }
 
 #[test]
@@ -45,17 +63,44 @@ fn long_busy_fails_with_node_busy_then_refuses_then_recovers() {
     let first = &t.completions[5];
     assert_eq!(first.cc, CompletionCode::NODE_BUSY);
     assert!(first.synthesized);
-    assert!((10.0..10.1).contains(&first.latency().as_secs_f64()), "{:?}", first.latency());
-    assert_eq!(lines_with(&t, "timeout in XACTION [ B_BUSY ] 1 retries left").len(), 1, "{}", t.render_log());
+    assert!(
+        (10.0..10.1).contains(&first.latency().as_secs_f64()),
+        "{:?}",
+        first.latency()
+    );
+    assert_eq!(
+        lines_with(&t, "timeout in XACTION [ B_BUSY ] 1 retries left").len(),
+        1,
+        "{}",
+        t.render_log()
+    );
     // LONG_BUSY: immediate 0xC0 while B_BUSY lasts.
-    let immediate: Vec<_> = t.completions[6..].iter().filter(|c| c.cc == CompletionCode::NODE_BUSY).collect();
+    let immediate: Vec<_> = t.completions[6..]
+        .iter()
+        .filter(|c| c.cc == CompletionCode::NODE_BUSY)
+        .collect();
     assert!(immediate.len() >= 8, "{ccs:02x?}");
-    assert!(immediate.iter().all(|c| c.latency().is_zero() && c.synthesized));
-    assert!(t.events.iter().any(|e| matches!(e.kind, EventKind::State { to: ipmi_bt_sm::State::LongBusy, .. })));
+    assert!(immediate
+        .iter()
+        .all(|c| c.latency().is_zero() && c.synthesized));
+    assert!(t.events.iter().any(|e| matches!(
+        e.kind,
+        EventKind::State {
+            to: ipmi_bt_sm::State::LongBusy,
+            ..
+        }
+    )));
     // After the outage (ends at 30.9 s) everything is answered again.
-    let after: Vec<_> = t.completions.iter().filter(|c| c.submitted.since_start().as_secs_f64() > 31.0).collect();
+    let after: Vec<_> = t
+        .completions
+        .iter()
+        .filter(|c| c.submitted.since_start().as_secs_f64() > 31.0)
+        .collect();
     assert!(!after.is_empty());
-    assert!(after.iter().all(|c| c.cc.is_ok() && !c.synthesized), "{ccs:02x?}");
+    assert!(
+        after.iter().all(|c| c.cc.is_ok() && !c.synthesized),
+        "{ccs:02x?}"
+    );
     assert!(lines_with(&t, "BT reset").is_empty());
 }
 
@@ -70,14 +115,34 @@ fn reset_loop_at_seq_wrap_never_ends_on_mainline_and_fails_cleanly_when_fixed() 
     // One cycle: 6 s hold-off + 5 s attempt (+ a few ticks).
     let gap = resets[2].0 - resets[1].0;
     assert!((11.0..11.1).contains(&gap), "reset period {gap}");
-    let stuck = t.pending.iter().find(|p| p.started.is_some()).expect("the message in the loop never completes");
-    assert_eq!(stuck.origin, Origin::Workload { entry: 0, copy: 256 });
+    let stuck = t
+        .pending
+        .iter()
+        .find(|p| p.started.is_some())
+        .expect("the message in the loop never completes");
+    assert_eq!(
+        stuck.origin,
+        Origin::Workload {
+            entry: 0,
+            copy: 256
+        }
+    );
 
     let mut fixed = sc.clone();
     fixed.driver.kernel = KernelPreset::FixedReset;
     let t = run(&fixed);
     assert!(lines_with(&t, "BT reset").is_empty(), "{}", t.render_log());
-    let c = t.completions.iter().find(|c| c.origin == Origin::Workload { entry: 0, copy: 256 }).expect("completes");
+    let c = t
+        .completions
+        .iter()
+        .find(|c| {
+            c.origin
+                == Origin::Workload {
+                    entry: 0,
+                    copy: 256,
+                }
+        })
+        .expect("completes");
     assert_eq!(c.cc, CompletionCode::NODE_BUSY);
     assert!((10.0..10.1).contains(&c.latency().as_secs_f64()));
 }
@@ -108,7 +173,10 @@ fn init_wait_pre_2014_takes_200s_per_attempt_at_hz_250() {
     let stuck = lines_with(&t, "stuck, try power cycle");
     assert_eq!(stuck.len(), 1);
     assert_between("second attempt", stuck[0].0, 400.0, 400.1);
-    assert_eq!(lines_with(&t, "There appears to be no BMC at this location").len(), 1);
+    assert_eq!(
+        lines_with(&t, "There appears to be no BMC at this location").len(),
+        1
+    );
     assert!(!t.registered);
     let mut fixed = sc.clone();
     fixed.driver.kernel = KernelPreset::V3_14;
@@ -121,43 +189,88 @@ fn init_wait_pre_2014_takes_200s_per_attempt_at_hz_250() {
 fn stuck_b2h_blocks_mainline_for_the_whole_fault_but_not_the_b8_fix() {
     let sc = shipped("stale-b2h");
     let t = run(&sc);
-    let c = t.completions.iter().find(|c| c.origin == Origin::Workload { entry: 1, copy: 0 }).expect("completes when the fault ends");
+    let c = t
+        .completions
+        .iter()
+        .find(|c| c.origin == Origin::Workload { entry: 1, copy: 0 })
+        .expect("completes when the fault ends");
     assert!(c.latency().as_secs_f64() > 55.0, "{:?}", c.latency());
-    assert!(lines_with(&t, "timeout").is_empty(), "B-8: no timeout is ever logged\n{}", t.render_log());
+    assert!(
+        lines_with(&t, "timeout").is_empty(),
+        "B-8: no timeout is ever logged\n{}",
+        t.render_log()
+    );
     let mut fixed = sc.clone();
     fixed.driver.kernel = KernelPreset::FixedB8;
     let t = run(&fixed);
-    let c = t.completions.iter().find(|c| c.origin == Origin::Workload { entry: 1, copy: 0 }).expect("completes");
+    let c = t
+        .completions
+        .iter()
+        .find(|c| c.origin == Origin::Workload { entry: 1, copy: 0 })
+        .expect("completes");
     assert_eq!(c.cc, CompletionCode::TIMEOUT);
-    assert!((10.0..10.1).contains(&c.latency().as_secs_f64()), "{:?}", c.latency());
+    assert!(
+        (10.0..10.1).contains(&c.latency().as_secs_f64()),
+        "{:?}",
+        c.latency()
+    );
 }
 
 #[test]
 fn qemu_caps_give_one_ten_second_attempt() {
     let t = run(&shipped("qemu-caps"));
-    assert_eq!(lines_with(&t, "req2rsp=10 secs retries=0").len(), 1, "{}", t.render_log());
-    assert_eq!(lines_with(&t, "failed 0 retries, sending error response").len(), 1);
+    assert_eq!(
+        lines_with(&t, "req2rsp=10 secs retries=0").len(),
+        1,
+        "{}",
+        t.render_log()
+    );
+    assert_eq!(
+        lines_with(&t, "failed 0 retries, sending error response").len(),
+        1
+    );
     assert!(lines_with(&t, "retries left").is_empty());
-    let c = t.completions.iter().find(|c| c.cc == CompletionCode::TIMEOUT).expect("0xC3");
-    assert!((10.0..10.01).contains(&c.latency().as_secs_f64()), "{:?}", c.latency());
+    let c = t
+        .completions
+        .iter()
+        .find(|c| c.cc == CompletionCode::TIMEOUT)
+        .expect("0xC3");
+    assert!(
+        (10.0..10.01).contains(&c.latency().as_secs_f64()),
+        "{:?}",
+        c.latency()
+    );
 }
 
 #[test]
 fn day_long_disconnect_fails_every_pet_and_recovers() {
     let t = run(&shipped("24h-disconnect"));
-    let timeouts = t.completions.iter().filter(|c| c.cc == CompletionCode::TIMEOUT).count();
+    let timeouts = t
+        .completions
+        .iter()
+        .filter(|c| c.cc == CompletionCode::TIMEOUT)
+        .count();
     // One pet per 10 s for 24 h, each failing after 10 s.
     assert!((8630..=8650).contains(&timeouts), "{timeouts}");
     let last = t.completions.last().expect("pets");
     assert!(last.cc.is_ok(), "BMC back after 24 h 5 min: {}", last.cc);
     // The unpetted BMC watchdog expired 300 s after the last successful pet.
-    assert!(t.events.iter().any(|e| matches!(&e.kind, EventKind::Bmc(d) if d.contains("WatchdogExpired"))));
+    assert!(t
+        .events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Bmc(d) if d.contains("WatchdogExpired"))));
     assert!(t.stats.skipped_polls > 20_000_000, "{:?}", t.stats);
 }
 
 #[test]
 fn fast_forward_is_exact() {
-    for name in ["seed-slides", "long-busy", "caps-race", "qemu-caps", "init-wait-b3"] {
+    for name in [
+        "seed-slides",
+        "long-busy",
+        "caps-race",
+        "qemu-caps",
+        "init-wait-b3",
+    ] {
         for irq in [false, true] {
             let mut sc = shipped(name);
             sc.driver.irq = irq;
@@ -165,11 +278,20 @@ fn fast_forward_is_exact() {
             let a = run(&sc);
             sc.driver.fast_forward = false;
             let b = run(&sc);
-            assert!(a.stats.skipped_polls > 0 && b.stats.skipped_polls == 0, "{name}");
+            assert!(
+                a.stats.skipped_polls > 0 && b.stats.skipped_polls == 0,
+                "{name}"
+            );
             assert_eq!(a.log, b.log, "{name} irq={irq}");
             assert_eq!(a.completions, b.completions, "{name} irq={irq}");
             assert_eq!(a.pending, b.pending, "{name} irq={irq}");
-            let states = |t: &bmc_sim::trace::Trace| t.events.iter().filter(|e| matches!(e.kind, EventKind::State { .. })).cloned().collect::<Vec<_>>();
+            let states = |t: &bmc_sim::trace::Trace| {
+                t.events
+                    .iter()
+                    .filter(|e| matches!(e.kind, EventKind::State { .. }))
+                    .cloned()
+                    .collect::<Vec<_>>()
+            };
             assert_eq!(states(&a), states(&b), "{name} irq={irq}");
         }
     }
@@ -181,7 +303,8 @@ fn every_shipped_scenario_loads_round_trips_and_runs() {
     assert!(names.len() >= 8, "{names:?}");
     for n in names {
         let sc = shipped(&n);
-        let again = Scenario::from_toml_str(&sc.to_toml_string()).unwrap_or_else(|e| panic!("{n}: {e}"));
+        let again =
+            Scenario::from_toml_str(&sc.to_toml_string()).unwrap_or_else(|e| panic!("{n}: {e}"));
         assert_eq!(again, sc, "{n}");
         let t = run(&sc);
         assert!(!t.render_timeline().is_empty());
@@ -194,12 +317,19 @@ fn bad_scenario_file_names_file_line_and_field() {
     let dir = std::env::temp_dir().join(format!("bmcwd-scn-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let p = dir.join("bad.toml");
-    std::fs::write(&p, "name = \"x\"\nstop = \"10s\"\n\n[[fault]]\nkind = \"silent\"\nat = \"soon\"\n").unwrap();
+    std::fs::write(
+        &p,
+        "name = \"x\"\nstop = \"10s\"\n\n[[fault]]\nkind = \"silent\"\nat = \"soon\"\n",
+    )
+    .unwrap();
     let e = Scenario::load(&p).unwrap_err();
     assert_eq!(e.line, Some(6));
     assert_eq!(e.field.as_deref(), Some("fault[1].at"));
     let msg = e.to_string();
-    assert!(msg.contains("bad.toml") && msg.contains("line 6") && msg.contains("invalid duration"), "{msg}");
+    assert!(
+        msg.contains("bad.toml") && msg.contains("line 6") && msg.contains("invalid duration"),
+        "{msg}"
+    );
     let e = Scenario::load(dir.join("missing.toml")).unwrap_err();
     assert!(e.to_string().contains("cannot read scenario file"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);

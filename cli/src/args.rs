@@ -17,7 +17,12 @@ use crate::duration::Deciseconds;
     name = "bmcwd",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Exit codes: 0 success; 1 internal error; 2 bad arguments or input file \
+                  (nothing sent); 3 the BMC refused the command (completion code) or answered \
+                  garbage; 4 setup (no /dev/ipmi*, no driver, permission, no simulator \
+                  socket); 5 communication (timeout, connection lost); 6 scenario explore \
+                  found a counterexample."
 )]
 pub struct Cli {
     /// Where commands go.
@@ -229,7 +234,7 @@ pub struct StartArgs {
     /// Pre-timeout interval: whole seconds before expiry (0 = none).
     #[arg(long, value_name = "DURATION", default_value = "0s")]
     pub pretimeout: Deciseconds,
-    /// Pre-timeout interrupt (default: nmi if --pretimeout is given, else none).
+    /// Pre-timeout interrupt (required with a non-zero --pretimeout).
     #[arg(long, value_name = "IRQ")]
     pub pretimeout_irq: Option<IrqArg>,
     /// Don't log a SEL event when the timer expires.

@@ -105,7 +105,7 @@ power-down\t'Power down'
 power-cycle\t'Power cycle'
 none\t'No action (the expiry is only logged)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l pretimeout -d 'Pre-timeout interval: whole seconds before expiry (0 = none)' -r
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l pretimeout-irq -d 'Pre-timeout interrupt (default: nmi if --pretimeout is given, else none)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l pretimeout-irq -d 'Pre-timeout interrupt (required with a non-zero --pretimeout)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
 smi\t'SMI'
 msg\t'Messaging interrupt (the system interface\'s own interrupt)'
 none\t'None'"
@@ -147,7 +147,7 @@ power-down\t'Power down'
 power-cycle\t'Power cycle'
 none\t'No action (the expiry is only logged)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l pretimeout -d 'Pre-timeout interval: whole seconds before expiry (0 = none)' -r
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l pretimeout-irq -d 'Pre-timeout interrupt (default: nmi if --pretimeout is given, else none)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l pretimeout-irq -d 'Pre-timeout interrupt (required with a non-zero --pretimeout)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
 smi\t'SMI'
 msg\t'Messaging interrupt (the system interface\'s own interrupt)'
 none\t'None'"

@@ -184,6 +184,9 @@ pub struct DeviceState {
     pub b_busy_forced: bool,
     /// Level of the interrupt line.
     pub irq_level: bool,
+    /// The BMC allows the interrupt line to be driven (QEMU `irqs_enabled`,
+    /// set from Global Enables); true unless the BMC model closes it.
+    pub irq_gate: bool,
 }
 
 /// The BT interface hardware between host and BMC.
@@ -230,6 +233,7 @@ impl<E: DeviceEvents> BtDevice<E> {
                 b2h_before_stuck: false,
                 b_busy_forced: false,
                 irq_level: false,
+                irq_gate: true,
             },
             events,
         }
@@ -371,8 +375,9 @@ impl<E: DeviceEvents> BtDevice<E> {
     }
 
     fn update_irq(&mut self) {
-        let level = self.s.intmask & (IntMask::B2H_IRQ_EN | IntMask::B2H_IRQ).bits()
-            == (IntMask::B2H_IRQ_EN | IntMask::B2H_IRQ).bits();
+        let level = self.s.irq_gate
+            && self.s.intmask & (IntMask::B2H_IRQ_EN | IntMask::B2H_IRQ).bits()
+                == (IntMask::B2H_IRQ_EN | IntMask::B2H_IRQ).bits();
         if level != self.s.irq_level {
             self.s.irq_level = level;
             self.events.irq_changed(level);
@@ -497,6 +502,21 @@ impl<E: DeviceEvents> BtDevice<E> {
         if clear_intmask {
             self.s.intmask = 0;
         }
+        self.update_irq();
+    }
+
+    /// Open or close the interrupt gate: with the gate closed B2H_IRQ can be
+    /// pending in BT_INTMASK but the line stays low (QEMU `ipmi_bt_raise_irq`
+    /// checks `irqs_enabled`, which the BMC sets from Global Enables).
+    pub fn set_irq_gate(&mut self, open: bool) {
+        self.s.irq_gate = open;
+        self.update_irq();
+    }
+
+    /// Clear B2H_IRQ_EN and B2H_IRQ (QEMU's interface reset on Cold Reset:
+    /// `ipmi_bt_handle_reset` with `is_cold`).
+    pub fn clear_irq_config(&mut self) {
+        self.s.intmask = 0;
         self.update_irq();
     }
 
@@ -788,6 +808,21 @@ mod tests {
         assert!(!d.irq_line());
         d.set_sms_atn(true);
         assert!(d.irq_line());
+    }
+
+    #[test]
+    fn closed_irq_gate_keeps_line_low() {
+        let mut d = dev();
+        d.set_irq_gate(false);
+        d.write(2, 0x01);
+        d.post_response(&[4, 0x1C, 0, 1, 0]).unwrap();
+        assert_eq!(d.read(2), 0x03, "pending in the register");
+        assert!(!d.irq_line());
+        d.set_irq_gate(true);
+        assert!(d.irq_line());
+        d.clear_irq_config();
+        assert!(!d.irq_line());
+        assert_eq!(d.read(2), 0);
     }
 
     #[test]

@@ -56,10 +56,11 @@ impl Default for DeviceIdConfig {
 }
 
 impl DeviceIdConfig {
-    /// QEMU `ipmi-bmc-sim` defaults (`hw/ipmi/ipmi_bmc_sim.c` properties:
-    /// device id 0x20, revision 0, firmware 0.0, IPMI 2.0, additional support
-    /// 0x07 per `ipmi_sim_realize`; manufacturer/product 0). UNVERIFIED in
-    /// detail: the additional-support byte differs between QEMU versions.
+    /// QEMU `ipmi-bmc-sim`: `get_device_id` in `hw/ipmi/ipmi_bmc_sim.c` sends
+    /// 11 bytes (no auxiliary revision) with additional support fixed at 0x07
+    /// (checked at commit 019fbfa4bc). The property defaults used here
+    /// (device id 0x20, revision 0, firmware 0.0, IPMI 2.0, ids 0) are
+    /// UNVERIFIED.
     pub fn qemu() -> Self {
         Self {
             device_id: 0x20,
@@ -184,6 +185,19 @@ pub enum MalformedPolicy {
     Wedge,
 }
 
+/// What the Cold Reset command (App 0x02) does after it has been answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ColdResetBehaviour {
+    /// A full BMC reboot (IPMI §20.2): interface cleared, B_BUSY held for the
+    /// boot time, watchdog back to its power-on state (Reset answers 0x80).
+    #[default]
+    Reboot,
+    /// QEMU `cold_reset` (`hw/ipmi/ipmi_bmc_sim.c`): Global Enables back to
+    /// 0x08 and the interface's interrupt bits cleared; the watchdog keeps
+    /// running and there is no boot time.
+    InterfaceOnly,
+}
+
 /// Everything that defines a simulated BMC.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BmcConfig {
@@ -221,6 +235,17 @@ pub struct BmcConfig {
     /// BMC Global Enables after power-on/reset (IPMI §22.2). Default 0x08
     /// (System Event Logging), like QEMU.
     pub global_enables: u8,
+    /// What Cold Reset does.
+    pub cold_reset: ColdResetBehaviour,
+    /// True: watchdog events reach the SEL only while Global Enables has both
+    /// bit 3 (System Event Logging) and bit 2 (Event Message Buffer) set, as in
+    /// QEMU `gen_event`. False: bit 3 alone decides (IPMI §22.1).
+    pub sel_needs_event_buffer: bool,
+    /// True: the BT interrupt line is only driven while Global Enables bit 0
+    /// (receive message queue interrupt) is set — QEMU's `irqs_enabled`
+    /// (`set_global_enables` → `ipmi_bt_set_irq_enable`). False: B2H_IRQ_EN
+    /// alone decides.
+    pub irq_needs_global_enable: bool,
     /// Maximum SEL entries; when full, new events are not logged (IPMI §31
     /// "SEL full" without overwrite).
     pub sel_capacity: u16,
@@ -253,6 +278,9 @@ impl Default for BmcConfig {
             honor_hwrst: false,
             reset_clears_intmask: false,
             watchdog_profile: ipmi_watchdog::CompatProfile::Spec,
+            cold_reset: ColdResetBehaviour::Reboot,
+            sel_needs_event_buffer: false,
+            irq_needs_global_enable: false,
             global_enables: 0x08,
             sel_capacity: 512,
             sel_epoch: 0,
@@ -266,7 +294,8 @@ impl BmcConfig {
     /// QEMU `isa-ipmi-bt` + `ipmi-bmc-sim`: 300-byte buffers, caps
     /// `01 FF FF 0A 00`, requests processed synchronously (zero latencies),
     /// malformed requests wedge B_BUSY, BMC_HWRST ignored, QEMU watchdog
-    /// profile.
+    /// profile, Cold Reset only resets the interface, SEL logging needs the
+    /// event message buffer enabled, no boot time.
     pub fn qemu() -> Self {
         Self {
             device: BtDeviceConfig {
@@ -278,6 +307,10 @@ impl BmcConfig {
             response_latency: Duration::ZERO,
             malformed: MalformedPolicy::Wedge,
             watchdog_profile: ipmi_watchdog::CompatProfile::Qemu,
+            cold_reset: ColdResetBehaviour::InterfaceOnly,
+            sel_needs_event_buffer: true,
+            irq_needs_global_enable: true,
+            boot_time: Duration::ZERO,
             ..Self::default()
         }
     }

@@ -58,7 +58,9 @@ use ipmi_watchdog::{
     Instant, MessageFlags, PreTimeoutInterrupt, TimerAction, TimerUse, Watchdog, WatchdogEvent,
 };
 
-pub use self::config::{BmcConfig, BtCapabilities, DeviceIdConfig, MalformedPolicy};
+pub use self::config::{
+    BmcConfig, BtCapabilities, ColdResetBehaviour, DeviceIdConfig, MalformedPolicy,
+};
 use self::sel::Sel;
 use crate::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
 use crate::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
@@ -118,6 +120,14 @@ pub const MAX_RESPONSE_DATA: usize = BT_MAX_BUF - 5;
 
 /// How long a Cold Reset answer may wait to be read before the BMC reboots anyway.
 const COLD_RESET_GRACE: Duration = Duration::from_secs(1);
+/// Global Enables bit 0: receive message queue interrupt (IPMI §22.1).
+const GLOBAL_ENABLE_RCV_MSG_IRQ: u8 = 0x01;
+/// Global Enables bit 2: event message buffer.
+const GLOBAL_ENABLE_EVENT_BUFFER: u8 = 0x04;
+/// Global Enables bit 3: system event logging.
+const GLOBAL_ENABLE_EVENT_LOG: u8 = 0x08;
+/// Global Enables bit 4: reserved.
+const GLOBAL_ENABLE_RESERVED: u8 = 0x10;
 /// SEL generator ID of the BMC itself: slave address 0x20, LUN 0 (§32.1).
 const BMC_GENERATOR_ID: u16 = 0x0020;
 /// Sensor number of the watchdog sensor (QEMU's built-in SDR uses 0).
@@ -467,7 +477,7 @@ impl SimBmc<NoEvents> {
 impl<E: DeviceEvents> SimBmc<E> {
     /// Like [`SimBmc::new`], with a device observer (register accesses, IRQ).
     pub fn with_events(cfg: BmcConfig, events: E) -> Self {
-        Self {
+        let mut bmc = Self {
             dev: BtDevice::with_events(cfg.device, events),
             now: SimTime::ZERO,
             rng: SplitMix64::new(cfg.seed),
@@ -492,7 +502,10 @@ impl<E: DeviceEvents> SimBmc<E> {
             events: Vec::with_capacity(cfg.event_capacity.min(1024)),
             events_dropped: 0,
             cfg,
-        }
+        };
+        let ge = bmc.cfg.global_enables;
+        bmc.set_global_enables(ge);
+        bmc
     }
 
     // ----- accessors ------------------------------------------------------
@@ -847,6 +860,13 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     // ----- firmware -----------------------------------------------------------
 
+    fn set_global_enables(&mut self, v: u8) {
+        self.global_enables = v;
+        if self.cfg.irq_needs_global_enable {
+            self.dev.set_irq_gate(v & GLOBAL_ENABLE_RCV_MSG_IRQ != 0);
+        }
+    }
+
     fn bmc_reset(&mut self, cause: ResetCause, keep_watchdog: bool) {
         let booting = !self.cfg.boot_time.is_zero();
         self.dev.bmc_reset(booting, self.cfg.reset_clears_intmask);
@@ -854,7 +874,7 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.followup = None;
         self.h2b_seen = None;
         self.deferred_reset = None;
-        self.global_enables = self.cfg.global_enables;
+        self.set_global_enables(self.cfg.global_enables);
         if !keep_watchdog {
             self.wd.bmc_reset(false);
         }
@@ -1041,7 +1061,8 @@ impl<E: DeviceEvents> SimBmc<E> {
                 {
                     // IPMI §27.6 / QEMU ipmi_sim_handle_timeout: flag + SMS_ATN,
                     // IRQ if the receive-message-queue interrupt is enabled.
-                    self.dev.set_sms_atn(self.global_enables & 0x01 != 0);
+                    self.dev
+                        .set_sms_atn(self.global_enables & GLOBAL_ENABLE_RCV_MSG_IRQ != 0);
                     self.emit(BmcEventKind::SmsAtn);
                 }
             }
@@ -1058,7 +1079,14 @@ impl<E: DeviceEvents> SimBmc<E> {
                 }
             }
         }
-        if let Some(sel) = ev.sel() {
+        let mut log_mask = GLOBAL_ENABLE_EVENT_LOG;
+        if self.cfg.sel_needs_event_buffer {
+            log_mask |= GLOBAL_ENABLE_EVENT_BUFFER;
+        }
+        if let Some(sel) = ev
+            .sel()
+            .filter(|_| self.global_enables & log_mask == log_mask)
+        {
             let ts = self.sel_timestamp();
             let added = self.sel.add(ts, |id| {
                 sel.record(id, ts, BMC_GENERATOR_ID, WATCHDOG_SENSOR_NUMBER)
@@ -1102,7 +1130,16 @@ impl<E: DeviceEvents> SimBmc<E> {
                 Response::with_data(Cc::OK, b.get(..n).unwrap_or(&[]))
             }
             (NETFN_APP, cmd::COLD_RESET) => {
-                self.deferred_reset = Some((self.now + COLD_RESET_GRACE, ResetCause::ColdReset));
+                match self.cfg.cold_reset {
+                    ColdResetBehaviour::Reboot => {
+                        self.deferred_reset =
+                            Some((self.now + COLD_RESET_GRACE, ResetCause::ColdReset));
+                    }
+                    ColdResetBehaviour::InterfaceOnly => {
+                        self.set_global_enables(GLOBAL_ENABLE_EVENT_LOG);
+                        self.dev.clear_irq_config();
+                    }
+                }
                 Response::new(Cc::OK)
             }
             (NETFN_APP, cmd::WARM_RESET) => Response::new(Cc::OK),
@@ -1118,8 +1155,12 @@ impl<E: DeviceEvents> SimBmc<E> {
                 }
             }
             (NETFN_APP, cmd::SET_GLOBAL_ENABLES) => match data.first() {
+                // Bit 4 is reserved (IPMI §22.1); QEMU also rejects it.
+                Some(&v) if v & GLOBAL_ENABLE_RESERVED != 0 => {
+                    Response::new(Cc::INVALID_DATA_FIELD)
+                }
                 Some(&v) => {
-                    self.global_enables = v;
+                    self.set_global_enables(v);
                     Response::new(Cc::OK)
                 }
                 None => Response::new(Cc::REQUEST_DATA_LENGTH_INVALID),
@@ -1131,6 +1172,11 @@ impl<E: DeviceEvents> SimBmc<E> {
                 Some(&v) => {
                     self.wd
                         .clear_message_flags(MessageFlags::from_bits_retain(v));
+                    // Flags still pending keep attention up (QEMU `clr_msg_flags`
+                    // re-evaluates ATN the same way).
+                    if !self.wd.message_flags().is_empty() {
+                        self.dev.set_sms_atn(false);
+                    }
                     Response::new(Cc::OK)
                 }
                 None => Response::new(Cc::REQUEST_DATA_LENGTH_INVALID),

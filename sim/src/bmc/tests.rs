@@ -875,3 +875,82 @@ fn idle_bmc_has_no_deadline_and_time_never_goes_back() {
     b.advance(ms(5));
     assert_eq!(b.now(), ms(10));
 }
+
+// ----- details verified against QEMU hw/ipmi --------------------------------------------
+
+#[test]
+fn set_global_enables_rejects_reserved_bit() {
+    let mut b = healthy();
+    assert_eq!(app(&mut b, cmd::SET_GLOBAL_ENABLES, &[0x18]).0, 0xCC);
+    assert_eq!(app(&mut b, cmd::GET_GLOBAL_ENABLES, &[]), (0, vec![0x08]));
+}
+
+#[test]
+fn sel_logging_follows_global_enables() {
+    let expire = |cfg: BmcConfig, enables: u8| {
+        let mut b = SimBmc::new(cfg);
+        app(&mut b, cmd::SET_GLOBAL_ENABLES, &[enables]);
+        app(&mut b, cmd::SET_WATCHDOG, &[0x04, 0x01, 0, 0, 1, 0]); // 100 ms, hard reset
+        app(&mut b, cmd::RESET_WATCHDOG, &[]);
+        let t = b.now();
+        b.advance(t + Duration::from_secs(1));
+        b.sel().len()
+    };
+    assert_eq!(expire(BmcConfig::default(), 0x08), 1);
+    assert_eq!(expire(BmcConfig::default(), 0x00), 0, "logging disabled");
+    assert_eq!(
+        expire(BmcConfig::qemu(), 0x08),
+        0,
+        "QEMU gen_event needs the event buffer too"
+    );
+    assert_eq!(expire(BmcConfig::qemu(), 0x0C), 1);
+}
+
+#[test]
+fn clear_message_flags_keeps_attention_while_flags_remain() {
+    let mut b = healthy();
+    app(&mut b, cmd::SET_WATCHDOG, &[0x04, 0x31, 1, 0, 20, 0]); // 2 s, pre-timeout 1 s
+    app(&mut b, cmd::RESET_WATCHDOG, &[]);
+    let t = b.now();
+    b.advance(t + Duration::from_millis(1_500));
+    assert_eq!(b.read_ctrl() & SMS, SMS);
+    b.write_ctrl(SMS);
+    assert_eq!(app(&mut b, cmd::CLEAR_MSG_FLAGS, &[0x01]).0, 0, "other bit");
+    assert_eq!(b.read_ctrl() & SMS, SMS, "pre-timeout flag still pending");
+    b.write_ctrl(SMS);
+    assert_eq!(app(&mut b, cmd::CLEAR_MSG_FLAGS, &[0x08]).0, 0);
+    assert_eq!(b.read_ctrl() & SMS, 0);
+}
+
+#[test]
+fn qemu_cold_reset_only_resets_interface() {
+    let mut b = SimBmc::new(BmcConfig::qemu());
+    app(&mut b, cmd::SET_GLOBAL_ENABLES, &[0x0D]);
+    b.write_intmask(0x01);
+    app(&mut b, cmd::SET_WATCHDOG, &[0x04, 0x01, 0, 0, 100, 0]);
+    app(&mut b, cmd::RESET_WATCHDOG, &[]);
+    assert_eq!(app(&mut b, cmd::COLD_RESET, &[]).0, 0);
+    assert_eq!(b.read_ctrl(), 0, "no boot time");
+    assert_eq!(b.read_intmask(), 0, "IRQ enable cleared");
+    assert_eq!(b.global_enables(), 0x08);
+    assert!(b.watchdog().is_running(), "QEMU leaves the watchdog alone");
+}
+
+#[test]
+fn qemu_irq_needs_global_enable_bit0() {
+    let mut b = SimBmc::new(BmcConfig::qemu());
+    b.write_intmask(0x01);
+    send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
+    assert_eq!(b.read_ctrl(), B2H);
+    assert!(
+        !b.device().irq_line(),
+        "irqs_enabled is false until Set Global Enables"
+    );
+    read_response(&mut b);
+    b.write_intmask(0x03);
+    app(&mut b, cmd::SET_GLOBAL_ENABLES, &[0x09]);
+    b.write_intmask(0x03);
+    let t = b.now();
+    send(&mut b, t, 0x18, 2, cmd::GET_DEVICE_ID, &[]);
+    assert!(b.device().irq_line());
+}

@@ -10,6 +10,8 @@
 //! * [`output`]: ipmitool-style text and JSON.
 //! * [`args`], [`app`]: the command line and what each subcommand does.
 
+#![warn(missing_docs)]
+
 pub mod app;
 pub mod args;
 pub mod client;

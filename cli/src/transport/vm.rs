@@ -47,10 +47,16 @@ pub struct VmSocketTransport {
 impl VmSocketTransport {
     /// Connects and sends the opening version and capabilities commands.
     pub fn connect(path: &Path) -> Result<Self, TransportError> {
-        let mut stream = UnixStream::connect(path).map_err(|source| TransportError::Connect {
+        let stream = UnixStream::connect(path).map_err(|source| TransportError::Connect {
             path: path.to_path_buf(),
             source,
         })?;
+        Self::from_stream(stream, path)
+    }
+
+    /// Uses an already connected stream (`path` names it in messages); sends
+    /// the opening version and capabilities commands.
+    pub fn from_stream(mut stream: UnixStream, path: &Path) -> Result<Self, TransportError> {
         let mut enc = Encoder::new();
         enc.control(ControlCommand::Version(1))
             .control(ControlCommand::Capabilities(Capabilities(CAPABILITIES)));
@@ -153,6 +159,75 @@ impl Transport for VmSocketTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::thread;
+
+    fn get_req() -> Request {
+        Request {
+            netfn: 0x06,
+            cmd: 0x25,
+            data: vec![],
+        }
+    }
+
+    /// Reads until `n` message units arrived; returns their msg_ids.
+    fn read_requests(s: &mut UnixStream, n: usize) -> Vec<u8> {
+        let mut d = Decoder::new();
+        let mut ids = Vec::new();
+        let mut b = [0u8; 1];
+        while ids.len() < n {
+            s.read_exact(&mut b).unwrap();
+            if let Some(Unit::Message(m)) = d.push(b[0]) {
+                ids.push(m[0]);
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn skips_stale_ids_and_control_units_then_matches() {
+        let (a, mut b) = UnixStream::pair().unwrap();
+        let mut t = VmSocketTransport::from_stream(a, Path::new("test")).unwrap();
+        let server = thread::spawn(move || {
+            let ids = read_requests(&mut b, 1);
+            let id = ids[0];
+            let mut enc = Encoder::new();
+            enc.control(ControlCommand::Attn)
+                .response(id.wrapping_add(1), 0x07 << 2, 0x25, 0x00, &[9; 8]) // stale
+                .response(id, 0x07 << 2, 0x24, 0x00, &[]) // wrong command
+                .response(id, 0x07 << 2, 0x25, 0x00, &[4, 0, 0, 0, 0x64, 0, 0, 0]);
+            b.write_all(enc.bytes()).unwrap();
+            b
+        });
+        let r = t.send(&get_req(), Duration::from_secs(5)).unwrap();
+        assert_eq!(r.cc, CompletionCode::OK);
+        assert_eq!(r.data, vec![4, 0, 0, 0, 0x64, 0, 0, 0]);
+        drop(server.join().unwrap());
+    }
+
+    #[test]
+    fn silence_times_out_naming_the_command() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let mut t = VmSocketTransport::from_stream(a, Path::new("test")).unwrap();
+        let e = t.send(&get_req(), Duration::from_millis(100)).unwrap_err();
+        assert!(matches!(e, TransportError::Timeout { .. }));
+        assert!(
+            e.to_string()
+                .starts_with("Get Watchdog Timer timed out after 0.1 s"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn closed_peer_is_reported() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let mut t = VmSocketTransport::from_stream(a, Path::new("test")).unwrap();
+        drop(b);
+        let e = t.send(&get_req(), Duration::from_secs(1)).unwrap_err();
+        assert!(
+            matches!(e, TransportError::Closed { .. } | TransportError::Io { .. }),
+            "{e}"
+        );
+    }
 
     /// Our request framing matches the reference's worked example
     /// (bmc-watchdog.md §4.3: Linux watchdog start Set, id 07).

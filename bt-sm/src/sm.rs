@@ -70,6 +70,27 @@ pub enum SmResult {
     Attn,
 }
 
+impl SmResult {
+    /// The kernel's name (`SI_SM_CALL_WITHOUT_DELAY`, …).
+    pub const fn kernel_name(self) -> &'static str {
+        match self {
+            SmResult::CallWithoutDelay => "SI_SM_CALL_WITHOUT_DELAY",
+            SmResult::CallWithDelay => "SI_SM_CALL_WITH_DELAY",
+            SmResult::CallWithTickDelay => "SI_SM_CALL_WITH_TICK_DELAY",
+            SmResult::TransactionComplete => "SI_SM_TRANSACTION_COMPLETE",
+            SmResult::Idle => "SI_SM_IDLE",
+            SmResult::Hosed => "SI_SM_HOSED",
+            SmResult::Attn => "SI_SM_ATTN",
+        }
+    }
+}
+
+impl fmt::Display for SmResult {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kernel_name())
+    }
+}
+
 /// `bt_detect` found CTRL and INTMASK both reading 0xFF: no BT interface there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotPresent;

@@ -33,20 +33,29 @@ use super::{Request, Response, Transport, TransportError};
 /// How long one `poll` inside ipmi-rs may block before we re-check our deadline.
 pub const POLL_SLICE: Duration = Duration::from_millis(200);
 
-/// A BMC reached through a `/dev/ipmiN` device node.
-pub struct DeviceTransport {
+/// A BMC reached through a `/dev/ipmiN` device node. Generic over the
+/// ipmi-rs connection so the wrapper logic can be tested with a scripted one;
+/// in the binary `C` is always [`ipmi_rs::File`].
+pub struct DeviceTransport<C = ipmi_rs::File> {
     path: PathBuf,
-    conn: ipmi_rs::File,
+    conn: C,
 }
 
-impl DeviceTransport {
+impl DeviceTransport<ipmi_rs::File> {
     /// Opens the device, mapping the common failures to actionable errors.
     pub fn open(path: &Path) -> Result<Self, TransportError> {
         let conn = ipmi_rs::File::new(path, POLL_SLICE).map_err(|e| open_error(path, e))?;
-        Ok(Self {
+        Ok(Self::with_connection(path, conn))
+    }
+}
+
+impl<C> DeviceTransport<C> {
+    /// Wraps an already open connection; `path` names it in messages.
+    pub fn with_connection(path: &Path, conn: C) -> Self {
+        Self {
             path: path.to_path_buf(),
             conn,
-        })
+        }
     }
 }
 
@@ -67,7 +76,10 @@ pub fn open_error(path: &Path, e: io::Error) -> TransportError {
     }
 }
 
-impl Transport for DeviceTransport {
+impl<C> Transport for DeviceTransport<C>
+where
+    C: IpmiConnection<SendError = io::Error, RecvError = io::Error>,
+{
     fn send(&mut self, req: &Request, timeout: Duration) -> Result<Response, TransportError> {
         let start = Instant::now();
         let mut ipmi_req = ipmi_rs::connection::Request::new(
@@ -141,6 +153,120 @@ impl Transport for DeviceTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::VecDeque;
+
+    /// An ipmi-rs connection that replays scripted `recv` results.
+    struct Scripted {
+        sent: Vec<(u8, u8, Vec<u8>)>,
+        recv: VecDeque<io::Result<ipmi_rs::connection::Response>>,
+        send_error: Option<i32>,
+    }
+
+    impl IpmiConnection for Scripted {
+        type SendError = io::Error;
+        type RecvError = io::Error;
+        type Error = io::Error;
+
+        fn send(&mut self, r: &mut ipmi_rs::connection::Request) -> io::Result<()> {
+            if let Some(errno) = self.send_error {
+                return Err(io::Error::from_raw_os_error(errno));
+            }
+            self.sent.push((r.netfn_raw(), r.cmd(), r.data().to_vec()));
+            Ok(())
+        }
+
+        fn recv(&mut self) -> io::Result<ipmi_rs::connection::Response> {
+            self.recv
+                .pop_front()
+                .unwrap_or_else(|| Err(io::Error::from_raw_os_error(11)))
+        }
+
+        fn send_recv(
+            &mut self,
+            r: &mut ipmi_rs::connection::Request,
+        ) -> io::Result<ipmi_rs::connection::Response> {
+            self.send(r)?;
+            self.recv()
+        }
+    }
+
+    fn resp(netfn: u8, cmd: u8, bytes: &[u8]) -> io::Result<ipmi_rs::connection::Response> {
+        Ok(
+            ipmi_rs::connection::Response::new(Message::new_raw(netfn, cmd, bytes.to_vec()), 0)
+                .unwrap(),
+        )
+    }
+
+    fn get() -> Request {
+        Request {
+            netfn: 0x06,
+            cmd: 0x25,
+            data: vec![],
+        }
+    }
+
+    #[test]
+    fn skips_poll_expiry_stale_and_foreign_messages() {
+        let conn = Scripted {
+            sent: vec![],
+            recv: VecDeque::from([
+                Err(io::Error::from_raw_os_error(11)), // poll slice expired
+                Err(io::Error::from_raw_os_error(4)),  // EINTR
+                Err(io::Error::other("Invalid sequence number on response")),
+                resp(0x07, 0x22, &[0x00]), // another command's answer
+                resp(0x07, 0x25, &[0x00, 4, 0, 0, 0, 0x64, 0, 0, 0]),
+            ]),
+            send_error: None,
+        };
+        let mut t = DeviceTransport::with_connection(Path::new("/dev/ipmi0"), conn);
+        let r = t.send(&get(), Duration::from_secs(5)).unwrap();
+        assert_eq!(r.cc, CompletionCode::OK);
+        assert_eq!(r.data, vec![4, 0, 0, 0, 0x64, 0, 0, 0]);
+        assert_eq!(t.conn.sent, vec![(0x06, 0x25, vec![])]);
+    }
+
+    #[test]
+    fn deadline_gives_a_timeout_naming_the_command() {
+        let conn = Scripted {
+            sent: vec![],
+            recv: VecDeque::new(),
+            send_error: None,
+        };
+        let mut t = DeviceTransport::with_connection(Path::new("/dev/ipmi0"), conn);
+        // The scripted recv returns EAGAIN at once; the loop ends at the deadline.
+        let e = t.send(&get(), Duration::ZERO).unwrap_err().to_string();
+        assert!(e.starts_with("Get Watchdog Timer timed out after "), "{e}");
+        assert!(e.contains("/dev/ipmi0"), "{e}");
+    }
+
+    #[test]
+    fn enotty_on_send_means_not_an_ipmi_device() {
+        let conn = Scripted {
+            sent: vec![],
+            recv: VecDeque::new(),
+            send_error: Some(25),
+        };
+        let mut t = DeviceTransport::with_connection(Path::new("/tmp/file"), conn);
+        let e = t.send(&get(), Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(e, TransportError::NotIpmi { .. }), "{e}");
+    }
+
+    #[test]
+    fn other_recv_errors_are_io_errors() {
+        let conn = Scripted {
+            sent: vec![],
+            recv: VecDeque::from([Err(io::Error::from_raw_os_error(90))]), // EMSGSIZE
+            send_error: None,
+        };
+        let mut t = DeviceTransport::with_connection(Path::new("/dev/ipmi0"), conn);
+        let e = t.send(&get(), Duration::from_secs(1)).unwrap_err();
+        assert!(matches!(e, TransportError::Io { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("receiving the Get Watchdog Timer response"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn missing_device_names_modules_and_sim() {

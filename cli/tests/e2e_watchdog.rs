@@ -282,7 +282,7 @@ fn daemon_pets_survives_errors_and_stops_on_sigterm() {
         .args([
             "daemon",
             "--timeout",
-            "3s",
+            "10s",
             "--interval",
             "500ms",
             "--max-backoff",

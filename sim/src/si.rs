@@ -362,7 +362,7 @@ impl SiDriver {
             irq_prev: false,
             delivered: Vec::new(),
             lost: Vec::new(),
-            next_internal_id: 1 << 31,
+            next_internal_id: 1_000_000,
             rsp: [0; IPMI_MAX_MSG_LENGTH],
         }
     }
@@ -465,7 +465,7 @@ impl SiDriver {
         self.smi_mod_timer(j, j + self.clock.si_timeout_jiffies());
         let now = env.now();
         let id = self.next_internal_id;
-        self.next_internal_id = self.next_internal_id.wrapping_add(1) | (1 << 31);
+        self.next_internal_id = self.next_internal_id.wrapping_add(1);
         self.internal = Some(SiMsg {
             id,
             origin: Origin::Internal,
@@ -903,6 +903,67 @@ impl SiDriver {
         by_timeout.min(by_device).min(by_stop).max(1)
     }
 
+    /// One synchronous probe-time command (`start_transaction` +
+    /// `wait_for_msg_done` + `get_result`), reported as an internal message.
+    fn sync_command<D: SimDevice>(
+        &mut self,
+        env: &mut SiEnv<'_, D>,
+        data: &[u8],
+        next_id: &mut u32,
+    ) -> Option<Vec<u8>> {
+        let now = env.now();
+        let id = *next_id;
+        *next_id += 1;
+        let msg = SiMsg {
+            id,
+            origin: Origin::Internal,
+            data: data.to_vec(),
+            submitted: now,
+            started: Some(now),
+        };
+        env.log.set_now(now);
+        env.log.begin_transaction();
+        let _ = env.sm.start_transaction(&mut *env.log, data);
+        let credit = self.init_credit_us();
+        let Some(r) = self.sync_wait(env, credit) else {
+            self.lost.push(msg);
+            return None;
+        };
+        let synthesized = env.log.take_failed();
+        let rsp = if r == SmResult::Hosed {
+            Vec::new()
+        } else {
+            self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH)
+        };
+        let at = env.now();
+        self.deliver(msg, rsp.clone(), at, synthesized);
+        Some(rsp)
+    }
+
+    /// `check_for_broken_irqs` (probe, interrupts configured): `check_clr_rcv_irq`
+    /// then `check_set_rcv_irq`, leaving the BMC's receive-message interrupt
+    /// (Global Enables bit 0) on, so SMS_ATN raises the BT interrupt.
+    fn check_for_broken_irqs<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, next_id: &mut u32) {
+        const GET_GLOBAL_ENABLES: u8 = 0x2F;
+        const SET_GLOBAL_ENABLES: u8 = 0x2E;
+        const RCV_MSG_INTR: u8 = 0x01;
+        let get = |rsp: Option<Vec<u8>>| match rsp.as_deref() {
+            Some([_, GET_GLOBAL_ENABLES, 0, e, ..]) => Some(*e),
+            _ => None,
+        };
+        let en = self.sync_command(env, &[APP, GET_GLOBAL_ENABLES], next_id);
+        if let Some(e) = get(en) {
+            if e & RCV_MSG_INTR != 0 {
+                let _ =
+                    self.sync_command(env, &[APP, SET_GLOBAL_ENABLES, e & !RCV_MSG_INTR], next_id);
+            }
+        }
+        let en = self.sync_command(env, &[APP, GET_GLOBAL_ENABLES], next_id);
+        if let Some(e) = get(en) {
+            let _ = self.sync_command(env, &[APP, SET_GLOBAL_ENABLES, e | RCV_MSG_INTR], next_id);
+        }
+    }
+
     /// The kernel's credit per one-jiffy sleep in `wait_for_msg_done`.
     fn init_credit_us(&self) -> i64 {
         match self.profile.init_wait_credit {
@@ -993,8 +1054,11 @@ impl SiDriver {
                 && rsp[1] == GET_DEVICE_ID
                 && rsp[2] == 0;
             if ok {
+                if self.irq {
+                    self.check_for_broken_irqs(env, next_id);
+                }
                 env.events.push(Event {
-                    t: now,
+                    t: env.now(),
                     kind: EventKind::Phase("probe done".into()),
                 });
                 return ProbeOutcome::Registered;

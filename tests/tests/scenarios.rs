@@ -334,3 +334,42 @@ fn bad_scenario_file_names_file_line_and_field() {
     assert!(e.to_string().contains("cannot read scenario file"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn sms_attention_fetches_flags_and_clears_the_pretimeout_b10_delays_it() {
+    use bmc_sim::scenario::SiProfileName;
+    let sc = shipped("attn-pretimeout");
+    let clear_latency = |sc: &Scenario| {
+        let t = run(sc);
+        let flags = t
+            .completions
+            .iter()
+            .find(|c| c.cmd() == 0x31)
+            .expect("Get Message Flags after SMS_ATN");
+        assert_eq!(flags.origin, Origin::Internal);
+        assert_eq!(flags.response.get(3), Some(&0x08), "WDT_PRE_TIMEOUT_INT");
+        assert_between(
+            "attention",
+            flags.started.since_start().as_secs_f64(),
+            2.1,
+            2.11,
+        );
+        let clear = t
+            .completions
+            .iter()
+            .find(|c| c.cmd() == 0x30)
+            .expect("Clear Message Flags");
+        assert_eq!(clear.request, vec![0x18, 0x30, 0x08]);
+        assert!(clear.cc.is_ok());
+        assert!(t.stats.irqs >= 5, "{:?}", t.stats);
+        clear.completed - flags.completed
+    };
+    let now = clear_latency(&sc);
+    let mut old = sc.clone();
+    old.driver.si = Some(SiProfileName::V2014);
+    let before = clear_latency(&old);
+    // d9dffd2a0bd8: the next request goes out in the same handler run (answered
+    // ~1 ms later); before it, it waited for the next long timer tick (8 ms at HZ=250).
+    assert!(now.as_secs_f64() < 0.002, "{now:?}");
+    assert!(before.as_secs_f64() > 0.005, "{before:?}");
+}

@@ -266,11 +266,18 @@ fn cmd_set(cli: &Cli, a: &SetArgs) -> Result<(), CliError> {
             "the BMC reports a reserved {what}, so it cannot be kept: give {flag}"
         ))
     };
-    let timer_use = match a.timer_use {
-        Some(u) => u.into(),
-        None => cur
-            .timer_use()
-            .ok_or_else(|| reserved("timer use", "--use"))?,
+    let timer_use = match (a.timer_use, cur.timer_use()) {
+        (Some(u), _) => u.into(),
+        (None, Some(u)) => u,
+        (None, None) => {
+            // Never configured (use 0 after power-on is common): SMS/OS is
+            // what OS watchdogs use (Linux ipmi_watchdog's choice too).
+            note(&format!(
+                "the BMC reports no valid timer use (0x{:02x}): using sms-os (give --use to choose)",
+                cur.use_byte & 0x07
+            ));
+            TimerUse::SmsOs
+        }
     };
     let action = match a.action {
         Some(x) => x.into(),

@@ -114,6 +114,18 @@ fn set_dont_stop_reloads_a_running_timer() {
 }
 
 #[test]
+fn set_on_a_never_configured_bmc_defaults_the_use_to_sms_os() {
+    let s = Server::start();
+    s.cmd(&["set", "--timeout", "60s", "--action", "hard-reset"])
+        .assert()
+        .success()
+        .stderr(contains("using sms-os"))
+        .stdout(contains(
+            "Watchdog Timer set: SMS/OS, Hard Reset after 60.0 sec",
+        ));
+}
+
+#[test]
 fn set_json_reports_request_bytes() {
     let s = Server::start();
     let v = json(

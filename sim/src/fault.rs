@@ -26,6 +26,12 @@ pub enum Fault {
     StuckBBusy,
     /// The BMC never notices H2B_ATN: the bit stays set, nothing is taken.
     NeverClearH2bAtn,
+    /// The BMC takes each request (H2B_ATN cleared, B_BUSY set) and hangs
+    /// with B_BUSY set until the fault ends; then the request is dropped and
+    /// B_BUSY clears. Like QEMU's extern BMC answering with a wrong msg id
+    /// (bmc-watchdog.md §5): the host times out in WRITE_CONSUME, not in
+    /// XACTION_START as with [`Fault::StuckBBusy`].
+    HangAfterTake,
     /// Responses are posted `latency` after the request is taken (instead of
     /// the configured response latency).
     SlowResponse {
@@ -108,6 +114,7 @@ pub enum FaultKind {
     Silent,
     StuckBBusy,
     NeverClearH2bAtn,
+    HangAfterTake,
     SlowResponse,
     LoseResponses,
     RandomLoss,
@@ -125,10 +132,11 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// Every kind, in declaration order.
-    pub const ALL: [FaultKind; 16] = [
+    pub const ALL: [FaultKind; 17] = [
         FaultKind::Silent,
         FaultKind::StuckBBusy,
         FaultKind::NeverClearH2bAtn,
+        FaultKind::HangAfterTake,
         FaultKind::SlowResponse,
         FaultKind::LoseResponses,
         FaultKind::RandomLoss,
@@ -150,6 +158,7 @@ impl FaultKind {
             FaultKind::Silent => "silent",
             FaultKind::StuckBBusy => "stuck_b_busy",
             FaultKind::NeverClearH2bAtn => "never_clear_h2b_atn",
+            FaultKind::HangAfterTake => "hang_after_take",
             FaultKind::SlowResponse => "slow_response",
             FaultKind::LoseResponses => "lose_responses",
             FaultKind::RandomLoss => "random_loss",
@@ -190,6 +199,7 @@ impl Fault {
             Fault::Silent => FaultKind::Silent,
             Fault::StuckBBusy => FaultKind::StuckBBusy,
             Fault::NeverClearH2bAtn => FaultKind::NeverClearH2bAtn,
+            Fault::HangAfterTake => FaultKind::HangAfterTake,
             Fault::SlowResponse { .. } => FaultKind::SlowResponse,
             Fault::LoseResponses { .. } => FaultKind::LoseResponses,
             Fault::RandomLoss { .. } => FaultKind::RandomLoss,
@@ -320,6 +330,8 @@ pub struct ActiveFaults {
     pub stuck_b_busy: bool,
     /// [`Fault::NeverClearH2bAtn`].
     pub never_clear_h2b_atn: bool,
+    /// [`Fault::HangAfterTake`].
+    pub hang_after_take: bool,
     /// [`Fault::SlowResponse`] latency.
     pub slow_response: Option<Duration>,
     /// [`Fault::LoseResponses`]: `Some(None)` loses all, `Some(Some(n))` n more.
@@ -358,6 +370,7 @@ impl ActiveFaults {
             Fault::Silent => self.silent = true,
             Fault::StuckBBusy => self.stuck_b_busy = true,
             Fault::NeverClearH2bAtn => self.never_clear_h2b_atn = true,
+            Fault::HangAfterTake => self.hang_after_take = true,
             Fault::SlowResponse { latency } => self.slow_response = Some(latency),
             Fault::LoseResponses { count } => self.lose_responses = Some(count),
             Fault::RandomLoss { per_mille } => self.random_loss_per_mille = per_mille.min(1000),
@@ -387,6 +400,7 @@ impl ActiveFaults {
             FaultKind::Silent => self.silent = false,
             FaultKind::StuckBBusy => self.stuck_b_busy = false,
             FaultKind::NeverClearH2bAtn => self.never_clear_h2b_atn = false,
+            FaultKind::HangAfterTake => self.hang_after_take = false,
             FaultKind::SlowResponse => self.slow_response = None,
             FaultKind::LoseResponses => self.lose_responses = None,
             FaultKind::RandomLoss => self.random_loss_per_mille = 0,
@@ -426,6 +440,7 @@ impl ActiveFaults {
             FaultKind::Silent => self.silent,
             FaultKind::StuckBBusy => self.stuck_b_busy,
             FaultKind::NeverClearH2bAtn => self.never_clear_h2b_atn,
+            FaultKind::HangAfterTake => self.hang_after_take,
             FaultKind::SlowResponse => self.slow_response.is_some(),
             FaultKind::LoseResponses => self.lose_responses.is_some(),
             FaultKind::RandomLoss => self.random_loss_per_mille > 0,

@@ -9,7 +9,7 @@ use core::time::Duration;
 use bmc_sim::bmc::{BmcConfig, SimBmc};
 use bmc_sim::fault::{Fault, FaultKind};
 use bmc_sim::time::SimTime;
-use ipmi_bt_sm::{BtSm, KernelProfile, NullLog, SmResult};
+use ipmi_bt_sm::{BtSm, CompletionCode, KernelProfile, NullLog, SmResult};
 
 const STEP: Duration = Duration::from_millis(1);
 
@@ -149,4 +149,47 @@ fn wrong_seq_is_discarded_then_correction_accepted() {
         "same attempt (T6): {t}"
     );
     assert_eq!(bmc.commands_seen(), 1, "no retry");
+}
+
+#[test]
+fn bmc_hung_after_taking_yields_node_busy_then_recovers() {
+    let mut bmc = SimBmc::new(BmcConfig::default());
+    let mut sm = BtSm::new(KernelProfile::Mainline);
+    for _ in 0..4 {
+        let t = bmc.now() + Duration::from_secs(1);
+        run(&mut bmc, &mut sm, &[0x06 << 2, 0x01], t).unwrap();
+    }
+    let start = bmc.now();
+    bmc.inject(start, Fault::HangAfterTake);
+    let (rsp, t) = run(
+        &mut bmc,
+        &mut sm,
+        &[0x06 << 2, 0x01],
+        start + Duration::from_secs(60),
+    )
+    .expect("the kernel gives up");
+    assert_eq!(
+        rsp,
+        vec![0x1C, 0x01, 0xC0],
+        "B_BUSY seen at the timeout → long busy"
+    );
+    assert_eq!(bmc.commands_seen(), 4 + 1, "never got past WRITE_CONSUME");
+    // Meanwhile new requests fail at once with 0xC0 (LONG_BUSY).
+    assert_eq!(
+        sm.start_transaction(&mut NullLog, &[0x06 << 2, 0x01]),
+        Err(CompletionCode::NODE_BUSY)
+    );
+    // The BMC recovers; the next SI timer tick sees B_BUSY clear, the machine
+    // leaves LONG_BUSY, and requests go through again.
+    bmc.clear(t, FaultKind::HangAfterTake);
+    let t = t + STEP;
+    sm.event(bmc.io(t), &mut NullLog, 1_000);
+    let (rsp, _) = run(
+        &mut bmc,
+        &mut sm,
+        &[0x06 << 2, 0x01],
+        t + Duration::from_secs(2),
+    )
+    .unwrap();
+    assert_eq!(rsp[2], 0x00);
 }

@@ -38,7 +38,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn fault(sel: u8, p: u8) -> Fault {
-    match sel % 16 {
+    match sel % 17 {
         0 => Fault::Silent,
         1 => Fault::StuckBBusy,
         2 => Fault::NeverClearH2bAtn,
@@ -67,6 +67,7 @@ fn fault(sel: u8, p: u8) -> Fault {
         },
         13 => Fault::Reconnect,
         14 => Fault::IgnoreCommand { netfn: 6, cmd: p },
+        15 => Fault::HangAfterTake,
         _ => Fault::ErrorResponse { cc: p },
     }
 }

@@ -205,6 +205,8 @@ pub enum DropReason {
     RandomLoss,
     /// Malformed framing ([`MalformedPolicy::Drop`] or no complete header).
     Malformed,
+    /// [`Fault::HangAfterTake`] ended while the request hung.
+    Hung,
     /// The response could not be posted (cannot happen with sane framing).
     PostFailed,
 }
@@ -386,6 +388,8 @@ enum Phase {
     /// Malformed request with [`MalformedPolicy::Wedge`]: B_BUSY stays set
     /// until a BMC reset.
     Wedged,
+    /// [`Fault::HangAfterTake`]: B_BUSY stays set until the fault ends.
+    Hung { seq: u8, cmd: u8 },
 }
 
 fn to_instant(t: SimTime) -> Instant {
@@ -425,6 +429,11 @@ fn from_instant(i: Instant) -> SimTime {
 /// assert_eq!(&rsp[..4], &[0x1C, 7, 0x01, 0x00]); // App response, seq echoed, cc 0
 /// assert_eq!(bmc.commands_seen(), 1);
 /// ```
+///
+/// `SimBmc` is `Clone` (when its observer is): a clone is a complete snapshot
+/// — device registers, firmware pipeline, watchdog, SEL, faults, schedule and
+/// random state — so a run can be forked and both branches stay deterministic.
+#[derive(Clone)]
 pub struct SimBmc<E: DeviceEvents = NoEvents> {
     cfg: BmcConfig,
     dev: BtDevice<E>,
@@ -662,6 +671,11 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.faults.stop(kind);
         self.sync_overlays();
         self.emit(BmcEventKind::FaultStopped(kind));
+        if let Phase::Hung { seq, cmd } = self.phase {
+            if !self.faults.hang_after_take {
+                self.drop_request(seq, cmd, DropReason::Hung);
+            }
+        }
     }
 
     fn sync_overlays(&mut self) {
@@ -922,6 +936,10 @@ impl<E: DeviceEvents> SimBmc<E> {
             cmd,
             data_len: data.len() as u8,
         });
+        if self.faults.hang_after_take {
+            self.phase = Phase::Hung { seq, cmd };
+            return;
+        }
         if self.faults.silent {
             return self.drop_request(seq, cmd, DropReason::Silent);
         }

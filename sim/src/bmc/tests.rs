@@ -954,3 +954,47 @@ fn qemu_irq_needs_global_enable_bit0() {
     send(&mut b, t, 0x18, 2, cmd::GET_DEVICE_ID, &[]);
     assert!(b.device().irq_line());
 }
+
+#[test]
+fn hang_after_take_holds_b_busy_until_fault_ends() {
+    let mut b = healthy();
+    b.inject(ms(0), Fault::HangAfterTake);
+    send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
+    b.advance(ms(30_000));
+    assert_eq!(b.read_ctrl(), B_BUSY, "taken (H2B clear), B_BUSY held");
+    assert_eq!(b.next_deadline(), None);
+    b.clear(ms(30_000), FaultKind::HangAfterTake);
+    assert_eq!(b.read_ctrl(), 0, "request dropped, ready again");
+    assert!(events(&mut b).contains(&BmcEventKind::RequestDropped {
+        seq: 1,
+        cmd: cmd::GET_DEVICE_ID,
+        reason: DropReason::Hung
+    }));
+    assert_eq!(app(&mut b, cmd::GET_DEVICE_ID, &[]).0, 0);
+}
+
+#[test]
+fn clone_is_a_deterministic_snapshot() {
+    let mut a = SimBmc::new(BmcConfig {
+        latency_jitter: Duration::from_millis(3),
+        ..BmcConfig::default()
+    });
+    a.inject(ms(0), Fault::RandomLoss { per_mille: 300 });
+    app(&mut a, cmd::SET_WATCHDOG, &[0x04, 0x01, 0, 0, 50, 0]);
+    let mut b = a.clone();
+    let mut trace = |x: &mut SimBmc| {
+        let mut out = Vec::new();
+        for i in 0..20u8 {
+            let t = x.now();
+            send(x, t, 0x18, i, cmd::RESET_WATCHDOG, &[]);
+            let got = wait_b2h(x, t + Duration::from_millis(20));
+            if got.is_some() {
+                out.push(read_response(x));
+            }
+            out.push(vec![got.is_some() as u8]);
+        }
+        x.advance(x.now() + Duration::from_secs(10));
+        (out, x.sel().len(), x.now())
+    };
+    assert_eq!(trace(&mut a), trace(&mut b));
+}

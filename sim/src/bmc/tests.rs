@@ -982,7 +982,7 @@ fn clone_is_a_deterministic_snapshot() {
     a.inject(ms(0), Fault::RandomLoss { per_mille: 300 });
     app(&mut a, cmd::SET_WATCHDOG, &[0x04, 0x01, 0, 0, 50, 0]);
     let mut b = a.clone();
-    let mut trace = |x: &mut SimBmc| {
+    let trace = |x: &mut SimBmc| {
         let mut out = Vec::new();
         for i in 0..20u8 {
             let t = x.now();

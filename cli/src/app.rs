@@ -36,9 +36,17 @@ fn out_json(v: &serde_json::Value) {
     ));
 }
 
+/// Writes raw text to stderr. Unlike `eprintln!`, a closed stderr (e.g. a
+/// journald pipe gone away) is ignored instead of panicking.
+pub fn err_raw(text: &str) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_all(text.as_bytes());
+    let _ = e.flush();
+}
+
 /// Note on stderr (not part of the machine-readable output).
 pub fn note(text: &str) {
-    eprintln!("bmcwd: {text}");
+    err_raw(&format!("bmcwd: {text}\n"));
 }
 
 /// Runs the parsed command line.

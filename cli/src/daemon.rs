@@ -72,7 +72,7 @@ impl StderrLogger {
 
 impl Logger for StderrLogger {
     fn log(&mut self, priority: Priority, msg: &str) {
-        eprintln!("{}", self.format(priority, msg));
+        crate::app::err_raw(&format!("{}\n", self.format(priority, msg)));
     }
 }
 

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if !matches!(e, bmcwd::exit::CliError::Counterexample(_)) {
-                eprintln!("bmcwd: error: {e}");
+                bmcwd::app::err_raw(&format!("bmcwd: error: {e}\n"));
             }
             ExitCode::from(e.exit_code())
         }

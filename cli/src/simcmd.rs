@@ -19,11 +19,15 @@ use bmc_sim::time::SimTime;
 use bmc_sim::trace::{EventKind, Origin, Trace};
 use serde_json::{json, Value};
 
-use crate::app::{note, out};
+use crate::app::{err_raw, note, out};
 use crate::args::{BmcPreset, Cli, ScenarioCommand, ServeArgs, SimCommand, WatchdogProfile};
 use crate::exit::CliError;
 use crate::transport::sim::SimTransport;
 use crate::transport::Transport;
+
+fn sim_note(text: &str) {
+    err_raw(&format!("bmcwd sim: {text}\n"));
+}
 
 /// The BMC configuration for a preset and an optional watchdog profile.
 pub fn bmc_config(preset: BmcPreset, profile: Option<WatchdogProfile>) -> BmcConfig {
@@ -259,12 +263,12 @@ impl ProgressBar {
                 .collect();
             format!("[{bar}] {done}/{} cases", self.total)
         };
-        eprint!("\r\x1b[2K{line}  {:.1}s", p.elapsed.as_secs_f64());
+        err_raw(&format!("\r\x1b[2K{line}  {:.1}s", p.elapsed.as_secs_f64()));
     }
 
     fn finish(&self) {
         if self.tty {
-            eprint!("\r\x1b[2K");
+            err_raw("\r\x1b[2K");
         }
     }
 }
@@ -348,7 +352,7 @@ fn scenario_explore(
                     None => out(&text),
                 }
             }
-            eprintln!("bmcwd: {v}");
+            note(&v);
             Err(CliError::Counterexample(v))
         }
         (None, _) => {
@@ -396,7 +400,7 @@ pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(
                 .into(),
         ));
     }
-    let log: LogSink = Arc::new(|line: &str| eprintln!("bmcwd sim: {line}"));
+    let log: LogSink = Arc::new(|line: &str| err_raw(&format!("bmcwd sim: {line}\n")));
     let opts = ServerOptions {
         log: a.verbose.then(|| log.clone()),
         ..ServerOptions::default()
@@ -420,10 +424,10 @@ pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(path) = socket {
             let listener = bind_unix(path)?;
-            eprintln!(
-                "bmcwd sim: serving the simulated BMC on unix socket {}",
+            sim_note(&format!(
+                "serving the simulated BMC on unix socket {}",
                 path.display()
-            );
+            ));
             let srv = server.clone();
             tasks.spawn_local(async move {
                 loop {
@@ -436,18 +440,18 @@ pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(
             });
         }
         if let Some(addr) = a.vm_listen.clone() {
-            eprintln!("bmcwd sim: listening for QEMU ipmi-bmc-extern on tcp {addr}");
+            sim_note(&format!("listening for QEMU ipmi-bmc-extern on tcp {addr}"));
             let srv = server.clone();
             tasks.spawn_local(async move { srv.listen_tcp(&addr).await });
         }
         if let Some(addr) = a.vm_connect.clone() {
-            eprintln!("bmcwd sim: connecting to QEMU ipmi-bmc-extern at tcp {addr}");
+            sim_note(&format!("connecting to QEMU ipmi-bmc-extern at tcp {addr}"));
             let srv = server.clone();
             tasks.spawn_local(async move { srv.connect_tcp(&addr, Duration::from_secs(1)).await });
         }
         tokio::select! {
-            _ = term.recv() => eprintln!("bmcwd sim: SIGTERM, shutting down"),
-            _ = int.recv() => eprintln!("bmcwd sim: SIGINT, shutting down"),
+            _ = term.recv() => sim_note("SIGTERM, shutting down"),
+            _ = int.recv() => sim_note("SIGINT, shutting down"),
             Some(r) = tasks.join_next() => {
                 let e = match r {
                     Ok(Ok(())) => "server ended".to_string(),

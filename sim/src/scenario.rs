@@ -363,7 +363,7 @@ pub enum KernelPreset {
     /// 2.6.12 (2005): original BT design, 100 µs init-wait crediting.
     #[serde(rename = "v2.6.12")]
     V2_6_12,
-    /// 2.6.20 … 3.13: caps inside the SM (before fe50a7d0393a), 100 µs init wait (B-3).
+    /// 2.6.31 … 3.13: caps inside the SM (before fe50a7d0393a), 100 µs init wait (B-3).
     #[serde(rename = "v3.13")]
     V3_13,
     /// 3.14 … 4.4: e21404dc0ac7 fixed the init wait; caps still inside the SM.

@@ -637,3 +637,89 @@ pub fn run(sc: &Scenario) -> Trace {
     sim.run_until(stop);
     sim.into_trace()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::EventKind;
+
+    fn sc(extra_driver: &str, latency: &str) -> Scenario {
+        Scenario::from_toml_str(&format!(
+            "name = \"t\"\nstop = \"2s\"\n[driver]\n{extra_driver}\nfast_forward = false\n[bmc]\nlatency = \"{latency}\"\n[trace]\nregisters = true\n[[request]]\nat = \"1s\"\nnetfn = 0x06\ncmd = 0x01\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn polling_rearms_one_jiffy_on_call_with_delay() {
+        // HZ=250: the sender arms the long timer (2 jiffies = 8 ms), then every
+        // CALL_WITH_DELAY re-arms +1 jiffy (4 ms) until the 100 ms answer arrives.
+        let t = run(&sc("hz = 250", "100ms"));
+        let c = &t.completions[0];
+        assert!(c.cc.is_ok());
+        // Answer at 1.1001 s (50 us take + 100 ms); first poll seeing it on the 4 ms grid.
+        assert_eq!(c.completed.as_nanos(), 1_104_000_000);
+        // 8 ms, then 4 ms steps up to 1.104 s: 1 + 24 expiries; then IDLE stops the timer.
+        // Registration tick (IDLE, timer stops) + the sender's long tick + 24 short ones.
+        assert_eq!(t.stats.timer_fires, 1 + 1 + 24);
+        assert_eq!(t.stats.irqs, 0);
+    }
+
+    #[test]
+    fn hz_1000_polls_every_millisecond() {
+        let t = run(&sc("hz = 1000", "100ms"));
+        assert_eq!(t.completions[0].completed.as_nanos(), 1_101_000_000);
+    }
+
+    #[test]
+    fn interrupt_acks_intmask_and_runs_the_handler_at_once() {
+        let t = run(&sc("irq = true", "100ms"));
+        let c = &t.completions[0];
+        // The IRQ fires when the BMC posts the response: no timer granularity.
+        assert_eq!(c.completed.as_nanos(), 1_100_050_000);
+        assert_eq!(t.stats.irqs, 1);
+        // ipmi_si_irq_handler writes INTMASK = 0x03 first; smi_start_processing wrote 0x01.
+        let intmask_writes: Vec<u8> = t
+            .registers
+            .iter()
+            .filter(|r| r.offset == 2 && r.write)
+            .map(|r| r.value)
+            .collect();
+        assert_eq!(
+            intmask_writes,
+            vec![0x80, 0x01, 0x03],
+            "reset_flags, irq setup, irq ack"
+        );
+        // Long timeouts only while an interrupt is in use: 8 ms steps.
+        assert!(t.stats.timer_fires <= 13, "{:?}", t.stats);
+        assert!(t.events.iter().any(|e| e.kind == EventKind::Irq));
+    }
+
+    #[test]
+    fn idle_stops_the_timer() {
+        let t = run(&sc("hz = 250", "1ms"));
+        let last_timer_work = t.stats.timer_fires;
+        assert!(last_timer_work <= 3, "{:?}", t.stats);
+        // Nothing polls after the completion: the last register access is the completion's.
+        let done = t.completions[0].completed;
+        assert!(t.registers.iter().all(|r| r.t <= done));
+    }
+
+    #[test]
+    fn refused_start_completes_immediately_with_the_state_machine_code() {
+        let s = Scenario::from_toml_str(
+            "name = \"t\"\nstop = \"30s\"\n[[request]]\nat = \"100ms\"\nnetfn = 0x06\ncmd = 0x01\nrepeat = 4\n[[request]]\nat = \"2s\"\nnetfn = 0x06\ncmd = 0x01\n[[request]]\nat = \"25s\"\nnetfn = 0x06\ncmd = 0x01\n[[fault]]\nkind = \"stuck-busy\"\nat = \"1s\"\n",
+        )
+        .unwrap();
+        let t = run(&s);
+        // The request caught by the outage: 10 s, then 0xC0 and LONG_BUSY.
+        let first = &t.completions[4];
+        assert_eq!(first.cc, ipmi_bt_sm::CompletionCode::NODE_BUSY);
+        assert!((10.0..10.1).contains(&first.latency().as_secs_f64()));
+        // The next one is refused by start_transaction and answered by return_hosed_msg.
+        let last = t.completions.last().unwrap();
+        assert_eq!(last.cc, ipmi_bt_sm::CompletionCode::NODE_BUSY);
+        assert_eq!(last.response, vec![0x1c, 0x01, 0xc0]);
+        assert!(last.synthesized && last.latency().is_zero());
+    }
+}

@@ -380,8 +380,16 @@ fn cmd_reset(cli: &Cli) -> Result<(), CliError> {
             outcome.resets_recovered
         ));
     }
+    if outcome.pretimeout_reload {
+        note(
+            "the pre-timeout had fired, so the BMC refused the Reset (0xD5): reloaded the \
+             countdown with the last Set plus don't-stop, as Linux's ipmi_watchdog does",
+        );
+    }
     if cli.json {
-        out_json(&json!({"command": "reset", "resent_set": outcome.resets_recovered}));
+        out_json(
+            &json!({"command": "reset", "resent_set": outcome.resets_recovered, "pretimeout_reload": outcome.pretimeout_reload}),
+        );
     } else {
         out("Watchdog Timer Reset - countdown restarted\n");
     }

@@ -102,11 +102,14 @@ pub fn hint(netfn: u8, cmd: u8, cc: CompletionCode) -> &'static str {
     }
 }
 
-/// Outcome of a pet (Reset with the 0x80 recovery).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Outcome of a pet (Reset with the 0x80 and pre-timeout recoveries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PetOutcome {
     /// How many times the Set was re-sent because the BMC answered 0x80.
     pub resets_recovered: u32,
+    /// True when the Reset was refused because the pre-timeout had fired
+    /// (0xD5) and the timer was reloaded with a don't-stop Set instead.
+    pub pretimeout_reload: bool,
 }
 
 /// A watchdog client over one transport.
@@ -174,9 +177,16 @@ impl<T: Transport> Client<T> {
         self.execute(ResetWatchdogTimer)
     }
 
-    /// Reset with the Linux driver's recovery: on 0x80 re-send `last_set` and
-    /// try again, up to [`PET_TRIES`] Resets (`ipmi_watchdog.c`
-    /// `__ipmi_heartbeat`). Without a `last_set` the 0x80 error is returned.
+    /// Reset with the Linux driver's recoveries (`ipmi_watchdog.c`,
+    /// `__ipmi_heartbeat` and `ipmi_heartbeat`):
+    /// * on 0x80 ("BMC probably reset") re-send `last_set` and try again, up
+    ///   to [`PET_TRIES`] Resets;
+    /// * on 0xD5 (a spec BMC refusing a Reset once the pre-timeout fired,
+    ///   IPMI v2.0 §27.5) send `last_set` with don't-stop instead, which
+    ///   reloads the running countdown — the kernel likewise sends a Set
+    ///   rather than a Reset for the first heartbeat after a pre-timeout.
+    ///
+    /// Without a `last_set` the BMC's error is returned.
     pub fn pet(&mut self, last_set: Option<&SetWatchdog>) -> Result<PetOutcome, ClientError> {
         let mut recovered = 0;
         let mut tries = 0;
@@ -186,7 +196,18 @@ impl<T: Transport> Client<T> {
                 Ok(()) => {
                     return Ok(PetOutcome {
                         resets_recovered: recovered,
+                        pretimeout_reload: false,
                     })
+                }
+                Err(e) if e.completion_code() == Some(CompletionCode::NOT_IN_PRESENT_STATE) => {
+                    let Some(set) = last_set else { return Err(e) };
+                    let mut reload = *set;
+                    reload.dont_stop = true;
+                    self.set(&reload)?;
+                    return Ok(PetOutcome {
+                        resets_recovered: recovered,
+                        pretimeout_reload: true,
+                    });
                 }
                 Err(e) if e.completion_code() == Some(CompletionCode(0x80)) => {
                     let Some(set) = last_set else { return Err(e) };
@@ -306,6 +327,26 @@ mod tests {
         let mut c = Client::new(t, Duration::from_secs(1));
         let e = c.pet(Some(&set())).unwrap_err();
         assert_eq!(e.completion_code(), Some(CompletionCode(0x80)));
+    }
+
+    #[test]
+    fn pet_after_pretimeout_reloads_with_a_dont_stop_set() {
+        let mut t = MockTransport::new();
+        let mut seq = Sequence::new();
+        t.expect_send()
+            .withf(|r, _| r.cmd == 0x22)
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| cc(0x22, 0xD5));
+        t.expect_send()
+            .withf(|r, _| r.cmd == 0x24 && r.data == [0x44, 0x01, 0x00, 0x00, 0x64, 0x00])
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| ok(0x24));
+        let mut c = Client::new(t, Duration::from_secs(1));
+        let o = c.pet(Some(&set())).unwrap();
+        assert!(o.pretimeout_reload);
+        assert_eq!(o.resets_recovered, 0);
     }
 
     #[test]

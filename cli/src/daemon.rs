@@ -251,15 +251,24 @@ where
             () = tokio::time::sleep(next) => {}
         }
         let result = if armed {
-            client.pet(Some(&cfg.set)).map(|o| o.resets_recovered)
+            client.pet(Some(&cfg.set))
         } else {
             client
                 .set(&cfg.set)
                 .and_then(|()| client.pet(Some(&cfg.set)))
-                .map(|o| o.resets_recovered)
         };
         match result {
-            Ok(recovered) => {
+            Ok(outcome) => {
+                let recovered = outcome.resets_recovered;
+                if outcome.pretimeout_reload {
+                    log.log(
+                        Priority::Warning,
+                        "the pre-timeout had fired before this pet (Reset answered 0xD5): \
+                         reloaded the countdown with a don't-stop Set, as Linux's \
+                         ipmi_watchdog does after a pre-timeout — pet more often than the \
+                         timeout minus the pre-timeout",
+                    );
+                }
                 if !armed {
                     log.log(
                         Priority::Notice,

@@ -243,6 +243,37 @@ fn reset_resends_the_recorded_set_after_0x80() {
 }
 
 #[test]
+fn reset_after_the_pretimeout_reloads_with_a_set() {
+    let s = Server::start();
+    s.cmd(&[
+        "start",
+        "--timeout",
+        "5s",
+        "--pretimeout",
+        "4s",
+        "--pretimeout-irq",
+        "msg",
+    ])
+    .assert()
+    .success();
+    // The pre-timeout fires 1 s after the start; a spec BMC then refuses Reset.
+    std::thread::sleep(Duration::from_millis(1500));
+    s.cmd(&["reset"])
+        .assert()
+        .success()
+        .stderr(contains("the pre-timeout had fired").and(contains("0xD5")));
+    let v = json(
+        &s.cmd(&["--json", "get"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["running"], true);
+    assert!(v["present_countdown_s"].as_f64().unwrap() > 4.0, "{v}");
+}
+
+#[test]
 fn stop_and_off_alias_stop_the_timer() {
     let s = Server::start();
     s.cmd(&["start", "--timeout", "30s"]).assert().success();

@@ -178,7 +178,7 @@ impl<T: Transport> Client<T> {
     }
 
     /// Reset with the Linux driver's recoveries (`ipmi_watchdog.c`,
-    /// `__ipmi_heartbeat` and `ipmi_heartbeat`):
+    /// `__ipmi_heartbeat` and `_ipmi_heartbeat`):
     /// * on 0x80 ("BMC probably reset") re-send `last_set` and try again, up
     ///   to [`PET_TRIES`] Resets;
     /// * on 0xD5 (a spec BMC refusing a Reset once the pre-timeout fired,

@@ -11,10 +11,11 @@ use ipmi_watchdog::{PreTimeoutInterrupt, SetWatchdog, TimerAction};
 use crate::commands::{GetWatchdogTimer, ResetWatchdogTimer, SetWatchdogTimer, WatchdogReading};
 use crate::transport::{command_name, Request, Transport, TransportError};
 
-/// How many Reset attempts a pet makes when the BMC keeps answering 0x80,
-/// re-sending the Set in between (Linux `ipmi_watchdog.c`,
-/// `__ipmi_heartbeat`: "BMC probably reset", up to 3 tries then -EIO).
-pub const PET_TRIES: u32 = 3;
+/// How many times a pet re-sends the Set when Reset keeps answering 0x80
+/// before giving up (Linux `ipmi_watchdog.c`, `__ipmi_heartbeat`:
+/// `timeout_retries++; if (timeout_retries > 3) … -EIO`, so at most 3 Sets
+/// and 4 Resets).
+pub const MAX_RESETS_ON_0X80: u32 = 3;
 
 /// What went wrong running a command.
 #[derive(Debug, thiserror::Error)]
@@ -179,8 +180,8 @@ impl<T: Transport> Client<T> {
 
     /// Reset with the Linux driver's recoveries (`ipmi_watchdog.c`,
     /// `__ipmi_heartbeat` and `_ipmi_heartbeat`):
-    /// * on 0x80 ("BMC probably reset") re-send `last_set` and try again, up
-    ///   to [`PET_TRIES`] Resets;
+    /// * on 0x80 ("BMC probably reset") re-send `last_set` and try again,
+    ///   at most [`MAX_RESETS_ON_0X80`] times;
     /// * on 0xD5 (a spec BMC refusing a Reset once the pre-timeout fired,
     ///   IPMI v2.0 §27.5) send `last_set` with don't-stop instead, which
     ///   reloads the running countdown — the kernel likewise sends a Set
@@ -189,9 +190,7 @@ impl<T: Transport> Client<T> {
     /// Without a `last_set` the BMC's error is returned.
     pub fn pet(&mut self, last_set: Option<&SetWatchdog>) -> Result<PetOutcome, ClientError> {
         let mut recovered = 0;
-        let mut tries = 0;
         loop {
-            tries += 1;
             match self.reset() {
                 Ok(()) => {
                     return Ok(PetOutcome {
@@ -211,7 +210,7 @@ impl<T: Transport> Client<T> {
                 }
                 Err(e) if e.completion_code() == Some(CompletionCode(0x80)) => {
                     let Some(set) = last_set else { return Err(e) };
-                    if tries >= PET_TRIES {
+                    if recovered >= MAX_RESETS_ON_0X80 {
                         return Err(e);
                     }
                     self.set(set)?;
@@ -314,15 +313,16 @@ mod tests {
     }
 
     #[test]
-    fn pet_gives_up_after_three_resets() {
+    fn pet_gives_up_after_three_resends_like_the_kernel() {
+        // Like the kernel: 4 Resets answered 0x80, 3 Sets in between, then -EIO.
         let mut t = MockTransport::new();
         t.expect_send()
             .withf(|r, _| r.cmd == 0x22)
-            .times(3)
+            .times(4)
             .returning(|_, _| cc(0x22, 0x80));
         t.expect_send()
             .withf(|r, _| r.cmd == 0x24)
-            .times(2)
+            .times(3)
             .returning(|_, _| ok(0x24));
         let mut c = Client::new(t, Duration::from_secs(1));
         let e = c.pet(Some(&set())).unwrap_err();

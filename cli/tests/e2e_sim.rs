@@ -234,3 +234,90 @@ fn served_qemu_bmc_refuses_power_cycle_with_a_decoded_cc() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Plays QEMU's side of the VM protocol on `stream`: opening commands, then
+/// Get Device ID with msg_id 5; returns (msg_id, netfn_lun, cmd, cc).
+fn qemu_get_device_id(stream: &mut std::net::TcpStream) -> (u8, u8, u8, u8) {
+    use bmc_sim::vmproto::{Capabilities, ControlCommand, Decoder, Encoder, Response, Unit};
+    use std::io::{Read, Write};
+    let mut enc = Encoder::new();
+    enc.control(ControlCommand::Version(1))
+        .control(ControlCommand::Capabilities(Capabilities(0x3F)))
+        .request(5, 0x06 << 2, 0x01, &[]);
+    stream.write_all(enc.bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut dec = Decoder::new();
+    let mut b = [0u8; 1];
+    loop {
+        stream.read_exact(&mut b).unwrap();
+        if let Some(Unit::Message(m)) = dec.push(b[0]) {
+            let r = Response::parse(m).unwrap();
+            return (r.msg_id, r.netfn_lun, r.cmd, r.cc);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn vm_listen_serves_qemu_extern_over_tcp() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bmcwd"))
+        .args(["sim", "serve", "--vm-listen", &addr])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut stream = loop {
+        match std::net::TcpStream::connect(&addr) {
+            Ok(s) => break s,
+            Err(_) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "no listener on {addr}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    };
+    assert_eq!(qemu_get_device_id(&mut stream), (5, 0x07 << 2, 0x01, 0x00));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn vm_connect_dials_qemu_as_a_server_chardev() {
+    let qemu = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = qemu.local_addr().unwrap().to_string();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("bmcwd"))
+        .args(["sim", "serve", "--vm-connect", &addr])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    qemu.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut stream = loop {
+        match qemu.accept() {
+            Ok((s, _)) => break s,
+            Err(_) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the server never dialled"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
+    assert_eq!(qemu_get_device_id(&mut stream), (5, 0x07 << 2, 0x01, 0x00));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

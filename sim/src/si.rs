@@ -251,12 +251,7 @@ impl<D: SimDevice> SiEnv<'_, D> {
         self.bus.now()
     }
 
-    /// One `event()` call, recording state changes.
-    fn sm_event(&mut self, time_us: i64) -> SmResult {
-        let before = self.sm.state();
-        self.log.set_now(self.bus.now());
-        let r = self.sm.event(&mut *self.bus, &mut *self.log, time_us);
-        self.stats.sm_events += 1;
+    fn note_state(&mut self, before: ipmi_bt_sm::State) {
         let after = self.sm.state();
         if after != before {
             self.events.push(Event {
@@ -267,6 +262,38 @@ impl<D: SimDevice> SiEnv<'_, D> {
                 },
             });
         }
+    }
+
+    /// `start_transaction`, recording the state change.
+    fn sm_start(&mut self, data: &[u8]) -> Result<(), CompletionCode> {
+        let before = self.sm.state();
+        let r = self.sm.start_transaction(&mut *self.log, data);
+        self.note_state(before);
+        r
+    }
+
+    /// `bt_detect`, recording the state change.
+    fn sm_detect(&mut self) -> Result<(), ipmi_bt_sm::NotPresent> {
+        let before = self.sm.state();
+        let r = self.sm.detect(&mut *self.bus, &mut *self.log);
+        self.note_state(before);
+        r
+    }
+
+    /// The end of `bt_detect`, recording the state change.
+    fn sm_finish_detect(&mut self) {
+        let before = self.sm.state();
+        self.sm.finish_detect(&mut *self.log);
+        self.note_state(before);
+    }
+
+    /// One `event()` call, recording state changes.
+    fn sm_event(&mut self, time_us: i64) -> SmResult {
+        let before = self.sm.state();
+        self.log.set_now(self.bus.now());
+        let r = self.sm.event(&mut *self.bus, &mut *self.log, time_us);
+        self.stats.sm_events += 1;
+        self.note_state(before);
         r
     }
 }
@@ -451,7 +478,7 @@ impl SiDriver {
         m.started = Some(now);
         env.log.set_now(now);
         env.log.begin_transaction();
-        let res = env.sm.start_transaction(&mut *env.log, &m.data);
+        let res = env.sm_start(&m.data);
         self.curr = Some(m);
         if let Err(cc) = res {
             self.return_hosed_msg(cc, now);
@@ -476,7 +503,7 @@ impl SiDriver {
         env.log.set_now(now);
         env.log.begin_transaction();
         // The kernel ignores start_transaction's result here.
-        let _ = env.sm.start_transaction(&mut *env.log, data);
+        let _ = env.sm_start(data);
     }
 
     fn result_into_rsp(&mut self, sm: &mut BtSm, max: usize) -> Vec<u8> {
@@ -923,7 +950,7 @@ impl SiDriver {
         };
         env.log.set_now(now);
         env.log.begin_transaction();
-        let _ = env.sm.start_transaction(&mut *env.log, data);
+        let _ = env.sm_start(data);
         let credit = self.init_credit_us();
         let Some(r) = self.sync_wait(env, credit) else {
             self.lost.push(msg);
@@ -988,7 +1015,7 @@ impl SiDriver {
             kind: EventKind::Phase("detect".into()),
         });
         env.log.set_now(env.now());
-        if env.sm.detect(&mut *env.bus, &mut *env.log).is_err() {
+        if env.sm_detect().is_err() {
             env.log
                 .line(Level::Warning, true, "Interface detection failed");
             return ProbeOutcome::NotPresent;
@@ -999,7 +1026,7 @@ impl SiDriver {
                 return ProbeOutcome::StillWaiting;
             }
             env.log.set_now(env.now());
-            env.sm.finish_detect(&mut *env.log);
+            env.sm_finish_detect();
         }
         if !get_device_id {
             return ProbeOutcome::Registered;
@@ -1025,7 +1052,7 @@ impl SiDriver {
             env.log.set_now(now);
             env.log.begin_transaction();
             // try_get_dev_id ignores start_transaction's result.
-            let started = env.sm.start_transaction(&mut *env.log, &data);
+            let started = env.sm_start(&data);
             let r = self.sync_wait(env, credit);
             let Some(r) = r else {
                 self.lost.push(msg);

@@ -18,20 +18,32 @@ const LEFT: f64 = 110.0;
 const RIGHT: f64 = 20.0;
 const PLOT_W: f64 = WIDTH - LEFT - RIGHT;
 
-/// Fill colour of a state in the band.
-fn state_color(s: State) -> &'static str {
+const GROUPS: usize = 8;
+const GROUP_COLORS: [&str; GROUPS] = [
+    "#e8e8e8", "#9ecae1", "#6baed6", "#2171b5", "#fd8d3c", "#fdd0a2", "#9e9ac8", "#de2d26",
+];
+const GROUP_NAMES: [&str; GROUPS] = [
+    "IDLE",
+    "XACTION",
+    "write",
+    "read",
+    "RESET",
+    "RESTART",
+    "CAPS",
+    "LONG_BUSY/HOSED",
+];
+
+/// Colour group of a state in the band.
+fn group(s: State) -> usize {
     match s {
-        State::Idle => "#e8e8e8",
-        State::XactionStart => "#9ecae1",
-        State::WriteBytes | State::WriteConsume | State::WriteEnd => "#6baed6",
-        State::ReadWait | State::B2hWait => "#4292c6",
-        State::ClearB2h | State::ReadBytes | State::ReadEnd => "#2171b5",
-        State::Reset1 | State::Reset2 | State::Reset3 => "#fd8d3c",
-        State::Restart => "#fdd0a2",
-        State::CapabilitiesBegin | State::CapabilitiesEnd => "#9e9ac8",
-        State::LongBusy => "#de2d26",
-        State::Hosed => "#67000d",
-        State::PrintMe => "#000000",
+        State::Idle | State::PrintMe => 0,
+        State::XactionStart => 1,
+        State::WriteBytes | State::WriteConsume | State::WriteEnd => 2,
+        State::ReadWait | State::B2hWait | State::ClearB2h | State::ReadBytes | State::ReadEnd => 3,
+        State::Reset1 | State::Reset2 | State::Reset3 => 4,
+        State::Restart => 5,
+        State::CapabilitiesBegin | State::CapabilitiesEnd => 6,
+        State::LongBusy | State::Hosed => 7,
     }
 }
 
@@ -49,20 +61,28 @@ fn esc(s: &str) -> String {
     o
 }
 
-/// A 1-2-5 tick step giving at most ~12 ticks over `span` seconds.
+/// A tick step from a list of round times, giving at most ~12 ticks over `span` seconds.
 fn tick_step(span: f64) -> f64 {
-    let raw = (span / 12.0).max(1e-6);
-    let mag = 10f64.powf(raw.log10().floor());
-    for m in [1.0, 2.0, 5.0, 10.0] {
-        if m * mag >= raw {
-            return m * mag;
-        }
-    }
-    10.0 * mag
+    const STEPS: [f64; 27] = [
+        1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02,
+        0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0,
+    ];
+    const LONG: [f64; 9] = [
+        600.0, 900.0, 1800.0, 3600.0, 7200.0, 10_800.0, 21_600.0, 43_200.0, 86_400.0,
+    ];
+    let raw = span / 12.0;
+    STEPS
+        .iter()
+        .chain(LONG.iter())
+        .copied()
+        .find(|&st| st >= raw)
+        .unwrap_or_else(|| (raw / 86_400.0).ceil() * 86_400.0)
 }
 
 fn fmt_secs(t: f64, step: f64) -> String {
-    if step >= 3600.0 {
+    if step >= 86_400.0 {
+        format!("{:.0}d", t / 86_400.0)
+    } else if step >= 3600.0 {
         format!("{:.0}h", t / 3600.0)
     } else if step >= 60.0 {
         format!("{:.0}min", t / 60.0)
@@ -118,36 +138,64 @@ pub fn render(trace: &Trace) -> String {
         );
     }
 
-    // State band: intervals between state changes, merged per pixel column.
-    let mut cur = State::Idle;
-    let mut cur_t = 0.0f64;
-    let mut last_x1 = LEFT;
-    let mut emit_state = |s: &mut String, st: State, t0: f64, t1: f64| {
-        let x0 = x(t0).max(last_x1);
-        let x1 = x(t1);
-        if x1 - x0 < 0.5 && t1 < end_s {
+    // State band: per pixel column, the state (other than IDLE, if any) that
+    // took most of the column's time; runs of equal columns become one rect.
+    let cols = PLOT_W.ceil() as usize;
+    let mut acc: Vec<[f64; GROUPS]> = vec![[0.0; GROUPS]; cols];
+    let mut add = |st: State, t0: f64, t1: f64| {
+        if t1 <= t0 {
             return;
         }
-        let _ = writeln!(
-            s,
-            r#"<rect x="{x0:.1}" y="{state_y}" width="{:.1}" height="{band_h}" fill="{}"><title>{} {:.6}s – {:.6}s</title></rect>"#,
-            (x1 - x0).max(0.5),
-            state_color(st),
-            st.text(),
-            t0,
-            t1
-        );
-        last_x1 = x1;
+        let g = group(st);
+        let c0 = ((x(t0) - LEFT).floor().max(0.0) as usize).min(cols - 1);
+        let c1 = ((x(t1) - LEFT).floor().max(0.0) as usize).min(cols - 1);
+        for (c, slot) in acc.iter_mut().enumerate().take(c1 + 1).skip(c0) {
+            let lo = ((c as f64) / PLOT_W * end_s).max(t0);
+            let hi = (((c + 1) as f64) / PLOT_W * end_s).min(t1);
+            if hi > lo {
+                slot[g] += hi - lo;
+            }
+        }
     };
+    let mut cur = State::Idle;
+    let mut cur_t = 0.0f64;
     for e in &trace.events {
         if let EventKind::State { to, .. } = e.kind {
             let t = e.t.since_start().as_secs_f64();
-            emit_state(&mut s, cur, cur_t, t);
+            add(cur, cur_t, t);
             cur = to;
             cur_t = t;
         }
     }
-    emit_state(&mut s, cur, cur_t, end_s);
+    add(cur, cur_t, end_s);
+    let pick = |a: &[f64; GROUPS]| -> Option<usize> {
+        let busy = (1..GROUPS)
+            .filter(|&g| a[g] > 0.0)
+            .max_by(|&p, &q| a[p].total_cmp(&a[q]));
+        busy.or(if a[0] > 0.0 { Some(0) } else { None })
+    };
+    let mut run: Option<(usize, usize)> = None; // (group, first column)
+    for c in 0..=cols {
+        let g = if c < cols { pick(&acc[c]) } else { None };
+        match run {
+            Some((rg, _)) if Some(rg) == g => {}
+            _ => {
+                if let Some((rg, c0)) = run.take() {
+                    let _ = writeln!(
+                        s,
+                        r#"<rect x="{:.1}" y="{state_y}" width="{}" height="{band_h}" fill="{}"><title>{} {:.6}s – {:.6}s</title></rect>"#,
+                        LEFT + c0 as f64,
+                        c - c0,
+                        GROUP_COLORS[rg],
+                        GROUP_NAMES[rg],
+                        c0 as f64 / PLOT_W * end_s,
+                        c as f64 / PLOT_W * end_s
+                    );
+                }
+                run = g.map(|g| (g, c));
+            }
+        }
+    }
 
     // Fault intervals.
     let mut open: Vec<(String, f64)> = Vec::new();
@@ -278,12 +326,14 @@ pub fn render(trace: &Trace) -> String {
     // Legend.
     let mut lx = LEFT;
     for (label, color) in [
-        ("IDLE", state_color(State::Idle)),
-        ("transaction", state_color(State::WriteConsume)),
-        ("RESET", state_color(State::Reset3)),
-        ("RESTART", state_color(State::Restart)),
-        ("CAPS", state_color(State::CapabilitiesBegin)),
-        ("LONG_BUSY", state_color(State::LongBusy)),
+        ("IDLE", GROUP_COLORS[0]),
+        ("XACTION", GROUP_COLORS[1]),
+        ("write", GROUP_COLORS[2]),
+        ("read", GROUP_COLORS[3]),
+        ("RESET", GROUP_COLORS[4]),
+        ("RESTART", GROUP_COLORS[5]),
+        ("CAPS", GROUP_COLORS[6]),
+        ("LONG_BUSY", GROUP_COLORS[7]),
         ("cc 0", "#31a354"),
         ("BMC error", "#fd8d3c"),
         ("host-made", "#de2d26"),
@@ -309,10 +359,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ticks_are_1_2_5() {
+    fn ticks_are_round_times() {
         assert_eq!(tick_step(10.0), 1.0);
         assert_eq!(tick_step(40.0), 5.0);
-        assert_eq!(tick_step(86_400.0), 10_000.0);
+        assert_eq!(tick_step(87_000.0), 10_800.0);
+        assert_eq!(tick_step(0.05), 0.005);
         assert_eq!(fmt_secs(7200.0, 3600.0), "2h");
         assert_eq!(fmt_secs(0.5, 0.1), "500ms");
     }

@@ -176,7 +176,7 @@ pub fn render(trace: &Trace) -> String {
     };
     let mut run: Option<(usize, usize)> = None; // (group, first column)
     for c in 0..=cols {
-        let g = if c < cols { pick(&acc[c]) } else { None };
+        let g = acc.get(c).and_then(pick);
         match run {
             Some((rg, _)) if Some(rg) == g => {}
             _ => {

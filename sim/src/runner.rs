@@ -332,6 +332,9 @@ impl Simulation {
     /// Probe (detect, optional Get Device ID) and registration at time 0.
     fn start(&mut self) {
         self.started = true;
+        // Faults scheduled at time 0 are in force before the driver loads.
+        self.bus.advance(SimTime::ZERO);
+        self.collect();
         let probe = self.scenario.driver.probe;
         let mut next_id = self.next_id;
         let (si, mut env) = self.env_parts();

@@ -369,6 +369,33 @@ mod tests {
     }
 
     #[test]
+    fn draws_states_faults_completions_log_and_axis() {
+        let sc = crate::scenario::Scenario::from_toml_str(
+            "name = \"p\"\nstop = \"40s\"\n[bmc]\nlatency = \"10ms\"\n[[request]]\nat = \"1s\"\nnetfn = 0x06\ncmd = 0x01\n[[fault]]\nkind = \"silent\"\nat = \"500ms\"\nduration = \"20s\"\n",
+        )
+        .unwrap();
+        let svg = render(&crate::runner::run(&sc));
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+        assert!(
+            svg.contains("<title>fault silent 0.500000s – 20.500000s</title>"),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(&format!("fill=\"{}\"><title>RESET", GROUP_COLORS[4])),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("<title>#1 Get Device ID cc 0x00 (Command Completed Normally)"),
+            "{svg}"
+        );
+        assert!(svg.contains("1 retries left</title></line>"), "{svg}");
+        assert!(
+            svg.contains(">0s</text>") && svg.contains(">40s</text>"),
+            "{svg}"
+        );
+    }
+
+    #[test]
     fn escapes_markup() {
         assert_eq!(esc("a<b>&\"c\""), "a&lt;b&gt;&amp;&quot;c&quot;");
     }

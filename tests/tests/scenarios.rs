@@ -378,3 +378,11 @@ fn sms_attention_fetches_flags_and_clears_the_pretimeout_b10_delays_it() {
     assert!(now.as_secs_f64() < 0.002, "{now:?}");
     assert!(before.as_secs_f64() > 0.005, "{before:?}");
 }
+
+#[test]
+fn pictures_of_long_runs_stay_small() {
+    let t = run(&shipped("24h-disconnect"));
+    let svg = bmc_sim::svg::render(&t);
+    assert!(svg.len() < 1_000_000, "{} bytes", svg.len());
+    assert!(svg.contains(">24h</text>") || svg.contains(">21h</text>"));
+}

@@ -220,6 +220,9 @@ pub struct SetArgs {
 }
 
 /// Options of `start` and `daemon` (defaults instead of current values).
+/// Their Set always carries don't-stop, as Linux's ipmi_watchdog's does
+/// (`__ipmi_set_timeout`, IPMI ≥ 1.5): a running timer is reloaded rather
+/// than stopped, so there is no unwatched gap before the Reset.
 #[derive(Debug, Clone, Args)]
 pub struct StartArgs {
     /// Initial countdown (e.g. 60s, 5m; at most 6553.5s).
@@ -240,10 +243,6 @@ pub struct StartArgs {
     /// Don't log a SEL event when the timer expires.
     #[arg(long)]
     pub dont_log: bool,
-    /// Keep a running timer running while it is re-configured (as Linux's
-    /// ipmi_watchdog does once started).
-    #[arg(long)]
-    pub dont_stop: bool,
     /// Clear timer-use expiration flags: comma-separated uses or `all`.
     #[arg(long, value_name = "LIST")]
     pub clear_flags: Option<String>,

@@ -114,6 +114,20 @@ fn set_dont_stop_reloads_a_running_timer() {
 }
 
 #[test]
+fn start_sends_the_same_set_as_linux_ipmi_watchdog() {
+    let s = Server::start();
+    // ipmi_watchdog's start for timeout=10 action=reset: Set 44 01 00 00 64 00, Reset.
+    let v = json(
+        &s.cmd(&["--json", "start", "--timeout", "10s"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["set"]["request"], "44 01 00 00 64 00");
+}
+
+#[test]
 fn set_on_a_never_configured_bmc_defaults_the_use_to_sms_os() {
     let s = Server::start();
     s.cmd(&["set", "--timeout", "60s", "--action", "hard-reset"])

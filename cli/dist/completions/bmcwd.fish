@@ -115,7 +115,6 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l socket -d 'Use a s
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l dont-log -d 'Don\'t log a SEL event when the timer expires'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l dont-stop -d 'Keep a running timer running while it is re-configured (as Linux\'s ipmi_watchdog does once started)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -163,7 +162,6 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l socket -d 'Use a 
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l dont-log -d 'Don\'t log a SEL event when the timer expires'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l dont-stop -d 'Keep a running timer running while it is re-configured (as Linux\'s ipmi_watchdog does once started)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -57,13 +57,17 @@ fn timeout_err() -> Result<Response, TransportError> {
     })
 }
 
-/// 10 s hard reset, SMS/OS.
+/// 10 s hard reset, SMS/OS, don't-stop: what `start_request` builds and
+/// what Linux's ipmi_watchdog sends (`44 01 00 00 64 00`).
 fn set10() -> SetWatchdog {
-    SetWatchdog::new(
-        TimerUse::SmsOs,
-        TimerAction::HardReset,
-        Countdown::from_ticks(100),
-    )
+    SetWatchdog {
+        dont_stop: true,
+        ..SetWatchdog::new(
+            TimerUse::SmsOs,
+            TimerAction::HardReset,
+            Countdown::from_ticks(100),
+        )
+    }
 }
 
 fn cfg(on_exit: OnExit) -> DaemonConfig {
@@ -90,7 +94,7 @@ async fn arms_pets_at_interval_and_stops_on_sigterm() {
     let mut t = mock();
     let mut seq = Sequence::new();
     t.expect_send()
-        .withf(|r, _| r.cmd == 0x24 && r.data == [0x04, 0x01, 0, 0, 0x64, 0])
+        .withf(|r, _| r.cmd == 0x24 && r.data == [0x44, 0x01, 0, 0, 0x64, 0])
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| resp(0x24, 0));
@@ -188,7 +192,7 @@ async fn resends_set_when_reset_answers_0x80() {
         .in_sequence(&mut seq)
         .returning(|_, _| resp(0x22, 0x80));
     t.expect_send()
-        .withf(|r, _| r.cmd == 0x24 && r.data == [0x04, 0x01, 0, 0, 0x64, 0])
+        .withf(|r, _| r.cmd == 0x24 && r.data == [0x44, 0x01, 0, 0, 0x64, 0])
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| resp(0x24, 0));

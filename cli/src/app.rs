@@ -218,7 +218,8 @@ pub fn start_request(a: &StartArgs) -> Result<SetWatchdog, CliError> {
     set.pretimeout_irq = irq;
     set.pretimeout_secs = pre;
     set.dont_log = a.dont_log;
-    // Linux ipmi_watchdog.c `__ipmi_set_timeout`: don't-stop on IPMI >= 1.5.
+    // Linux ipmi_watchdog.c `__ipmi_set_timeout`: don't-stop while the
+    // watchdog is in use (state != none) on IPMI >= 1.5.
     set.dont_stop = true;
     if let Some(l) = &a.clear_flags {
         set.clear_flags = clear_flags(l)?;

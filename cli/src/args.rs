@@ -221,8 +221,9 @@ pub struct SetArgs {
 
 /// Options of `start` and `daemon` (defaults instead of current values).
 /// Their Set always carries don't-stop, as Linux's ipmi_watchdog's does
-/// (`__ipmi_set_timeout`, IPMI ≥ 1.5): a running timer is reloaded rather
-/// than stopped, so there is no unwatched gap before the Reset.
+/// while the watchdog is in use (`__ipmi_set_timeout`: state ≠ none and
+/// IPMI ≥ 1.5): a running timer is reloaded rather than stopped, so there is
+/// no unwatched gap before the Reset.
 #[derive(Debug, Clone, Args)]
 pub struct StartArgs {
     /// Initial countdown (e.g. 60s, 5m; at most 6553.5s).

@@ -386,3 +386,45 @@ fn pictures_of_long_runs_stay_small() {
     assert!(svg.len() < 1_000_000, "{} bytes", svg.len());
     assert!(svg.contains(">24h</text>") || svg.contains(">21h</text>"));
 }
+
+#[test]
+fn failed_in_sm_caps_fetch_swallows_the_next_response() {
+    let sc = shipped("caps-diverted");
+    let t = run(&sc);
+    let stuck = lines_with(&t, "stuck, try power cycle");
+    assert_eq!(stuck.len(), 1);
+    assert_between("caps failure", stuck[0].0, 10.0, 10.1);
+    // The user request at 15 s is answered by the BMC but parsed as caps.
+    assert_eq!(
+        lines_with(&t, "IPMI BT: using default values").len(),
+        1,
+        "{}",
+        t.render_log()
+    );
+    let lost = t
+        .pending
+        .iter()
+        .find(|p| p.origin == Origin::Workload { entry: 0, copy: 0 })
+        .expect("lost");
+    assert!(lost.started.is_some());
+    // Its sender never hears back, so the back-to-back second request is never sent.
+    assert!(!t
+        .pending
+        .iter()
+        .any(|p| p.origin == Origin::Workload { entry: 1, copy: 0 }));
+    assert!(t
+        .completions
+        .iter()
+        .all(|c| !matches!(c.origin, Origin::Workload { .. })));
+    // Caps in detect (v4.19): the failed caps fetch only costs the defaults.
+    let mut fixed = sc.clone();
+    fixed.driver.kernel = KernelPreset::V4_19;
+    let t = run(&fixed);
+    assert_eq!(
+        t.completions
+            .iter()
+            .filter(|c| matches!(c.origin, Origin::Workload { .. }) && c.cc.is_ok())
+            .count(),
+        2
+    );
+}

@@ -51,6 +51,14 @@ pub enum Property {
 }
 
 impl Property {
+    /// Every property.
+    pub const ALL: [Property; 4] = [
+        Property::BoundedCompletion,
+        Property::RecoversWhenHealthy,
+        Property::NoResetLoop,
+        Property::Liveness,
+    ];
+
     /// Kebab-case name (CLI).
     pub const fn name(self) -> &'static str {
         match self {
@@ -62,14 +70,7 @@ impl Property {
     }
     /// Parse a [`name`](Self::name).
     pub fn from_name(s: &str) -> Option<Self> {
-        [
-            Property::BoundedCompletion,
-            Property::RecoversWhenHealthy,
-            Property::NoResetLoop,
-            Property::Liveness,
-        ]
-        .into_iter()
-        .find(|p| p.name() == s)
+        Self::ALL.into_iter().find(|p| p.name() == s)
     }
 }
 
@@ -281,6 +282,15 @@ pub enum Space {
 }
 
 impl Space {
+    /// Every space.
+    pub const ALL: [Space; 5] = [
+        Space::SilenceAtCommand,
+        Space::CapsWindow,
+        Space::DeadAtProbe,
+        Space::StuckB2h,
+        Space::Mixed,
+    ];
+
     /// Kebab-case name (CLI).
     pub const fn name(self) -> &'static str {
         match self {
@@ -293,15 +303,7 @@ impl Space {
     }
     /// Parse a [`name`](Self::name).
     pub fn from_name(s: &str) -> Option<Self> {
-        [
-            Space::SilenceAtCommand,
-            Space::CapsWindow,
-            Space::DeadAtProbe,
-            Space::StuckB2h,
-            Space::Mixed,
-        ]
-        .into_iter()
-        .find(|p| p.name() == s)
+        Self::ALL.into_iter().find(|p| p.name() == s)
     }
 }
 

@@ -388,6 +388,59 @@ pub enum KernelPreset {
     FixedB8,
 }
 
+impl KernelPreset {
+    /// Every preset, oldest first.
+    pub const ALL: [KernelPreset; 8] = [
+        KernelPreset::V2_6_12,
+        KernelPreset::V3_13,
+        KernelPreset::V3_14,
+        KernelPreset::V4_14,
+        KernelPreset::V4_19,
+        KernelPreset::Mainline,
+        KernelPreset::FixedReset,
+        KernelPreset::FixedB8,
+    ];
+
+    /// The name used in scenario files and on the command line.
+    pub const fn name(self) -> &'static str {
+        match self {
+            KernelPreset::V2_6_12 => "v2.6.12",
+            KernelPreset::V3_13 => "v3.13",
+            KernelPreset::V3_14 => "v3.14",
+            KernelPreset::V4_14 => "v4.14",
+            KernelPreset::V4_19 => "v4.19",
+            KernelPreset::Mainline => "mainline",
+            KernelPreset::FixedReset => "fixed-reset",
+            KernelPreset::FixedB8 => "fixed-b8",
+        }
+    }
+
+    /// Parse a [`name`](Self::name).
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// One line for help texts: kernels covered and the bugs present.
+    pub const fn description(self) -> &'static str {
+        match self {
+            KernelPreset::V2_6_12 => "2.6.12-2.6.14: original BT driver (HOSED), 100 us init-wait credit (B-3)",
+            KernelPreset::V3_13 => "2.6.31-3.13: caps inside the SM (B-6), seq reset heuristic (B-4), 100 us init wait (B-3)",
+            KernelPreset::V3_14 => "3.14-4.4: e21404dc0ac7 fixed B-3; B-4, B-6, B-10 remain",
+            KernelPreset::V4_14 => "4.5-4.17: d9dffd2a0bd8 (B-10) and fe50a7d0393a applied; B-4, B-6 remain",
+            KernelPreset::V4_19 => "4.18-5.9: caps in detect (B-6 fixed); B-4, B-8 remain",
+            KernelPreset::Mainline => "5.10-now: as v4.19 plus Get Device ID retries; B-4, B-8 remain",
+            KernelPreset::FixedReset => "mainline with the reset only during init (B-4 fix; not upstream)",
+            KernelPreset::FixedB8 => "mainline with B-4 and B-8 fixed, one reset per message (proposal)",
+        }
+    }
+}
+
+impl fmt::Display for KernelPreset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// SI-layer behaviour names (`[driver] si = ...`), see [`crate::si::SiProfile`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -975,6 +1028,16 @@ duration = "1.5s"
         assert_eq!(s.faults[0].duration, Some(Dur(1_500_000_000)));
         let back = Scenario::from_toml_str(&s.to_toml_string()).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn preset_names_match_the_file_format() {
+        for p in KernelPreset::ALL {
+            let src = format!("name = \"x\"\nstop = \"1s\"\n[driver]\nkernel = \"{p}\"\n");
+            assert_eq!(Scenario::from_toml_str(&src).unwrap().driver.kernel, p);
+            assert_eq!(KernelPreset::from_name(p.name()), Some(p));
+        }
+        assert_eq!(KernelPreset::from_name("v9"), None);
     }
 
     #[test]

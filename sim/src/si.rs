@@ -1076,10 +1076,7 @@ impl SiDriver {
             }
             // ipmi_demangle_device_id: NetFn App response, cmd Get Device ID,
             // cc 0 and at least the 11 mandatory bytes (length rule UNVERIFIED).
-            let ok = rsp.len() >= 3 + 10
-                && rsp[0] >> 2 == 0x07
-                && rsp[1] == GET_DEVICE_ID
-                && rsp[2] == 0;
+            let ok = matches!(rsp.as_slice(), [nf, GET_DEVICE_ID, 0, data @ ..] if nf >> 2 == 0x07 && data.len() >= 10);
             if ok {
                 if self.irq {
                     self.check_for_broken_irqs(env, next_id);

@@ -530,8 +530,15 @@ pub fn search_with_progress(
         r.map_err(|v| TestCaseError::fail(v.to_string()))
     });
     let (counterexample, violation) = match result {
-        Err(TestError::Fail(_, sc)) => {
+        Err(TestError::Fail(_, mut sc)) => {
             let v = check(property, &sc, &run(&sc)).err();
+            if let Some(v) = &v {
+                sc.description = format!(
+                    "counterexample for kernel {} found by `{}` search: {v}",
+                    kernel.name(),
+                    cfg.space.name()
+                );
+            }
             (Some(sc), v)
         }
         _ => (None, None),

@@ -379,6 +379,7 @@ impl Simulation {
         }
         let mut same_t = 0u32;
         let mut last_t = self.now();
+        let mut last_progress = (self.next_id, self.completions.len());
         loop {
             let mut n = NextEvent::new();
             n.offer(Source::Bmc, self.bus.dev.next_deadline());
@@ -393,7 +394,11 @@ impl Simulation {
             if t > until {
                 break;
             }
-            if t == last_t {
+            // Steps at one instant are fine while messages move (an instant BMC
+            // answers back-to-back requests without time passing); many steps
+            // with no submission or completion mean a deadline that never clears.
+            let progress = (self.next_id, self.completions.len());
+            if t == last_t && progress == last_progress {
                 same_t += 1;
                 if same_t > 100_000 {
                     self.events.push(Event {
@@ -407,6 +412,7 @@ impl Simulation {
             } else {
                 same_t = 0;
                 last_t = t;
+                last_progress = progress;
             }
             self.stats.steps += 1;
             {

@@ -160,3 +160,14 @@ fn embedded_simulator_is_the_default_and_says_so() {
         .success()
         .stderr("");
 }
+
+#[test]
+fn daemon_without_a_device_fails_fast_with_setup_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(dir.path(), &["--device"])
+        .arg(dir.path().join("ipmi0"))
+        .args(["daemon", "--timeout", "10s"])
+        .assert()
+        .code(4)
+        .stderr(contains("modprobe ipmi_devintf ipmi_si"));
+}

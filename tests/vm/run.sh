@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# bmcwd VM rig: our pieces against the real Linux kernel, under QEMU (TCG).
+#
+#   tests/vm/run.sh [SCENARIO...]     (default: all; see SCENARIOS below)
+#
+# Installs what it needs from Debian (qemu-system-x86, busybox-static,
+# ipmitool, freeipmi-tools), downloads Debian's stock kernel package and
+# extracts it (never installs it), builds a static bmcwd from this checkout
+# (the guest's client, and on the host `bmcwd sim serve`, our simulated BMC
+# behind sim::vmproto's VM-protocol server), packs an initramfs, boots one QEMU per scenario
+# and checks the guest console (tests/vm/check.py). Ends with
+# `vm-rig: N passed, M failed` and exits non-zero on any failure; a failed
+# install or build is a failure, never a skip.
+#
+# Environment: VM_WORK (cache and logs, default /tmp/bmcwd-vm),
+# VM_NO_INSTALL=1 (skip apt), CARGO_TARGET_DIR (default ROOT/target),
+# VM_JOBS (scenarios booted at once, default 2).
+set -uo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+WORK=${VM_WORK:-/tmp/bmcwd-vm}
+LOGS=$WORK/logs
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+TRIPLE=x86_64-unknown-linux-gnu
+JOBS=${VM_JOBS:-2}
+SCENARIOS=(qemu-sim extern-basic extern-wdt extern-fault)
+T_START=$(date +%s)
+
+PASSED=0
+FAILED=0
+log() { echo "vm-rig: $*"; }
+pass() { PASSED=$((PASSED + 1)); echo "PASS $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
+summary() {
+    log "wall time $(($(date +%s) - T_START)) s; logs in $LOGS"
+    echo "vm-rig: $PASSED passed, $FAILED failed"
+    [ "$FAILED" -eq 0 ] && [ "$PASSED" -gt 0 ]
+    exit $?
+}
+fatal() {
+    fail "setup: $*"
+    summary
+}
+
+mkdir -p "$WORK" "$LOGS" || fatal "cannot create $WORK"
+rm -f "$LOGS"/*
+
+# ---------------------------------------------------------------- packages --
+install_packages() {
+    [ "${VM_NO_INSTALL:-0}" = 1 ] && return 0
+    local pkgs=(qemu-system-x86 busybox-static ipmitool freeipmi-tools)
+    command -v python3 >/dev/null || pkgs+=(python3)
+    log "apt-get install ${pkgs[*]}"
+    apt-get update -q >"$LOGS/apt.log" 2>&1 || { cat "$LOGS/apt.log"; fatal "apt-get update failed"; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" \
+        >>"$LOGS/apt.log" 2>&1 || { tail -30 "$LOGS/apt.log"; fatal "apt-get install ${pkgs[*]} failed"; }
+}
+
+# ---------------------------------------------------------------- kernel ----
+fetch_kernel() {
+    local pkg
+    pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+    [ -n "$pkg" ] || fatal "apt-cache depends linux-image-amd64 named no kernel package (run apt-get update?)"
+    KDIR=$WORK/kernel/$pkg
+    if [ ! -s "$KDIR/vmlinux" ]; then
+        log "fetching $pkg"
+        rm -rf "$KDIR" && mkdir -p "$KDIR" || fatal "mkdir $KDIR"
+        (cd "$KDIR" && apt-get download "$pkg" >"$LOGS/kernel-download.log" 2>&1) \
+            || { cat "$LOGS/kernel-download.log"; fatal "apt-get download $pkg failed"; }
+        dpkg-deb -x "$KDIR"/*.deb "$KDIR/x" || fatal "dpkg-deb -x $pkg failed"
+        python3 "$HERE/extract-vmlinux.py" "$KDIR"/x/boot/vmlinuz-* "$KDIR/vmlinux.tmp" \
+            || fatal "could not extract vmlinux from $pkg"
+        mv "$KDIR/vmlinux.tmp" "$KDIR/vmlinux"
+        rm -f "$KDIR"/*.deb
+    fi
+    KVER=$(basename "$(ls -d "$KDIR"/x/lib/modules/*)")
+    log "kernel $pkg ($KVER)"
+}
+
+# ---------------------------------------------------------------- builds ----
+build_rust() {
+    # Debug profile without debug info: compiles in about half the time of a
+    # release build and is plenty fast for a handful of commands. Override
+    # with VM_PROFILE=release.
+    local profile=${VM_PROFILE:-dev} dir
+    [ "$profile" = dev ] && dir=debug || dir=$profile
+    log "building static bmcwd (profile $profile, $TRIPLE, +crt-static)"
+    BMCWD=$TARGET_DIR/$TRIPLE/$dir/bmcwd
+    export BMCWD
+    if (cd "$ROOT" && RUSTFLAGS="-C target-feature=+crt-static" CARGO_PROFILE_DEV_DEBUG=0 \
+        CARGO_TARGET_DIR=$TARGET_DIR cargo build -q --profile "$profile" -p bmcwd --target $TRIPLE) \
+        >"$LOGS/build-bmcwd.log" 2>&1 && "$BMCWD" --version >/dev/null; then
+        pass "build: bmcwd (static, runs on host and guest)"
+    else
+        tail -30 "$LOGS/build-bmcwd.log"
+        fail "build: bmcwd did not build; every check that needs it will fail"
+        BMCWD=
+    fi
+}
+
+# ---------------------------------------------------------------- initramfs -
+copy_with_libs() { # copy_with_libs BIN DEST_ROOT: the binary and what ldd lists
+    local bin=$1 dst=$2 lib
+    install -D -m 755 "$bin" "$dst$bin" || return 1
+    for lib in $(ldd "$bin" 2>/dev/null | awk '/=> \// {print $3} /^\t\/lib/ {print $1}'); do
+        [ -e "$dst$lib" ] || install -D -m 755 "$lib" "$dst$lib" || return 1
+    done
+}
+
+build_initramfs() {
+    local r=$WORK/initramfs-root m
+    rm -rf "$r" && mkdir -p "$r"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,run,lib/modules/ipmi,vmtests,etc} \
+        || fatal "mkdir $r"
+    install -m 755 "$(command -v busybox)" "$r/bin/busybox" || fatal "busybox-static missing"
+    file -L "$r/bin/busybox" 2>/dev/null | grep -q 'dynamically' && fatal "busybox is not static"
+    for m in ipmi_msghandler ipmi_devintf ipmi_si ipmi_watchdog; do
+        m=$(find "$KDIR/x/lib/modules" -name "$m.ko*" | head -1)
+        [ -n "$m" ] || fatal "kernel package has no $m"
+        case $m in
+            *.ko) cp "$m" "$r/lib/modules/ipmi/" ;;
+            *.ko.xz) xz -dc "$m" >"$r/lib/modules/ipmi/$(basename "${m%.xz}")" ;;
+            *.ko.zst) zstd -dqc "$m" >"$r/lib/modules/ipmi/$(basename "${m%.zst}")" ;;
+            *) fatal "unknown module compression: $m" ;;
+        esac
+    done
+    copy_with_libs "$(command -v ipmitool)" "$r" || fatal "copying ipmitool"
+    [ -f /usr/share/misc/enterprise-numbers.txt ] \
+        && install -D -m 644 /usr/share/misc/enterprise-numbers.txt "$r/usr/share/misc/enterprise-numbers.txt"
+    if [ -n "${BMCWD:-}" ]; then
+        install -m 755 "$BMCWD" "$r/usr/bin/bmcwd" || fatal "copying bmcwd"
+    fi
+    install -m 755 "$HERE/guest/init" "$r/init" || fatal "copying init"
+    cp "$HERE"/guest/*.sh "$r/vmtests/" || fatal "copying guest scenarios"
+    INITRD=$WORK/initramfs.cpio.gz
+    (cd "$r" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$INITRD.tmp" \
+        || fatal "packing the initramfs"
+    mv "$INITRD.tmp" "$INITRD"
+    log "initramfs $(du -h "$INITRD" | cut -f1)"
+}
+
+# ---------------------------------------------------------------- running ---
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# boot NAME TIMEOUT_S QEMU_BMC_ARGS...: boot the guest with vmtest=NAME.
+# With FAULT_FILE set, a watcher copies each `VMT-FAULT spec` line the guest
+# prints into that file (bmcwd sim serve --fault-file), so the guest decides
+# when our BMC misbehaves.
+boot() {
+    local name=$1 tmo=$2 rc t0 qpid
+    shift 2
+    t0=$(date +%s%N)
+    : >"$LOGS/$name.console"
+    timeout --kill-after=5 "$tmo" qemu-system-x86_64 -accel tcg -machine pc -m 256M -smp 1 \
+        -nographic -no-reboot -nic none -kernel "$KDIR/vmlinux" -initrd "$INITRD" \
+        -append "console=ttyS0 panic=-1 loglevel=3 printk.time=1 vmtest=$name" \
+        "$@" </dev/null >"$LOGS/$name.console" 2>"$LOGS/$name.qemu-stderr" &
+    qpid=$!
+    if [ -n "${FAULT_FILE:-}" ]; then
+        tail -n +1 -F --pid=$qpid "$LOGS/$name.console" 2>/dev/null |
+            while IFS= read -r line; do
+                line=${line%$'\r'}
+                case $line in
+                    "VMT-FAULT "*) printf '%s\n' "${line#VMT-FAULT }" >"$FAULT_FILE" ;;
+                esac
+            done &
+    fi
+    wait $qpid
+    rc=$?
+    echo "qemu_rc=$rc wall_ms=$((($(date +%s%N) - t0) / 1000000))" >"$LOGS/$name.meta"
+    return 0
+}
+
+# start_bmc NAME ARGS...: `bmcwd sim serve` (our simulated BMC behind
+# sim::vmproto's server) on a free port; sets BMC_PORT, BMC_PID, FAULT_FILE.
+start_bmc() {
+    local name=$1 i
+    shift
+    [ -n "$BMCWD" ] || return 1
+    BMC_PORT=$(free_port)
+    FAULT_FILE=$WORK/$name.fault
+    echo none >"$FAULT_FILE"
+    "$BMCWD" sim serve --vm-listen "127.0.0.1:$BMC_PORT" --fault-file "$FAULT_FILE" --verbose "$@" \
+        >"$LOGS/$name.bmc.log" 2>&1 &
+    BMC_PID=$!
+    for i in $(seq 1 100); do
+        grep -q 'listening' "$LOGS/$name.bmc.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+stop_bmc() { [ -n "${BMC_PID:-}" ] && kill "$BMC_PID" 2>/dev/null; wait "$BMC_PID" 2>/dev/null; BMC_PID=; }
+
+extern_args() {
+    echo "-chardev socket,id=ipmi0,host=127.0.0.1,port=$BMC_PORT,reconnect=1" \
+        "-device ipmi-bmc-extern,chardev=ipmi0,id=bmc0 -device isa-ipmi-bt,bmc=bmc0"
+}
+
+# Our simulated BMC in the extern scenarios: the default preset (IPMI-spec
+# watchdog; identity device 0x20, firmware 1.23, product 0x0bc1), which
+# check.py asserts the guest reads.
+SIM_ARGS=(--bmc default)
+
+# One function per scenario: boot, then leave logs for check.py.
+scn_qemu_sim() { boot qemu-sim 120 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
+scn_extern_basic() {
+    start_bmc extern-basic "${SIM_ARGS[@]}" || { echo "bmc server did not start" >"$LOGS/extern-basic.meta"; return; }
+    # shellcheck disable=SC2046
+    boot extern-basic 90 $(extern_args)
+    stop_bmc
+}
+scn_extern_wdt() {
+    start_bmc extern-wdt "${SIM_ARGS[@]}" || { echo "bmc server did not start" >"$LOGS/extern-wdt.meta"; return; }
+    # shellcheck disable=SC2046
+    boot extern-wdt 90 $(extern_args)
+    stop_bmc
+}
+scn_extern_fault() {
+    start_bmc extern-fault "${SIM_ARGS[@]}" \
+        || { echo "bmc server did not start" >"$LOGS/extern-fault.meta"; return; }
+    # shellcheck disable=SC2046
+    boot extern-fault 180 $(extern_args)
+    stop_bmc
+}
+
+# ---------------------------------------------------------------- main ------
+install_packages
+for tool in qemu-system-x86_64 busybox ipmitool cargo python3 dpkg-deb apt-get; do
+    command -v "$tool" >/dev/null || fatal "$tool not found after install"
+done
+fetch_kernel
+build_rust
+build_initramfs
+
+selected=("$@")
+[ ${#selected[@]} -eq 0 ] && selected=("${SCENARIOS[@]}")
+running=0
+for s in "${selected[@]}"; do
+    fn="scn_${s//-/_}"
+    declare -F "$fn" >/dev/null || { fail "no scenario '$s' (have: ${SCENARIOS[*]})"; continue; }
+    log "scenario $s"
+    "$fn" &
+    running=$((running + 1))
+    if [ "$running" -ge "$JOBS" ]; then
+        wait -n
+        running=$((running - 1))
+    fi
+done
+wait
+
+for s in "${selected[@]}"; do
+    declare -F "scn_${s//-/_}" >/dev/null || continue
+    while IFS= read -r line; do
+        case $line in
+            PASS\ *) pass "${line#PASS }" ;;
+            FAIL\ *) fail "${line#FAIL }" ;;
+            *) echo "$line" ;;
+        esac
+    done < <(python3 "$HERE/check.py" "$s" "$LOGS" "$ROOT" 2>&1 || echo "FAIL $s: check.py crashed")
+done
+summary

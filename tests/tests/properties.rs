@@ -225,3 +225,33 @@ fn search_api_reports_counterexample_progress_and_counts() {
     assert!(out.counterexample.is_none() && out.violation.is_none());
     assert_eq!(out.cases_tried, 40);
 }
+
+#[test]
+fn fast_forward_never_changes_what_happens() {
+    // Whatever the schedule, skipping provably identical polls must give the
+    // same log, completions, pending messages and state changes as polling
+    // every jiffy.
+    for kernel in [KernelPreset::Mainline, KernelPreset::V3_14] {
+        let mut runner = explore::runner_for(&cfg(Space::Mixed, 64));
+        runner
+            .run(&strategy(Space::Mixed, kernel), |mut sc| {
+                sc.driver.fast_forward = true;
+                let a = run(&sc);
+                sc.driver.fast_forward = false;
+                let b = run(&sc);
+                proptest::prop_assert_eq!(&a.log, &b.log);
+                proptest::prop_assert_eq!(&a.completions, &b.completions);
+                proptest::prop_assert_eq!(&a.pending, &b.pending);
+                let states = |t: &bmc_sim::trace::Trace| {
+                    t.events
+                        .iter()
+                        .filter(|e| matches!(e.kind, bmc_sim::trace::EventKind::State { .. }))
+                        .cloned()
+                        .collect::<Vec<_>>()
+                };
+                proptest::prop_assert_eq!(states(&a), states(&b));
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}

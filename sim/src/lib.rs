@@ -2,13 +2,13 @@
 
 pub mod bmc;
 pub mod device;
+pub mod explore;
 pub mod fault;
-pub mod time;
-pub mod vmproto;
+pub mod runner;
 pub mod scenario;
 pub mod sched;
-pub mod trace;
 pub mod si;
-pub mod runner;
-pub mod explore;
 pub mod svg;
+pub mod time;
+pub mod trace;
+pub mod vmproto;

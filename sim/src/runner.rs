@@ -621,7 +621,7 @@ impl Simulation {
             },
             if sc.driver.probe { ", probe" } else { "" }
         );
-        let end = self.bus.now().max(self.stop.min(self.bus.now()));
+        let end = self.bus.now();
         let registers = core::mem::take(&mut self.bus.regs);
         self.stats.reg_accesses = self.bus.accesses();
         Trace {

@@ -340,6 +340,11 @@ impl Simulation {
         let (si, mut env) = self.env_parts();
         let outcome = si.probe(&mut env, probe, &mut next_id);
         if outcome == ProbeOutcome::Registered {
+            if probe {
+                // try_smi_init: "Start clearing the flags before we enable
+                // interrupts or the timer to avoid racing with the timer."
+                si.start_clear_flags(&mut env);
+            }
             si.start_processing(&mut env);
         }
         self.next_id = next_id;

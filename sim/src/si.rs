@@ -43,6 +43,15 @@ const WDT_PRE_TIMEOUT_INT: u8 = 0x08;
 const BT_INTMASK_ACK_AND_ENABLE: u8 = 0x03;
 /// `IPMI_BT_INTMASK_ENABLE_IRQ_BIT`.
 const BT_INTMASK_ENABLE: u8 = 0x01;
+/// `IPMI_GET_BMC_GLOBAL_ENABLES_CMD` / `IPMI_SET_BMC_GLOBAL_ENABLES_CMD`.
+const GET_GLOBAL_ENABLES: u8 = 0x2F;
+const SET_GLOBAL_ENABLES: u8 = 0x2E;
+/// Global enables bits (`IPMI_BMC_RCV_MSG_INTR`, `IPMI_BMC_EVT_MSG_INTR`,
+/// `IPMI_BMC_EVT_MSG_BUFF`) and `GLOBAL_ENABLES_MASK`.
+const RCV_MSG_INTR: u8 = 0x01;
+const EVT_MSG_INTR: u8 = 0x02;
+const EVT_MSG_BUFF: u8 = 0x04;
+const GLOBAL_ENABLES_MASK: u8 = RCV_MSG_INTR | EVT_MSG_INTR | EVT_MSG_BUFF;
 
 /// How the probe-time synchronous loop (`wait_for_msg_done`) credits time to
 /// `event()` after each one-jiffy sleep.
@@ -126,6 +135,10 @@ pub enum SiState {
     ClearingFlags,
     /// Get Message in flight.
     GettingMessages,
+    /// Get BMC Global Enables in flight (`start_check_enables`).
+    CheckingEnables,
+    /// Set BMC Global Enables in flight.
+    SettingEnables,
 }
 
 /// What the SI layer needs from the thing behind the registers, beyond [`Io`]:
@@ -353,6 +366,8 @@ pub struct SiDriver {
     internal: Option<SiMsg>,
     got_attn: bool,
     msg_flags: u8,
+    req_events: bool,
+    supports_event_msg_buff: bool,
     timer: Option<u64>,
     timer_running: bool,
     timer_can_start: bool,
@@ -381,6 +396,8 @@ impl SiDriver {
             internal: None,
             got_attn: false,
             msg_flags: 0,
+            req_events: false,
+            supports_event_msg_buff: false,
             timer: None,
             timer_running: false,
             timer_can_start: false,
@@ -570,7 +587,109 @@ impl SiDriver {
                 }
                 self.handle_flags(env);
             }
+            SiState::CheckingEnables => {
+                let rsp = self.result_into_rsp(env.sm, 4);
+                self.finish_internal(&rsp, now, synthesized);
+                let (Some(0), Some(&current)) = (rsp.get(2), rsp.get(3)) else {
+                    let cc = rsp.get(2).copied().unwrap_or(0xFF);
+                    env.log.set_now(now);
+                    env.log.line(
+                        Level::Warning,
+                        true,
+                        &format!("Couldn't get irq info: {cc:x},"),
+                    );
+                    env.log.line(
+                        Level::Warning,
+                        false,
+                        "Maybe ok, but ipmi might run very slowly.",
+                    );
+                    self.si_state = SiState::Normal;
+                    return;
+                };
+                let (enables, irq_on) = self.current_global_enables();
+                // check_bt_irq: BT has its own interrupt enable bit.
+                let irqstate = env.bus.read_intmask() & BT_INTMASK_ENABLE != 0;
+                if irqstate != irq_on {
+                    env.bus
+                        .write_intmask(if irq_on { BT_INTMASK_ENABLE } else { 0 });
+                }
+                if enables != current & GLOBAL_ENABLES_MASK {
+                    let v = enables | (current & !GLOBAL_ENABLES_MASK);
+                    self.start_internal(env, &[APP, SET_GLOBAL_ENABLES, v]);
+                    self.si_state = SiState::SettingEnables;
+                } else if self.supports_event_msg_buff {
+                    self.start_new_msg(env, &[APP, READ_EVENT_MSG_BUFFER]);
+                    self.si_state = SiState::GettingEvents;
+                } else {
+                    self.si_state = SiState::Normal;
+                }
+            }
+            SiState::SettingEnables => {
+                let rsp = self.result_into_rsp(env.sm, 4);
+                self.finish_internal(&rsp, now, synthesized);
+                let cc = rsp.get(2).copied().unwrap_or(0xFF);
+                if cc != 0 {
+                    env.log.set_now(now);
+                    env.log.line(
+                        Level::Warning,
+                        true,
+                        &format!("Could not set the global enables: 0x{cc:x}."),
+                    );
+                }
+                if self.supports_event_msg_buff {
+                    self.start_new_msg(env, &[APP, READ_EVENT_MSG_BUFFER]);
+                    self.si_state = SiState::GettingEvents;
+                } else {
+                    self.si_state = SiState::Normal;
+                }
+            }
         }
+    }
+
+    /// `current_global_enables` (no broken-IRQ quirks): the enables the driver
+    /// wants, and whether interrupts should be on.
+    fn current_global_enables(&self) -> (u8, bool) {
+        let mut e = 0;
+        if self.supports_event_msg_buff {
+            e |= EVT_MSG_BUFF;
+        }
+        if self.irq {
+            e |= RCV_MSG_INTR;
+            if self.supports_event_msg_buff {
+                e |= EVT_MSG_INTR;
+            }
+        }
+        (e, e & (RCV_MSG_INTR | EVT_MSG_INTR) != 0)
+    }
+
+    /// `start_clear_flags`: Clear Message Flags (watchdog pre-timeout) at the end
+    /// of probe, started before the timer runs.
+    pub fn start_clear_flags<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
+        self.start_new_msg(env, &[APP, CLEAR_MSG_FLAGS, WDT_PRE_TIMEOUT_INT]);
+        self.si_state = SiState::ClearingFlags;
+        if self.irq {
+            // try_smi_init: "req_events will cause a global flags check that
+            // will enable interrupts".
+            self.req_events = true;
+        }
+    }
+
+    /// An internal request sent without (re)arming the timer, as the kernel's
+    /// direct `start_transaction` calls in `handle_transaction_done` do.
+    fn start_internal<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, data: &[u8]) {
+        let now = env.now();
+        let id = self.next_internal_id;
+        self.next_internal_id = self.next_internal_id.wrapping_add(1);
+        self.internal = Some(SiMsg {
+            id,
+            origin: Origin::Internal,
+            data: data.to_vec(),
+            submitted: now,
+            started: Some(now),
+        });
+        env.log.set_now(now);
+        env.log.begin_transaction();
+        let _ = env.sm_start(data);
     }
 
     /// `handle_flags`.
@@ -643,6 +762,20 @@ impl SiDriver {
                 if r != SmResult::Idle {
                     continue;
                 }
+            }
+            if r == SmResult::Idle && self.req_events {
+                // The upper layer asked for events: check the enables first
+                // (the BMC may have been reset), which also restores the BT
+                // interrupt enable bit (check_bt_irq).
+                self.req_events = false;
+                if self.supports_event_msg_buff || self.irq {
+                    self.start_new_msg(env, &[APP, GET_GLOBAL_ENABLES]);
+                    self.si_state = SiState::CheckingEnables;
+                } else {
+                    self.start_new_msg(env, &[APP, READ_EVENT_MSG_BUFFER]);
+                    self.si_state = SiState::GettingEvents;
+                }
+                continue;
             }
             if r == SmResult::Idle && self.timer_running {
                 // timer_delete() in the current source (date of this line UNVERIFIED).
@@ -971,9 +1104,6 @@ impl SiDriver {
     /// then `check_set_rcv_irq`, leaving the BMC's receive-message interrupt
     /// (Global Enables bit 0) on, so SMS_ATN raises the BT interrupt.
     fn check_for_broken_irqs<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, next_id: &mut u32) {
-        const GET_GLOBAL_ENABLES: u8 = 0x2F;
-        const SET_GLOBAL_ENABLES: u8 = 0x2E;
-        const RCV_MSG_INTR: u8 = 0x01;
         let get = |rsp: Option<Vec<u8>>| match rsp.as_deref() {
             Some([_, GET_GLOBAL_ENABLES, 0, e, ..]) => Some(*e),
             _ => None,
@@ -989,6 +1119,25 @@ impl SiDriver {
         if let Some(e) = get(en) {
             let _ = self.sync_command(env, &[APP, SET_GLOBAL_ENABLES, e | RCV_MSG_INTR], next_id);
         }
+    }
+
+    /// `try_enable_event_buffer`: make sure the BMC's event message buffer is on.
+    fn try_enable_event_buffer<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>, next_id: &mut u32) {
+        let en = self.sync_command(env, &[APP, GET_GLOBAL_ENABLES], next_id);
+        let Some(e) = (match en.as_deref() {
+            Some([_, GET_GLOBAL_ENABLES, 0, e, ..]) => Some(*e),
+            _ => None,
+        }) else {
+            env.log.line(Level::Warning, false, "ipmi_si: Invalid return from get global enables command, cannot enable the event buffer");
+            return;
+        };
+        if e & EVT_MSG_BUFF != 0 {
+            self.supports_event_msg_buff = true;
+            return;
+        }
+        let set = self.sync_command(env, &[APP, SET_GLOBAL_ENABLES, e | EVT_MSG_BUFF], next_id);
+        self.supports_event_msg_buff =
+            matches!(set.as_deref(), Some([_, SET_GLOBAL_ENABLES, 0, ..]));
     }
 
     /// The kernel's credit per one-jiffy sleep in `wait_for_msg_done`.
@@ -1081,6 +1230,7 @@ impl SiDriver {
                 if self.irq {
                     self.check_for_broken_irqs(env, next_id);
                 }
+                self.try_enable_event_buffer(env, next_id);
                 env.events.push(Event {
                     t: env.now(),
                     kind: EventKind::Phase("probe done".into()),

@@ -122,6 +122,19 @@ impl SiProfile {
     pub const ALL: [Self; 4] = [Self::PRE_2014, Self::V2014, Self::V2016, Self::CURRENT];
 }
 
+/// How many polls of `per_poll_us` each may be credited in one `event()` call
+/// without changing the outcome. The 2006+ designs subtract `time` as given,
+/// so any number may. The 2005 design charged 100 µs instead of any `time`
+/// that was ≤ 0 or ≥ 2 s (`bt_event`, 2.6.12), so a combined credit must stay
+/// below 2 s.
+fn linear_limit(design: ipmi_bt_sm::Design, per_poll_us: u64) -> u64 {
+    const Y2005_MAX_CREDIT_US: u64 = 2_000_000;
+    match design {
+        ipmi_bt_sm::Design::Y2005 => ((Y2005_MAX_CREDIT_US - 1) / per_poll_us.max(1)).max(1),
+        ipmi_bt_sm::Design::Y2006 => u64::MAX,
+    }
+}
+
 /// `enum si_intf_state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SiState {
@@ -924,7 +937,10 @@ impl SiDriver {
             }
             None => CAP,
         };
-        by_timeout.min(by_device).clamp(1, CAP)
+        by_timeout
+            .min(by_device)
+            .min(linear_limit(design, per_poll_us))
+            .clamp(1, CAP)
     }
 
     /// Before anything other than the timer acts at time `t`: if the timer was
@@ -1060,7 +1076,12 @@ impl SiDriver {
             None => CAP,
         };
         let by_stop = self.clock.at(env.stop).saturating_sub(now_j).max(1);
-        by_timeout.min(by_device).min(by_stop).max(1)
+        let per = u64::try_from(credit_us).unwrap_or(1).max(1);
+        by_timeout
+            .min(by_device)
+            .min(by_stop)
+            .min(linear_limit(design, per))
+            .max(1)
     }
 
     /// One synchronous probe-time command (`start_transaction` +

@@ -231,7 +231,12 @@ fn fast_forward_never_changes_what_happens() {
     // Whatever the schedule, skipping provably identical polls must give the
     // same log, completions, pending messages and state changes as polling
     // every jiffy.
-    for kernel in [KernelPreset::Mainline, KernelPreset::V3_14] {
+    for kernel in [
+        KernelPreset::Mainline,
+        KernelPreset::V3_14,
+        KernelPreset::V2_6_12,
+        KernelPreset::FixedB8,
+    ] {
         let mut runner = explore::runner_for(&cfg(Space::Mixed, 64));
         runner
             .run(&strategy(Space::Mixed, kernel), |mut sc| {

@@ -231,15 +231,27 @@ fn fast_forward_never_changes_what_happens() {
     // Whatever the schedule, skipping provably identical polls must give the
     // same log, completions, pending messages and state changes as polling
     // every jiffy.
+    use proptest::strategy::Strategy;
     for kernel in [
         KernelPreset::Mainline,
         KernelPreset::V3_14,
         KernelPreset::V2_6_12,
         KernelPreset::FixedB8,
     ] {
-        let mut runner = explore::runner_for(&cfg(Space::Mixed, 64));
+        let mut runner = explore::runner_for(&cfg(Space::Mixed, 48));
+        // Also vary the interrupt mode and HZ (the spaces use polling at 250).
+        let strat = (
+            strategy(Space::Mixed, kernel),
+            proptest::bool::ANY,
+            proptest::sample::select(vec![100u32, 250, 300, 1000]),
+        )
+            .prop_map(|(mut sc, irq, hz)| {
+                sc.driver.irq = irq;
+                sc.driver.hz = bmc_sim::scenario::Hz(hz);
+                sc
+            });
         runner
-            .run(&strategy(Space::Mixed, kernel), |mut sc| {
+            .run(&strat, |mut sc| {
                 sc.driver.fast_forward = true;
                 let a = run(&sc);
                 sc.driver.fast_forward = false;

@@ -131,7 +131,7 @@ build_initramfs() {
         install -m 755 "$BMCWD" "$r/usr/bin/bmcwd" || fatal "copying bmcwd"
     fi
     install -m 755 "$HERE/guest/init" "$r/init" || fatal "copying init"
-    cp "$HERE"/guest/*.sh "$r/vmtests/" || fatal "copying guest scenarios"
+    cp "$HERE"/guest/*.sh "$HERE"/guest/*.steps "$r/vmtests/" || fatal "copying guest scenarios"
     INITRD=$WORK/initramfs.cpio.gz
     (cd "$r" && find . | busybox cpio -o -H newc 2>/dev/null | gzip -1) >"$INITRD.tmp" \
         || fatal "packing the initramfs"

@@ -11,19 +11,25 @@ step() {
     run "$tag.bmcwd" $W --json get
     run "$tag.text" $W get
 }
-step initial true
-step set $W set --timeout 42.5s --use os-load --action power-down --pretimeout 5s --pretimeout-irq msg --dont-log
-step set2 $W set --timeout 300s --use sms-os --action none --pretimeout-irq none --pretimeout 0s --clear-flags all
-step start $W start --timeout 30s --action hard-reset
-step reset $W reset
-step stop $W stop
-step start-nmi $W start --timeout 120s --action power-down --pretimeout 10s --pretimeout-irq nmi
-# QEMU's BMC refuses power cycle with 0xCC: bmcwd must say so, by name.
-run refused $W start --timeout 60s --action power-cycle
-step stop2 $W off
+# The steps are shared with check.py (replayed against our QEMU model).
+grep -v '^#' /vmtests/qemu-sim.steps | while IFS='|' read -r tag args; do
+    # shellcheck disable=SC2086
+    step "$tag" $W $args
+done
 run ipmitool-reset ipmitool mc watchdog reset
 run ipmitool-off ipmitool mc watchdog off
 run wd-after-off $W --json get
+
+# SIGTERM: the daemon disarms the timer on its way out (--on-exit stop).
+$W daemon --timeout 20s --interval 1s --action hard-reset > /tmp/daemon-term.log 2>&1 &
+dpid=$!
+sleep 3
+run term-armed.bmcwd $W --json get
+kill -TERM $dpid
+wait $dpid
+say "daemon-term: exit status $?"
+run term-after.bmcwd $W --json get
+run term-log cat /tmp/daemon-term.log
 
 # The daemon keeps the guest alive past the timeout; SIGKILL lets the BMC
 # reset the guest (QEMU exits because of -no-reboot).

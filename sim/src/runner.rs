@@ -78,6 +78,7 @@ pub fn si_profile(n: SiProfileName) -> SiProfile {
         SiProfileName::Pre2014 => SiProfile::PRE_2014,
         SiProfileName::V2014 => SiProfile::V2014,
         SiProfileName::V2016 => SiProfile::V2016,
+        SiProfileName::V2020 => SiProfile::V2020,
         SiProfileName::Current => SiProfile::CURRENT,
     }
 }
@@ -249,6 +250,8 @@ pub struct Simulation {
     stop: SimTime,
     started: bool,
     registered: bool,
+    unload_at: Option<SimTime>,
+    unloaded: bool,
     verbose_bmc: bool,
 }
 
@@ -292,6 +295,8 @@ impl Simulation {
             stop: SimTime::from_nanos(sc.stop.0),
             started: false,
             registered: false,
+            unload_at: sc.driver.unload_at.map(|d| SimTime::from_nanos(d.0)),
+            unloaded: false,
             verbose_bmc: record,
         }
     }
@@ -388,13 +393,16 @@ impl Simulation {
         loop {
             let mut n = NextEvent::new();
             n.offer(Source::Bmc, self.bus.dev.next_deadline());
-            if self.registered {
+            if self.registered && !self.unloaded {
                 n.offer(Source::Timer, self.si.timer_deadline());
             }
             n.offer(
                 Source::Workload,
                 self.workload.next.map(|t| t.max(self.now())),
             );
+            if self.registered && !self.unloaded {
+                n.offer(Source::Unload, self.unload_at.map(|t| t.max(self.now())));
+            }
             let Some((t, src)) = n.get() else { break };
             if t > until {
                 break;
@@ -432,6 +440,12 @@ impl Simulation {
                     si.timer_expired(&mut env);
                 }
                 Source::Workload => self.workload_due(t),
+                Source::Unload => {
+                    self.unload_at = None;
+                    self.unloaded = true;
+                    let (si, mut env) = self.env_parts();
+                    si.shutdown(&mut env);
+                }
                 Source::Bmc | Source::Irq | Source::Stop => {}
             }
             {
@@ -512,7 +526,8 @@ impl Simulation {
 
     /// The message handler keeps one message outstanding at the SI layer.
     fn feed(&mut self) {
-        if !self.registered || self.outstanding.is_some() || !self.si.can_accept() {
+        if !self.registered || self.unloaded || self.outstanding.is_some() || !self.si.can_accept()
+        {
             return;
         }
         let Some(msg) = self.queue.pop_front() else {

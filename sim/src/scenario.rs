@@ -99,6 +99,9 @@ pub struct DriverSpec {
     /// Skip polls that provably change nothing (equivalent output, much faster).
     #[serde(default = "default_true")]
     pub fast_forward: bool,
+    /// Unload the driver (`shutdown_smi`) at this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unload_at: Option<Dur>,
 }
 
 impl Default for DriverSpec {
@@ -112,6 +115,7 @@ impl Default for DriverSpec {
             probe: false,
             bt_debug: 0,
             fast_forward: true,
+            unload_at: None,
         }
     }
 }
@@ -449,9 +453,11 @@ pub enum SiProfileName {
     Pre2014,
     /// v3.14 … v4.4: correct init crediting; one event(0) after completion (B-10).
     V2014,
-    /// v4.5 …: d9dffd2a0bd8 restarts the handler after completion.
+    /// v4.5 … v5.9: d9dffd2a0bd8 restarts the handler after completion.
     V2016,
-    /// Current: plus GET_DEVICE_ID_MAX_RETRY = 5 at probe.
+    /// v5.10 … v6.0: plus GET_DEVICE_ID_MAX_RETRY = 5 at probe.
+    V2020,
+    /// Current (6.1+): plus the unload-wait fix (B-9).
     Current,
 }
 

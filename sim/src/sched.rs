@@ -80,6 +80,8 @@ pub enum Source {
     Timer,
     /// The next workload submission.
     Workload,
+    /// The driver is unloaded.
+    Unload,
     /// The end of the run.
     Stop,
 }

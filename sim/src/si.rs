@@ -82,6 +82,21 @@ pub struct SiProfile {
     /// completion code (0 before the 2020 retry series; 5 since, UNVERIFIED
     /// exact commit).
     pub get_device_id_retries: u8,
+    /// How `wait_msg_processed` (unload, `shutdown_smi`) credits time (B-9).
+    pub unload_wait: UnloadWait,
+}
+
+/// How the unload-time wait loop (`wait_msg_processed`) drives the state machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnloadWait {
+    /// Before the 2022 fix "ipmi: fix long wait in unload when IPMI disconnect"
+    /// (upstream f6f1234…, kernel-bt.md B-9): `poll()` — `udelay(10)` and
+    /// `event(10)` — then a one-jiffy sleep: 10 µs credited per jiffy.
+    Poll10us,
+    /// Since: `(jiffies - last_timeout_jiffies) * SI_USEC_PER_JIFFY`, then a
+    /// one-jiffy sleep. The timer is stopped, so the stamp is never refreshed
+    /// and each iteration credits the *cumulative* time since it (analysis).
+    ElapsedSinceLastTimer,
 }
 
 impl SiProfile {
@@ -92,6 +107,7 @@ impl SiProfile {
         init_wait_credit: InitWaitCredit::Fixed100us,
         restart_after_complete: false,
         get_device_id_retries: 0,
+        unload_wait: UnloadWait::Poll10us,
     };
     /// 3.14 … 4.4: e21404dc0ac7 applied.
     pub const V2014: Self = Self {
@@ -100,6 +116,7 @@ impl SiProfile {
         init_wait_credit: InitWaitCredit::JiffiesToUsecs,
         restart_after_complete: false,
         get_device_id_retries: 0,
+        unload_wait: UnloadWait::Poll10us,
     };
     /// 4.5 … 5.9: d9dffd2a0bd8 applied.
     pub const V2016: Self = Self {
@@ -108,18 +125,37 @@ impl SiProfile {
         init_wait_credit: InitWaitCredit::JiffiesToUsecs,
         restart_after_complete: true,
         get_device_id_retries: 0,
+        unload_wait: UnloadWait::Poll10us,
     };
     /// 5.10 … now: Get Device ID retried up to 5 times at probe.
-    pub const CURRENT: Self = Self {
-        name: "current",
-        kernels: "5.10 .. mainline",
+    /// 5.10 … 6.0: Get Device ID retried up to 5 times at probe (release of
+    /// the B-9 fix UNVERIFIED; taken as 6.1).
+    pub const V2020: Self = Self {
+        name: "v2020",
+        kernels: "5.10 .. 6.0",
         init_wait_credit: InitWaitCredit::JiffiesToUsecs,
         restart_after_complete: true,
         get_device_id_retries: 5,
+        unload_wait: UnloadWait::Poll10us,
+    };
+    /// 6.1 … now: unload waits credit elapsed jiffies (B-9 fix).
+    pub const CURRENT: Self = Self {
+        name: "current",
+        kernels: "6.1 .. mainline",
+        init_wait_credit: InitWaitCredit::JiffiesToUsecs,
+        restart_after_complete: true,
+        get_device_id_retries: 5,
+        unload_wait: UnloadWait::ElapsedSinceLastTimer,
     };
 
     /// Every profile, oldest first.
-    pub const ALL: [Self; 4] = [Self::PRE_2014, Self::V2014, Self::V2016, Self::CURRENT];
+    pub const ALL: [Self; 5] = [
+        Self::PRE_2014,
+        Self::V2014,
+        Self::V2016,
+        Self::V2020,
+        Self::CURRENT,
+    ];
 }
 
 /// How many polls of `per_poll_us` each may be credited in one `event()` call
@@ -999,6 +1035,87 @@ impl SiDriver {
         env.bus.write_intmask(BT_INTMASK_ACK_AND_ENABLE);
         let _ = self.smi_event_handler(env, 0);
         self.irq_prev = env.bus.dev.irq_line();
+    }
+
+    /// `shutdown_smi` (module unload): free the interrupt (BT: INTMASK = 0),
+    /// stop the timer, then `wait_msg_processed` twice (around
+    /// `disable_si_irq`, a no-op here). Returns false if the run's stop time
+    /// came first (the unload is still waiting).
+    pub fn shutdown<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) -> bool {
+        self.catch_up(env);
+        env.events.push(Event {
+            t: env.now(),
+            kind: EventKind::Phase("unload: shutdown_smi".into()),
+        });
+        if self.irq {
+            env.bus.write_intmask(0);
+        }
+        self.irq = false;
+        self.timer_can_start = false;
+        self.timer = None;
+        self.timer_running = false;
+        self.ff_period = None;
+        for _ in 0..2 {
+            if !self.wait_msg_processed(env) {
+                return false;
+            }
+        }
+        env.events.push(Event {
+            t: env.now(),
+            kind: EventKind::Phase("unloaded".into()),
+        });
+        true
+    }
+
+    /// `wait_msg_processed`: drive the state machine until no message is in
+    /// flight and the SI state is normal, crediting time per [`UnloadWait`].
+    fn wait_msg_processed<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) -> bool {
+        let upj = i64::from(self.clock.si_usec_per_jiffy());
+        let mut pure = false;
+        while self.curr.is_some() || self.si_state != SiState::Normal {
+            if env.now() >= env.stop {
+                return false;
+            }
+            match self.profile.unload_wait {
+                UnloadWait::Poll10us => {
+                    // poll(): udelay(10), smi_event_handler(10); then sleep a jiffy.
+                    // Identical iterations are combined like the other loops.
+                    let n = if self.fast_forward && pure {
+                        self.identical_sync_sleeps(env, 10)
+                    } else {
+                        1
+                    };
+                    if n > 1 {
+                        env.stats.skipped_polls += n - 1;
+                        self.sleep_jiffies(env, n - 1);
+                    }
+                    let t = env.now();
+                    env.bus.advance(SimTime::from_nanos(t.as_nanos() + 10_000));
+                    let (acc0, ctrl0, st0, ev0) = (
+                        env.bus.accesses(),
+                        env.bus.ctrl_reads,
+                        env.sm.state(),
+                        env.stats.sm_events,
+                    );
+                    let credit = 10i64.saturating_mul(i64::try_from(n).unwrap_or(i64::MAX));
+                    let r = self.smi_event_handler(env, credit);
+                    pure = r == SmResult::CallWithDelay
+                        && env.stats.sm_events == ev0 + 1
+                        && env.bus.accesses() == acc0 + 1
+                        && env.bus.ctrl_reads == ctrl0 + 1
+                        && env.sm.state() == st0;
+                    self.sleep_jiffies(env, 1);
+                }
+                UnloadWait::ElapsedSinceLastTimer => {
+                    let j = self.jiffies(env);
+                    let diff = i64::try_from(j.saturating_sub(self.last_timeout_jiffies))
+                        .unwrap_or(i64::MAX);
+                    let _ = self.smi_event_handler(env, diff.saturating_mul(upj));
+                    self.sleep_jiffies(env, 1);
+                }
+            }
+        }
+        true
     }
 
     /// One-jiffy sleep of the synchronous loops: `schedule_timeout(1)` wakes

@@ -273,6 +273,8 @@ fn fast_forward_is_exact() {
         "init-wait-b3",
         "attn-pretimeout",
         "reset-loop-seq-wrap",
+        "unload-b9",
+        "caps-diverted",
     ] {
         for irq in [false, true] {
             let mut sc = shipped(name);
@@ -432,4 +434,32 @@ fn failed_in_sm_caps_fetch_swallows_the_next_response() {
             .count(),
         2
     );
+}
+
+#[test]
+fn unload_with_a_silent_bmc_blocks_for_an_hour_before_the_2022_fix() {
+    use bmc_sim::scenario::SiProfileName;
+    let unload_time = |sc: &Scenario| {
+        let t = run(sc);
+        let at = |what: &str| {
+            t.events
+                .iter()
+                .find(|e| matches!(&e.kind, EventKind::Phase(p) if p == what))
+                .map(|e| e.t.since_start().as_secs_f64())
+                .unwrap_or_else(|| panic!("no {what:?} in\n{}", t.render_timeline()))
+        };
+        let c = &t.completions[0];
+        assert_eq!(c.cc, CompletionCode::TIMEOUT);
+        at("unloaded") - at("unload: shutdown_smi")
+    };
+    let sc = shipped("unload-b9");
+    // Remaining 4 s of the first attempt and the 5 s second one, each credited
+    // 10 us per 4 ms jiffy: (4 + 5) s x 400 = 3600 s.
+    let before = unload_time(&sc);
+    assert!((3600.0..3600.1).contains(&before), "{before}");
+    let mut fixed = sc.clone();
+    fixed.driver.si = Some(SiProfileName::Current);
+    let after = unload_time(&fixed);
+    // Cumulative crediting: done in a few dozen jiffies (kernel-bt.md B-9 analysis).
+    assert!((0.1..0.5).contains(&after), "{after}");
 }

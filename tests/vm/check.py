@@ -184,10 +184,7 @@ def read_steps(root):
 # Where our model of QEMU's BMC (SimBmc, --bmc qemu, watchdog profile
 # "qemu") is known to read differently from the real one; written up in
 # spec-notes/kernel-vs-model.md.
-QEMU_MODEL_KNOWN = {
-    "running": "QEMU's Get Watchdog Timer returns the timer-use byte of the last Set, so bit 6 is that "
-               "Set's don't-stop bit, not the running state (hw/ipmi/ipmi_bmc_sim.c get_watchdog_timer)",
-}
+QEMU_MODEL_KNOWN = {}  # none at present
 
 
 def replay_qemu_model(scn, con, logdir, steps):

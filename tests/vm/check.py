@@ -339,7 +339,19 @@ def scn_extern_wdt(con, logdir, root):
     rc, _ = common(scn, con, logdir, expect_done=False)
     bmclog = read(os.path.join(logdir, scn + ".bmc.log"))
     check(f"{scn}: watchdog armed through the kernel", con.block("arm-set").rc == 0 and con.block("arm-reset").rc == 0)
-    expect(f"{scn}: running with hard reset", parse_ipmitool_wd(con.block("armed").text), running=True, action_raw=1)
+    expect(f"{scn}: running with hard reset and NMI pre-timeout", parse_ipmitool_wd(con.block("armed").text),
+           running=True, action_raw=1, pretimeout_interrupt_raw=2, pretimeout_s=3)
+    check(f"{scn}: our BMC's pre-timeout -> VM SEND_NMI", "Nmi -> control SEND_NMI" in bmclog,
+          "no SEND_NMI control in " + scn + ".bmc.log")
+    # The pre-timeout also sets the message flag and SMS_ATN: the kernel
+    # answers ATTN_IRQ with Get Message Flags (06/31) and clears them (06/30).
+    check(f"{scn}: SMS_ATN -> ATTN_IRQ -> kernel Get/Clear Message Flags -> NOATTN",
+          re.search(r"-> control ATTN_IRQ\n(.*\n)*?.*<- req id=\w+ 06/31 .*\n.*-> rsp id=\w+ cc=00 \[08\]\n"
+                    r"(.*\n)*?.*<- req id=\w+ 06/30 \[08\](.*\n)*?.*-> control NOATTN", bmclog),
+          "sequence not found in " + scn + ".bmc.log")
+    after_arm = con.raw[con.raw.find("wdt: armed"):]
+    check(f"{scn}: the guest kernel took the NMI", "NMI received" in after_arm,
+          "no 'NMI received' kernel line on the console after arming")
     check(f"{scn}: our BMC's watchdog expired in real time -> VM RESET", "HardReset -> control RESET" in bmclog,
           "no RESET control in " + scn + ".bmc.log")
     check(f"{scn}: QEMU reset the guest (exited, -no-reboot) before the 30 s sleep ended",

@@ -14,6 +14,25 @@
 //!
 //! Nothing here touches a socket or a clock: feed bytes to a [`Decoder`], get
 //! [`Unit`]s back; build outgoing bytes with an [`Encoder`].
+//!
+//! ```
+//! use bmc_sim::vmproto::codec::{Decoder, Encoder, Request, Unit};
+//!
+//! // QEMU asks for Get Device ID with msg_id 5 (bmc-watchdog.md §4.3).
+//! let mut dec = Decoder::new();
+//! let mut got = None;
+//! for b in [0x05, 0x18, 0x01, 0xE2, 0xA0] {
+//!     if let Some(Unit::Message(m)) = dec.push(b) {
+//!         got = Request::parse(m).ok().map(|r| (r.msg_id, r.netfn(), r.cmd));
+//!     }
+//! }
+//! assert_eq!(got, Some((0x05, 0x06, 0x01)));
+//!
+//! // The BMC answers 0xC1 (invalid command), echoing the msg_id.
+//! let mut enc = Encoder::new();
+//! enc.response(0x05, 0x07 << 2, 0x01, 0xC1, &[]);
+//! assert_eq!(enc.bytes(), &[0x05, 0x1C, 0x01, 0xC1, 0x1D, 0xA0]);
+//! ```
 
 use core::fmt;
 

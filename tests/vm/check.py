@@ -458,9 +458,10 @@ def scn_extern_fault(con, logdir, root):
         kcc, mcc, mlat = guest_cc(b), mc.get("cc"), float(mc.get("latency_s", 0.0))
         check(f"{scn}: {tag}: completion code kernel {kcc if kcc is None else hex(kcc)} == model {hex(mcc)}",
               kcc == mcc, b.text[-200:])
-        # ipmitool adds ~0.3 s of its own; the model counts from submission.
+        # ipmitool adds ~0.3 s of its own (more on a loaded CI machine); the
+        # model counts from submission. The gaps that matter are 0, 4, 10 s.
         check(f"{scn}: {tag}: duration kernel {b.secs:.2f} s ~ model {mlat:.2f} s",
-              mlat - 0.5 <= b.secs <= mlat + 1.5, "")
+              mlat - 0.5 <= b.secs <= mlat + 2.5, "")
     # The BT log lines, in order, over the whole fault sequence.
     mlines = [norm_line(l["text"]) for l in model.get("log", [])
               if BT_LINE.search(l["text"]) and "req2rsp" not in l["text"]]

@@ -34,5 +34,5 @@ hexbytes() { printf '%s' "$1" | od -An -tx1 | tr -s ' \n' ' ' | sed 's/ \([0-9a-
 # vmfault SPEC: ask the host to switch our BMC's VM-level fault
 # (sim/src/vmproto/fault.rs syntax). run.sh copies the line into the file
 # given to `bmcwd sim serve --fault-file`, which the server polls every 50 ms.
-vmfault() { echo "VMT-FAULT $1"; sleep 1; }
+vmfault() { echo "VMT-FAULT $1"; sleep 1.5; }
 dump_dmesg() { run dmesg dmesg; }

@@ -154,7 +154,9 @@ struct Held {
 
 /// Per-connection state.
 struct Conn {
-    caps: Capabilities,
+    /// What the VM said it can do; `None` until it says (then everything is
+    /// sent, as QEMU always announces before it sends requests).
+    caps: Option<Capabilities>,
     irq_enabled: bool,
     atn: bool,
     /// Real answer kept back by `wrong-msgid` / `stuck`.
@@ -268,7 +270,7 @@ impl<B: VmBmc> VmServer<B> {
         let mut dec = Decoder::new();
         let mut enc = Encoder::new();
         let mut conn = Conn {
-            caps: Capabilities(0),
+            caps: None,
             irq_enabled: false,
             atn: false,
             held: None,
@@ -378,6 +380,30 @@ impl<B: VmBmc> VmServer<B> {
             HostAction::Nmi => ControlCommand::SendNmi,
             HostAction::GracefulShutdown => ControlCommand::GracefulShutdown,
         };
+        // Like ipmi_sim, send only what the VM announced it can do.
+        let needs = match ctl {
+            ControlCommand::NoAttn | ControlCommand::Attn => Capabilities::ATTN,
+            ControlCommand::AttnIrq => Capabilities::ATTN | Capabilities::IRQ,
+            ControlCommand::PowerOff => Capabilities::POWER,
+            ControlCommand::Reset => Capabilities::RESET,
+            ControlCommand::EnableIrq | ControlCommand::DisableIrq => Capabilities::IRQ,
+            ControlCommand::SendNmi => Capabilities::NMI,
+            ControlCommand::GracefulShutdown => Capabilities::GRACEFUL_SHUTDOWN,
+            _ => 0,
+        };
+        let ctl = match conn.caps {
+            Some(caps) if !caps.has(needs) => {
+                if ctl == ControlCommand::AttnIrq && caps.has(Capabilities::ATTN) {
+                    ControlCommand::Attn
+                } else {
+                    self.log(|| {
+                        format!("host action {a:?} dropped: the VM lacks capability {needs:#04x}")
+                    });
+                    return;
+                }
+            }
+            _ => ctl,
+        };
         self.log(|| format!("host action {a:?} -> control {ctl}"));
         conn.out.push(Out::Ctl(ctl));
     }
@@ -392,7 +418,7 @@ impl<B: VmBmc> VmServer<B> {
             Some(Unit::Control(c)) => {
                 self.log(|| format!("<- control {c}"));
                 match c {
-                    ControlCommand::Capabilities(caps) => conn.caps = caps,
+                    ControlCommand::Capabilities(caps) => conn.caps = Some(caps),
                     ControlCommand::Reset => self.lock().host_reset(self.now()),
                     _ => {}
                 }
@@ -710,6 +736,31 @@ mod tests {
         assert_eq!(
             controls,
             vec![ControlCommand::Version(1), ControlCommand::Reset]
+        );
+    }
+
+    #[tokio::test]
+    async fn controls_the_vm_cannot_do_are_not_sent() {
+        use tokio::io::AsyncWriteExt;
+        let (_server, mut stream) = setup(Some(Duration::from_millis(300)));
+        // A VM announcing only IRQ and ATN (no reset): the expiry is dropped.
+        let mut e = Encoder::new();
+        e.control(ControlCommand::Version(1))
+            .control(ControlCommand::Capabilities(Capabilities(
+                Capabilities::IRQ | Capabilities::ATTN,
+            )));
+        stream.write_all(e.bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let mut c = VmClient::new(stream).await.unwrap();
+        c.request(0x06, 0, 0x2E, &[0x01], T).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        c.request(0x06, 0, 0x01, &[], T).await.unwrap();
+        // VmClient::new re-announced caps 0x3F after our 0x14, so from then
+        // on everything is allowed: only ENABLE_IRQ shows, the reset fired
+        // before (at 300 ms) while the VM could not reset and was dropped.
+        assert_eq!(
+            c.take_controls(),
+            vec![ControlCommand::Version(1), ControlCommand::EnableIrq]
         );
     }
 

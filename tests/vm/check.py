@@ -292,6 +292,20 @@ def scn_qemu_sim(con, logdir, root):
           f"SIGKILL marker {killed}, qemu rc {rc}, still alive {con.said('daemon: STILL ALIVE')}")
 
 
+def scn_qemu_leave(con, logdir, root):
+    scn = "qemu-leave"
+    rc, _ = common(scn, con, logdir, expect_done=False)
+    check(f"{scn}: daemon kept the guest alive past its 6 s timeout", con.said("leave: daemon alive"))
+    check(f"{scn}: daemon exits 0 on SIGTERM", con.said("leave: daemon exit status 0"),
+          [x for x in con.says if x.startswith("leave:")])
+    log = con.block("daemon-log").text
+    check(f"{scn}: daemon says it leaves the timer armed", "--on-exit leave" in log, log[-300:])
+    check(f"{scn}: the BMC reset the guest after the daemon left (QEMU exited, -no-reboot)",
+          rc == 0 and con.said("leave: daemon exit status") and not con.said("leave: STILL ALIVE")
+          and not con.said("DONE") and "Kernel panic" not in con.raw,
+          f"qemu rc {rc}, still alive {con.said('leave: STILL ALIVE')}")
+
+
 # ---------------------------------------------------------------- (b) -------
 SIM_IDENT = dict(dev_id="0x20", man_id="0x000000", prod_id="0x0bc1", fw="1.23")
 
@@ -317,6 +331,13 @@ def scn_extern_basic(con, logdir, root):
           and kv.get("Firmware Revision") == SIM_IDENT["fw"]
           and kv.get("Product ID", "").startswith(str(int(SIM_IDENT["prod_id"], 16))),
           f"rc {info.rc}: {kv}")
+    bi = con.block("bmc-info")
+    fields = dict((k.strip(), v.strip()) for k, v in (l.split(":", 1) for l in bi.lines if ":" in l))
+    check(f"{scn}: FreeIPMI bmc-info reads our BMC",
+          bi.rc == 0 and fields.get("Device ID") == str(int(SIM_IDENT["dev_id"], 16))
+          and fields.get("Firmware Revision") == SIM_IDENT["fw"]
+          and fields.get("Product ID", "").startswith(str(int(SIM_IDENT["prod_id"], 16))),
+          f"rc {bi.rc}: {fields}")
     raw = con.block("raw-devid")
     check(f"{scn}: raw Get Device ID bytes", raw.rc == 0 and raw.text.split()[:5] == ["20", "01", "01", "23", "02"],
           raw.text)

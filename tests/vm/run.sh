@@ -24,7 +24,7 @@ LOGS=$WORK/logs
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TRIPLE=x86_64-unknown-linux-gnu
 JOBS=${VM_JOBS:-2}
-SCENARIOS=(qemu-sim extern-basic extern-wdt extern-fault)
+SCENARIOS=(extern-fault qemu-sim qemu-leave extern-basic extern-wdt)
 T_START=$(date +%s)
 
 PASSED=0
@@ -125,6 +125,8 @@ build_initramfs() {
         esac
     done
     copy_with_libs "$(command -v ipmitool)" "$r" || fatal "copying ipmitool"
+    copy_with_libs "$(command -v bmc-info)" "$r" || fatal "copying bmc-info (freeipmi-tools)"
+    mkdir -p "$r/etc/freeipmi" && : >"$r/etc/freeipmi/freeipmi.conf"
     [ -f /usr/share/misc/enterprise-numbers.txt ] \
         && install -D -m 644 /usr/share/misc/enterprise-numbers.txt "$r/usr/share/misc/enterprise-numbers.txt"
     if [ -n "${BMCWD:-}" ]; then
@@ -203,6 +205,7 @@ SIM_ARGS=(--bmc default)
 
 # One function per scenario: boot, then leave logs for check.py.
 scn_qemu_sim() { boot qemu-sim 120 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
+scn_qemu_leave() { boot qemu-leave 90 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
 scn_extern_basic() {
     start_bmc extern-basic "${SIM_ARGS[@]}" || { echo "bmc server did not start" >"$LOGS/extern-basic.meta"; return; }
     # shellcheck disable=SC2046
@@ -225,7 +228,7 @@ scn_extern_fault() {
 
 # ---------------------------------------------------------------- main ------
 install_packages
-for tool in qemu-system-x86_64 busybox ipmitool cargo python3 dpkg-deb apt-get; do
+for tool in qemu-system-x86_64 busybox ipmitool bmc-info cargo python3 dpkg-deb apt-get; do
     command -v "$tool" >/dev/null || fatal "$tool not found after install"
 done
 fetch_kernel

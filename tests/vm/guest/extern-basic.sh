@@ -4,6 +4,7 @@ load_ipmi ipmi_watchdog
 run dmesg-init dmesg
 run mc-info ipmitool mc info
 run raw-devid ipmitool raw 0x06 0x01
+run bmc-info bmc-info --driver-type=OPENIPMI --driver-device=/dev/ipmi0 --get-device-id
 run wd-get ipmitool mc watchdog get
 run bmcwd-get bmcwd --device /dev/ipmi0 --json get
 run bmcwd-start bmcwd --device /dev/ipmi0 start --timeout 100s --action none

@@ -44,16 +44,31 @@ fatal() {
 }
 
 mkdir -p "$WORK" "$LOGS" || fatal "cannot create $WORK"
+# Scenario jobs (QEMU, servers) must not outlive an interrupted run.
+trap 'kill $(jobs -p) 2>/dev/null' EXIT
 rm -f "$LOGS"/*
 
 # ---------------------------------------------------------------- packages --
+# retry N CMD...: run CMD up to N times, 5 s apart (a registry hiccup is
+# not a test failure; three in a row are).
+retry() {
+    local n=$1 i
+    shift
+    for i in $(seq 1 "$n"); do
+        "$@" && return 0
+        [ "$i" -lt "$n" ] && sleep 5
+    done
+    return 1
+}
+
 install_packages() {
     [ "${VM_NO_INSTALL:-0}" = 1 ] && return 0
     local pkgs=(qemu-system-x86 busybox-static ipmitool freeipmi-tools)
     command -v python3 >/dev/null || pkgs+=(python3)
     log "apt-get install ${pkgs[*]}"
-    apt-get update -q >"$LOGS/apt.log" 2>&1 || { cat "$LOGS/apt.log"; fatal "apt-get update failed"; }
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${pkgs[@]}" \
+    export DEBIAN_FRONTEND=noninteractive
+    retry 3 apt-get update -q >"$LOGS/apt.log" 2>&1 || { cat "$LOGS/apt.log"; fatal "apt-get update failed"; }
+    retry 3 apt-get install -y -q --no-install-recommends "${pkgs[@]}" \
         >>"$LOGS/apt.log" 2>&1 || { tail -30 "$LOGS/apt.log"; fatal "apt-get install ${pkgs[*]} failed"; }
 }
 
@@ -66,7 +81,7 @@ fetch_kernel() {
     if [ ! -s "$KDIR/vmlinux" ]; then
         log "fetching $pkg"
         rm -rf "$KDIR" && mkdir -p "$KDIR" || fatal "mkdir $KDIR"
-        (cd "$KDIR" && apt-get download "$pkg" >"$LOGS/kernel-download.log" 2>&1) \
+        (cd "$KDIR" && retry 3 apt-get download "$pkg" >"$LOGS/kernel-download.log" 2>&1) \
             || { cat "$LOGS/kernel-download.log"; fatal "apt-get download $pkg failed"; }
         dpkg-deb -x "$KDIR"/*.deb "$KDIR/x" || fatal "dpkg-deb -x $pkg failed"
         python3 "$HERE/extract-vmlinux.py" "$KDIR"/x/boot/vmlinuz-* "$KDIR/vmlinux.tmp" \

@@ -97,8 +97,11 @@
 //!     r = sm.event(&mut Silent, &mut lines, if r == SmResult::CallWithDelay { 10_000 } else { 0 });
 //! }
 //! let text: Vec<&str> = lines.lines().iter().map(|l| l.text.as_str()).collect();
+//! // Each dev_warn is a line of its own; the pr_cont after the open-ended
+//! // head starts a new line (printk gives dev_* records a newline).
 //! assert_eq!(text, [
-//!     "IPMI BT: timeout in RD_WAIT [ ] 1 retries left",
+//!     "IPMI BT: timeout in RD_WAIT [ ] ",
+//!     "1 retries left",
 //!     "IPMI BT: timeout in RD_WAIT [ ] ",
 //!     "failed 2 retries, sending error response",
 //!     "stuck, try power cycle",

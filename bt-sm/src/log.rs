@@ -6,7 +6,9 @@
 //! for the record's [`LogStyle`] (without the `dev_*` device prefix, which is the
 //! caller's business, and without the trailing newline). Continuation calls
 //! (`printk` without level, `pr_cont`) have `cont == true`; [`LineAssembler`] joins
-//! them into whole lines as `dmesg` would show them.
+//! them into whole lines as `dmesg` would show them. A `dev_*` call always ends its
+//! line, so in the [`LogStyle::Dev`] texts a continuation after it is a line of its
+//! own ([`LogRecord::ends_line`]).
 
 use core::fmt;
 
@@ -283,6 +285,39 @@ pub struct LogRecord {
     pub bare: bool,
 }
 
+impl LogRecord {
+    /// True for a `dev_*` call (`dev_warn`, `dev_err`, `dev_info`, `dev_dbg`): a
+    /// non-continuation record in the [`LogStyle::Dev`] texts.
+    pub const fn is_dev_call(&self) -> bool {
+        matches!(self.style, LogStyle::Dev) && !self.cont
+    }
+
+    /// True if this call terminates its line: the format ends in `\n`, or it is a
+    /// `dev_*` call. printk gives every record that carries device information a
+    /// newline whatever its format says (`kernel/printk/printk.c` `vprintk_store`:
+    /// `if (dev_info) flags |= LOG_NEWLINE`; before 5.10 `vprintk_emit`: a record
+    /// with a dictionary gets `LOG_PREFIX|LOG_NEWLINE`), so the open-ended
+    /// `dev_warn(…, "IPMI BT: %s in %s %s ", …)` head of `error_recovery` is a line
+    /// of its own and the `pr_cont("%d retries left\n")` after it starts a new
+    /// line without the device prefix (seen on Debian's 6.1,
+    /// `spec-notes/kernel-vs-model.md` D1).
+    pub const fn ends_line(&self) -> bool {
+        self.msg.ends_line() || self.is_dev_call()
+    }
+}
+
+impl PrintkEra {
+    /// True if `rec` continues an open line under this era's printk (the open
+    /// line's own end is [`LogRecord::ends_line`]'s business).
+    pub const fn continues(self, rec: &LogRecord) -> bool {
+        match self {
+            PrintkEra::Pre2_6_31 => true,
+            PrintkEra::Modern => rec.cont,
+            PrintkEra::KernCont => rec.cont && !rec.bare,
+        }
+    }
+}
+
 impl fmt::Display for LogRecord {
     /// The kernel's text for this record's style, without device prefix or newline.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -484,7 +519,8 @@ impl fmt::Display for LogLine {
 }
 
 /// Sink adapter that joins records into whole lines the way the kernel's printk
-/// of the chosen [`PrintkEra`] does (open-ended head + `pr_cont` continuations).
+/// of the chosen [`PrintkEra`] does (open-ended head + `pr_cont` continuations;
+/// a `dev_*` call always ends its line, see [`LogRecord::ends_line`]).
 #[derive(Debug, Clone)]
 pub struct LineAssembler {
     era: PrintkEra,
@@ -534,12 +570,7 @@ impl LineAssembler {
 impl LogSink for LineAssembler {
     fn log(&mut self, rec: &LogRecord) {
         use core::fmt::Write as _;
-        let join = self.pending.is_some()
-            && match self.era {
-                PrintkEra::Pre2_6_31 => true,
-                PrintkEra::Modern => rec.cont,
-                PrintkEra::KernCont => rec.cont && !rec.bare,
-            };
+        let join = self.pending.is_some() && self.era.continues(rec);
         if !join {
             self.flush();
         }
@@ -548,7 +579,7 @@ impl LogSink for LineAssembler {
             text: String::new(),
         });
         let _ = write!(line.text, "{rec}");
-        if rec.msg.ends_line() {
+        if rec.ends_line() {
             self.flush();
         }
     }
@@ -683,5 +714,50 @@ mod tests {
             a.lines()[0].text,
             "IPMI BT: timeout in RD_WAIT [ ] 1 retries left"
         );
+    }
+
+    /// A `dev_*` head is a whole line (printk's `dev_info` => `LOG_NEWLINE`): the
+    /// `pr_cont` after it starts a line of its own, in every era, and later
+    /// `pr_cont`s join that one.
+    #[test]
+    fn dev_head_ends_its_line() {
+        let head = LogMsg::ErrorRecovery {
+            reason: Reason::Timeout,
+            state: State::WriteConsume,
+            status: 0x80,
+        };
+        let h = rec(head, LogStyle::Dev, false);
+        assert!(h.is_dev_call() && h.ends_line() && !h.msg.ends_line());
+        let left = rec(LogMsg::RetriesLeft(1), LogStyle::Dev, true);
+        assert!(!left.is_dev_call() && !left.bare);
+        assert!(!rec(head, LogStyle::Printk, false).ends_line());
+        for era in [PrintkEra::Pre2_6_31, PrintkEra::Modern, PrintkEra::KernCont] {
+            let mut a = LineAssembler::new(era);
+            a.log(&h);
+            assert!(a.pending().is_none(), "{era:?}");
+            a.log(&left);
+            let got: Vec<_> = a.lines().iter().map(|l| l.text.as_str()).collect();
+            assert_eq!(
+                got,
+                [
+                    "IPMI BT: timeout in WR_CONSUME [ B_BUSY ] ",
+                    "1 retries left"
+                ],
+                "{era:?}"
+            );
+        }
+        // dev_dbg("write %d bytes seq=0x%02X") + pr_cont(" %02x")… + pr_cont("\n").
+        let mut a = LineAssembler::new(PrintkEra::KernCont);
+        a.log(&rec(
+            LogMsg::Write { count: 4, seq: 1 },
+            LogStyle::Dev,
+            false,
+        ));
+        for b in [0x03, 0x18, 0x01] {
+            a.log(&rec(LogMsg::HexByte(b), LogStyle::Dev, true));
+        }
+        a.log(&rec(LogMsg::LineEnd, LogStyle::Dev, true));
+        let got: Vec<_> = a.lines().iter().map(|l| l.text.as_str()).collect();
+        assert_eq!(got, ["write 4 bytes seq=0x01", " 03 18 01"]);
     }
 }

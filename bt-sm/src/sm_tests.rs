@@ -479,7 +479,7 @@ fn first_timeout_restarts_with_same_frame() {
     assert_eq!(sm.state(), State::Restart);
     assert_eq!(
         lines(&log, PrintkEra::Modern),
-        ["IPMI BT: timeout in RD_WAIT [ ] 1 retries left"]
+        ["IPMI BT: timeout in RD_WAIT [ ] ", "1 retries left"]
     );
     assert_eq!(sm.timeout_us(), 5_000_000);
     let mut io = Script::ctrl(&[0x00]);
@@ -500,7 +500,8 @@ fn final_timeout_all_zero_status_is_stuck_and_c3() {
     assert_eq!(
         lines(&log, PrintkEra::Modern),
         [
-            "IPMI BT: timeout in XACTION [ ] 1 retries left",
+            "IPMI BT: timeout in XACTION [ ] ",
+            "1 retries left",
             "IPMI BT: timeout in RD_WAIT [ ] ",
             "failed 2 retries, sending error response",
             "stuck, try power cycle"
@@ -1235,7 +1236,7 @@ fn mock_timeout_with_retry_resends_identical_frame() {
     assert_eq!(sm.state(), State::ReadWait);
     assert_eq!(
         lines(&log, PrintkEra::Modern),
-        ["IPMI BT: timeout in RD_WAIT [ ] 1 retries left"]
+        ["IPMI BT: timeout in RD_WAIT [ ] ", "1 retries left"]
     );
     m.checkpoint();
 }
@@ -1311,7 +1312,8 @@ fn mock_reset1_to_restart_sequence() {
     assert_eq!(
         lines(&log, PrintkEra::Modern),
         [
-            "IPMI BT: timeout in XACTION [ B_BUSY ] 1 retries left",
+            "IPMI BT: timeout in XACTION [ B_BUSY ] ",
+            "1 retries left",
             "IPMI BT: timeout in XACTION [ B_BUSY ] ",
             "failed 2 retries, sending error response",
             "BT reset (takes 5 secs)"

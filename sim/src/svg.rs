@@ -279,19 +279,33 @@ pub fn render(trace: &Trace) -> String {
         );
     }
 
-    // Log ticks, one per pixel column.
-    let mut last_col = i64::MIN;
+    // Log ticks, one per pixel column; its tooltip lists the first lines
+    // logged there (a timeout head and its `1 retries left` share a moment)
+    // and counts the rest, so long runs stay small.
+    const TIP_LINES: usize = 4;
+    let mut ticks: Vec<(i64, String, usize)> = Vec::new();
     for l in &trace.log {
         let col = x(l.t.since_start().as_secs_f64()).round() as i64;
-        if col == last_col {
-            continue;
+        match ticks.last_mut() {
+            Some((c, text, n)) if *c == col => {
+                if *n < TIP_LINES {
+                    text.push('\n');
+                    text.push_str(&esc(&l.text));
+                }
+                *n += 1;
+            }
+            _ => ticks.push((col, esc(&l.text), 1)),
         }
-        last_col = col;
+    }
+    for (col, text, n) in &ticks {
+        let more = match n.saturating_sub(TIP_LINES) {
+            0 => String::new(),
+            k => format!("\n… {k} more"),
+        };
         let _ = writeln!(
             s,
-            r##"<line x1="{col}" y1="{log_y}" x2="{col}" y2="{:.1}" stroke="#555"><title>{}</title></line>"##,
+            r##"<line x1="{col}" y1="{log_y}" x2="{col}" y2="{:.1}" stroke="#555"><title>{text}{more}</title></line>"##,
             log_y + band_h,
-            esc(&l.text)
         );
     }
 
@@ -388,7 +402,10 @@ mod tests {
             svg.contains("<title>#1 Get Device ID cc 0x00 (Command Completed Normally)"),
             "{svg}"
         );
-        assert!(svg.contains("1 retries left</title></line>"), "{svg}");
+        assert!(
+            svg.contains("IPMI BT: timeout in RD_WAIT [ ] \n1 retries left</title></line>"),
+            "{svg}"
+        );
         assert!(
             svg.contains(">0s</text>") && svg.contains(">40s</text>"),
             "{svg}"

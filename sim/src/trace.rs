@@ -4,7 +4,7 @@
 
 use core::fmt::{self, Write as _};
 
-use ipmi_bt_sm::{CompletionCode, Level, LogMsg, LogRecord, LogSink, LogStyle, PrintkEra, State};
+use ipmi_bt_sm::{CompletionCode, Level, LogMsg, LogRecord, LogSink, PrintkEra, State};
 
 use crate::time::SimTime;
 
@@ -460,20 +460,16 @@ impl LogSink for KernelLog {
             LogMsg::Reset => self.failed = false,
             _ => {}
         }
-        // Same joining rules as ipmi_bt_sm::LineAssembler, per printk era.
-        let join = self.pending.is_some()
-            && match self.era {
-                PrintkEra::Pre2_6_31 => true,
-                PrintkEra::Modern => rec.cont,
-                PrintkEra::KernCont => rec.cont && !rec.bare,
-            };
+        // Same joining rules as ipmi_bt_sm::LineAssembler, per printk era; a
+        // dev_* call always ends its line (LogRecord::ends_line).
+        let join = self.pending.is_some() && self.era.continues(rec);
         if !join {
             self.flush();
         }
         let (now, prefix) = (self.now, &self.prefix);
         let line = self.pending.get_or_insert_with(|| {
             let mut text = String::new();
-            if rec.style == LogStyle::Dev && !rec.cont {
+            if rec.is_dev_call() {
                 text.push_str(prefix);
             }
             KernelLine {
@@ -483,7 +479,7 @@ impl LogSink for KernelLog {
             }
         });
         let _ = write!(line.text, "{rec}");
-        if rec.msg.ends_line() {
+        if rec.ends_line() {
             self.flush();
         }
     }
@@ -492,7 +488,7 @@ impl LogSink for KernelLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ipmi_bt_sm::Reason;
+    use ipmi_bt_sm::{LogStyle, Reason};
 
     #[test]
     fn dmesg_stamp_format() {
@@ -531,11 +527,38 @@ mod tests {
             bare: false,
         });
         let lines = k.into_lines();
+        let texts: Vec<_> = lines.iter().map(|l| l.text.as_str()).collect();
+        // The dev_warn head ends its line; the pr_cont is a line of its own,
+        // without the device prefix (Debian 6.1, kernel-vs-model.md D1).
+        assert_eq!(
+            texts,
+            [
+                "ipmi_si IPI0001:00: IPMI BT: timeout in RD_WAIT [ ] ",
+                "1 retries left"
+            ]
+        );
+        assert_eq!(lines[0].t, SimTime::from_secs(5));
+        assert_eq!(lines[1].t, SimTime::from_secs(6));
+
+        // The printk-style (2006-2018) head still takes a bare continuation
+        // before 4.9.
+        let mut k = KernelLog::new(PrintkEra::Modern, DEFAULT_DEVICE_PREFIX);
+        k.log(&LogRecord {
+            style: LogStyle::Printk,
+            ..head
+        });
+        k.log(&LogRecord {
+            level: Level::Warning,
+            msg: LogMsg::RetriesLeft(1),
+            style: LogStyle::Printk,
+            cont: true,
+            bare: true,
+        });
+        let lines = k.into_lines();
         assert_eq!(lines.len(), 1);
         assert_eq!(
             lines[0].text,
-            "ipmi_si IPI0001:00: IPMI BT: timeout in RD_WAIT [ ] 1 retries left"
+            "IPMI BT: timeout in RD_WAIT [ ] 1 retries left"
         );
-        assert_eq!(lines[0].t, SimTime::from_secs(5));
     }
 }

@@ -390,23 +390,11 @@ BT_LINE = re.compile(r"IPMI BT:|retries left|failed \d+ retries|stuck, try power
 # silently unused.
 def known_rewrites(model, kernel):
     notes = []
-    # 1. Since Linux 4.9 (printk continuation needs KERN_CONT) the kernel's
-    #    "%d retries left" after the open-ended "IPMI BT: timeout ..." line
-    #    is a line of its own, without the device prefix; the model's log
-    #    appends it to the timeout line.
-    split = []
-    for line in model:
-        m = re.match(r"^(IPMI BT: .*\]) (\d+ retries left)$", line)
-        if m and m.group(2) in kernel:
-            split += [m.group(1), m.group(2)]
-            notes.append(f"model joins {m.group(2)!r} to the timeout line; the kernel prints it on its own line")
-        else:
-            split.append(line)
-    # 2. SimBmc's stuck-busy never takes the request, so H2B_ATN stays set;
-    #    QEMU takes it (H2B_ATN never latched) and only B_BUSY stays: the
-    #    kernel prints [ B_BUSY ] where the model prints [ B_BUSY H2B ].
+    # SimBmc's stuck-busy never takes the request, so H2B_ATN stays set;
+    # QEMU takes it (H2B_ATN never latched) and only B_BUSY stays: the
+    # kernel prints [ B_BUSY ] where the model prints [ B_BUSY H2B ].
     out = []
-    for i, line in enumerate(split):
+    for i, line in enumerate(model):
         k = kernel[i] if i < len(kernel) else None
         if "[ B_BUSY H2B ]" in line and k == line.replace("[ B_BUSY H2B ]", "[ B_BUSY ]"):
             notes.append(f"fault mapping: model {line!r}, kernel {k!r} (stuck-busy keeps H2B_ATN; QEMU does not)")

@@ -254,10 +254,12 @@ impl fmt::Display for Fault {
 pub enum Trigger {
     /// At this virtual time (entries due at the same time fire in plan order).
     At(SimTime),
-    /// When the host submits its Nth request since the simulation started
-    /// (1-based: `AtCommand(1)` is the first request), i.e. when the host sets
+    /// When the host hands the BMC its Nth message since the simulation
+    /// started (1-based: `AtCommand(1)` is the first), i.e. when the host sets
     /// H2B_ATN for it, before the BMC takes it — so the fault already applies
-    /// to request N. Counted by [`SimBmc::commands_seen`](crate::bmc::SimBmc::commands_seen).
+    /// to message N. Resends after a timeout and the BT soft reset count;
+    /// requests the host driver refuses without writing them never reach the
+    /// BMC and do not. Counted by [`SimBmc::commands_seen`](crate::bmc::SimBmc::commands_seen).
     AtCommand(u64),
 }
 

@@ -137,6 +137,9 @@ impl Scenario {
         if let Some(v) = b.b_busy_until_response {
             cfg.b_busy_until_response = v;
         }
+        if let Some(v) = b.unanswered_holds_b_busy {
+            cfg.unanswered_holds_b_busy = v;
+        }
         if let Some(c) = &b.caps {
             cfg.bt_caps = BtCapabilities {
                 outstanding: c.outstanding,
@@ -184,6 +187,7 @@ fn fault_of(f: &FaultSpec) -> Fault {
         K::Silent => Fault::Silent,
         K::StuckBusy => Fault::StuckBBusy,
         K::NeverClearH2b => Fault::NeverClearH2bAtn,
+        K::HoldBusy => Fault::HangAfterTake,
         K::Slow => Fault::SlowResponse {
             latency: d(f.latency).unwrap_or_default(),
         },
@@ -750,5 +754,91 @@ mod tests {
         assert_eq!(last.cc, ipmi_bt_sm::CompletionCode::NODE_BUSY);
         assert_eq!(last.response, vec![0x1c, 0x01, 0xc0]);
         assert!(last.synthesized && last.latency().is_zero());
+    }
+
+    /// `at_command` counts messages that reach the BMC (H2B_ATN edges): a
+    /// request refused at once during LONG_BUSY is not one of them, a resend
+    /// after a timeout is.
+    #[test]
+    fn at_command_counts_messages_that_reach_the_bmc() {
+        // Messages: 1 detect's caps, 2 the request at 1 s (held: 0xC0 after
+        // 10 s, LONG_BUSY), [request at 12 s refused: 0xC0, not sent], 3 the
+        // request at 20 s, which the error-response fault hits.
+        let t = run(&Scenario::from_toml_str(
+            "name = \"t\"\nstop = \"30s\"\n[bmc]\npreset = \"qemu\"\n\
+             [[request]]\nat = \"1s\"\nnetfn = 0x06\ncmd = 0x01\n\
+             [[request]]\nat = \"12s\"\nnetfn = 0x06\ncmd = 0x01\n\
+             [[request]]\nat = \"20s\"\nnetfn = 0x06\ncmd = 0x01\n\
+             [[fault]]\nkind = \"hold-busy\"\nat_command = 2\nduration = \"15s\"\n\
+             [[fault]]\nkind = \"error-response\"\ncc = 0xC1\nat_command = 3\n",
+        )
+        .unwrap());
+        let got: Vec<(u8, bool)> = t
+            .completions
+            .iter()
+            .map(|c| (c.cc.0, c.synthesized))
+            .collect();
+        assert_eq!(got, [(0xC0, true), (0xC0, true), (0xC1, false)]);
+        let lat: Vec<f64> = t
+            .completions
+            .iter()
+            .map(|c| c.latency().as_secs_f64())
+            .collect();
+        assert!((10.0..10.1).contains(&lat[0]), "{lat:?}");
+        assert_eq!(lat[1], 0.0, "refused at once: never reached the BMC");
+
+        // With default caps (5 s, 2 retries) the resend after the first
+        // timeout is message 3: a fault on message 3 hits the resend.
+        let t = run(&Scenario::from_toml_str(
+            "name = \"t\"\nstop = \"30s\"\n\
+             [[request]]\nat = \"1s\"\nnetfn = 0x06\ncmd = 0x01\n\
+             [[fault]]\nkind = \"silent\"\nat_command = 2\nduration = \"1s\"\n\
+             [[fault]]\nkind = \"error-response\"\ncc = 0xC1\nat_command = 3\n",
+        )
+        .unwrap());
+        let got: Vec<(u8, bool)> = t
+            .completions
+            .iter()
+            .map(|c| (c.cc.0, c.synthesized))
+            .collect();
+        assert_eq!(got, [(0xC1, false)], "{}", t.render_log());
+    }
+
+    /// `hold-busy` takes the request (H2B_ATN clears) and keeps B_BUSY: the
+    /// kernel's status shows `[ B_BUSY ]` (stuck-busy: `[ B_BUSY H2B ]`), as
+    /// behind QEMU when the answer carries the wrong msg_id.
+    #[test]
+    fn hold_busy_takes_the_request_and_keeps_only_b_busy() {
+        let text = |kind: &str| {
+            format!(
+                "name = \"t\"\nstop = \"40s\"\n[bmc]\npreset = \"qemu\"\n\
+                 [[request]]\nat = \"1s\"\nnetfn = 0x06\ncmd = 0x25\n\
+                 [[request]]\nat = \"30s\"\nnetfn = 0x06\ncmd = 0x25\n\
+                 [[fault]]\nkind = \"{kind}\"\nat_command = 2\nduration = \"16s\"\n"
+            )
+        };
+        for (kind, status) in [
+            ("hold-busy", "[ B_BUSY ]"),
+            ("stuck-busy", "[ B_BUSY H2B ]"),
+        ] {
+            let t = run(&Scenario::from_toml_str(&text(kind)).unwrap());
+            let log: Vec<&str> = t.log.iter().map(|l| l.text.as_str()).collect();
+            assert_eq!(
+                log[1..],
+                [
+                    format!("ipmi_si IPI0001:00: IPMI BT: timeout in WR_CONSUME {status} "),
+                    "ipmi_si IPI0001:00: failed 0 retries, sending error response".to_owned(),
+                ],
+                "{kind}"
+            );
+            let ccs: Vec<u8> = t.completions.iter().map(|c| c.cc.0).collect();
+            assert_eq!(
+                ccs,
+                [0xC0, 0x00],
+                "{kind}: 0xC0, then answered after release"
+            );
+            let caught = t.completions[0].latency().as_secs_f64();
+            assert!((10.0..10.1).contains(&caught), "{kind}: {caught}");
+        }
     }
 }

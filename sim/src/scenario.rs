@@ -148,6 +148,11 @@ pub struct BmcSpec {
     /// only while reading it (Aspeed `bt-bmc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b_busy_until_response: Option<bool>,
+    /// Keep B_BUSY set while a taken request goes unanswered because of a
+    /// fault (QEMU; `qemu` preset) instead of clearing it when the request is
+    /// dropped ([`crate::bmc::config::BmcConfig::unanswered_holds_b_busy`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unanswered_holds_b_busy: Option<bool>,
     /// The Get BT Interface Capabilities answer (overrides the preset's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caps: Option<CapsSpec>,
@@ -256,9 +261,12 @@ pub struct FaultSpec {
     /// Start time. Exactly one of `at` / `at_command` must be given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<Dur>,
-    /// Start when the host submits its Nth request to the BMC (1-based,
-    /// counting every request including probe and internal ones); the fault
-    /// already applies to request N.
+    /// Start when the Nth message reaches the BMC (1-based), i.e. at the
+    /// host's Nth H2B_ATN 0→1 edge ([`crate::bmc::SimBmc::commands_seen`]):
+    /// detect's Get BT Capabilities, probe and SI-internal requests, each
+    /// resend after a timeout and the BT soft reset count; requests the host
+    /// refuses before writing them (0xC0 during LONG_BUSY, 0xD5 in a wrong
+    /// state) do not. The fault already applies to message N.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_command: Option<u64>,
     /// How long the fault lasts; absent = until the end of the run.
@@ -307,6 +315,10 @@ pub enum FaultKindName {
     StuckBusy,
     /// H2B_ATN is never cleared; nothing is taken.
     NeverClearH2b,
+    /// Takes each request (H2B_ATN clears), keeps B_BUSY set and never
+    /// answers; when the fault ends the request is dropped and B_BUSY clears.
+    /// QEMU's view of an answer that never comes for the awaited msg_id.
+    HoldBusy,
     /// Responses take `latency`.
     Slow,
     /// Responses are lost (`count` of them, or all).
@@ -343,6 +355,7 @@ impl FaultKindName {
             K::Silent => "silent",
             K::StuckBusy => "stuck-busy",
             K::NeverClearH2b => "never-clear-h2b",
+            K::HoldBusy => "hold-busy",
             K::Slow => "slow",
             K::LoseResponses => "lose-responses",
             K::RandomLoss => "random-loss",

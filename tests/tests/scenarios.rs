@@ -256,16 +256,30 @@ fn qemu_caps_give_one_ten_second_attempt() {
         1
     );
     assert!(lines_with(&t, "retries left").is_empty());
-    let c = t
-        .completions
-        .iter()
-        .find(|c| c.cc == CompletionCode::TIMEOUT)
-        .expect("0xC3");
+    // QEMU keeps B_BUSY for a request it never answers: the kernel times out
+    // in WR_CONSUME with [ B_BUSY ] (H2B_ATN clear: taken) and goes LONG_BUSY.
+    let texts: Vec<&str> = t.log.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        texts[1..],
+        [
+            "ipmi_si IPI0001:00: IPMI BT: timeout in WR_CONSUME [ B_BUSY ] ",
+            "ipmi_si IPI0001:00: failed 0 retries, sending error response",
+        ]
+    );
+    let ccs: Vec<u8> = t.completions.iter().map(|c| c.cc.0).collect();
+    assert_eq!(ccs, [0, 0, 0, 0, 0xC0, 0], "{}", t.render_log());
+    let c = &t.completions[4];
+    assert!(c.synthesized);
     assert!(
         (10.0..10.01).contains(&c.latency().as_secs_f64()),
         "{:?}",
         c.latency()
     );
+    // The fault ends at 21 s: B_BUSY drops, LONG_BUSY ends, the request at
+    // 25 s is answered at once.
+    let last = &t.completions[5];
+    assert!(!last.synthesized);
+    assert!(last.latency().as_secs_f64() < 0.01, "{:?}", last.latency());
 }
 
 #[test]

@@ -222,6 +222,22 @@ pub struct BmcConfig {
     /// posted (QEMU `ipmi_bt.c`). False: cleared right after the request was
     /// read (Linux `bt-bmc.c` `bt_bmc_read`, real Aspeed BMCs).
     pub b_busy_until_response: bool,
+    /// True (QEMU): a request the firmware takes and never answers
+    /// ([`Fault::Silent`], [`Fault::LoseResponses`], [`Fault::RandomLoss`],
+    /// [`Fault::IgnoreCommand`]) keeps B_BUSY set, because QEMU `ipmi_bt.c`
+    /// clears B_BUSY only in `ipmi_bt_handle_rsp` for the awaited msg_id. The
+    /// host then times out with `[ B_BUSY ]` and goes LONG_BUSY. The hold ends
+    /// (request dropped, B_BUSY clear, no response) when a fault ends and none
+    /// of those faults (nor [`Fault::HangAfterTake`]) is still active, at a
+    /// `reconnect`, or at a BMC reset. Only with `b_busy_until_response`.
+    /// False: B_BUSY clears when the request is dropped (CTRL reads 0x00).
+    ///
+    /// [`Fault::Silent`]: crate::fault::Fault::Silent
+    /// [`Fault::LoseResponses`]: crate::fault::Fault::LoseResponses
+    /// [`Fault::RandomLoss`]: crate::fault::Fault::RandomLoss
+    /// [`Fault::IgnoreCommand`]: crate::fault::Fault::IgnoreCommand
+    /// [`Fault::HangAfterTake`]: crate::fault::Fault::HangAfterTake
+    pub unanswered_holds_b_busy: bool,
     /// Handling of malformed requests.
     pub malformed: MalformedPolicy,
     /// True: a host write of BMC_HWRST=1 resets the BMC (watchdog lost). False
@@ -274,6 +290,7 @@ impl Default for BmcConfig {
             latency_jitter: Duration::ZERO,
             boot_time: Duration::from_secs(2),
             b_busy_until_response: true,
+            unanswered_holds_b_busy: false,
             malformed: MalformedPolicy::Respond,
             honor_hwrst: false,
             reset_clears_intmask: false,
@@ -293,7 +310,8 @@ impl Default for BmcConfig {
 impl BmcConfig {
     /// QEMU `isa-ipmi-bt` + `ipmi-bmc-sim`: 300-byte buffers, caps
     /// `01 FF FF 0A 00`, requests processed synchronously (zero latencies),
-    /// malformed requests wedge B_BUSY, BMC_HWRST ignored, QEMU watchdog
+    /// malformed requests wedge B_BUSY, an unanswered request keeps B_BUSY
+    /// (`unanswered_holds_b_busy`), BMC_HWRST ignored, QEMU watchdog
     /// profile, Cold Reset only resets the interface, SEL logging needs the
     /// event message buffer enabled, no boot time.
     pub fn qemu() -> Self {
@@ -306,6 +324,7 @@ impl BmcConfig {
             take_latency: Duration::ZERO,
             response_latency: Duration::ZERO,
             malformed: MalformedPolicy::Wedge,
+            unanswered_holds_b_busy: true,
             watchdog_profile: ipmi_watchdog::CompatProfile::Qemu,
             cold_reset: ColdResetBehaviour::InterfaceOnly,
             sel_needs_event_buffer: true,

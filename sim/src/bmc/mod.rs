@@ -205,7 +205,8 @@ pub enum DropReason {
     RandomLoss,
     /// Malformed framing ([`MalformedPolicy::Drop`] or no complete header).
     Malformed,
-    /// [`Fault::HangAfterTake`] ended while the request hung.
+    /// The fault that held a taken request with B_BUSY set ended
+    /// ([`Fault::HangAfterTake`], or `unanswered_holds_b_busy`).
     Hung,
     /// The response could not be posted (cannot happen with sane framing).
     PostFailed,
@@ -257,6 +258,17 @@ pub enum BmcEventKind {
         written: usize,
         /// The length byte.
         len_byte: u8,
+    },
+    /// A request will get no response, and B_BUSY stays set until the fault
+    /// that kept it unanswered ends (`unanswered_holds_b_busy`, QEMU); a
+    /// [`BmcEventKind::RequestDropped`] with [`DropReason::Hung`] follows then.
+    RequestHeld {
+        /// Seq byte.
+        seq: u8,
+        /// Command.
+        cmd: u8,
+        /// Which fault kept it unanswered.
+        reason: DropReason,
     },
     /// A request will get no response.
     RequestDropped {
@@ -321,6 +333,8 @@ pub enum BmcEventKind {
     },
     /// The BMC finished booting and serves requests again.
     BmcReady,
+    /// The host (managed system) was hard-reset ([`SimBmc::host_reset`]).
+    HostReset,
 }
 
 /// A [`BmcEventKind`] with the virtual time it happened.
@@ -388,7 +402,8 @@ enum Phase {
     /// Malformed request with [`MalformedPolicy::Wedge`]: B_BUSY stays set
     /// until a BMC reset.
     Wedged,
-    /// [`Fault::HangAfterTake`]: B_BUSY stays set until the fault ends.
+    /// [`Fault::HangAfterTake`], or a request dropped with
+    /// `unanswered_holds_b_busy`: B_BUSY stays set until the fault ends.
     Hung { seq: u8, cmd: u8 },
 }
 
@@ -561,8 +576,10 @@ impl<E: DeviceEvents> SimBmc<E> {
     pub fn is_booting(&self) -> bool {
         self.boot_until.is_some()
     }
-    /// Requests the host has submitted (H2B_ATN set 0→1) since the start;
-    /// [`Trigger::AtCommand`] counts these.
+    /// Messages the host has handed the BMC (H2B_ATN set 0→1) since the
+    /// start, resends and the BT soft reset included; requests the host
+    /// refuses without writing them are not seen. [`Trigger::AtCommand`]
+    /// counts these.
     pub fn commands_seen(&self) -> u64 {
         self.commands_seen
     }
@@ -628,6 +645,28 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.run_due();
     }
 
+    /// The managed system was hard-reset (reset button, chassis control, a
+    /// guest reboot: QEMU sends the VM-protocol `RESET` control, 04 A1, on
+    /// every system reset; bmc-watchdog.md §4.4). The BMC itself keeps
+    /// running. Watchdog: IPMI v2.0 §27 — a system hard reset stops the timer
+    /// and clears the pre-timeout flag (and don't-log); the configuration and
+    /// the expiration flags survive ([`ipmi_watchdog::Watchdog::system_reset`];
+    /// the `qemu`/`lanserv`/`phosphor` profiles have no such hook and keep
+    /// running). BT interface: the host's interrupt setup (BT_INTMASK
+    /// B2H_IRQ_EN and a pending B2H_IRQ) is cleared, as QEMU's interface
+    /// reset does (`ipmi_bt.c` `ipmi_bt_handle_reset`) and a booting driver
+    /// expects; a request in progress is still finished and its response
+    /// stays posted until the next driver drains it (Linux `bt_event` drains
+    /// stale responses while idle). Global Enables, message flags other than
+    /// the pre-timeout, faults and the SEL are unchanged.
+    pub fn host_reset(&mut self, now: SimTime) {
+        self.advance(now);
+        self.wd.system_reset(to_instant(self.now));
+        self.dev.clear_irq_config();
+        self.emit(BmcEventKind::HostReset);
+        self.run_due();
+    }
+
     fn apply(&mut self, action: FaultAction) {
         match action {
             FaultAction::Start(f) => self.start_fault(f),
@@ -672,10 +711,28 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.sync_overlays();
         self.emit(BmcEventKind::FaultStopped(kind));
         if let Phase::Hung { seq, cmd } = self.phase {
-            if !self.faults.hang_after_take {
+            if !self.holding_fault_active() {
                 self.drop_request(seq, cmd, DropReason::Hung);
             }
         }
+    }
+
+    /// Whether a fault that keeps a taken request unanswered is still on
+    /// (then a hung request stays hung).
+    fn holding_fault_active(&self) -> bool {
+        let f = &self.faults;
+        f.hang_after_take
+            || (self.holds_unanswered()
+                && (f.silent
+                    || f.lose_responses.is_some()
+                    || f.random_loss_per_mille > 0
+                    || f.is_active(FaultKind::IgnoreCommand)))
+    }
+
+    /// QEMU's rule: an unanswered request keeps B_BUSY (see
+    /// [`BmcConfig::unanswered_holds_b_busy`]).
+    fn holds_unanswered(&self) -> bool {
+        self.cfg.unanswered_holds_b_busy && self.cfg.b_busy_until_response
     }
 
     fn sync_overlays(&mut self) {
@@ -972,6 +1029,17 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     fn drop_request(&mut self, seq: u8, cmd: u8, reason: DropReason) {
+        let unanswered = matches!(
+            reason,
+            DropReason::Silent | DropReason::Ignored | DropReason::Lost | DropReason::RandomLoss
+        );
+        if unanswered && self.holds_unanswered() {
+            // QEMU ipmi_bt.c: B_BUSY is cleared only by ipmi_bt_handle_rsp
+            // for the awaited msg_id; an answer that never comes keeps it.
+            self.emit(BmcEventKind::RequestHeld { seq, cmd, reason });
+            self.phase = Phase::Hung { seq, cmd };
+            return;
+        }
         self.emit(BmcEventKind::RequestDropped { seq, cmd, reason });
         self.phase = Phase::Idle;
         if self.boot_until.is_none() {

@@ -973,6 +973,140 @@ fn hang_after_take_holds_b_busy_until_fault_ends() {
     assert_eq!(app(&mut b, cmd::GET_DEVICE_ID, &[]).0, 0);
 }
 
+/// QEMU `ipmi_bt.c` clears B_BUSY only in `ipmi_bt_handle_rsp`: with the
+/// `qemu` preset a request a fault leaves unanswered keeps B_BUSY (taken, so
+/// H2B_ATN is clear: the kernel prints `[ B_BUSY ]` and goes LONG_BUSY).
+#[test]
+fn qemu_unanswered_request_keeps_b_busy_until_the_fault_ends() {
+    let mut b = SimBmc::new(BmcConfig::qemu());
+    assert!(b.config().unanswered_holds_b_busy);
+    b.inject(ms(0), Fault::Silent);
+    send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
+    b.advance(ms(30_000));
+    assert_eq!(b.read_ctrl(), B_BUSY, "taken (H2B clear), B_BUSY held");
+    assert_eq!(b.next_deadline(), None, "nothing will ever answer it");
+    assert_eq!(b.responses_posted(), 0);
+    let ev = events(&mut b);
+    assert!(ev.contains(&BmcEventKind::RequestHeld {
+        seq: 1,
+        cmd: cmd::GET_DEVICE_ID,
+        reason: DropReason::Silent
+    }));
+    assert!(!ev
+        .iter()
+        .any(|e| matches!(e, BmcEventKind::RequestDropped { .. })));
+    b.clear(ms(30_000), FaultKind::Silent);
+    assert_eq!(b.read_ctrl(), 0, "released: no answer, B_BUSY clear");
+    assert!(events(&mut b).contains(&BmcEventKind::RequestDropped {
+        seq: 1,
+        cmd: cmd::GET_DEVICE_ID,
+        reason: DropReason::Hung
+    }));
+    assert_eq!(app(&mut b, cmd::GET_DEVICE_ID, &[]).0, 0);
+}
+
+#[test]
+fn qemu_lost_response_keeps_b_busy_until_reconnect_or_reset() {
+    // Lose every response: held; ending an unrelated fault while the loss
+    // goes on keeps it held; `reconnect` ends everything and releases it.
+    let mut b = SimBmc::new(BmcConfig::qemu());
+    b.inject(ms(0), Fault::LoseResponses { count: None });
+    b.inject(ms(0), Fault::DuplicateResponse);
+    send(&mut b, ms(0), 0x18, 2, cmd::GET_DEVICE_ID, &[]);
+    b.advance(ms(5_000));
+    assert_eq!(b.read_ctrl(), B_BUSY);
+    assert_eq!(b.commands_handled(), 1, "executed, answer lost");
+    b.clear(ms(6_000), FaultKind::DuplicateResponse);
+    assert_eq!(b.read_ctrl(), B_BUSY, "loss still on: still held");
+    b.inject(ms(7_000), Fault::Reconnect);
+    assert_eq!(b.read_ctrl(), 0);
+    assert_eq!(app(&mut b, cmd::GET_DEVICE_ID, &[]).0, 0);
+
+    // A counted loss ends the fault itself; its last request stays held
+    // (nothing ever answers it) until the BMC resets.
+    let mut b = SimBmc::new(BmcConfig::qemu());
+    b.inject(ms(0), Fault::LoseResponses { count: Some(1) });
+    send(&mut b, ms(0), 0x18, 3, cmd::GET_DEVICE_ID, &[]);
+    b.advance(ms(60_000));
+    assert!(!b.faults().is_active(FaultKind::LoseResponses));
+    assert_eq!(b.read_ctrl(), B_BUSY);
+    b.inject(
+        ms(60_000),
+        Fault::BmcReset {
+            keep_watchdog: true,
+        },
+    );
+    assert_eq!(b.read_ctrl(), 0, "QEMU preset boots instantly");
+    assert_eq!(app(&mut b, cmd::GET_DEVICE_ID, &[]).0, 0);
+}
+
+/// Without `unanswered_holds_b_busy` (default preset, Aspeed-like BMCs) a
+/// dropped request clears B_BUSY at once: the host sees CTRL 0x00.
+#[test]
+fn default_unanswered_request_clears_b_busy() {
+    for cfg in [
+        BmcConfig::default(),
+        BmcConfig {
+            b_busy_until_response: false,
+            ..BmcConfig::qemu()
+        },
+    ] {
+        let mut b = SimBmc::new(cfg);
+        b.inject(ms(0), Fault::Silent);
+        send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
+        b.advance(ms(1_000));
+        assert_eq!(b.read_ctrl(), 0);
+        assert!(events(&mut b).contains(&BmcEventKind::RequestDropped {
+            seq: 1,
+            cmd: cmd::GET_DEVICE_ID,
+            reason: DropReason::Silent
+        }));
+    }
+}
+
+/// IPMI v2.0 §27: a system hard reset stops the watchdog and clears the
+/// pre-timeout flag; the configuration survives (a Reset restarts it). The
+/// host's BT interrupt setup is cleared.
+#[test]
+fn host_reset_stops_the_spec_watchdog_and_clears_the_pretimeout_flag() {
+    let mut b = healthy();
+    // SMS/OS, messaging pre-timeout, hard reset, pre-timeout 2 s, 5 s.
+    app(&mut b, cmd::SET_WATCHDOG, &[0x04, 0x31, 2, 0, 50, 0]);
+    app(&mut b, cmd::RESET_WATCHDOG, &[]);
+    b.write_intmask(0x01);
+    let t = b.now() + Duration::from_millis(3_500);
+    b.advance(t);
+    assert!(b.watchdog().is_running());
+    assert!(b
+        .message_flags()
+        .contains(MessageFlags::WATCHDOG_PRETIMEOUT));
+    b.drain_events().for_each(drop);
+    b.host_reset(t);
+    assert!(!b.watchdog().is_running());
+    assert!(b.message_flags().is_empty());
+    assert_eq!(b.read_intmask(), 0, "B2H_IRQ_EN cleared");
+    assert_eq!(events(&mut b), [BmcEventKind::HostReset]);
+    // Nothing expires later: the timer stays stopped.
+    b.advance(t + Duration::from_secs(60));
+    assert!(!events(&mut b)
+        .iter()
+        .any(|e| matches!(e, BmcEventKind::WatchdogExpired { .. })));
+    // Not a BMC reset: the configuration survives, Reset starts it again.
+    assert_eq!(app(&mut b, cmd::RESET_WATCHDOG, &[]).0, 0);
+    assert!(b.watchdog().is_running());
+}
+
+/// QEMU's BMC has no system-reset hook: its watchdog keeps running.
+#[test]
+fn host_reset_leaves_the_qemu_watchdog_running() {
+    let mut b = SimBmc::new(BmcConfig::qemu());
+    app(&mut b, cmd::SET_WATCHDOG, &[0x44, 0x01, 0, 0, 100, 0]);
+    app(&mut b, cmd::RESET_WATCHDOG, &[]);
+    let t = b.now() + Duration::from_secs(1);
+    b.host_reset(t);
+    assert!(b.watchdog().is_running());
+}
+
 #[test]
 fn clone_is_a_deterministic_snapshot() {
     let mut a = SimBmc::new(BmcConfig {

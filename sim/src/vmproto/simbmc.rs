@@ -113,6 +113,13 @@ impl<E: DeviceEvents + Send + 'static> VmBmc for VmSimBmc<E> {
     fn drain_actions(&mut self, out: &mut Vec<HostAction>) {
         out.append(&mut self.actions);
     }
+
+    /// QEMU sends `RESET` (04 A1) on every guest system reset: the BMC's
+    /// [`SimBmc::host_reset`] (the spec watchdog stops).
+    fn host_reset(&mut self, now: Duration) {
+        self.bmc.host_reset(sim_time(now));
+        self.collect();
+    }
 }
 
 #[cfg(test)]
@@ -167,5 +174,39 @@ mod tests {
         let get = c.request(0x06, 0, 0x25, &[], T).await.unwrap();
         assert_eq!(get.data.get(3), Some(&0x10), "SMS/OS expiration flag set");
         assert_eq!(get.data.first().map(|u| u & 0x40), Some(0), "timer stopped");
+    }
+
+    /// QEMU sends `RESET` (04 A1) when the guest reboots: the server hands it
+    /// to the BMC as a host reset, which stops a spec-profile watchdog.
+    #[tokio::test]
+    async fn vm_reset_control_is_a_host_reset() {
+        use tokio::io::AsyncWriteExt;
+        let bmc = Arc::new(Mutex::new(VmSimBmc::new(SimBmc::new(BmcConfig::default()))));
+        {
+            let mut g = bmc.lock().unwrap();
+            let b = g.bmc_mut();
+            // SMS/OS, hard reset, 6553.5 s; Reset starts it.
+            let set = [0x04, 0x01, 0x00, 0x00, 0xFF, 0xFF];
+            assert!(b.handle_command(SimTime::ZERO, 0x18, 0x24, &set).cc.is_ok());
+            assert!(b.handle_command(SimTime::ZERO, 0x18, 0x22, &[]).cc.is_ok());
+            assert!(b.watchdog().is_running());
+        }
+        let opts = ServerOptions {
+            control_gap: Duration::from_millis(1),
+            ..Default::default()
+        };
+        let server = Arc::new(VmServer::new(bmc.clone(), opts));
+        let (a, mut vm) = tokio::net::UnixStream::pair().unwrap();
+        tokio::spawn(async move { server.serve_stream(a).await });
+        vm.write_all(&[0x04, 0xA1]).await.unwrap();
+        let mut running = true;
+        for _ in 0..200 {
+            running = bmc.lock().unwrap().bmc().watchdog().is_running();
+            if !running {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(!running, "RESET from the VM stops the watchdog");
     }
 }

@@ -15,6 +15,10 @@
 //!   the server flushes and waits [`ServerOptions::control_gap`] before it
 //!   writes anything else.
 //! * Faults from a [`FaultControl`] shape each answer (see [`super::fault`]).
+//! * The VM's `RESET` control (04 A1, which QEMU sends on every guest system
+//!   reset; bmc-watchdog.md §4.4) becomes [`VmBmc::host_reset`]; for the
+//!   crate's BMC that is [`SimBmc::host_reset`](crate::bmc::SimBmc::host_reset)
+//!   (a spec-profile watchdog stops).
 
 use core::time::Duration;
 use std::io;

@@ -340,6 +340,7 @@ fn req(at: Option<Dur>, repeat: u32, interval: Option<Dur>) -> RequestSpec {
         repeat,
         interval,
         label: None,
+        gets_events: false,
     }
 }
 

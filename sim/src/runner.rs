@@ -257,6 +257,10 @@ pub struct Simulation {
     unload_at: Option<SimTime>,
     unloaded: bool,
     verbose_bmc: bool,
+    /// Outstanding messages whose user gets events (`gets_events`).
+    event_waiters: Vec<u32>,
+    /// Next tick of the message handler's one-second timer, while it runs.
+    msghandler_tick: Option<SimTime>,
 }
 
 impl Simulation {
@@ -302,6 +306,8 @@ impl Simulation {
             unload_at: sc.driver.unload_at.map(|d| SimTime::from_nanos(d.0)),
             unloaded: false,
             verbose_bmc: record,
+            event_waiters: Vec::new(),
+            msghandler_tick: None,
         }
     }
 
@@ -400,6 +406,7 @@ impl Simulation {
             if self.registered && !self.unloaded {
                 n.offer(Source::Timer, self.si.timer_deadline());
             }
+            n.offer(Source::MsgHandler, self.msghandler_tick);
             n.offer(
                 Source::Workload,
                 self.workload.next.map(|t| t.max(self.now())),
@@ -444,6 +451,7 @@ impl Simulation {
                     si.timer_expired(&mut env);
                 }
                 Source::Workload => self.workload_due(t),
+                Source::MsgHandler => self.msghandler_timeout(t),
                 Source::Unload => {
                     self.unload_at = None;
                     self.unloaded = true;
@@ -462,6 +470,22 @@ impl Simulation {
         }
         if until > self.now() {
             self.bus.advance(until);
+            self.collect();
+        }
+    }
+
+    /// `ipmi_msghandler.c` `ipmi_timeout`, every `IPMI_TIMEOUT_TIME` (1 s)
+    /// while needed: with event waiters, `ipmi_request_event` each tick
+    /// (`IPMI_REQUEST_EV_TIME` = 1 tick). Without waiters the timer stops.
+    fn msghandler_timeout(&mut self, t: SimTime) {
+        if self.event_waiters.is_empty() {
+            self.msghandler_tick = None;
+            return;
+        }
+        self.msghandler_tick = Some(t + Duration::from_secs(1));
+        if self.registered && !self.unloaded {
+            let (si, mut env) = self.env_parts();
+            si.request_events(&mut env);
             self.collect();
         }
     }
@@ -496,6 +520,14 @@ impl Simulation {
                 t,
                 kind: EventKind::Submit { id },
             });
+            if entry.gets_events {
+                // ipmi_set_gets_events -> need_waiter: the one-second timer
+                // starts if it is not running.
+                self.event_waiters.push(id);
+                if self.msghandler_tick.is_none() {
+                    self.msghandler_tick = Some(t + Duration::from_secs(1));
+                }
+            }
             self.workload.last_id = Some(id);
             // Advance the cursor.
             if self.workload.copy + 1 < entry.repeat {
@@ -570,6 +602,8 @@ impl Simulation {
             if self.outstanding == Some(id) {
                 self.outstanding = None;
             }
+            // The user has its answer (ipmitool closes the device).
+            self.event_waiters.retain(|&w| w != id);
             if self.workload.wait_for == Some(id) {
                 self.workload.wait_for = None;
                 self.workload.next = Some(d.at);
@@ -754,6 +788,41 @@ mod tests {
         assert_eq!(last.cc, ipmi_bt_sm::CompletionCode::NODE_BUSY);
         assert_eq!(last.response, vec![0x1c, 0x01, 0xc0]);
         assert!(last.synthesized && last.latency().is_zero());
+    }
+
+    /// `gets_events`: while a user that gets events waits more than a second,
+    /// the message handler requests events; the SI layer sends Get BMC Global
+    /// Enables and Read Event Message Buffer as soon as it is idle (the guest
+    /// did so after every long ipmitool run: kernel-vs-model.md D3).
+    #[test]
+    fn gets_events_checks_enables_and_reads_the_event_buffer_when_idle() {
+        let after = |gets_events: bool, probe: bool, latency: &str| {
+            let t = run(&Scenario::from_toml_str(&format!(
+                "name = \"t\"\nstop = \"10s\"\n[driver]\nprobe = {probe}\nirq = true\n\
+                 [bmc]\npreset = \"qemu\"\n\
+                 [[request]]\nat = \"1s\"\nnetfn = 0x06\ncmd = 0x25\ngets_events = {gets_events}\n\
+                 [[fault]]\nkind = \"slow\"\nlatency = \"{latency}\"\nat = \"1s\"\nduration = \"1s\"\n"
+            ))
+            .unwrap());
+            let i = t
+                .completions
+                .iter()
+                .position(|c| matches!(c.origin, Origin::Workload { .. }))
+                .expect("the request completes");
+            let done = t.completions[i].completed;
+            t.completions[i + 1..]
+                .iter()
+                .map(|c| (c.request.clone(), c.completed == done))
+                .collect::<Vec<_>>()
+        };
+        let check = vec![(vec![0x18, 0x2f], true), (vec![0x18, 0x35], true)];
+        assert_eq!(after(true, true, "2500ms"), check);
+        // Nobody asked for events, or the answer came within the first second.
+        assert!(after(false, true, "2500ms").is_empty());
+        assert!(after(true, true, "500ms").is_empty());
+        // No event buffer (no probe, try_enable_event_buffer never ran):
+        // request_events is ignored.
+        assert!(after(true, false, "2500ms").is_empty());
     }
 
     /// `at_command` counts messages that reach the BMC (H2B_ATN edges): a

@@ -242,6 +242,19 @@ pub struct RequestSpec {
     /// Label shown in the timeline.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
+    /// The user sending this request has asked for events, as ipmitool's
+    /// OpenIPMI plugin does when it opens `/dev/ipmi0`
+    /// (`IPMICTL_SET_GETS_EVENTS_CMD`). While it waits for its answer the
+    /// message handler's one-second timer asks the SI layer for events
+    /// (`ipmi_msghandler.c` `ipmi_timeout` → `request_events`), which the SI
+    /// layer serves when idle: Get BMC Global Enables, then Read Event
+    /// Message Buffer (`ipmi_si_intf.c` `smi_event_handler`, `req_events`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub gets_events: bool,
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 fn one_u32() -> u32 {

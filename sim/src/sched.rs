@@ -78,6 +78,9 @@ pub enum Source {
     Irq,
     /// The driver's kernel timer (`smi_timeout`).
     Timer,
+    /// The message handler's one-second timer (`ipmi_msghandler.c`
+    /// `ipmi_timeout`) while a user waits for events.
+    MsgHandler,
     /// The next workload submission.
     Workload,
     /// The driver is unloaded.

@@ -836,6 +836,25 @@ impl SiDriver {
         }
     }
 
+    /// `request_events`: the message handler asks for events (a user that
+    /// gets events exists; `ipmi_msghandler.c` `ipmi_timeout`, every
+    /// second). Ignored without an event buffer (`has_event_buffer`, set with
+    /// `supports_event_msg_buff` by `try_enable_event_buffer`). The request is
+    /// served by [`smi_event_handler`](Self::smi_event_handler) the next time
+    /// the state machine is idle; if the SI timer is stopped (idle, nothing
+    /// queued) the handler runs now, where the kernel's watch timer
+    /// (`set_need_watch`, kept running while events are wanted) would run it
+    /// within one SI tick.
+    pub fn request_events<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
+        if !self.supports_event_msg_buff {
+            return;
+        }
+        self.req_events = true;
+        if !self.timer_running {
+            self.check_start_timer_thread(env);
+        }
+    }
+
     /// `smi_start_processing`: arm the timer and set up the BT interrupt.
     pub fn start_processing<D: SimDevice>(&mut self, env: &mut SiEnv<'_, D>) {
         self.timer_can_start = true;

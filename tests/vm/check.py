@@ -425,6 +425,43 @@ def run_model(root, logdir, model_file):
         return None, f"model output is not JSON: {e}"
 
 
+REQ_LINE = re.compile(r"<- req id=\w+ ([0-9a-f]{2})/([0-9a-f]{2})")
+
+
+def bmc_after_fault(bmclog, fault, n=2):
+    """The first n requests (netfn/cmd) our BMC received after the request
+    that VM fault `fault` hit (bmcwd sim serve's log)."""
+    lines = bmclog.splitlines()
+    hit = next((i for i, l in enumerate(lines) if f"] fault {fault}" in l), None)
+    if hit is None:
+        return []
+    out = []
+    for l in lines[hit + 1:]:
+        m = REQ_LINE.search(l)
+        if m:
+            out.append(f"{m.group(1)}/{m.group(2)}")
+            if len(out) == n:
+                break
+    return out
+
+
+def model_after(comps, target, n=2):
+    """The first n messages (netfn/cmd) that reached the model's BMC after
+    the `target` completion; requests refused at once (host-made, no
+    latency) never reached it."""
+    ids = [c.get("id") for c in comps]
+    if target.get("id") not in ids:
+        return []
+    out = []
+    for c in comps[ids.index(target.get("id")) + 1:]:
+        if c.get("synthesized") and float(c.get("latency_s", 0.0)) == 0.0:
+            continue
+        out.append(f"{int(c.get('netfn', 0)):02x}/{int(c.get('cmd', 0)):02x}")
+        if len(out) == n:
+            break
+    return out
+
+
 FAULT_PROBES = (("silent", ["", ".after"]), ("wrong-cmd", ["", ".after"]),
                 ("wrong-msgid", ["", ".busy", ".after", ".after2"]),
                 ("stuck", ["", ".busy", ".after", ".after2"]))
@@ -463,6 +500,17 @@ def scn_extern_fault(con, logdir, root):
         # model counts from submission. The gaps that matter are 0, 4, 10 s.
         check(f"{scn}: {tag}: duration kernel {b.secs:.2f} s ~ model {mlat:.2f} s",
               mlat - 0.5 <= b.secs <= mlat + 2.5, "")
+    # D3: the message handler asks for events while ipmitool waits (it
+    # registered for events), so the SI layer's first messages once it is idle
+    # again are Get BMC Global Enables and Read Event Message Buffer - on the
+    # guest (our BMC's log) and in the model (its internal messages).
+    comps = model.get("completions", [])
+    for fault, _ in FAULT_PROBES:
+        k = bmc_after_fault(bmclog, fault)
+        mc = by_label.get(f"f-{fault}")
+        m = model_after(comps, mc) if mc is not None else None
+        check(f"{scn}: after f-{fault} the BMC next gets {k} (kernel) == {m} (model)", k == m and len(k) == 2,
+              "")
     # The BT log lines, in order, over the whole fault sequence.
     mlines = [norm_line(l["text"]) for l in model.get("log", [])
               if BT_LINE.search(l["text"]) and "req2rsp" not in l["text"]]

@@ -51,6 +51,8 @@
 //! assert_eq!(wd.next_deadline(), None);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod codec;
 pub mod profile;
 pub mod sel;

@@ -410,6 +410,17 @@ pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(
         .enable_all()
         .build()
         .map_err(|e| CliError::Internal(format!("cannot start the tokio runtime: {e}")))?;
+    // Bind before serving, and remember whether we did: the socket file is
+    // removed at exit only if this process created it. A refused path (a
+    // regular file, another server's live socket) must be left untouched.
+    let listener = match socket {
+        Some(path) => {
+            let _runtime = rt.enter();
+            Some((path, bind_unix(path)?))
+        }
+        None => None,
+    };
+    let bound = listener.as_ref().map(|(p, _)| p.to_path_buf());
     let local = tokio::task::LocalSet::new();
     let server = Rc::new(VmServer::new(Arc::new(Mutex::new(bmc)), opts));
     let result = local.block_on(&rt, async {
@@ -422,8 +433,7 @@ pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(
             tokio::task::spawn_local(watch_fault_file(path.clone(), faults, Some(log.clone())));
         }
         let mut tasks = tokio::task::JoinSet::new();
-        if let Some(path) = socket {
-            let listener = bind_unix(path)?;
+        if let Some((path, listener)) = listener {
             sim_note(&format!(
                 "serving the simulated BMC on unix socket {}",
                 path.display()
@@ -463,7 +473,7 @@ pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(
         }
         Ok(())
     });
-    if let Some(p) = socket {
+    if let Some(p) = bound {
         let _ = std::fs::remove_file(p);
     }
     result

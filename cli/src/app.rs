@@ -108,7 +108,21 @@ pub fn open(target: &Target) -> Result<Box<dyn Transport>, CliError> {
 }
 
 fn client(cli: &Cli, target: &Target) -> Result<Client<Box<dyn Transport>>, CliError> {
-    Ok(Client::new(open(target)?, cli.cmd_timeout.as_duration()))
+    let wait = cmd_timeout(cli.cmd_timeout)?;
+    Ok(Client::new(open(target)?, wait))
+}
+
+/// `--cmd-timeout`: how long to wait for each response. Zero would time out
+/// every command before the BMC could answer.
+pub fn cmd_timeout(d: Deciseconds) -> Result<std::time::Duration, CliError> {
+    if d.ds() == 0 {
+        return Err(CliError::Usage(
+            "--cmd-timeout 0 would give up on every command before the BMC can answer: give at \
+             least 100ms (the default is 20s)"
+                .into(),
+        ));
+    }
+    Ok(d.as_duration())
 }
 
 fn state_path(cli: &Cli, target: &Target) -> Option<PathBuf> {
@@ -162,6 +176,9 @@ pub fn pretimeout_secs(d: Deciseconds) -> Result<u8, CliError> {
     })
 }
 
+/// The timer-use names `--clear-flags` takes, as `--use` spells them.
+const CLEAR_FLAG_NAMES: &str = "bios-frb2,bios-post,os-load,sms-os,oem";
+
 /// `--clear-flags` list: `all` or comma-separated timer uses.
 pub fn clear_flags(list: &str) -> Result<ExpirationFlags, CliError> {
     let mut flags = ExpirationFlags::empty();
@@ -170,16 +187,18 @@ pub fn clear_flags(list: &str) -> Result<ExpirationFlags, CliError> {
             flags = ExpirationFlags::all();
             continue;
         }
-        let u: TimerUse = item
-            .parse()
-            .map_err(|e| CliError::Usage(format!("--clear-flags: `{item}`: {e}, or all")))?;
+        let u: TimerUse = item.parse().map_err(|_| {
+            CliError::Usage(format!(
+                "--clear-flags: `{item}` is not a timer use: give a comma-separated list of \
+                 {CLEAR_FLAG_NAMES}, or all"
+            ))
+        })?;
         flags |= u.expiration_flag();
     }
     if flags.is_empty() {
-        return Err(CliError::Usage(
-            "--clear-flags needs a list of timer uses (bios-frb2,bios-post,os-load,sms-os,oem) or all"
-                .into(),
-        ));
+        return Err(CliError::Usage(format!(
+            "--clear-flags needs a list of timer uses ({CLEAR_FLAG_NAMES}) or all"
+        )));
     }
     Ok(flags)
 }
@@ -445,7 +464,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         state_path(cli, &t),
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
-    let cmd_timeout = cli.cmd_timeout.as_duration();
+    let cmd_timeout = cmd_timeout(cli.cmd_timeout)?;
     let mut logger = StderrLogger {
         journal: a.log == LogTarget::Journal,
     };
@@ -522,7 +541,23 @@ mod tests {
             clear_flags("sms-os,bios-frb2").unwrap(),
             ExpirationFlags::SMS_OS | ExpirationFlags::FRB2
         );
-        assert!(clear_flags("bogus").is_err());
-        assert!(clear_flags(",").is_err());
+        let e = clear_flags("bogus").unwrap_err().to_string();
+        assert!(e.contains("`bogus` is not a timer use"), "{e}");
+        // The names offered are the ones `--use` takes (bios-frb2, not frb2).
+        assert!(e.contains(CLEAR_FLAG_NAMES), "{e}");
+        let e = clear_flags(",").unwrap_err().to_string();
+        assert!(e.contains(CLEAR_FLAG_NAMES), "{e}");
+        assert!(matches!(clear_flags(" , "), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn zero_cmd_timeout_is_refused() {
+        let e = cmd_timeout(Deciseconds(0)).unwrap_err();
+        assert!(matches!(e, CliError::Usage(_)));
+        assert!(e.to_string().contains("at least 100ms"), "{e}");
+        assert_eq!(
+            cmd_timeout(Deciseconds(1)).unwrap(),
+            std::time::Duration::from_millis(100)
+        );
     }
 }

@@ -35,7 +35,13 @@ pub struct Cli {
 
     /// How long to wait for each BMC response (e.g. 20s). The Linux BT driver
     /// itself retries for up to ~15 s before it answers 0xC3.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "20s")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "20s"
+    )]
     pub cmd_timeout: Deciseconds,
 
     /// File remembering the last Set Watchdog Timer request, re-sent when a
@@ -193,7 +199,7 @@ impl From<IrqArg> for PreTimeoutInterrupt {
 #[derive(Debug, Clone, Args, Default)]
 pub struct SetArgs {
     /// Initial countdown (e.g. 90s, 5m, 1.5s; 100 ms resolution, at most 6553.5s).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub timeout: Option<Deciseconds>,
     /// Timer use.
     #[arg(long = "use", value_name = "USE")]
@@ -202,7 +208,7 @@ pub struct SetArgs {
     #[arg(long, value_name = "ACTION")]
     pub action: Option<ActionArg>,
     /// Pre-timeout interval: whole seconds before expiry (0–255 s, less than the timeout).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub pretimeout: Option<Deciseconds>,
     /// Pre-timeout interrupt.
     #[arg(long, value_name = "IRQ")]
@@ -227,7 +233,12 @@ pub struct SetArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StartArgs {
     /// Initial countdown (e.g. 60s, 5m; at most 6553.5s).
-    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "60s"
+    )]
     pub timeout: Deciseconds,
     /// Timer use.
     #[arg(long = "use", value_name = "USE", default_value = "sms-os")]
@@ -236,7 +247,12 @@ pub struct StartArgs {
     #[arg(long, value_name = "ACTION", default_value = "hard-reset")]
     pub action: ActionArg,
     /// Pre-timeout interval: whole seconds before expiry (0 = none).
-    #[arg(long, value_name = "DURATION", default_value = "0s")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "0s"
+    )]
     pub pretimeout: Deciseconds,
     /// Pre-timeout interrupt (required with a non-zero --pretimeout).
     #[arg(long, value_name = "IRQ")]
@@ -274,7 +290,7 @@ pub struct DaemonArgs {
     #[command(flatten)]
     pub start: StartArgs,
     /// How often to pet (default: a third of the timeout; must be shorter than it).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Option<Deciseconds>,
     /// On SIGTERM/SIGINT: stop the timer, or leave it armed.
     #[arg(long, value_name = "WHAT", default_value = "stop")]
@@ -284,7 +300,12 @@ pub struct DaemonArgs {
     pub log: LogTarget,
     /// Longest wait between retries after BMC errors (backoff doubles from
     /// 500ms up to this, and never beyond the interval).
-    #[arg(long, value_name = "DURATION", default_value = "8s")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        default_value = "8s"
+    )]
     pub max_backoff: Deciseconds,
 }
 

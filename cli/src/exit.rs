@@ -79,7 +79,8 @@ fn client_code(e: &ClientError) -> u8 {
             | TransportError::NoDriver { .. }
             | TransportError::PermissionDenied { .. }
             | TransportError::NotIpmi { .. }
-            | TransportError::Connect { .. } => SETUP,
+            | TransportError::Connect { .. }
+            | TransportError::NotSocket { .. } => SETUP,
             TransportError::Invalid(_) => USAGE,
             TransportError::Timeout { .. }
             | TransportError::Closed { .. }

@@ -171,3 +171,53 @@ fn daemon_without_a_device_fails_fast_with_setup_exit_code() {
         .code(4)
         .stderr(contains("modprobe ipmi_devintf ipmi_si"));
 }
+
+/// `sim serve --socket PATH` refuses a path that is not its own and never
+/// deletes it: a regular file keeps its contents, and another server's live
+/// socket keeps serving (regression: both used to be removed on exit).
+#[test]
+fn sim_serve_refusing_a_path_leaves_it_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("precious.txt");
+    std::fs::write(&plain, "keep me\n").unwrap();
+    common::bmcwd(dir.path(), &["sim", "serve", "--socket"])
+        .arg(&plain)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("exists and is not a socket"));
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), "keep me\n");
+
+    let s = common::Server::start();
+    common::bmcwd(dir.path(), &["sim", "serve", "--socket"])
+        .arg(&s.socket)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("in use by a running server"));
+    assert!(s.socket.exists(), "the running server's socket was deleted");
+    s.cmd(&["get"]).assert().success();
+}
+
+/// A `--socket` path that exists but is no socket says so (exit 4), instead
+/// of advising to start a server on it.
+#[test]
+fn socket_path_that_is_a_regular_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    std::fs::write(&plain, "x").unwrap();
+    common::bmcwd(dir.path(), &["get", "--socket"])
+        .arg(&plain)
+        .assert()
+        .code(4)
+        .stderr(predicates::str::contains(
+            "is a regular file, not a Unix socket",
+        ));
+}
+
+/// Values that look like flags reach the duration parser, so a negative
+/// duration gets its own message; a zero --cmd-timeout is refused.
+#[test]
+fn negative_and_zero_durations() {
+    refused(&["start", "--timeout", "-5s"], "cannot be negative");
+    refused(&["daemon", "--interval", "-1s"], "cannot be negative");
+    refused(&["--cmd-timeout", "0", "get"], "--cmd-timeout 0");
+}

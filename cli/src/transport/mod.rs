@@ -145,6 +145,19 @@ pub enum TransportError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The `--socket` path exists but is not a Unix socket (a regular file,
+    /// a directory…), so no simulator can be listening there.
+    #[error(
+        "{} is {kind}, not a Unix socket: give the path `bmcwd sim serve --socket PATH` \
+         is listening on",
+        path.display()
+    )]
+    NotSocket {
+        /// The path we tried.
+        path: PathBuf,
+        /// What it is instead ("a regular file", "a directory", …).
+        kind: &'static str,
+    },
     /// The peer closed the connection.
     #[error("{peer} closed the connection while {command} was pending: restart it and retry")]
     Closed {

@@ -47,9 +47,15 @@ pub struct VmSocketTransport {
 impl VmSocketTransport {
     /// Connects and sends the opening version and capabilities commands.
     pub fn connect(path: &Path) -> Result<Self, TransportError> {
-        let stream = UnixStream::connect(path).map_err(|source| TransportError::Connect {
-            path: path.to_path_buf(),
-            source,
+        let stream = UnixStream::connect(path).map_err(|source| match not_socket_kind(path) {
+            Some(kind) => TransportError::NotSocket {
+                path: path.to_path_buf(),
+                kind,
+            },
+            None => TransportError::Connect {
+                path: path.to_path_buf(),
+                source,
+            },
         })?;
         Self::from_stream(stream, path)
     }
@@ -73,6 +79,22 @@ impl VmSocketTransport {
             encoder: Encoder::new(),
             next_id: 0,
         })
+    }
+}
+
+/// What `path` is when it exists but is not a socket (`None` if it is a
+/// socket or does not exist): "start a server there" would be wrong advice.
+fn not_socket_kind(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = std::fs::metadata(path).ok()?.file_type();
+    if t.is_socket() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_file() {
+        Some("a regular file")
+    } else {
+        Some("a device or pipe")
     }
 }
 
@@ -227,6 +249,32 @@ mod tests {
             matches!(e, TransportError::Closed { .. } | TransportError::Io { .. }),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_path_that_is_not_a_socket_says_so_instead_of_advising_serve() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plain");
+        std::fs::write(&file, b"x").unwrap();
+        for (path, kind) in [
+            (file, "a regular file"),
+            (dir.path().to_path_buf(), "a directory"),
+        ] {
+            let e = VmSocketTransport::connect(&path).err().unwrap();
+            assert!(
+                matches!(e, TransportError::NotSocket { kind: k, .. } if k == kind),
+                "{e}"
+            );
+            let msg = e.to_string();
+            assert!(msg.contains("not a Unix socket"), "{msg}");
+            assert!(!msg.contains("start it with"), "{msg}");
+        }
+        // A missing path still gets the "start the server" advice.
+        let e = VmSocketTransport::connect(&dir.path().join("absent"))
+            .err()
+            .unwrap();
+        assert!(matches!(e, TransportError::Connect { .. }), "{e}");
+        assert!(e.to_string().contains("bmcwd sim serve --socket"), "{e}");
     }
 
     /// Our request framing matches the reference's worked example

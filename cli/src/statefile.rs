@@ -82,7 +82,7 @@ pub enum LoadError {
 
 /// Reads and validates a state file.
 pub fn load(path: &Path) -> Result<SetWatchdog, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let raw = std::fs::read(path).map_err(|e| {
         if e.kind() == io::ErrorKind::NotFound {
             LoadError::Missing(path.to_path_buf())
         } else {
@@ -90,6 +90,8 @@ pub fn load(path: &Path) -> Result<SetWatchdog, LoadError> {
         }
     })?;
     let corrupt = |why: String| LoadError::Corrupt(path.to_path_buf(), why);
+    // Not text is a corrupt file (delete and re-set), not an I/O failure.
+    let text = String::from_utf8(raw).map_err(|_| corrupt("not text".into()))?;
     let line = text
         .lines()
         .map(str::trim)
@@ -123,6 +125,14 @@ mod tests {
         std::fs::write(&p, "zz 01\n").unwrap();
         assert!(matches!(load(&p), Err(LoadError::Corrupt(..))));
         std::fs::write(&p, "00 01 00 00 64 00\n").unwrap(); // reserved timer use 0
+        assert!(matches!(load(&p), Err(LoadError::Corrupt(..))));
+        std::fs::write(&p, b"\x80\xff 04\n").unwrap(); // not UTF-8
+        let e = load(&p).unwrap_err();
+        assert!(matches!(e, LoadError::Corrupt(..)), "{e}");
+        assert!(e.to_string().contains("delete it"), "{e}");
+        std::fs::write(&p, "# only a comment\n\n").unwrap();
+        assert!(matches!(load(&p), Err(LoadError::Corrupt(..))));
+        std::fs::write(&p, "04 01 00 00 64 00 00\n").unwrap(); // seven bytes
         assert!(matches!(load(&p), Err(LoadError::Corrupt(..))));
         assert!(matches!(
             load(&dir.path().join("none")),

@@ -446,3 +446,37 @@ fn missing_socket_is_a_setup_error() {
                 .and(contains("bmcwd sim serve --socket")),
         );
 }
+
+/// Every watchdog command's `--json` output is one valid JSON document on
+/// stdout (notes go to stderr), with the fields a script relies on.
+#[test]
+fn every_command_prints_valid_json() {
+    let s = Server::start();
+    let run = |args: &[&str]| {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let out = s.cmd(&all).assert().success().get_output().stdout.clone();
+        let text = String::from_utf8(out).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {text}"));
+        assert!(v.is_object(), "{args:?}: {text}");
+        v
+    };
+    let v = run(&["start", "--timeout", "30s"]);
+    assert_eq!(v["command"], "start");
+    assert_eq!(v["set"]["initial_countdown_s"], 30.0);
+    let v = run(&["reset"]);
+    assert_eq!(v["command"], "reset");
+    assert_eq!(v["resent_set"], 0);
+    let v = run(&["set", "--timeout", "40s", "--dont-stop"]);
+    assert_eq!(v["command"], "set");
+    assert_eq!(v["running"], true);
+    let v = run(&["set", "--clear-flags", "all"]);
+    assert_eq!(v["set"]["clear_flags"].as_array().map(Vec::len), Some(5));
+    let v = run(&["get"]);
+    assert_eq!(v["initial_countdown_s"], 40.0);
+    let v = run(&["stop"]);
+    assert_eq!(v["command"], "stop");
+    assert_eq!(v["set"]["action"], "none");
+    assert_eq!(run(&["get"])["running"], false);
+}

@@ -158,19 +158,14 @@ impl State {
     /// 2005 `state != IDLE` (every state but IDLE; HOSED returns before).
     pub const fn charges_time(self, design: Design) -> bool {
         match design {
-            Design::Y2006 => matches!(
-                self,
-                State::XactionStart
-                    | State::WriteBytes
-                    | State::WriteConsume
-                    | State::ReadWait
-                    | State::ClearB2h
-                    | State::ReadBytes
-                    | State::Reset1
-                    | State::Reset2
-                    | State::Reset3
-                    | State::Restart
-            ),
+            // The recovering states (1..=6) plus RESET1..RESTART (7..=10).
+            Design::Y2006 => {
+                self.timeout_recovers(design)
+                    || matches!(
+                        self,
+                        State::Reset1 | State::Reset2 | State::Reset3 | State::Restart
+                    )
+            }
             Design::Y2005 => !matches!(self, State::Idle | State::Hosed),
         }
     }
@@ -231,6 +226,21 @@ mod tests {
         assert!(!State::LongBusy.charges_time(d));
         assert!(State::Reset3.charges_time(d) && !State::Reset3.timeout_recovers(d));
         assert!(!State::Idle.drains_stale(Design::Y2005));
+    }
+
+    #[test]
+    fn time_ranges_are_the_kernels_enum_comparisons() {
+        // ipmi_bt_sm.c bt_event: time is charged while `state != IDLE &&
+        // state < BT_STATE_PRINTME`, and an expired timeout recovers only
+        // while also `state < BT_STATE_RESET1` (enum order, PRINTME = 11,
+        // RESET1 = 7, with or without the 2.6.20 capabilities states).
+        for caps in [false, true] {
+            for s in State::ALL {
+                let n = s.ordinal(Design::Y2006, caps);
+                assert_eq!(s.charges_time(Design::Y2006), n != 0 && n < 11, "{s:?}");
+                assert_eq!(s.timeout_recovers(Design::Y2006), n != 0 && n < 7, "{s:?}");
+            }
+        }
     }
 
     #[test]

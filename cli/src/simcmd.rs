@@ -74,16 +74,59 @@ pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<(), CliError> {
     }
 }
 
+/// The largest scenario file we read: real ones are a few KiB. The cap keeps
+/// `scenario run /dev/zero` (or a FIFO left open) from reading forever.
+pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
+
+/// Reads and parses a scenario file, at most [`MAX_SCENARIO_BYTES`] long.
+pub fn load_scenario(file: &Path) -> Result<Scenario, CliError> {
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| {
+        CliError::Input(format!(
+            "{}: cannot read scenario file: {e}",
+            file.display()
+        ))
+    };
+    let mut raw = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut raw))
+        .map_err(|e| cannot(&e))?;
+    if raw.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(cannot(&format_args!(
+            "longer than {} KiB: is this a scenario (TOML) file?",
+            MAX_SCENARIO_BYTES / 1024
+        )));
+    }
+    let src = String::from_utf8(raw)
+        .map_err(|_| cannot(&"not UTF-8 text: is this a scenario (TOML) file?"))?;
+    Scenario::from_toml_str(&src).map_err(|mut e| {
+        e.path = Some(file.to_path_buf());
+        CliError::Input(e.to_string())
+    })
+}
+
+/// A result file (`--svg`, `--out`) could not be written: exit code 1
+/// ("output/file I/O failed"), not 2 — the input was fine.
+fn cannot_write(path: &Path, e: &std::io::Error) -> CliError {
+    CliError::Internal(format!("cannot write {}: {e}", path.display()))
+}
+
 fn scenario_run(cli: &Cli, file: &Path, svg: Option<&Path>) -> Result<(), CliError> {
-    let sc = Scenario::load(file).map_err(|e| CliError::Input(e.to_string()))?;
+    let sc = load_scenario(file)?;
     let trace = bmc_sim::runner::run(&sc);
+    // Print the trace first: a bad --svg path must not lose it.
+    print_trace(cli, file, &trace);
     if let Some(path) = svg {
         write_svg(&trace, path)?;
     }
+    Ok(())
+}
+
+fn print_trace(cli: &Cli, file: &Path, trace: &Trace) {
     if cli.json {
         out(&format!(
             "{}\n",
-            serde_json::to_string_pretty(&trace_json(&trace)).unwrap_or_default()
+            serde_json::to_string_pretty(&trace_json(trace)).unwrap_or_default()
         ));
     } else {
         out(&format!(
@@ -95,13 +138,11 @@ fn scenario_run(cli: &Cli, file: &Path, svg: Option<&Path>) -> Result<(), CliErr
             trace.render_timeline()
         ));
     }
-    Ok(())
 }
 
 fn write_svg(trace: &Trace, path: &Path) -> Result<(), CliError> {
     let svg = render_svg(trace)?;
-    std::fs::write(path, svg)
-        .map_err(|e| CliError::Input(format!("cannot write {}: {e}", path.display())))
+    std::fs::write(path, svg).map_err(|e| cannot_write(path, &e))
 }
 
 fn render_svg(trace: &Trace) -> Result<String, CliError> {
@@ -344,9 +385,11 @@ fn scenario_explore(
                 );
                 match out_file {
                     Some(p) => {
-                        std::fs::write(p, &text).map_err(|e| {
-                            CliError::Input(format!("cannot write {}: {e}", p.display()))
-                        })?;
+                        if let Err(e) = std::fs::write(p, &text) {
+                            // Never lose a found counterexample to a bad --out.
+                            out(&text);
+                            return Err(cannot_write(p, &e));
+                        }
                         note(&format!("counterexample written to {}", p.display()));
                     }
                     None => out(&text),

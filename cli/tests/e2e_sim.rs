@@ -325,3 +325,52 @@ fn vm_connect_dials_qemu_as_a_server_chardev() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A bad --svg path is an output failure (exit 1) and loses nothing: the log
+/// and timeline are already on stdout.
+#[test]
+fn unwritable_svg_path_keeps_the_printed_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(dir.path(), &["scenario", "run"])
+        .arg(scenario("long-busy.toml"))
+        .arg("--svg")
+        .arg(dir.path()) // a directory
+        .assert()
+        .code(1)
+        .stdout(contains("## kernel log").and(contains("## timeline")))
+        .stderr(contains("cannot write"));
+}
+
+/// A found counterexample survives an unwritable --out: it goes to stdout.
+#[test]
+fn unwritable_out_path_prints_the_counterexample() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("no/such/dir/cx.toml");
+    let args = ["scenario", "explore", "--profile", "v3.13", "--bug", "b4"];
+    common::bmcwd(dir.path(), &args)
+        .args(["--cases", "32", "--seed", "7", "--out"])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stdout(contains("# Counterexample (profile v3.13"))
+        .stderr(contains("cannot write"));
+}
+
+/// Something that is not a scenario file — endless, huge or binary — is
+/// refused quickly as bad input instead of being read forever.
+#[test]
+fn endless_huge_or_binary_scenario_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(dir.path(), &["scenario", "run", "/dev/zero"])
+        .timeout(std::time::Duration::from_secs(20))
+        .assert()
+        .code(2)
+        .stderr(contains("longer than 1024 KiB"));
+    let bin = dir.path().join("bin.toml");
+    std::fs::write(&bin, [0xffu8, 0xfe, 0x00, 0x80]).unwrap();
+    common::bmcwd(dir.path(), &["scenario", "run"])
+        .arg(&bin)
+        .assert()
+        .code(2)
+        .stderr(contains("not UTF-8 text"));
+}

@@ -75,7 +75,7 @@ pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<(), CliError> {
 }
 
 /// The largest scenario file we read: real ones are a few KiB. The cap keeps
-/// `scenario run /dev/zero` (or a FIFO left open) from reading forever.
+/// `scenario run /dev/zero` (or an endless pipe) from reading forever.
 pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
 
 /// Reads and parses a scenario file, at most [`MAX_SCENARIO_BYTES`] long.

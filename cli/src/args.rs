@@ -214,9 +214,15 @@ pub struct SetArgs {
     #[arg(long, value_name = "IRQ")]
     pub pretimeout_irq: Option<IrqArg>,
     /// Don't log a SEL event when the timer expires.
+    ///
+    /// Unlike the options above, this is not kept from the BMC's current
+    /// setting: a `set` without it turns logging on.
     #[arg(long)]
     pub dont_log: bool,
     /// Keep a running timer running (reloaded with the new countdown).
+    ///
+    /// Not kept from the current setting either: a `set` without it stops a
+    /// running timer (IPMI v2.0 §27.6).
     #[arg(long)]
     pub dont_stop: bool,
     /// Clear timer-use expiration flags: comma-separated uses

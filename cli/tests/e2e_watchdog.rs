@@ -480,3 +480,47 @@ fn every_command_prints_valid_json() {
     assert_eq!(v["set"]["action"], "none");
     assert_eq!(run(&["get"])["running"], false);
 }
+
+/// `set` keeps unspecified fields from the BMC except the two flags, as its
+/// help says: without --dont-log logging is turned on, without --dont-stop
+/// the timer stops.
+#[test]
+fn set_keeps_fields_but_not_the_flags() {
+    let s = Server::start();
+    s.cmd(&[
+        "start",
+        "--timeout",
+        "30s",
+        "--dont-log",
+        "--action",
+        "power-down",
+    ])
+    .assert()
+    .success();
+    let v = json(
+        &s.cmd(&["--json", "get"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(
+        (v["logging"].as_bool(), v["running"].as_bool()),
+        (Some(false), Some(true))
+    );
+    s.cmd(&["set", "--timeout", "20s"]).assert().success();
+    let v = json(
+        &s.cmd(&["--json", "get"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["action"], "power-down", "kept");
+    assert_eq!(v["initial_countdown_s"], 20.0);
+    assert_eq!(v["logging"], true, "--dont-log is not kept");
+    assert_eq!(
+        v["running"], false,
+        "a Set without --dont-stop stops the timer"
+    );
+}

@@ -8,6 +8,7 @@
 //! small per-BMC state file, and `reset` re-sends them on 0x80. The daemon
 //! keeps its Set in memory and also writes the file.
 
+use std::ffi::OsString;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -19,21 +20,34 @@ pub const STATE_DIR_ENV: &str = "BMCWD_STATE_DIR";
 
 /// The directory for state files: `$BMCWD_STATE_DIR`, else `/run/bmcwd` when
 /// writable (root), else `$XDG_RUNTIME_DIR/bmcwd`, else `/tmp/bmcwd-$UID`.
+/// An empty variable counts as unset (an empty path would put the state
+/// files in whatever directory bmcwd happens to run in).
 pub fn default_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os(STATE_DIR_ENV) {
-        return PathBuf::from(d);
+    dir_from(
+        std::env::var_os(STATE_DIR_ENV),
+        std::env::var_os("XDG_RUNTIME_DIR"),
+    )
+}
+
+fn dir_from(state_dir: Option<OsString>, xdg_runtime: Option<OsString>) -> PathBuf {
+    let set = |v: Option<OsString>| v.filter(|v| !v.is_empty()).map(PathBuf::from);
+    if let Some(d) = set(state_dir) {
+        return d;
     }
     let run = Path::new("/run/bmcwd");
     if std::fs::create_dir_all(run).is_ok() && is_writable_dir(run) {
         return run.to_path_buf();
     }
-    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR") {
-        return PathBuf::from(x).join("bmcwd");
+    if let Some(x) = set(xdg_runtime) {
+        return x.join("bmcwd");
     }
     let uid = std::fs::metadata("/proc/self")
         .map(|m| m.uid())
         .unwrap_or(0);
-    std::env::temp_dir().join(format!("bmcwd-{uid}"))
+    let tmp = Some(std::env::temp_dir())
+        .filter(|t| t.is_absolute())
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    tmp.join(format!("bmcwd-{uid}"))
 }
 
 fn is_writable_dir(dir: &Path) -> bool {
@@ -109,6 +123,16 @@ pub fn load(path: &Path) -> Result<SetWatchdog, LoadError> {
 mod tests {
     use super::*;
     use ipmi_watchdog::{Countdown, TimerAction, TimerUse};
+
+    #[test]
+    fn empty_environment_values_count_as_unset() {
+        let d = dir_from(Some("/x/state".into()), Some("/x/xdg".into()));
+        assert_eq!(d, PathBuf::from("/x/state"));
+        for (state, xdg) in [(Some(""), Some("")), (Some(""), None), (None, Some(""))] {
+            let d = dir_from(state.map(Into::into), xdg.map(Into::into));
+            assert!(d.is_absolute(), "{}", d.display());
+        }
+    }
 
     #[test]
     fn round_trips_and_rejects_garbage() {

@@ -271,6 +271,23 @@ fn set_fields(a: &SetArgs) -> Result<SetFields, CliError> {
     Ok(f)
 }
 
+/// The daemon's timing hazard: a pet that goes unanswered blocks for
+/// `--cmd-timeout` after the interval; when the two together reach the
+/// countdown, the timer can expire before the retry.
+pub fn slow_pet_warning(cfg: &DaemonConfig, cmd_timeout: std::time::Duration) -> Option<String> {
+    let timeout = cfg.set.initial_countdown.as_duration();
+    (cfg.interval.saturating_add(cmd_timeout) >= timeout).then(|| {
+        format!(
+            "the pet interval {:.1} s plus --cmd-timeout {:.1} s is not shorter than the \
+             timeout {:.1} s: one unanswered pet lets the timer expire before the retry; \
+             lower --cmd-timeout or --interval",
+            cfg.interval.as_secs_f64(),
+            cmd_timeout.as_secs_f64(),
+            timeout.as_secs_f64()
+        )
+    })
+}
+
 // ---------------------------------------------------------------- commands
 
 fn cmd_get(cli: &Cli) -> Result<(), CliError> {
@@ -455,7 +472,21 @@ fn cmd_stop(cli: &Cli) -> Result<(), CliError> {
 
 fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
     let set = start_request(&a.start)?;
-    let t = target(cli);
+    let (t, auto) = resolve(
+        cli.target.device.as_deref(),
+        cli.target.socket.as_deref(),
+        cli.target.sim,
+        Path::new("/dev"),
+    );
+    if auto {
+        // A daemon petting a simulator because the driver is not loaded
+        // would look healthy while nothing watches the machine: refuse, and
+        // say how to get the device (or to ask for the simulator explicitly).
+        return Err(crate::transport::TransportError::DeviceMissing {
+            path: PathBuf::from("/dev/ipmi0"),
+        }
+        .into());
+    }
     let cfg = DaemonConfig::new(
         set,
         a.interval.map(Deciseconds::as_duration),
@@ -468,17 +499,8 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
     let mut logger = StderrLogger {
         journal: a.log == LogTarget::Journal,
     };
-    if cmd_timeout >= cfg.interval {
-        daemon::Logger::log(
-            &mut logger,
-            daemon::Priority::Warning,
-            &format!(
-                "--cmd-timeout {:.1} s is not shorter than the pet interval {:.1} s: one slow \
-                 command can delay the next pet",
-                cmd_timeout.as_secs_f64(),
-                cfg.interval.as_secs_f64()
-            ),
-        );
+    if let Some(w) = slow_pet_warning(&cfg, cmd_timeout) {
+        daemon::Logger::log(&mut logger, daemon::Priority::Warning, &w);
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -548,6 +570,31 @@ mod tests {
         let e = clear_flags(",").unwrap_err().to_string();
         assert!(e.contains(CLEAR_FLAG_NAMES), "{e}");
         assert!(matches!(clear_flags(" , "), Err(CliError::Usage(_))));
+    }
+
+    #[test]
+    fn slow_pet_warning_only_when_a_hung_pet_outlasts_the_timeout() {
+        let cfg = |timeout_s: u16, interval_ms: u64| {
+            let set = SetWatchdog::new(
+                TimerUse::SmsOs,
+                TimerAction::HardReset,
+                Countdown::from_ticks(timeout_s * 10),
+            );
+            let iv = Some(std::time::Duration::from_millis(interval_ms));
+            let backoff = std::time::Duration::from_secs(8);
+            DaemonConfig::new(set, iv, crate::args::OnExit::Stop, backoff, None).unwrap()
+        };
+        let s = std::time::Duration::from_secs;
+        // README's example: 60 s timeout, 20 s interval, default 20 s wait.
+        assert_eq!(slow_pet_warning(&cfg(60, 20_000), s(20)), None);
+        assert_eq!(slow_pet_warning(&cfg(60, 39_900), s(20)), None);
+        let w = slow_pet_warning(&cfg(60, 40_000), s(20)).unwrap();
+        assert!(
+            w.contains("interval 40.0 s plus --cmd-timeout 20.0 s"),
+            "{w}"
+        );
+        assert!(slow_pet_warning(&cfg(10, 3_300), s(20)).is_some());
+        assert_eq!(slow_pet_warning(&cfg(10, 3_300), s(5)), None);
     }
 
     #[test]

@@ -221,3 +221,22 @@ fn negative_and_zero_durations() {
     refused(&["daemon", "--interval", "-1s"], "cannot be negative");
     refused(&["--cmd-timeout", "0", "get"], "--cmd-timeout 0");
 }
+
+/// Without a device, the daemon refuses to fall back to the embedded
+/// simulator (it would "protect" nothing); --sim asks for it explicitly.
+#[test]
+fn daemon_does_not_pet_a_simulator_by_accident() {
+    if !bmcwd::transport::select::find_devices(std::path::Path::new("/dev")).is_empty() {
+        return; // a real BMC is the default on this machine
+    }
+    let dir = tempfile::tempdir().unwrap();
+    common::bmcwd(dir.path(), &["daemon", "--timeout", "10s"])
+        .timeout(std::time::Duration::from_secs(10))
+        .assert()
+        .code(4)
+        .stderr(
+            contains("no IPMI device at /dev/ipmi0")
+                .and(contains("modprobe ipmi_devintf ipmi_si"))
+                .and(contains("--sim")),
+        );
+}

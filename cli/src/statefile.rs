@@ -66,7 +66,17 @@ pub fn default_path(key: &str) -> PathBuf {
 /// (write to a temporary file, then rename).
 pub fn save(path: &Path, set: &SetWatchdog) -> io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            let what = if dir.is_file() {
+                "it is a file, not a directory".to_string()
+            } else {
+                e.to_string()
+            };
+            io::Error::new(
+                e.kind(),
+                format!("cannot create the directory {}: {what}", dir.display()),
+            )
+        })?;
     }
     let text: Vec<String> = set.encode().iter().map(|b| format!("{b:02x}")).collect();
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
@@ -162,5 +172,9 @@ mod tests {
             load(&dir.path().join("none")),
             Err(LoadError::Missing(_))
         ));
+        // A state directory that is a file is named as such.
+        let e = save(&p.join("y.last-set"), &s).unwrap_err().to_string();
+        assert!(e.contains("it is a file, not a directory"), "{e}");
+        assert!(e.contains("x.last-set"), "{e}");
     }
 }

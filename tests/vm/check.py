@@ -530,6 +530,130 @@ def scn_extern_fault(con, logdir, root):
                 + "known differences applied:\n" + "".join(f"  {x}\n" for x in notes))
 
 
+# ---------------------------------------------------------------- (d) -------
+# extern-reset: the real kernel's BT reset branch (error_recovery: seq <=
+# retries after LONG_BUSY reset seq and caps) and one more turn of the B-4
+# loop, against model/extern-reset.toml.
+SRV_REQ = re.compile(r"\[\s*([\d.]+)\] <- req id=(\w+) ([0-9a-f]{2})/([0-9a-f]{2}) \[([^\]]*)\]")
+MODEL_TAKEN = re.compile(r"RequestTaken \{ netfn_lun: (\d+), seq: (\d+), cmd: (\d+), data_len: (\d+) \}")
+RESET_TOL = 0.5  # s: both clocks are the kernel's own timeouts; TCG jitter only
+
+
+def kernel_bt_lines(block):
+    """(seconds, normalised text) of the BT lines in a dmesg block."""
+    out = []
+    for l in block.lines:
+        m = re.match(r"^\[\s*([\d.]+)\]", l)
+        if m and BT_LINE.search(l):
+            out.append((float(m.group(1)), norm_line(l)))
+    return out
+
+
+def spacing(times):
+    return [round(t - times[0], 3) for t in times] if times else []
+
+
+def scn_extern_reset(con, logdir, root):
+    scn = "extern-reset"
+    common(scn, con, logdir)
+    bmclog = read(os.path.join(logdir, scn + ".bmc.log"))
+    model_file = os.path.join(root, "tests", "vm", "model", scn + ".toml")
+    model, err = run_model(root, logdir, model_file)
+    if not check(f"{scn}: model ran (bmcwd scenario run tests/vm/model/{scn}.toml)", model is not None, err):
+        return
+    entries = [re.search(r'label = "([^"]*)"', c) for c in read(model_file).split("[[request]]")[1:]]
+    by_label = {}
+    for c in model.get("completions", []):
+        o = c.get("origin", {})
+        i = o.get("entry")
+        if o.get("kind") == "workload" and isinstance(i, int) and i < len(entries) and entries[i]:
+            by_label[entries[i].group(1)] = c
+
+    # Our BMC's side: the fault hit the Get Watchdog Timer (LONG_BUSY), then
+    # the event check's Get BMC Global Enables and the first Warm Reset.
+    lines = bmclog.splitlines()
+    reqs = []  # (server seconds, msg_id, "nf/cm", data, stuck)
+    for i, l in enumerate(lines):
+        m = SRV_REQ.search(l)
+        if m:
+            stuck = i + 1 < len(lines) and "] fault stuck" in lines[i + 1]
+            reqs.append((float(m.group(1)), m.group(2), f"{m.group(3)}/{m.group(4)}", m.group(5), stuck))
+    hits = [r[2] for r in reqs if r[4]]
+    check(f"{scn}: server held B_BUSY (stuck) on 06/25, 06/2f, 06/03: {hits}", hits == ["06/25", "06/2f", "06/03"],
+          f"see {scn}.bmc.log")
+    released = next((i for i, l in enumerate(lines) if "late answer for held msg_id" in l), None)
+    after = []
+    if released is not None:
+        t_rel = float(re.search(r"\[\s*([\d.]+)\]", lines[released]).group(1))
+        after = [r for r in reqs if r[0] >= t_rel][:6]
+    k_seq = [r[2] for r in after]
+    # The model: what its BMC took after the LONG_BUSY hold ended.
+    evs = model.get("events", [])
+    t_off = next((e["t"] for e in evs if e.get("kind") == "fault-off" and e.get("detail") == "hang_after_take"), None)
+    taken = []
+    for e in evs:
+        m = MODEL_TAKEN.search(str(e.get("detail"))) if e.get("kind") == "bmc" else None
+        if m and t_off is not None and e["t"] >= t_off:
+            taken.append((e["t"], int(m.group(1)), int(m.group(2)), int(m.group(3)), int(m.group(4))))
+    taken = taken[:6]
+    m_seq = [f"{nl >> 2:02x}/{c:02x}" for _, nl, _, c, _ in taken]
+    check(f"{scn}: after LONG_BUSY the BMC gets {k_seq} (kernel) == {m_seq} (model)",
+          k_seq == m_seq and k_seq[:3] == ["06/2f", "06/03", "06/03"], "")
+    # RESET2's frame is 03 18 2A 03: Warm Reset, seq 42, no data. QEMU hands
+    # it over under B_BUSY with the msg_id it still awaits (that of the held
+    # Get BMC Global Enables), so our second answer drops B_BUSY.
+    wr_k = [r for r in after if r[2] == "06/03"]
+    wr_m = [t for t in taken if t[3] == 0x03]
+    check(f"{scn}: our BMC received the kernel's Warm Reset (RESET2) twice, no data, "
+          f"the held request's msg_id", len(wr_k) == 2 and all(r[3] == "" and r[1] == after[0][1] for r in wr_k),
+          f"{[(r[1], r[2], r[3]) for r in after]}")
+    check(f"{scn}: model's BMC took the Warm Reset frame 03 18 2A 03 twice",
+          len(wr_m) == 2 and all((nl, seq, dl) == (0x18, 42, 0) for _, nl, seq, _, dl in wr_m), f"{wr_m}")
+    ks, ms = spacing([r[0] for r in after]), spacing([t[0] for t in taken])
+    check(f"{scn}: BMC-side spacing kernel {ks} ~ model {ms} (5+5 s, 6+5 s, 6 s hold-off)",
+          len(ks) == len(ms) >= 4 and all(abs(a - b) <= RESET_TOL for a, b in zip(ks, ms)), "")
+
+    # Completion codes and times.
+    for tag, want_cc in (("base", 0), ("r-busy", 0xC0), ("r-after", 0)):
+        b, mc = con.block(tag), by_label.get(tag)
+        if not check(f"{scn}: model has request '{tag}'", mc is not None, f"labels {sorted(by_label)}"):
+            continue
+        kcc, mcc, mlat = guest_cc(b), mc.get("cc"), float(mc.get("latency_s", 0.0))
+        check(f"{scn}: {tag}: completion code kernel {kcc if kcc is None else hex(kcc)} == model {hex(mcc)}",
+              kcc == mcc == want_cc, b.text[-200:])
+        check(f"{scn}: {tag}: duration kernel {b.secs:.2f} s ~ model {mlat:.2f} s",
+              mlat - 0.5 <= b.secs <= mlat + 2.5, "")
+    # bmcwd get sent 2 s into the loop waits for all of it.
+    b, mc = con.block("r-loop"), by_label.get("r-loop")
+    got = parse_json(b.text)
+    mwait = float(mc["completed_s"]) - float(mc["submitted_s"]) if mc else -1.0
+    check(f"{scn}: r-loop: bmcwd get through the loop: kernel exit {b.rc}, model cc "
+          f"{hex(mc.get('cc')) if mc else None}", b.rc == 0 and got is not None and mc is not None
+          and mc.get("cc") == 0, b.text[-200:])
+    check(f"{scn}: r-loop: waited kernel {b.secs:.2f} s ~ model {mwait:.2f} s", mwait - 0.5 <= b.secs <= mwait + 2.5
+          and b.secs > 20, "")
+
+    # The BT log lines: strictly the model's, line for line, and their times.
+    mlog = [(float(l["t"]), norm_line(l["text"])) for l in model.get("log", [])
+            if BT_LINE.search(l["text"]) and "req2rsp" not in l["text"]]
+    klog = kernel_bt_lines(con.block("r-dmesg"))
+    mlines, klines = [x for _, x in mlog], [x for _, x in klog]
+    diffs = [f"#{i}: model {m!r} vs kernel {k!r}"
+             for i, (m, k) in enumerate(zip(mlines + [None] * len(klines), klines + [None] * len(mlines))) if m != k]
+    check(f"{scn}: kernel BT log == model, line for line ({len(klines)} lines)", not diffs, "; ".join(diffs))
+    resets = sum("BT reset (takes 5 secs)" in x for x in klines)
+    check(f"{scn}: kernel took the reset branch twice (BT reset, then one more turn of the B-4 loop): {resets}",
+          resets == 2 and "1 retries left" in klines and "failed 2 retries, sending error response" in klines, "")
+    ks, ms = spacing([t for t, _ in klog]), spacing([t for t, _ in mlog])
+    check(f"{scn}: BT line times kernel {sorted(set(ks))} ~ model {sorted(set(ms))}",
+          len(ks) == len(ms) > 0 and all(abs(a - b) <= RESET_TOL for a, b in zip(ks, ms)), "")
+    with open(os.path.join(logdir, "kernel-vs-model-reset.txt"), "w") as f:
+        f.write("model:\n" + "".join(f"  {t:9.3f} {x}\n" for t, x in zip(ms, mlines))
+                + "kernel:\n" + "".join(f"  {t:9.3f} {x}\n" for t, x in zip(ks, klines))
+                + f"BMC after LONG_BUSY: kernel {list(zip(spacing([r[0] for r in after]), k_seq))}\n"
+                + f"                     model  {list(zip(spacing([t[0] for t in taken]), m_seq))}\n")
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)

@@ -24,7 +24,7 @@ LOGS=$WORK/logs
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TRIPLE=x86_64-unknown-linux-gnu
 JOBS=${VM_JOBS:-2}
-SCENARIOS=(extern-fault qemu-sim qemu-leave extern-basic extern-wdt)
+SCENARIOS=(extern-fault extern-reset qemu-sim qemu-leave extern-basic extern-wdt)
 T_START=$(date +%s)
 
 PASSED=0
@@ -178,7 +178,10 @@ boot() {
             while IFS= read -r line; do
                 line=${line%$'\r'}
                 case $line in
-                    "VMT-FAULT "*) printf '%s\n' "${line#VMT-FAULT }" >"$FAULT_FILE" ;;
+                    # Atomic (rename): the server polls the file and must
+                    # never read it empty (= none, which releases a held answer).
+                    "VMT-FAULT "*) printf '%s\n' "${line#VMT-FAULT }" >"$FAULT_FILE.new" \
+                        && mv -f "$FAULT_FILE.new" "$FAULT_FILE" ;;
                 esac
             done &
     fi
@@ -238,6 +241,13 @@ scn_extern_fault() {
         || { echo "bmc server did not start" >"$LOGS/extern-fault.meta"; return; }
     # shellcheck disable=SC2046
     boot extern-fault 180 $(extern_args)
+    stop_bmc
+}
+scn_extern_reset() {
+    start_bmc extern-reset "${SIM_ARGS[@]}" \
+        || { echo "bmc server did not start" >"$LOGS/extern-reset.meta"; return; }
+    # shellcheck disable=SC2046
+    boot extern-reset 150 $(extern_args)
     stop_bmc
 }
 

@@ -230,6 +230,9 @@ pub struct BmcConfig {
     /// (request dropped, B_BUSY clear, no response) when a fault ends and none
     /// of those faults (nor [`Fault::HangAfterTake`]) is still active, at a
     /// `reconnect`, or at a BMC reset. Only with `b_busy_until_response`.
+    /// A request the host writes meanwhile (Linux's RESET2 Warm Reset) is
+    /// taken at once and supersedes the held one, as QEMU's
+    /// `ipmi_bt_ioport_write` hands it to the BMC without latching H2B_ATN.
     /// False: B_BUSY clears when the request is dropped (CTRL reads 0x00).
     ///
     /// [`Fault::Silent`]: crate::fault::Fault::Silent

@@ -206,7 +206,9 @@ pub enum DropReason {
     /// Malformed framing ([`MalformedPolicy::Drop`] or no complete header).
     Malformed,
     /// The fault that held a taken request with B_BUSY set ended
-    /// ([`Fault::HangAfterTake`], or `unanswered_holds_b_busy`).
+    /// ([`Fault::HangAfterTake`], or `unanswered_holds_b_busy`), or, with
+    /// `unanswered_holds_b_busy` (QEMU), the host wrote a new request that
+    /// superseded the held one.
     Hung,
     /// The response could not be posted (cannot happen with sane framing).
     PostFailed,
@@ -745,7 +747,17 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     /// Whether the firmware may take a request now.
     fn can_take(&self) -> bool {
-        matches!(self.phase, Phase::Idle)
+        let ready = match self.phase {
+            Phase::Idle => true,
+            // QEMU `ipmi_bt.c` `ipmi_bt_ioport_write`: H2B_ATN hands the
+            // buffer to the BMC even while B_BUSY is held for an unanswered
+            // request, which the new one supersedes (one msg_id is awaited).
+            // Linux's RESET2 Warm Reset reaches the BMC this way, so B_BUSY
+            // shows alone (`[ B_BUSY ]`, never `H2B`) in the next timeout.
+            Phase::Hung { .. } => self.holds_unanswered(),
+            Phase::Processing { .. } | Phase::Wedged => false,
+        };
+        ready
             && self.boot_until.is_none()
             && !self.faults.stuck_b_busy
             && !self.faults.never_clear_h2b_atn
@@ -961,6 +973,15 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     fn take(&mut self) {
         self.h2b_seen = None;
+        if let Phase::Hung { seq, cmd } = self.phase {
+            // Superseded (see `can_take`): its answer will never come.
+            self.emit(BmcEventKind::RequestDropped {
+                seq,
+                cmd,
+                reason: DropReason::Hung,
+            });
+            self.phase = Phase::Idle;
+        }
         let mut req = [0u8; BT_MAX_BUF];
         let written = self.dev.take_request(&mut req);
         self.commands_handled += 1;

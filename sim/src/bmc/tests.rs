@@ -1005,6 +1005,55 @@ fn qemu_unanswered_request_keeps_b_busy_until_the_fault_ends() {
     assert_eq!(app(&mut b, cmd::GET_DEVICE_ID, &[]).0, 0);
 }
 
+/// QEMU `ipmi_bt.c` `ipmi_bt_ioport_write` hands a request written under a
+/// held B_BUSY to the BMC at once (never latching H2B_ATN): Linux's RESET2
+/// Warm Reset (03 18 2A 03) supersedes the held request, the next timeout
+/// shows `[ B_BUSY ]` alone, and an answer to it drops B_BUSY
+/// (kernel-vs-model.md D5). Without QEMU's rule the frame waits in the buffer.
+#[test]
+fn qemu_request_written_under_held_b_busy_supersedes_the_held_one() {
+    let mut b = SimBmc::new(BmcConfig::qemu());
+    b.inject(ms(0), Fault::HangAfterTake);
+    send(&mut b, ms(0), 0x18, 0, cmd::GET_GLOBAL_ENABLES, &[]);
+    b.advance(ms(10_000));
+    assert_eq!(b.read_ctrl(), B_BUSY);
+    events(&mut b);
+    send(&mut b, ms(10_000), 0x18, 42, cmd::WARM_RESET, &[]);
+    assert_eq!(b.read_ctrl(), B_BUSY, "taken at once: no H2B, B_BUSY held");
+    let ev = events(&mut b);
+    assert!(ev.contains(&BmcEventKind::RequestDropped {
+        seq: 0,
+        cmd: cmd::GET_GLOBAL_ENABLES,
+        reason: DropReason::Hung
+    }));
+    assert!(ev.contains(&BmcEventKind::RequestTaken {
+        netfn_lun: 0x18,
+        seq: 42,
+        cmd: cmd::WARM_RESET,
+        data_len: 0
+    }));
+    // The hold ends as the next Warm Reset arrives: that one is answered.
+    b.inject(ms(21_000), Fault::Reconnect);
+    assert_eq!(b.read_ctrl(), 0);
+    let t = b.now();
+    send(&mut b, t, 0x18, 42, cmd::WARM_RESET, &[]);
+    assert!(wait_b2h(&mut b, t + Duration::from_secs(1)).is_some());
+    assert_eq!(
+        &read_response(&mut b)[1..5],
+        &[0x1C, 42, cmd::WARM_RESET, 0]
+    );
+
+    // Default preset (B_BUSY cleared when a request is read): the frame
+    // written under the hang is not taken until the hang ends.
+    let mut b = healthy();
+    b.inject(ms(0), Fault::HangAfterTake);
+    send(&mut b, ms(0), 0x18, 0, cmd::GET_GLOBAL_ENABLES, &[]);
+    b.advance(ms(1_000));
+    send(&mut b, ms(1_000), 0x18, 42, cmd::WARM_RESET, &[]);
+    b.advance(ms(2_000));
+    assert_eq!(b.read_ctrl(), B_BUSY | H2B);
+}
+
 #[test]
 fn qemu_lost_response_keeps_b_busy_until_reconnect_or_reset() {
     // Lose every response: held; ending an unrelated fault while the loss

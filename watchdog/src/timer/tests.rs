@@ -737,9 +737,16 @@ fn events_iterator_and_len() {
     let mut evs = wd.advance(ms(100));
     assert_eq!(evs.len(), 2);
     assert!(!evs.is_empty());
-    assert!(evs.next().is_some());
+    // In time order: the pre-timeout (0 s before expiry), then the expiry.
+    assert!(matches!(evs.next(), Some(WatchdogEvent::PreTimeout { .. })));
     assert_eq!(evs.len(), 1);
-    assert!(evs.next().is_some());
+    assert!(matches!(
+        evs.next(),
+        Some(WatchdogEvent::Expired {
+            action: TimerAction::HardReset,
+            ..
+        })
+    ));
     assert!(evs.is_empty());
     assert!(evs.next().is_none());
 }

@@ -443,6 +443,14 @@ pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(
                 .into(),
         ));
     }
+    for (flag, addr) in [
+        ("--vm-listen", &a.vm_listen),
+        ("--vm-connect", &a.vm_connect),
+    ] {
+        if let Some(addr) = addr {
+            check_tcp_address(flag, addr)?;
+        }
+    }
     let log: LogSink = Arc::new(|line: &str| err_raw(&format!("bmcwd sim: {line}\n")));
     let opts = ServerOptions {
         log: a.verbose.then(|| log.clone()),
@@ -520,6 +528,21 @@ pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(
         let _ = std::fs::remove_file(p);
     }
     result
+}
+
+/// Checks a `--vm-listen`/`--vm-connect` value before serving: it must be
+/// `HOST:PORT` that resolves (e.g. `127.0.0.1:9002`, `localhost:9002`).
+pub fn check_tcp_address(flag: &str, addr: &str) -> Result<(), CliError> {
+    use std::net::ToSocketAddrs;
+    match addr.to_socket_addrs().map(|mut it| it.next()) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(CliError::Usage(format!(
+            "{flag} {addr}: the name resolves to no address: give HOST:PORT, e.g. 127.0.0.1:9002"
+        ))),
+        Err(e) => Err(CliError::Usage(format!(
+            "{flag} {addr}: not a TCP address ({e}): give HOST:PORT, e.g. 127.0.0.1:9002"
+        ))),
+    }
 }
 
 /// Binds a Unix listener, replacing a stale socket file (never another file).

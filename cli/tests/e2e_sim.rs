@@ -374,3 +374,25 @@ fn endless_huge_or_binary_scenario_files_are_refused() {
         .code(2)
         .stderr(contains("not UTF-8 text"));
 }
+
+/// A malformed --vm-listen/--vm-connect address is a usage error (exit 2)
+/// naming the flag and the expected form, found before anything is served.
+#[test]
+fn bad_tcp_addresses_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, addr) in [
+        ("--vm-listen", "badaddr"),
+        ("--vm-listen", "127.0.0.1:99999"),
+        ("--vm-connect", "nohostport"),
+    ] {
+        common::bmcwd(dir.path(), &["sim", "serve", flag, addr])
+            .timeout(std::time::Duration::from_secs(10))
+            .assert()
+            .code(2)
+            .stderr(
+                contains(format!("{flag} {addr}: not a TCP address"))
+                    .and(contains("HOST:PORT"))
+                    .and(contains("listening").not()),
+            );
+    }
+}

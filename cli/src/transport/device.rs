@@ -61,6 +61,14 @@ impl<C> DeviceTransport<C> {
 
 /// Maps an `open(2)` failure on an IPMI device node to an actionable error.
 pub fn open_error(path: &Path, e: io::Error) -> TransportError {
+    use std::os::unix::fs::FileTypeExt;
+    // open(2) on a Unix socket fails with ENXIO, which would otherwise read
+    // as "no driver": it is a socket (`bmcwd sim serve`?), not a device.
+    if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        return TransportError::NotIpmi {
+            path: path.to_path_buf(),
+        };
+    }
     let path = path.to_path_buf();
     match e.kind() {
         io::ErrorKind::NotFound => TransportError::DeviceMissing { path },
@@ -285,6 +293,16 @@ mod tests {
         assert!(e.contains("permission denied"), "{e}");
         assert!(e.contains("root"), "{e}");
         assert!(e.contains("group"), "{e}");
+    }
+
+    #[test]
+    fn a_socket_is_not_an_ipmi_device_not_a_missing_driver() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("bmc.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let e = DeviceTransport::open(&sock).err().unwrap();
+        assert!(matches!(e, TransportError::NotIpmi { .. }), "{e}");
+        assert!(e.to_string().contains("use --socket"), "{e}");
     }
 
     #[test]

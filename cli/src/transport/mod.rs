@@ -100,7 +100,7 @@ pub enum TransportError {
     /// The path is not an IPMI device node (ioctls fail with ENOTTY).
     #[error(
         "{} is not an IPMI device (it rejects the IPMI ioctls): point --device at a /dev/ipmiN \
-         node created by the ipmi_devintf module",
+         node created by the ipmi_devintf module (for a `bmcwd sim serve` socket, use --socket)",
         path.display()
     )]
     NotIpmi {

@@ -182,7 +182,8 @@ pub fn trace_json(trace: &Trace) -> Value {
             let (kind, detail) = match &e.kind {
                 EventKind::State { from, to } => (
                     "state",
-                    json!({"from": format!("{from:?}"), "to": format!("{to:?}")}),
+                    // The kernel's STATE2TXT names, as in the log and timeline.
+                    json!({"from": from.text(), "to": to.text()}),
                 ),
                 EventKind::Submit { id } => ("submit", json!({"id": id})),
                 EventKind::Complete { index } => (
@@ -204,7 +205,7 @@ pub fn trace_json(trace: &Trace) -> Value {
         "end_s": secs(trace.end),
         "registered": trace.registered,
         "log": trace.log.iter().map(|l| json!({
-            "t": secs(l.t), "level": format!("{:?}", l.level), "text": l.text,
+            "t": secs(l.t), "level": l.level.name(), "text": l.text,
         })).collect::<Vec<_>>(),
         "events": events,
         "completions": trace.completions.iter().map(|c| json!({

@@ -51,6 +51,22 @@ fn scenario_run_json_is_the_trace() {
         .unwrap()
         .iter()
         .any(|l| l["text"].as_str().unwrap().contains("timeout in XACTION")));
+    // Names as the kernel prints them (dmesg -x levels, STATE2TXT), not
+    // Rust identifiers.
+    assert!(v["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["level"] == "warn"));
+    let states: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "state")
+        .filter_map(|e| e["detail"]["to"].as_str())
+        .collect();
+    assert!(states.contains(&"LONG_BUSY"), "{states:?}");
+    assert!(states.contains(&"XACTION"), "{states:?}");
     // The long-busy message is answered by the host itself with 0xC0.
     assert!(v["completions"]
         .as_array()

@@ -234,6 +234,42 @@ struct Workload {
     last_id: Option<u32>,
 }
 
+/// Work and memory limits of one run. A scenario that needs more (a year of
+/// polling every jiffy with `fast_forward = false`, ten million back-to-back
+/// requests, a register trace of a day) is stopped early: the trace ends
+/// where the limit was hit, says why in [`Trace::truncated`] and in a
+/// `Phase` event, and keeps everything recorded so far. The defaults keep a
+/// run under about a minute and a gigabyte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Scheduler steps (jumps of the virtual clock).
+    pub max_steps: u64,
+    /// `BtSm::event` calls, including those of the synchronous probe and
+    /// unload loops (a BMC silent from time 0 keeps detect waiting).
+    pub max_sm_events: u64,
+    /// Records kept in memory: events, completions, kernel log lines and
+    /// queued messages together.
+    pub max_records: usize,
+    /// Register accesses recorded with `[trace] registers = true`.
+    pub max_register_records: usize,
+}
+
+impl RunLimits {
+    /// The limits [`run`] uses.
+    pub const DEFAULT: Self = Self {
+        max_steps: 20_000_000,
+        max_sm_events: 100_000_000,
+        max_records: 2_000_000,
+        max_register_records: 8_000_000,
+    };
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
 /// A run in progress; [`run`] drives one to its stop time. Use it directly to
 /// step a scenario or to inspect state between steps.
 pub struct Simulation {
@@ -261,6 +297,9 @@ pub struct Simulation {
     event_waiters: Vec<u32>,
     /// Next tick of the message handler's one-second timer, while it runs.
     msghandler_tick: Option<SimTime>,
+    limits: RunLimits,
+    /// Why the run stopped before its stop time, once a limit was hit.
+    truncated: Option<String>,
 }
 
 impl Simulation {
@@ -308,7 +347,52 @@ impl Simulation {
             verbose_bmc: record,
             event_waiters: Vec::new(),
             msghandler_tick: None,
+            limits: RunLimits::DEFAULT,
+            truncated: None,
         }
+    }
+
+    /// Replace the work and memory limits (default [`RunLimits::DEFAULT`]).
+    pub fn set_limits(&mut self, limits: RunLimits) {
+        self.limits = limits;
+    }
+
+    /// Why the run stopped before its stop time, if a [`RunLimits`] limit
+    /// was hit.
+    pub fn truncated(&self) -> Option<&str> {
+        self.truncated.as_deref()
+    }
+
+    /// The first limit the run is over, as a message for people.
+    fn over_limit(&self) -> Option<String> {
+        let l = &self.limits;
+        if self.stats.steps >= l.max_steps {
+            return Some(format!(
+                "step limit of {} reached (a long stop with fast_forward = false, or very dense requests); shorten `stop` or thin the workload",
+                l.max_steps
+            ));
+        }
+        if self.stats.sm_events >= l.max_sm_events {
+            return Some(format!(
+                "state-machine event limit of {} reached (a long stop with fast_forward = false?); shorten `stop`",
+                l.max_sm_events
+            ));
+        }
+        let records =
+            self.events.len() + self.completions.len() + self.log.lines().len() + self.queue.len();
+        if records >= l.max_records {
+            return Some(format!(
+                "record limit of {} events, completions, log lines and queued messages reached; shorten `stop` or reduce `repeat`",
+                l.max_records
+            ));
+        }
+        if self.bus.regs.len() >= l.max_register_records {
+            return Some(format!(
+                "register trace limit of {} accesses reached; shorten `stop` or set `[trace] registers = false`",
+                l.max_register_records
+            ));
+        }
+        None
     }
 
     /// The driver behaviour in use.
@@ -340,6 +424,7 @@ impl Simulation {
             events: &mut self.events,
             stats: &mut self.stats,
             stop: self.stop,
+            limits: self.limits,
         };
         (&mut self.si, env)
     }
@@ -393,6 +478,9 @@ impl Simulation {
 
     /// Run until virtual time `until` (clamped to the scenario's stop time).
     pub fn run_until(&mut self, until: SimTime) {
+        if self.truncated.is_some() {
+            return;
+        }
         let until = until.min(self.stop);
         if !self.started {
             self.start();
@@ -401,6 +489,15 @@ impl Simulation {
         let mut last_t = self.now();
         let mut last_progress = (self.next_id, self.completions.len());
         loop {
+            if let Some(why) = self.over_limit() {
+                let now = self.now();
+                self.events.push(Event {
+                    t: now,
+                    kind: EventKind::Phase(format!("run stopped early: {why}")),
+                });
+                self.truncated = Some(why);
+                return;
+            }
             let mut n = NextEvent::new();
             n.offer(Source::Bmc, self.bus.dev.next_deadline());
             if self.registered && !self.unloaded {
@@ -693,6 +790,7 @@ impl Simulation {
             registers,
             registered: self.registered,
             stats: self.stats,
+            truncated: self.truncated,
         }
     }
 }

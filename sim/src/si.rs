@@ -306,11 +306,23 @@ pub struct SiEnv<'a, D: SimDevice> {
     pub stats: &'a mut RunStats,
     /// Simulation end: synchronous loops give up here.
     pub stop: SimTime,
+    /// Work and memory limits: synchronous loops also give up when a run
+    /// is over them (the runner then reports which).
+    pub limits: crate::runner::RunLimits,
 }
 
 impl<D: SimDevice> SiEnv<'_, D> {
     fn now(&self) -> SimTime {
         self.bus.now()
+    }
+
+    /// Whether a synchronous loop must give up now: the run's stop time
+    /// came, or the run is over its [`RunLimits`](crate::runner::RunLimits).
+    fn must_stop(&self) -> bool {
+        self.now() >= self.stop
+            || self.stats.sm_events >= self.limits.max_sm_events
+            || self.events.len() + self.log.lines().len() >= self.limits.max_records
+            || self.bus.regs.len() >= self.limits.max_register_records
     }
 
     fn note_state(&mut self, before: ipmi_bt_sm::State) {
@@ -1092,7 +1104,7 @@ impl SiDriver {
         let upj = i64::from(self.clock.si_usec_per_jiffy());
         let mut pure = false;
         while self.curr.is_some() || self.si_state != SiState::Normal {
-            if env.now() >= env.stop {
+            if env.must_stop() {
                 return false;
             }
             match self.profile.unload_wait {
@@ -1106,10 +1118,16 @@ impl SiDriver {
                     };
                     if n > 1 {
                         env.stats.skipped_polls += n - 1;
-                        self.sleep_jiffies(env, n - 1);
+                        if !self.sleep_jiffies(env, n - 1) {
+                            return false;
+                        }
                     }
-                    let t = env.now();
-                    env.bus.advance(SimTime::from_nanos(t.as_nanos() + 10_000));
+                    let udelay = SimTime::from_nanos(env.now().as_nanos().saturating_add(10_000));
+                    if udelay > env.stop {
+                        env.bus.advance(env.stop);
+                        return false;
+                    }
+                    env.bus.advance(udelay);
                     let (acc0, ctrl0, st0, ev0) = (
                         env.bus.accesses(),
                         env.bus.ctrl_reads,
@@ -1123,14 +1141,18 @@ impl SiDriver {
                         && env.bus.accesses() == acc0 + 1
                         && env.bus.ctrl_reads == ctrl0 + 1
                         && env.sm.state() == st0;
-                    self.sleep_jiffies(env, 1);
+                    if !self.sleep_jiffies(env, 1) {
+                        return false;
+                    }
                 }
                 UnloadWait::ElapsedSinceLastTimer => {
                     let j = self.jiffies(env);
                     let diff = i64::try_from(j.saturating_sub(self.last_timeout_jiffies))
                         .unwrap_or(i64::MAX);
                     let _ = self.smi_event_handler(env, diff.saturating_mul(upj));
-                    self.sleep_jiffies(env, 1);
+                    if !self.sleep_jiffies(env, 1) {
+                        return false;
+                    }
                 }
             }
         }
@@ -1138,11 +1160,18 @@ impl SiDriver {
     }
 
     /// One-jiffy sleep of the synchronous loops: `schedule_timeout(1)` wakes
-    /// at the next tick.
-    fn sleep_jiffies<D: SimDevice>(&self, env: &mut SiEnv<'_, D>, n: u64) {
+    /// at the next tick. Returns false, with the clock at the run's stop time, if the wake-up
+    /// would come after it (the run never goes past its stop).
+    #[must_use]
+    fn sleep_jiffies<D: SimDevice>(&self, env: &mut SiEnv<'_, D>, n: u64) -> bool {
         let j = self.jiffies(env);
-        let t = self.clock.time_of(j + n.max(1));
+        let t = self.clock.time_of(j.saturating_add(n.max(1)));
+        if t > env.stop {
+            env.bus.advance(env.stop);
+            return false;
+        }
         env.bus.advance(t);
+        true
     }
 
     /// The synchronous loop of `wait_for_msg_done` / `bt_detect`: `event(0)`,
@@ -1159,7 +1188,7 @@ impl SiDriver {
         loop {
             match r {
                 SmResult::CallWithDelay | SmResult::CallWithTickDelay => {
-                    if env.now() >= env.stop {
+                    if env.must_stop() {
                         return None;
                     }
                     let n = if self.fast_forward && pure && credit_us > 0 {
@@ -1167,7 +1196,9 @@ impl SiDriver {
                     } else {
                         1
                     };
-                    self.sleep_jiffies(env, n);
+                    if !self.sleep_jiffies(env, n) {
+                        return None;
+                    }
                     if n > 1 {
                         env.stats.skipped_polls += n - 1;
                     }

@@ -206,6 +206,9 @@ pub struct Trace {
     pub registered: bool,
     /// Work counters.
     pub stats: RunStats,
+    /// Why the run stopped before the scenario's stop time (a
+    /// [`RunLimits`](crate::runner::RunLimits) limit), if it did.
+    pub truncated: Option<String>,
 }
 
 /// Well-known command names for the timeline (IPMI v2.0 Appendix G).
@@ -285,7 +288,15 @@ impl Trace {
         if !self.registered {
             let _ = writeln!(s, "interface NOT registered (probe failed)");
         }
+        if let Some(why) = &self.truncated {
+            let _ = writeln!(
+                s,
+                "RUN STOPPED EARLY at {}: {why}",
+                secs(self.end.since_start())
+            );
+        }
         let _ = writeln!(s);
+        let requests = self.requests_by_id();
         // Merge events and log lines by time (both are already time-ordered).
         let mut li = self.log.iter().peekable();
         for e in &self.events {
@@ -298,7 +309,7 @@ impl Trace {
                     let _ = writeln!(s, "STATE    {} -> {}", from.text(), to.text());
                 }
                 EventKind::Submit { id } => {
-                    let req = self.request_of(*id);
+                    let req = requests.get(id).copied().unwrap_or_default();
                     let (nf, cmd) = (
                         req.first().map_or(0, |b| b >> 2),
                         req.get(1).copied().unwrap_or(0),
@@ -364,14 +375,19 @@ impl Trace {
         s
     }
 
-    fn request_of(&self, id: u32) -> &[u8] {
-        if let Some(c) = self.completions.iter().find(|c| c.id == id) {
-            return &c.request;
-        }
-        if let Some(p) = self.pending.iter().find(|p| p.id == id) {
-            return &p.request;
-        }
-        &[]
+    /// Request bytes by message id, for the SUBMIT lines: one map, so the
+    /// timeline of a long run renders in linear time.
+    fn requests_by_id(&self) -> std::collections::HashMap<u32, &[u8]> {
+        // Pending first, completions last: a completed message's entry wins.
+        self.pending
+            .iter()
+            .map(|p| (p.id, p.request.as_slice()))
+            .chain(
+                self.completions
+                    .iter()
+                    .map(|c| (c.id, c.request.as_slice())),
+            )
+            .collect()
     }
 }
 

@@ -184,7 +184,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> VmClient<S> {
         let (id, bytes) = self.core.request(netfn, lun, cmd, data)?;
         self.stream.write_all(&bytes).await?;
         self.stream.flush().await?;
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        // An unrepresentable deadline (a timeout of centuries) waits a day.
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or(now + Duration::from_secs(86_400));
         let mut buf = [0u8; 512];
         loop {
             let n = tokio::time::timeout_at(deadline, self.stream.read(&mut buf))
@@ -264,7 +268,10 @@ impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
         let (id, bytes) = self.core.request(netfn, lun, cmd, data)?;
         self.stream.write_all(&bytes)?;
         self.stream.flush()?;
-        let deadline = std::time::Instant::now() + timeout;
+        let now = std::time::Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or(now + Duration::from_secs(86_400));
         let mut buf = [0u8; 512];
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());

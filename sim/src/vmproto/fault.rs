@@ -134,13 +134,26 @@ impl fmt::Display for FaultParseError {
         write!(
             f,
             "{}; expected one of none, silent, bad-checksum, wrong-cmd, wrong-msgid, stuck, \
-             delay=MS, cc=HEX, disconnect, optionally followed by count=N, only=NETFN:CMD (hex) and hold=MS",
+             delay=MS, cc=HEX, disconnect, optionally followed by count=N, only=NETFN:CMD (hex) and hold=MS \
+             (MS at most 86400000, one day)",
             self.0
         )
     }
 }
 
 impl std::error::Error for FaultParseError {}
+
+/// Longest `delay=` / `hold=` accepted: one day, in milliseconds. Longer
+/// is never what a test means, and it keeps every deadline representable.
+pub const MAX_FAULT_MS: u64 = 86_400_000;
+
+/// `MS` of `delay=MS` / `hold=MS`, at most [`MAX_FAULT_MS`].
+fn parse_ms(ms: &str) -> Option<Duration> {
+    ms.parse::<u64>()
+        .ok()
+        .filter(|&v| v <= MAX_FAULT_MS)
+        .map(Duration::from_millis)
+}
 
 fn parse_hex(s: &str) -> Option<u8> {
     let s = s.trim_start_matches("0x").trim_start_matches("0X");
@@ -165,9 +178,7 @@ impl FromStr for FaultSpec {
             "stuck" => VmFault::Stuck,
             "disconnect" => VmFault::Disconnect,
             w => match w.split_once('=') {
-                Some(("delay", ms)) => {
-                    VmFault::Delay(Duration::from_millis(ms.parse().map_err(|_| bad(w))?))
-                }
+                Some(("delay", ms)) => VmFault::Delay(parse_ms(ms).ok_or_else(|| bad(w))?),
                 Some(("cc", cc)) => {
                     VmFault::Cc(CompletionCode(parse_hex(cc).ok_or_else(|| bad(w))?))
                 }
@@ -181,9 +192,7 @@ impl FromStr for FaultSpec {
         for w in words {
             match w.split_once('=') {
                 Some(("count", n)) => spec.count = Some(n.parse().map_err(|_| bad(w))?),
-                Some(("hold", ms)) => {
-                    spec.hold = Some(Duration::from_millis(ms.parse().map_err(|_| bad(w))?))
-                }
+                Some(("hold", ms)) => spec.hold = Some(parse_ms(ms).ok_or_else(|| bad(w))?),
                 Some(("only", nc)) => {
                     let (n, c) = nc.split_once(':').ok_or_else(|| bad(w))?;
                     spec.only = Some((
@@ -306,6 +315,13 @@ mod tests {
             "silent count=-1",
             "silent only=6",
             "silent x=1",
+            "delay=86400001",
+            "delay=18446744073709551615",
+            "delay=99999999999999999999999",
+            "wrong-msgid hold=86400001",
+            "cc=100",
+            "silent only=06:100",
+            "silent count=4294967296",
         ] {
             let e = bad.parse::<FaultSpec>().unwrap_err();
             assert!(

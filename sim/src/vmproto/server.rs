@@ -133,6 +133,19 @@ pub const INBAND_FAULT_NETFN: u8 = 0x30;
 /// Command byte of the in-band fault command.
 pub const INBAND_FAULT_CMD: u8 = 0x5A;
 
+/// Most answers a `delay=` fault keeps waiting at once on one connection; a
+/// peer that floods requests beyond this gets no answer for the excess (each
+/// drop is logged), so memory stays bounded.
+pub const MAX_DELAYED: usize = 1024;
+
+/// `now + d`, or a day from now if that cannot be represented.
+fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(now)
+}
+
 /// Serves one BMC over VM-protocol connections, one connection at a time.
 pub struct VmServer<B> {
     bmc: Arc<Mutex<B>>,
@@ -294,7 +307,10 @@ impl<B: VmBmc> VmServer<B> {
                 wr.shutdown().await.ok();
                 return Ok(());
             }
-            let bmc_deadline = self.lock().next_deadline().map(|d| self.start + d);
+            let bmc_deadline = self
+                .lock()
+                .next_deadline()
+                .and_then(|d| self.start.checked_add(d));
             let delay_deadline = conn.delayed.iter().map(|(t, _)| *t).min();
             let held_deadline = conn.held.as_ref().and_then(|h| h.until);
             let wake = [bmc_deadline, delay_deadline, held_deadline]
@@ -522,7 +538,7 @@ impl<B: VmBmc> VmServer<B> {
                     msg_id: id,
                     bytes: real.take(),
                     generation,
-                    until: spec.hold.map(|h| Instant::now() + h),
+                    until: spec.hold.map(deadline_after),
                 });
                 if fault == VmFault::WrongMsgId {
                     enc.response(
@@ -539,8 +555,14 @@ impl<B: VmBmc> VmServer<B> {
             }
             VmFault::Delay(d) => {
                 enc.response(id, rsp_netfn_lun, req.cmd, reply.cc, &reply.data);
+                if conn.delayed.len() >= MAX_DELAYED {
+                    self.log(|| {
+                        format!("fault delay: {MAX_DELAYED} answers already waiting, id {id:02x} dropped")
+                    });
+                    return;
+                }
                 self.log(|| format!("fault delay: answer in {} ms", d.as_millis()));
-                conn.delayed.push((Instant::now() + d, enc.take()));
+                conn.delayed.push((deadline_after(d), enc.take()));
                 return;
             }
             VmFault::Cc(cc) => {
@@ -699,6 +721,134 @@ mod tests {
     }
 
     const T: Duration = Duration::from_secs(5);
+
+    /// Serves `input` as the whole of what a peer sends, then closes; returns
+    /// what the server answered and the log.
+    async fn serve_bytes(input: Vec<u8>, faults: &str) -> (io::Result<()>, Vec<u8>, Vec<String>) {
+        use tokio::io::AsyncWriteExt;
+        let bmc = Arc::new(Mutex::new(TestBmc {
+            reset_at: Some(Duration::from_millis(1)),
+            actions: vec![],
+            seen: vec![],
+        }));
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = log.clone();
+        let opts = ServerOptions {
+            control_gap: Duration::ZERO,
+            inband_faults: true,
+            log: Some(Arc::new(move |l: &str| {
+                sink.lock().unwrap().push(l.to_owned())
+            })),
+            ..Default::default()
+        };
+        opts.faults.set(faults.parse().unwrap());
+        let server = Arc::new(VmServer::new(bmc, opts));
+        let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        let s = server.clone();
+        let task = tokio::spawn(async move { s.serve_stream(a).await });
+        let (mut rd, mut wr) = b.split();
+        let writer = async {
+            // A `disconnect` fault may close the link while we still write.
+            let _ = wr.write_all(&input).await;
+            let _ = wr.shutdown().await;
+        };
+        let mut out = Vec::new();
+        let reader = rd.read_to_end(&mut out);
+        let (_, r) = tokio::time::timeout(T, async { tokio::join!(writer, reader) })
+            .await
+            .expect("server finished");
+        if !faults.contains("disconnect") {
+            r.unwrap();
+        }
+        let res = tokio::time::timeout(T, task)
+            .await
+            .expect("server returned")
+            .unwrap();
+        let log = log.lock().unwrap().clone();
+        (res, out, log)
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 48,
+            failure_persistence: None,
+            ..Default::default()
+        })]
+
+        /// Whatever a peer sends (garbage, oversize units, bad checksums,
+        /// stray escapes, control units, half a frame before it hangs up),
+        /// the server answers what parses and ends cleanly at EOF.
+        #[test]
+        fn any_peer_bytes_end_cleanly(
+            chunks in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8)
+                        .prop_map(|mut v| { v.push(0xA0); v }),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4)
+                        .prop_map(|mut v| { v.push(0xA1); v }),
+                    proptest::prelude::any::<u8>().prop_map(|id| {
+                        let mut e = Encoder::new();
+                        e.message(&[&[id, 0x18, 0x01]]);
+                        e.take()
+                    }),
+                ],
+                0..12,
+            ),
+            fault in proptest::sample::select(&[
+                "none", "silent", "bad-checksum", "wrong-cmd", "wrong-msgid", "stuck",
+                "delay=50", "cc=c3", "wrong-msgid hold=10", "disconnect count=1",
+            ][..]),
+        ) {
+            let input: Vec<u8> = chunks.concat();
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (res, out, _log) = rt.block_on(serve_bytes(input, fault));
+            proptest::prop_assert!(res.is_ok(), "{res:?}");
+            // Everything the server wrote decodes as whole units, starting
+            // with its version announcement.
+            let mut d = Decoder::new();
+            let mut units = Vec::new();
+            for b in out {
+                match d.push(b) {
+                    Some(Unit::Discarded(w)) if fault != "bad-checksum" => {
+                        proptest::prop_assert!(false, "server sent a bad unit: {w}");
+                    }
+                    Some(Unit::Control(c)) => units.push(Some(c)),
+                    Some(_) => units.push(None),
+                    None => {}
+                }
+            }
+            proptest::prop_assert_eq!(units.first(), Some(&Some(ControlCommand::Version(1))));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_flood_under_a_long_delay_keeps_memory_bounded() {
+        let mut e = Encoder::new();
+        for i in 0..(MAX_DELAYED + 200) {
+            e.message(&[&[i as u8, 0x18, 0x01]]);
+        }
+        let (res, out, log) = serve_bytes(e.take(), "delay=86400000").await;
+        res.unwrap();
+        let dropped = log
+            .iter()
+            .filter(|l| l.contains("answers already waiting"))
+            .count();
+        assert_eq!(dropped, 200, "{:?}", log.last());
+        // Nothing is answered within the day: only control units went out.
+        let mut d = Decoder::new();
+        let units: Vec<_> = out
+            .iter()
+            .filter_map(|&b| d.push(b).map(|u| format!("{u:?}")))
+            .collect();
+        assert!(units.iter().all(|u| u.starts_with("Control(")), "{units:?}");
+        assert_eq!(
+            units.first().map(String::as_str),
+            Some("Control(Version(1))")
+        );
+    }
 
     #[tokio::test]
     async fn request_response_and_version_over_unix_pair() {

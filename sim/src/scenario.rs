@@ -532,6 +532,11 @@ impl Dur {
     /// Parse `"<number><unit>"`; see the type docs.
     pub fn parse(s: &str) -> Result<Self, String> {
         let t = s.trim();
+        if t.starts_with('-') {
+            return Err(format!(
+                "invalid duration {s:?}: durations cannot be negative (use e.g. \"0.5s\")"
+            ));
+        }
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .ok_or_else(|| {
@@ -553,7 +558,7 @@ impl Dur {
                 ))
             }
         };
-        if num.is_empty() {
+        if num.is_empty() || num == "." {
             return Err(format!(
                 "invalid duration {s:?}: missing number before the unit"
             ));
@@ -562,7 +567,12 @@ impl Dur {
             Some((i, f)) => (i, f),
             None => (num, ""),
         };
-        let overflow = || format!("invalid duration {s:?}: too large");
+        let overflow = || {
+            format!(
+                "invalid duration {s:?}: too large (at most {}h)",
+                u64::MAX / 3_600_000_000_000
+            )
+        };
         let bad = || format!("invalid duration {s:?}: not a number");
         let int_v: u64 = if int.is_empty() {
             0
@@ -727,14 +737,38 @@ fn field_at_line(src: &str, line: usize) -> Option<String> {
 }
 
 impl ScenarioError {
-    fn at(src: &str, span: Option<core::ops::Range<usize>>, message: String) -> Self {
-        let (line, column, field) = match span {
+    fn at(src: &str, span: Option<core::ops::Range<usize>>, mut message: String) -> Self {
+        let (line, column, mut field) = match span {
             Some(r) => {
                 let (l, c) = line_col(src, r.start);
                 (Some(l), Some(c), field_at_line(src, l))
             }
             None => (None, None, None),
         };
+        // A missing key is reported at the start of its table: name the key
+        // itself (under the table's header, if the table has one).
+        if let Some(key) = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.strip_suffix('`'))
+            .map(str::to_owned)
+        {
+            let header_line = line
+                .and_then(|l| src.lines().nth(l.saturating_sub(1)))
+                .is_some_and(|l| l.trim_start().starts_with('['));
+            field = match field.filter(|_| header_line) {
+                Some(table) => Some(format!("{table}.{key}")),
+                None => Some(key.clone()),
+            };
+            let hint = match key.as_str() {
+                "stop" => " (the simulated run length, e.g. stop = \"60s\")",
+                "name" => " (an identifier shown in traces, e.g. name = \"my-run\")",
+                "kind" => " (the fault kind, e.g. kind = \"silent\")",
+                "netfn" => " (the request NetFn, e.g. netfn = 0x06)",
+                "cmd" => " (the command code, e.g. cmd = 0x01)",
+                _ => "",
+            };
+            message = format!("missing required key `{key}`{hint}");
+        }
         Self {
             path: None,
             line,
@@ -1142,6 +1176,37 @@ duration = "1.5s"
         );
         let e = Scenario::from_toml_str("name = \"x\"\nstop = \"0s\"\n").unwrap_err();
         assert_eq!((e.line, e.field.as_deref()), (Some(2), Some("stop")), "{e}");
+    }
+
+    #[test]
+    fn missing_keys_are_named_with_their_table() {
+        let e = Scenario::from_toml_str("name = \"x\"\n").unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("stop"), "{e}");
+        assert!(e.to_string().contains("missing required key `stop`"), "{e}");
+        assert!(e.to_string().contains("e.g. stop = \"60s\""), "{e}");
+        let e = Scenario::from_toml_str(
+            "name = \"x\"\nstop = \"1s\"\n[[request]]\nnetfn = 6\ncmd = 1\n[[request]]\ncmd = 1\nnetfn = 6\n[[fault]]\nat = \"1s\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("fault[1].kind"), "{e}");
+        assert_eq!(e.line, Some(9), "{e}");
+        let e = Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\n[[request]]\nnetfn = 6\n")
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("request[1].cmd"), "{e}");
+    }
+
+    #[test]
+    fn negative_and_oversized_durations_say_why() {
+        assert!(Dur::parse("-1s")
+            .unwrap_err()
+            .contains("cannot be negative"));
+        assert!(Dur::parse(".s").unwrap_err().contains("missing number"));
+        let e = Dur::parse("99999999h").unwrap_err();
+        assert!(e.contains("too large (at most 5124095h)"), "{e}");
+        assert_eq!(
+            Dur::parse("5124095h").unwrap(),
+            Dur(5_124_095 * 3_600_000_000_000)
+        );
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Simulated BMC behind the IPMI BT registers.
 
+#![warn(missing_docs)]
+
 pub mod bmc;
 pub mod device;
 pub mod explore;

@@ -1,5 +1,7 @@
 //! Shared helpers for the workspace-level integration and property tests in `tests/tests/`.
 
+#![warn(missing_docs)]
+
 use std::path::PathBuf;
 
 use bmc_sim::scenario::Scenario;

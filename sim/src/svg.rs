@@ -22,6 +22,13 @@ const GROUPS: usize = 8;
 const GROUP_COLORS: [&str; GROUPS] = [
     "#e8e8e8", "#9ecae1", "#6baed6", "#2171b5", "#fd8d3c", "#fdd0a2", "#9e9ac8", "#de2d26",
 ];
+/// Completion markers by severity: cc 0, an error from the BMC, an error
+/// the host made up. Distinct from every state colour, so the legend is
+/// unambiguous.
+const COMPLETION_COLORS: [&str; 3] = ["#31a354", "#e7298a", "#252525"];
+/// Legend labels of [`COMPLETION_COLORS`].
+const COMPLETION_NAMES: [&str; 3] = ["cc 0", "BMC error", "host-made error"];
+
 const GROUP_NAMES: [&str; GROUPS] = [
     "IDLE",
     "XACTION",
@@ -121,9 +128,14 @@ pub fn render(trace: &Trace) -> String {
     );
     let _ = writeln!(
         s,
-        r#"<text x="{LEFT}" y="{title_y}" font-size="13">{} — {}</text>"#,
+        r#"<text x="{LEFT}" y="{title_y}" font-size="13">{} — {}{}</text>"#,
         esc(&trace.name),
-        esc(&trace.driver)
+        esc(&trace.driver),
+        if trace.truncated.is_some() {
+            " — STOPPED EARLY (a run limit was hit)"
+        } else {
+            ""
+        }
     );
     for (y, label) in [
         (state_y, "BT state"),
@@ -270,7 +282,10 @@ pub fn render(trace: &Trace) -> String {
         }
     }
     for (col, sev, tip) in &marks {
-        let color = ["#31a354", "#fd8d3c", "#de2d26"][usize::from(*sev).min(2)];
+        let color = COMPLETION_COLORS
+            .get(usize::from(*sev))
+            .copied()
+            .unwrap_or(COMPLETION_COLORS[2]);
         let _ = writeln!(
             s,
             r#"<circle cx="{col}" cy="{:.1}" r="4" fill="{color}"><title>{}</title></circle>"#,
@@ -339,30 +354,36 @@ pub fn render(trace: &Trace) -> String {
 
     // Legend.
     let mut lx = LEFT;
-    for (label, color) in [
-        ("IDLE", GROUP_COLORS[0]),
-        ("XACTION", GROUP_COLORS[1]),
-        ("write", GROUP_COLORS[2]),
-        ("read", GROUP_COLORS[3]),
-        ("RESET", GROUP_COLORS[4]),
-        ("RESTART", GROUP_COLORS[5]),
-        ("CAPS", GROUP_COLORS[6]),
-        ("LONG_BUSY", GROUP_COLORS[7]),
-        ("cc 0", "#31a354"),
-        ("BMC error", "#fd8d3c"),
-        ("host-made", "#de2d26"),
-    ] {
-        let _ = writeln!(
-            s,
-            r#"<rect x="{lx:.1}" y="{legend_y}" width="12" height="12" fill="{color}"/>"#
-        );
+    let states = GROUP_NAMES
+        .iter()
+        .zip(GROUP_COLORS)
+        .map(|(l, c)| (*l, c, false));
+    let marks = COMPLETION_NAMES
+        .iter()
+        .zip(COMPLETION_COLORS)
+        .map(|(l, c)| (*l, c, true));
+    for (label, color, marker) in states.chain(marks) {
+        if marker {
+            // Completions are dots on their row: a dot in the legend too.
+            let _ = writeln!(
+                s,
+                r#"<circle cx="{:.1}" cy="{:.1}" r="5" fill="{color}"/>"#,
+                lx + 6.0,
+                legend_y + 6.0
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                r#"<rect x="{lx:.1}" y="{legend_y}" width="12" height="12" fill="{color}"/>"#
+            );
+        }
         let _ = writeln!(
             s,
             r#"<text x="{:.1}" y="{:.1}">{label}</text>"#,
             lx + 16.0,
             legend_y + 10.0
         );
-        lx += 16.0 + 8.0 * label.len() as f64 + 18.0;
+        lx += 16.0 + 6.6 * label.len() as f64 + 14.0;
     }
     s.push_str("</svg>\n");
     s
@@ -371,6 +392,18 @@ pub fn render(trace: &Trace) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legend_colours_are_distinct() {
+        let mut all: Vec<&str> = GROUP_COLORS
+            .iter()
+            .chain(&COMPLETION_COLORS)
+            .copied()
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), GROUPS + COMPLETION_COLORS.len());
+    }
 
     #[test]
     fn ticks_are_round_times() {

@@ -67,8 +67,10 @@ install_packages() {
     command -v python3 >/dev/null || pkgs+=(python3)
     log "apt-get install ${pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    retry 3 apt-get update -q >"$LOGS/apt.log" 2>&1 || { cat "$LOGS/apt.log"; fatal "apt-get update failed"; }
-    retry 3 apt-get install -y -q --no-install-recommends "${pkgs[@]}" \
+    # Every network step has a deadline: a stalled mirror fails the run
+    # (loudly, with the log) instead of hanging CI.
+    retry 3 timeout 600 apt-get update -q >"$LOGS/apt.log" 2>&1 || { cat "$LOGS/apt.log"; fatal "apt-get update failed"; }
+    retry 3 timeout 900 apt-get install -y -q --no-install-recommends "${pkgs[@]}" \
         >>"$LOGS/apt.log" 2>&1 || { tail -30 "$LOGS/apt.log"; fatal "apt-get install ${pkgs[*]} failed"; }
 }
 
@@ -81,7 +83,7 @@ fetch_kernel() {
     if [ ! -s "$KDIR/vmlinux" ]; then
         log "fetching $pkg"
         rm -rf "$KDIR" && mkdir -p "$KDIR" || fatal "mkdir $KDIR"
-        (cd "$KDIR" && retry 3 apt-get download "$pkg" >"$LOGS/kernel-download.log" 2>&1) \
+        (cd "$KDIR" && retry 3 timeout 600 apt-get download "$pkg" >"$LOGS/kernel-download.log" 2>&1) \
             || { cat "$LOGS/kernel-download.log"; fatal "apt-get download $pkg failed"; }
         dpkg-deb -x "$KDIR"/*.deb "$KDIR/x" || fatal "dpkg-deb -x $pkg failed"
         python3 "$HERE/extract-vmlinux.py" "$KDIR"/x/boot/vmlinuz-* "$KDIR/vmlinux.tmp" \

@@ -347,15 +347,34 @@ fn fast_forward_is_exact() {
 #[test]
 fn every_shipped_scenario_loads_round_trips_and_runs() {
     let names = shipped_names();
-    assert!(names.len() >= 8, "{names:?}");
+    // The files shipped are exactly those the format guide's table lists.
+    let guide = std::fs::read_to_string(
+        bmcwd_integration_tests::scenario_path("README").with_file_name("README.md"),
+    )
+    .unwrap();
+    let mut listed: Vec<String> = guide
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once(".toml`"))
+        .map(|(n, _)| n.to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, names, "sim/scenarios/README.md table vs files");
     for n in names {
         let sc = shipped(&n);
         let again =
             Scenario::from_toml_str(&sc.to_toml_string()).unwrap_or_else(|e| panic!("{n}: {e}"));
         assert_eq!(again, sc, "{n}");
         let t = run(&sc);
-        assert!(!t.render_timeline().is_empty());
-        assert!(bmc_sim::svg::render(&t).starts_with("<svg"), "{n}");
+        assert_eq!(t.truncated, None, "{n}");
+        assert_eq!(t.end.as_nanos(), sc.stop.as_nanos(), "{n}: ran to its stop");
+        assert!(
+            t.render_timeline()
+                .starts_with(&format!("scenario {}  —  ", sc.name)),
+            "{n}"
+        );
+        let svg = bmc_sim::svg::render(&t);
+        assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"), "{n}");
     }
 }
 

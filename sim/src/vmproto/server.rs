@@ -623,31 +623,54 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Longest fault control file read: a fault spec is one short line, and a
+/// control file pointed at something huge (or endless, like `/dev/zero`)
+/// must not fill memory.
+pub const MAX_FAULT_FILE: u64 = 4096;
+
+/// The control file's text, at most [`MAX_FAULT_FILE`] bytes of UTF-8.
+fn read_fault_file(path: &Path) -> io::Result<String> {
+    use std::io::Read;
+    let mut buf = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_FAULT_FILE + 1)
+        .read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_FAULT_FILE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("longer than {MAX_FAULT_FILE} bytes; a fault spec is one short line"),
+        ));
+    }
+    String::from_utf8(buf).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
 /// Watches a control file and applies its content as a [`FaultSpec`]
 /// whenever it changes (polled every 50 ms), so a shell script can inject
-/// faults with `echo wrong-cmd > FILE`. Parse errors go to `log`.
+/// faults with `echo wrong-cmd > FILE`. Parse and read errors go to `log`
+/// (each once, until the file changes); the fault in force stays as it was.
 pub async fn watch_fault_file(path: PathBuf, faults: FaultControl, log: Option<LogSink>) {
-    let mut last: Option<String> = None;
+    let mut last: Option<Result<String, String>> = None;
     loop {
         let p = path.clone();
-        let read = tokio::task::spawn_blocking(move || std::fs::read_to_string(p)).await;
-        if let Ok(Ok(text)) = read {
-            if last.as_deref() != Some(text.as_str()) {
-                match text.trim().parse::<FaultSpec>() {
+        let read = match tokio::task::spawn_blocking(move || read_fault_file(&p)).await {
+            Ok(r) => r.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if last.as_ref() != Some(&read) {
+            let msg = match &read {
+                Ok(text) => match text.trim().parse::<FaultSpec>() {
                     Ok(spec) => {
-                        if let Some(l) = &log {
-                            l(&format!("fault file {}: {spec}", path.display()));
-                        }
                         faults.set(spec);
+                        spec.to_string()
                     }
-                    Err(e) => {
-                        if let Some(l) = &log {
-                            l(&format!("fault file {}: {e}", path.display()));
-                        }
-                    }
-                }
-                last = Some(text);
+                    Err(e) => e.to_string(),
+                },
+                Err(e) => format!("cannot read: {e}"),
+            };
+            if let Some(l) = &log {
+                l(&format!("fault file {}: {msg}", path.display()));
             }
+            last = Some(read);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -822,6 +845,61 @@ mod tests {
             }
             proptest::prop_assert_eq!(units.first(), Some(&Some(ControlCommand::Version(1))));
         }
+    }
+
+    #[tokio::test]
+    async fn garbage_in_the_fault_file_is_reported_and_changes_nothing() {
+        let dir = std::env::temp_dir().join(format!("bmcwd-ff-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("fault");
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = log.clone();
+        let faults = FaultControl::new();
+        let task = tokio::spawn(watch_fault_file(
+            path.clone(),
+            faults.clone(),
+            Some(Arc::new(move |l: &str| {
+                sink.lock().unwrap().push(l.to_owned())
+            })),
+        ));
+        let last = |log: &Arc<Mutex<Vec<String>>>| log.lock().unwrap().last().cloned();
+        // Polls every 50 ms: wait (up to 5 s, for loaded machines) until
+        // the log's last line says `says`.
+        let until_logged = |says: &'static str| {
+            let log = log.clone();
+            async move {
+                for _ in 0..500 {
+                    if last(&log).is_some_and(|l| l.contains(says)) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                panic!("never logged {says:?}; last: {:?}", last(&log));
+            }
+        };
+        until_logged("cannot read").await;
+        std::fs::write(&path, "silent count=2\n").unwrap();
+        until_logged("silent count=2").await;
+        assert_eq!(faults.get(), "silent count=2".parse().unwrap());
+        for (bytes, says) in [
+            (b"delay=18446744073709551615".to_vec(), "bad fault"),
+            (vec![0xFF, 0xFE, 0x00, 0xA0], "not UTF-8"),
+            (vec![b'x'; 10_000], "longer than 4096 bytes"),
+        ] {
+            std::fs::write(&path, &bytes).unwrap();
+            until_logged(says).await;
+            assert_eq!(faults.get(), "silent count=2".parse().unwrap());
+        }
+        let n = log.lock().unwrap().len();
+        // Several polls of the unchanged file.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(
+            log.lock().unwrap().len(),
+            n,
+            "an unchanged file is reported once"
+        );
+        task.abort();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

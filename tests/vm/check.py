@@ -479,15 +479,7 @@ def scn_extern_fault(con, logdir, root):
     model, err = run_model(root, logdir, model_file)
     if not check(f"{scn}: model ran (bmcwd scenario run tests/vm/model/{scn}.toml)", model is not None, err):
         return
-    # Completions name their request by its index in the file; our labels
-    # are the guest's block tags.
-    entries = [re.search(r'label = "([^"]*)"', c) for c in read(model_file).split("[[request]]")[1:]]
-    by_label = {}
-    for c in model.get("completions", []):
-        o = c.get("origin", {})
-        i = o.get("entry")
-        if o.get("kind") == "workload" and isinstance(i, int) and i < len(entries) and entries[i]:
-            by_label[entries[i].group(1)] = c
+    by_label = completions_by_label(model, model_file)
     tags = ["base"] + [f"f-{f}{p}" for f, ps in FAULT_PROBES for p in ps]
     for tag in tags:
         b, mc = con.block(tag), by_label.get(tag)
@@ -549,6 +541,21 @@ def kernel_bt_lines(block):
     return out
 
 
+def completions_by_label(model, model_file):
+    """The model's workload completions keyed by their `[[request]]` label.
+
+    Completions name their request by its index in the file; our labels are
+    the guest's block tags."""
+    entries = [re.search(r'label = "([^"]*)"', c) for c in read(model_file).split("[[request]]")[1:]]
+    by_label = {}
+    for c in model.get("completions", []):
+        o = c.get("origin", {})
+        i = o.get("entry")
+        if o.get("kind") == "workload" and isinstance(i, int) and i < len(entries) and entries[i]:
+            by_label[entries[i].group(1)] = c
+    return by_label
+
+
 def spacing(times):
     return [round(t - times[0], 3) for t in times] if times else []
 
@@ -561,13 +568,7 @@ def scn_extern_reset(con, logdir, root):
     model, err = run_model(root, logdir, model_file)
     if not check(f"{scn}: model ran (bmcwd scenario run tests/vm/model/{scn}.toml)", model is not None, err):
         return
-    entries = [re.search(r'label = "([^"]*)"', c) for c in read(model_file).split("[[request]]")[1:]]
-    by_label = {}
-    for c in model.get("completions", []):
-        o = c.get("origin", {})
-        i = o.get("entry")
-        if o.get("kind") == "workload" and isinstance(i, int) and i < len(entries) and entries[i]:
-            by_label[entries[i].group(1)] = c
+    by_label = completions_by_label(model, model_file)
 
     # Our BMC's side: the fault hit the Get Watchdog Timer (LONG_BUSY), then
     # the event check's Get BMC Global Enables and the first Warm Reset.

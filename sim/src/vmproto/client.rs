@@ -52,6 +52,8 @@ pub enum ClientError {
     Timeout(Duration),
     /// The request is larger than QEMU would forward (`MAX_IPMI_MSG_SIZE`).
     TooLarge(usize),
+    /// The NetFn does not fit its 6 bits (IPMI v2.0 §5.1: 00h–3Fh).
+    BadNetFn(u8),
 }
 
 impl fmt::Display for ClientError {
@@ -73,6 +75,10 @@ impl fmt::Display for ClientError {
                 super::codec::MAX_IPMI_MSG,
                 CompletionCode::REQUEST_DATA_TRUNCATED
             ),
+            Self::BadNetFn(n) => write!(
+                f,
+                "NetFn 0x{n:02X} does not fit in 6 bits (0x00-0x3F, IPMI v2.0 section 5.1)"
+            ),
         }
     }
 }
@@ -91,6 +97,10 @@ impl From<io::Error> for ClientError {
         Self::Io(e)
     }
 }
+
+/// Most control commands kept unread (see `take_controls`); more are
+/// counted in `dropped` instead.
+pub const MAX_CONTROLS: usize = 1024;
 
 /// Sans-IO client state shared by both front ends.
 #[derive(Debug, Default)]
@@ -121,6 +131,10 @@ impl Core {
         if data.len() + 2 > super::codec::MAX_IPMI_MSG {
             return Err(ClientError::TooLarge(data.len() + 2));
         }
+        if netfn > 0x3F {
+            // `netfn << 2` would silently lose its top bits.
+            return Err(ClientError::BadNetFn(netfn));
+        }
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         self.enc.clear();
@@ -133,7 +147,12 @@ impl Core {
         let mut found = None;
         for &b in bytes {
             match self.dec.push(b) {
-                Some(Unit::Control(c)) => self.controls.push(c),
+                // A server flooding control units must not grow memory
+                // without bound: past MAX_CONTROLS unread ones, drop them.
+                Some(Unit::Control(c)) if self.controls.len() < MAX_CONTROLS => {
+                    self.controls.push(c);
+                }
+                Some(Unit::Control(_)) => self.stale += 1,
                 Some(Unit::Message(m)) => match Response::parse(m) {
                     Ok(r) if r.msg_id == want && found.is_none() => {
                         found = Some(OwnedResponse {
@@ -314,5 +333,56 @@ impl BlockingVmClient<std::os::unix::net::UnixStream> {
     /// Connects to a VM server listening on a Unix socket.
     pub fn connect_unix(path: &std::path::Path) -> Result<Self, ClientError> {
         Self::new(std::os::unix::net::UnixStream::connect(path)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_out_of_range_are_refused_before_anything_is_sent() {
+        let mut c = Core::default();
+        assert!(matches!(
+            c.request(0x40, 0, 0x01, &[]),
+            Err(ClientError::BadNetFn(0x40))
+        ));
+        assert!(matches!(
+            c.request(0x06, 0, 0x01, &[0; 299]),
+            Err(ClientError::TooLarge(301))
+        ));
+        assert!(ClientError::BadNetFn(0x40).to_string().contains("0x40"));
+        // Neither used up a msg_id.
+        assert_eq!(c.request(0x06, 0, 0x01, &[]).unwrap().0, 0);
+    }
+
+    #[test]
+    fn answers_split_anywhere_or_for_other_ids_and_control_floods() {
+        let mut enc = Encoder::new();
+        enc.response(7, 0x07 << 2, 0x01, 0x00, &[0xA0, 0xAA]);
+        let bytes = enc.take();
+        for cut in 0..bytes.len() {
+            let mut c = Core::default();
+            let (a, b) = bytes.split_at(cut);
+            assert!(c.feed(a, 7).is_none(), "answer before its last byte");
+            let r = c.feed(b, 7).expect("whole answer");
+            assert_eq!(
+                (r.netfn, r.cmd, r.data.as_slice()),
+                (0x07, 0x01, &[0xA0, 0xAA][..])
+            );
+        }
+        // An answer for another id, and a damaged unit, are counted and skipped.
+        let mut c = Core::default();
+        assert!(c.feed(&bytes, 8).is_none());
+        assert!(c.feed(&[0x01, 0x02, 0xA0], 8).is_none());
+        assert_eq!(c.stale, 2);
+        // A flood of control units keeps at most MAX_CONTROLS.
+        let mut flood = Encoder::new();
+        for _ in 0..MAX_CONTROLS + 10 {
+            flood.control(ControlCommand::Attn);
+        }
+        assert!(c.feed(flood.bytes(), 8).is_none());
+        assert_eq!(c.controls.len(), MAX_CONTROLS);
+        assert_eq!(c.stale, 12);
     }
 }

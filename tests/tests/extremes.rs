@@ -7,6 +7,7 @@
 use bmc_sim::runner::{RunLimits, Simulation};
 use bmc_sim::scenario::Scenario;
 use bmc_sim::time::SimTime;
+use bmc_sim::trace::{EventKind, Trace};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -310,86 +311,86 @@ fn extreme_scenarios_load_or_fail_cleanly_and_runs_end() {
     assert!(truncated >= 1, "no generated run reached a limit");
 }
 
+/// Runs scenario `src` to its stop under `limits`; the trace and why it
+/// stopped early (the run must have).
+fn run_limited(src: &str, limits: RunLimits) -> (Trace, String) {
+    let sc = Scenario::from_toml_str(src).unwrap();
+    let mut sim = Simulation::new(&sc);
+    sim.set_limits(limits);
+    sim.run_until(SimTime::from_nanos(sc.stop.as_nanos()));
+    let why = sim.truncated().expect("stopped early").to_owned();
+    let trace = sim.into_trace();
+    assert_eq!(trace.truncated.as_deref(), Some(why.as_str()));
+    assert!(
+        trace.events.last().is_some_and(|e| matches!(
+            &e.kind,
+            EventKind::Phase(p) if p.strip_prefix("run stopped early: ") == Some(why.as_str())
+        )),
+        "the last event says why"
+    );
+    assert!(trace.render_timeline().contains("RUN STOPPED EARLY"));
+    assert!(bmc_sim::svg::render(&trace).contains("STOPPED EARLY"));
+    (trace, why)
+}
+
 #[test]
 fn default_limits_stop_a_year_of_polling_with_a_reason() {
     // A BMC silent from time 0 keeps mainline's detect in the endless BT reset
     // loop (B-4) inside the synchronous probe wait; with fast_forward off a
     // year of it would need billions of state-machine events.
-    let sc = Scenario::from_toml_str(
+    let (trace, why) = run_limited(
         "name = \"year\"\nstop = \"8760h\"\n[driver]\nfast_forward = false\n\
          [[fault]]\nkind = \"silent\"\nat = \"0s\"\n",
-    )
-    .unwrap();
-    let mut sim = Simulation::new(&sc);
-    sim.set_limits(RunLimits {
-        max_sm_events: 100_000,
-        ..RunLimits::DEFAULT
-    });
-    sim.run_until(SimTime::from_nanos(sc.stop.as_nanos()));
-    let why = sim.truncated().expect("stopped early").to_owned();
+        RunLimits {
+            max_sm_events: 100_000,
+            ..RunLimits::DEFAULT
+        },
+    );
     assert!(why.contains("state-machine event limit of 100000"), "{why}");
-    let trace = sim.into_trace();
     assert!(trace.end < SimTime::from_secs(3600), "{}", trace.end);
-    assert!(trace.render_timeline().contains("RUN STOPPED EARLY"));
-    assert!(trace.events.iter().any(|e| matches!(
-        &e.kind,
-        bmc_sim::trace::EventKind::Phase(p) if p.starts_with("run stopped early: state-machine event limit")
-    )));
 }
 
 #[test]
 fn record_limit_stops_a_request_flood() {
-    let sc = Scenario::from_toml_str(
+    let (trace, why) = run_limited(
         "name = \"flood\"\nstop = \"8760h\"\n[bmc]\npreset = \"qemu\"\n\
          [[request]]\nnetfn = 0x06\ncmd = 0x01\nrepeat = 10000000\ninterval = \"1ns\"\n",
-    )
-    .unwrap();
-    let mut sim = Simulation::new(&sc);
-    sim.set_limits(RunLimits {
-        max_records: 5_000,
-        ..RunLimits::DEFAULT
-    });
-    sim.run_until(SimTime::from_nanos(sc.stop.as_nanos()));
-    let why = sim.truncated().expect("stopped early").to_owned();
+        RunLimits {
+            max_records: 5_000,
+            ..RunLimits::DEFAULT
+        },
+    );
     assert!(why.contains("record limit of 5000"), "{why}");
-    let trace = sim.into_trace();
     assert!(trace.events.len() < 5_100, "{}", trace.events.len());
 }
 
 #[test]
 fn register_trace_limit_stops_a_long_traced_run() {
-    let sc = Scenario::from_toml_str(
+    let (trace, why) = run_limited(
         "name = \"regs\"\nstop = \"24h\"\n[trace]\nregisters = true\n\
          [[request]]\nnetfn = 0x06\ncmd = 0x01\nrepeat = 100000\ninterval = \"1s\"\n",
-    )
-    .unwrap();
-    let mut sim = Simulation::new(&sc);
-    sim.set_limits(RunLimits {
-        max_register_records: 2_000,
-        ..RunLimits::DEFAULT
-    });
-    sim.run_until(SimTime::from_nanos(sc.stop.as_nanos()));
-    let why = sim.truncated().expect("stopped early").to_owned();
+        RunLimits {
+            max_register_records: 2_000,
+            ..RunLimits::DEFAULT
+        },
+    );
     assert!(why.contains("register trace limit of 2000"), "{why}");
-    assert!(sim.into_trace().registers.len() < 2_200);
+    assert!(trace.registers.len() < 2_200);
 }
 
 #[test]
 fn step_limit_stops_dense_polling() {
-    let sc = Scenario::from_toml_str(
+    let (trace, why) = run_limited(
         "name = \"poll\"\nstop = \"24h\"\n[driver]\nfast_forward = false\n\
          [[request]]\nat = \"1s\"\nnetfn = 0x06\ncmd = 0x01\n\
          [[fault]]\nkind = \"stuck-b2h\"\nat = \"0.5s\"\n",
-    )
-    .unwrap();
-    let mut sim = Simulation::new(&sc);
-    sim.set_limits(RunLimits {
-        max_steps: 1_000,
-        ..RunLimits::DEFAULT
-    });
-    sim.run_until(SimTime::from_nanos(sc.stop.as_nanos()));
-    let why = sim.truncated().expect("stopped early").to_owned();
+        RunLimits {
+            max_steps: 1_000,
+            ..RunLimits::DEFAULT
+        },
+    );
     assert!(why.contains("step limit of 1000"), "{why}");
+    assert_eq!(trace.stats.steps, 1_000);
 }
 
 #[test]

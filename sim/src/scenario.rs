@@ -745,6 +745,26 @@ impl ScenarioError {
             }
             None => (None, None, None),
         };
+        // serde names Rust types; say the range a person can write instead.
+        for (ty, range) in [
+            (
+                "expected u8",
+                "expected an integer from 0 to 255 (0x00-0xFF)",
+            ),
+            ("expected u16", "expected an integer from 0 to 65535"),
+            ("expected u32", "expected an integer from 0 to 4294967295"),
+            (
+                "expected u64",
+                "expected an integer from 0 to 9223372036854775807",
+            ),
+        ] {
+            if message.ends_with(ty) {
+                message = format!("{}{range}", message.trim_end_matches(ty));
+            }
+        }
+        if message == "number too large to fit in target type" {
+            message = "number too large: TOML integers go up to 9223372036854775807".into();
+        }
         // A missing key is reported at the start of its table: name the key
         // itself (under the table's header, if the table has one).
         if let Some(key) = message
@@ -1193,6 +1213,22 @@ duration = "1.5s"
         let e = Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\n[[request]]\nnetfn = 6\n")
             .unwrap_err();
         assert_eq!(e.field.as_deref(), Some("request[1].cmd"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_integers_say_the_range() {
+        let e = Scenario::from_toml_str(&GOOD.replace("cmd = 0x01", "cmd = 0x100")).unwrap_err();
+        assert!(
+            e.to_string().ends_with(
+                "invalid value: integer `256`, expected an integer from 0 to 255 (0x00-0xFF)"
+            ),
+            "{e}"
+        );
+        let e = Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\nseed = -1\n").unwrap_err();
+        assert!(
+            e.to_string().contains("from 0 to 9223372036854775807"),
+            "{e}"
+        );
     }
 
     #[test]

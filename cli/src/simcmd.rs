@@ -119,7 +119,22 @@ fn scenario_run(cli: &Cli, file: &Path, svg: Option<&Path>) -> Result<(), CliErr
     if let Some(path) = svg {
         write_svg(&trace, path)?;
     }
-    Ok(())
+    stopped_early(file, &trace)
+}
+
+/// A run that hit one of the runner's work or memory limits (`RunLimits`) did
+/// not simulate what the file asked for: say so, after the partial trace has
+/// been printed (and drawn), and exit 2 — the file asks for too much.
+fn stopped_early(file: &Path, trace: &Trace) -> Result<(), CliError> {
+    match &trace.truncated {
+        Some(why) => Err(CliError::Input(format!(
+            "{}: the run stopped early at {}: {why}. The trace above is complete up to \
+             that point; shorten `stop`, thin the workload or turn off `[trace] registers`",
+            file.display(),
+            trace.end
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn print_trace(cli: &Cli, file: &Path, trace: &Trace) {
@@ -204,6 +219,7 @@ pub fn trace_json(trace: &Trace) -> Value {
         "driver": trace.driver,
         "end_s": secs(trace.end),
         "registered": trace.registered,
+        "truncated": trace.truncated,
         "log": trace.log.iter().map(|l| json!({
             "t": secs(l.t), "level": l.level.name(), "text": l.text,
         })).collect::<Vec<_>>(),
@@ -566,4 +582,42 @@ fn bind_unix(path: &Path) -> Result<tokio::net::UnixListener, CliError> {
     }
     tokio::net::UnixListener::bind(path)
         .map_err(|e| CliError::Input(format!("cannot listen on {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TINY: &str = r#"
+name = "tiny"
+stop = "2s"
+[[request]]
+at = "1s"
+netfn = 0x06
+cmd = 0x01
+"#;
+
+    #[test]
+    fn a_truncated_run_is_an_input_error_naming_file_time_and_reason() {
+        let sc = Scenario::from_toml_str(TINY).unwrap();
+        let mut trace = bmc_sim::runner::run(&sc);
+        let file = Path::new("flood.toml");
+        assert!(stopped_early(file, &trace).is_ok());
+        assert_eq!(trace_json(&trace)["truncated"], Value::Null);
+
+        trace.truncated = Some("more than 2000000 records".to_string());
+        let err = stopped_early(file, &trace).unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, CliError::Input(_)), "{err:?}");
+        assert!(
+            text.starts_with("flood.toml: the run stopped early at "),
+            "{text}"
+        );
+        assert!(text.contains("more than 2000000 records"), "{text}");
+        assert!(text.contains("shorten `stop`"), "{text}");
+        assert_eq!(
+            trace_json(&trace)["truncated"],
+            Value::String("more than 2000000 records".to_string())
+        );
+    }
 }

@@ -101,7 +101,7 @@ impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: message #{} ({:?}) started at {:.3}s: {}",
+            "{}: message #{} ({}) started at {:.3}s: {}",
             self.property.name(),
             self.id,
             self.origin,

@@ -58,6 +58,18 @@ pub enum Origin {
     Internal,
 }
 
+impl fmt::Display for Origin {
+    /// `request[0] copy 255`, `probe attempt 2`, `message handler`, `SI layer`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Workload { entry, copy } => write!(f, "request[{entry}] copy {copy}"),
+            Origin::Probe { attempt } => write!(f, "probe attempt {attempt}"),
+            Origin::Handler => f.write_str("message handler"),
+            Origin::Internal => f.write_str("SI layer"),
+        }
+    }
+}
+
 /// A finished message: what was asked, what came back, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Completion {
@@ -505,6 +517,18 @@ impl LogSink for KernelLog {
 mod tests {
     use super::*;
     use ipmi_bt_sm::{LogStyle, Reason};
+
+    #[test]
+    fn origin_reads_like_the_scenario_file() {
+        let w = Origin::Workload {
+            entry: 0,
+            copy: 255,
+        };
+        assert_eq!(w.to_string(), "request[0] copy 255");
+        assert_eq!(Origin::Probe { attempt: 2 }.to_string(), "probe attempt 2");
+        assert_eq!(Origin::Handler.to_string(), "message handler");
+        assert_eq!(Origin::Internal.to_string(), "SI layer");
+    }
 
     #[test]
     fn dmesg_stamp_format() {

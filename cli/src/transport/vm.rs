@@ -10,38 +10,31 @@
 //! * request `msg_id, netfn<<2 | lun, cmd, data…, checksum, A0`;
 //!   response `msg_id, netfn<<2 | lun, cmd, cc, data…, checksum, A0`;
 //!   checksum = two's complement of the byte sum of the unit before it.
-//! * Framing and parsing are `bmc_sim::vmproto::codec`'s (shared with the
-//!   BMC-side server); this module adds the client loop: msg_id allocation,
-//!   matching and deadlines.
+//! * Framing, msg_id allocation and the read loop are
+//!   `bmc_sim::vmproto::client::BlockingVmClient`'s (the same core as the
+//!   async VM-side client the server's tests use); this module adds what a
+//!   management tool needs on top: a response must also carry the request's
+//!   command and NetFn + 1, and errors name the command and the socket.
 //! * On connect we send what QEMU sends: `FF 01 A1` (version 1) and `08 3F A1`
 //!   (capabilities: power off, reset, IRQ, NMI, ATN, graceful shutdown).
 //!
 //! Control commands from the BMC (ATN, IRQ enable, reset, power off, NMI) are
-//! read and ignored: this client is a management tool, not a machine. Responses
-//! whose `msg_id` does not match the pending request are dropped, as QEMU does.
+//! read and discarded: this client is a management tool, not a machine.
+//! Responses whose `msg_id` does not match the pending request are dropped, as
+//! QEMU does.
 
-use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bmc_sim::vmproto::{
-    Capabilities, ControlCommand, Decoder, Encoder, Response as VmResponse, Unit,
-};
-use ipmi_bt_sm::CompletionCode;
+use bmc_sim::vmproto::client::{BlockingVmClient, ClientError};
 
 use super::{Request, Response, Transport, TransportError};
-
-/// Capabilities we announce, as current QEMU does (`08 3F`).
-pub const CAPABILITIES: u8 = 0x3F;
 
 /// A simulator reached over a Unix socket with the VM protocol.
 pub struct VmSocketTransport {
     path: PathBuf,
-    stream: UnixStream,
-    decoder: Decoder,
-    encoder: Encoder,
-    next_id: u8,
+    client: BlockingVmClient<UnixStream>,
 }
 
 impl VmSocketTransport {
@@ -62,23 +55,23 @@ impl VmSocketTransport {
 
     /// Uses an already connected stream (`path` names it in messages); sends
     /// the opening version and capabilities commands.
-    pub fn from_stream(mut stream: UnixStream, path: &Path) -> Result<Self, TransportError> {
-        let mut enc = Encoder::new();
-        enc.control(ControlCommand::Version(1))
-            .control(ControlCommand::Capabilities(Capabilities(CAPABILITIES)));
-        stream
-            .write_all(enc.bytes())
-            .map_err(|source| TransportError::Io {
-                context: format!("greeting the simulator at {}", path.display()),
-                source,
-            })?;
+    pub fn from_stream(stream: UnixStream, path: &Path) -> Result<Self, TransportError> {
+        let client = BlockingVmClient::new(stream).map_err(|e| TransportError::Io {
+            context: format!("greeting the simulator at {}", path.display()),
+            source: into_io(e),
+        })?;
         Ok(Self {
             path: path.to_path_buf(),
-            stream,
-            decoder: Decoder::new(),
-            encoder: Encoder::new(),
-            next_id: 0,
+            client,
         })
+    }
+}
+
+/// The I/O error inside a client error (the greeting can only fail on I/O).
+fn into_io(e: ClientError) -> std::io::Error {
+    match e {
+        ClientError::Io(source) => source,
+        other => std::io::Error::other(other.to_string()),
     }
 }
 
@@ -101,75 +94,38 @@ fn not_socket_kind(path: &Path) -> Option<&'static str> {
 impl Transport for VmSocketTransport {
     fn send(&mut self, req: &Request, timeout: Duration) -> Result<Response, TransportError> {
         let start = Instant::now();
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1);
-        self.encoder.clear();
-        self.encoder
-            .request(id, (req.netfn & !1) << 2, req.cmd, &req.data);
-        self.stream
-            .write_all(self.encoder.bytes())
-            .map_err(|source| TransportError::Io {
-                context: format!("sending {} to {}", req.name(), self.describe()),
-                source,
-            })?;
-        let mut buf = [0u8; 512];
-        loop {
-            let left = timeout.saturating_sub(start.elapsed());
-            if left.is_zero() {
-                return Err(TransportError::Timeout {
-                    command: req.name(),
-                    after: start.elapsed(),
-                    peer: self.describe(),
+        let (want_netfn, want_cmd) = (req.netfn | 1, req.cmd);
+        let answer =
+            self.client
+                .request_matching(req.netfn & !1, 0, req.cmd, &req.data, timeout, &|r| {
+                    r.netfn == want_netfn && r.cmd == want_cmd
                 });
-            }
-            self.stream
-                .set_read_timeout(Some(left))
-                .map_err(|source| TransportError::Io {
-                    context: "setting the socket read timeout".to_string(),
-                    source,
-                })?;
-            let n = match self.stream.read(&mut buf) {
-                Ok(0) => {
-                    return Err(TransportError::Closed {
-                        peer: self.describe(),
-                        command: req.name(),
-                    })
-                }
-                Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock
-                            | io::ErrorKind::TimedOut
-                            | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    continue
-                }
-                Err(source) => {
-                    return Err(TransportError::Io {
-                        context: format!("receiving the {} response", req.name()),
-                        source,
-                    })
-                }
-            };
-            for &b in buf.get(..n).unwrap_or(&[]) {
-                // Control commands and discarded units are ignored; so are
-                // responses to other msg_ids (QEMU drops them the same way).
-                if let Some(Unit::Message(body)) = self.decoder.push(b) {
-                    if let Ok(r) = VmResponse::parse(body) {
-                        if r.msg_id == id && r.cmd == req.cmd && r.netfn_lun >> 2 == (req.netfn | 1)
-                        {
-                            return Ok(Response {
-                                netfn: r.netfn_lun >> 2,
-                                cmd: r.cmd,
-                                cc: CompletionCode(r.cc),
-                                data: r.data.to_vec(),
-                            });
-                        }
-                    }
-                }
-            }
+        // Unsolicited control commands mean nothing to a management tool;
+        // drop them so a long-running daemon keeps none.
+        drop(self.client.take_controls());
+        match answer {
+            Ok(r) => Ok(Response {
+                netfn: r.netfn,
+                cmd: r.cmd,
+                cc: r.cc,
+                data: r.data,
+            }),
+            Err(ClientError::Timeout(_)) => Err(TransportError::Timeout {
+                command: req.name(),
+                after: start.elapsed(),
+                peer: self.describe(),
+            }),
+            Err(ClientError::Closed) => Err(TransportError::Closed {
+                peer: self.describe(),
+                command: req.name(),
+            }),
+            Err(ClientError::Io(source)) => Err(TransportError::Io {
+                context: format!("exchanging {} with {}", req.name(), self.describe()),
+                source,
+            }),
+            Err(e @ (ClientError::TooLarge(_) | ClientError::BadNetFn(_))) => Err(
+                TransportError::Invalid(format!("{} cannot be sent: {e}", req.name())),
+            ),
         }
     }
 
@@ -181,6 +137,9 @@ impl Transport for VmSocketTransport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bmc_sim::vmproto::{ControlCommand, Decoder, Encoder, Unit};
+    use ipmi_bt_sm::CompletionCode;
+    use std::io::{Read, Write};
     use std::thread;
 
     fn get_req() -> Request {

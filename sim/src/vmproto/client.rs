@@ -142,8 +142,15 @@ impl Core {
         Ok((id, self.enc.take()))
     }
 
-    /// Feeds received bytes; returns the answer for `want` if it arrived.
-    fn feed(&mut self, bytes: &[u8], want: u8) -> Option<OwnedResponse> {
+    /// Feeds received bytes; returns the answer for `want` if it arrived and
+    /// `accept` takes it (a unit with the right id that `accept` refuses is
+    /// counted as stale, like one for another id).
+    fn feed(
+        &mut self,
+        bytes: &[u8],
+        want: u8,
+        accept: &dyn Fn(&OwnedResponse) -> bool,
+    ) -> Option<OwnedResponse> {
         let mut found = None;
         for &b in bytes {
             match self.dec.push(b) {
@@ -155,13 +162,18 @@ impl Core {
                 Some(Unit::Control(_)) => self.stale += 1,
                 Some(Unit::Message(m)) => match Response::parse(m) {
                     Ok(r) if r.msg_id == want && found.is_none() => {
-                        found = Some(OwnedResponse {
+                        let answer = OwnedResponse {
                             netfn: r.netfn_lun >> 2,
                             lun: r.netfn_lun & 3,
                             cmd: r.cmd,
                             cc: CompletionCode(r.cc),
                             data: r.data.to_vec(),
-                        });
+                        };
+                        if accept(&answer) {
+                            found = Some(answer);
+                        } else {
+                            self.stale += 1;
+                        }
                     }
                     _ => self.stale += 1,
                 },
@@ -216,7 +228,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> VmClient<S> {
             if n == 0 {
                 return Err(ClientError::Closed);
             }
-            if let Some(r) = self.core.feed(buf.get(..n).unwrap_or_default(), id) {
+            if let Some(r) = self
+                .core
+                .feed(buf.get(..n).unwrap_or_default(), id, &|_| true)
+            {
                 return Ok(r);
             }
         }
@@ -275,7 +290,8 @@ impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
         Ok(Self { stream, core })
     }
 
-    /// Sends one request and waits up to `timeout` for its answer.
+    /// Sends one request and waits up to `timeout` for its answer (the first
+    /// unit with its `msg_id`, as QEMU takes it).
     pub fn request(
         &mut self,
         netfn: u8,
@@ -283,6 +299,21 @@ impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
         cmd: u8,
         data: &[u8],
         timeout: Duration,
+    ) -> Result<OwnedResponse, ClientError> {
+        self.request_matching(netfn, lun, cmd, data, timeout, &|_| true)
+    }
+
+    /// Like [`request`](Self::request), but an answer with the right `msg_id`
+    /// that `accept` refuses (e.g. the wrong command) is skipped, and the
+    /// client keeps waiting for one it takes.
+    pub fn request_matching(
+        &mut self,
+        netfn: u8,
+        lun: u8,
+        cmd: u8,
+        data: &[u8],
+        timeout: Duration,
+        accept: &dyn Fn(&OwnedResponse) -> bool,
     ) -> Result<OwnedResponse, ClientError> {
         let (id, bytes) = self.core.request(netfn, lun, cmd, data)?;
         self.stream.write_all(&bytes)?;
@@ -312,7 +343,7 @@ impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             };
-            if let Some(r) = self.core.feed(buf.get(..n).unwrap_or_default(), id) {
+            if let Some(r) = self.core.feed(buf.get(..n).unwrap_or_default(), id, accept) {
                 return Ok(r);
             }
         }
@@ -357,6 +388,22 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_accept_refuses_is_stale_and_the_next_one_is_taken() {
+        let mut enc = Encoder::new();
+        enc.response(3, 0x07 << 2, 0x24, 0x00, &[])
+            .response(3, 0x07 << 2, 0x25, 0x00, &[0x04]);
+        let mut c = Core::default();
+        let r = c
+            .feed(enc.bytes(), 3, &|r| r.cmd == 0x25)
+            .expect("the second unit");
+        assert_eq!((r.cmd, r.data.as_slice()), (0x25, &[0x04][..]));
+        assert_eq!(c.stale, 1);
+        // Without a test the first unit with the id is the answer (QEMU's rule).
+        let mut c = Core::default();
+        assert_eq!(c.feed(enc.bytes(), 3, &|_| true).unwrap().cmd, 0x24);
+    }
+
+    #[test]
     fn answers_split_anywhere_or_for_other_ids_and_control_floods() {
         let mut enc = Encoder::new();
         enc.response(7, 0x07 << 2, 0x01, 0x00, &[0xA0, 0xAA]);
@@ -364,8 +411,11 @@ mod tests {
         for cut in 0..bytes.len() {
             let mut c = Core::default();
             let (a, b) = bytes.split_at(cut);
-            assert!(c.feed(a, 7).is_none(), "answer before its last byte");
-            let r = c.feed(b, 7).expect("whole answer");
+            assert!(
+                c.feed(a, 7, &|_| true).is_none(),
+                "answer before its last byte"
+            );
+            let r = c.feed(b, 7, &|_| true).expect("whole answer");
             assert_eq!(
                 (r.netfn, r.cmd, r.data.as_slice()),
                 (0x07, 0x01, &[0xA0, 0xAA][..])
@@ -373,15 +423,15 @@ mod tests {
         }
         // An answer for another id, and a damaged unit, are counted and skipped.
         let mut c = Core::default();
-        assert!(c.feed(&bytes, 8).is_none());
-        assert!(c.feed(&[0x01, 0x02, 0xA0], 8).is_none());
+        assert!(c.feed(&bytes, 8, &|_| true).is_none());
+        assert!(c.feed(&[0x01, 0x02, 0xA0], 8, &|_| true).is_none());
         assert_eq!(c.stale, 2);
         // A flood of control units keeps at most MAX_CONTROLS.
         let mut flood = Encoder::new();
         for _ in 0..MAX_CONTROLS + 10 {
             flood.control(ControlCommand::Attn);
         }
-        assert!(c.feed(flood.bytes(), 8).is_none());
+        assert!(c.feed(flood.bytes(), 8, &|_| true).is_none());
         assert_eq!(c.controls.len(), MAX_CONTROLS);
         assert_eq!(c.stale, 12);
     }

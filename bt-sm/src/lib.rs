@@ -127,9 +127,9 @@ pub use log::{
     FnSink, Level, LineAssembler, LogLine, LogMsg, LogRecord, LogSink, LogStyle, NullLog,
     PrintkEra, Reason, StatusText,
 };
-pub use profile::{Behaviour, CapsFetch, Design, KernelProfile, ResetRule, Y2005Variant};
+pub use profile::{Behaviour, CapsFetch, KernelProfile, ResetRule, Y2005Variant};
 pub use regs::{Ctrl, IntMask};
 pub use sm::{
     BtSm, DetectPhase, DetectRun, NotPresent, SmResult, IPMI_MAX_MSG_LENGTH, REGISTERS_CLAIMED,
 };
-pub use state::State;
+pub use state::{Design, State};

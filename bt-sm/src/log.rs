@@ -538,11 +538,6 @@ impl LineAssembler {
         }
     }
 
-    /// New assembler for the printk era of a behaviour (`Behaviour::printk`).
-    pub fn for_behaviour(b: &crate::profile::Behaviour) -> Self {
-        Self::new(b.printk)
-    }
-
     /// Complete lines so far (an open line is not included until it ends or
     /// [`flush`](Self::flush) is called).
     pub fn lines(&self) -> &[LogLine] {

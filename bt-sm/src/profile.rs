@@ -16,18 +16,11 @@
 //! | `FixedReset` (`fixed-reset`) | Mainline + seed-slides fix "ipmi: fix BT reset for a while when cmd timeout" (**UNVERIFIED upstream**) | Y2006 | in detect | none | `init` flag | – | Dev | 4.9 KERN_CONT | yes | no | no | no | no |
 //! | `Proposed` (`proposed`, alias `all-fixes`) | this project's proposal: FixedReset + B-8 fix + at most one reset per transaction + B-13 fix | Y2006 | in detect | none | `init` flag | – | Dev | 4.9 KERN_CONT | yes | no | yes | yes | yes |
 
-use crate::log::{Level, LogStyle, PrintkEra};
+use crate::log::{Level, LineAssembler, LogStyle, PrintkEra};
 
-/// Which generation of the state machine runs (states, timeouts, error recovery).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Design {
-    /// Linux 2.6.12–2.6.19: 2 s timeout, 3 attempts, HOSED state, seq bumped per
-    /// retry, no completion codes synthesised (`ipmi_bt_sm.c` "v33").
-    Y2005,
-    /// Linux 2.6.20 onwards ("IPMI: Fix BT long busy"): LONG_BUSY, force_result,
-    /// completion codes, capabilities-driven timeout/retries.
-    Y2006,
-}
+/// The state-machine generation; declared beside [`State`](crate::State) (whose
+/// numbering depends on it) and re-exported here with the other switches.
+pub use crate::state::Design;
 
 /// When Get BT Interface Capabilities (NetFn App, cmd 0x36) is fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -324,6 +317,15 @@ impl KernelProfile {
 impl core::fmt::Display for KernelProfile {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+// Declared here rather than in `log.rs` so that `log` (below `profile` in the
+// module graph) does not depend on `Behaviour`.
+impl LineAssembler {
+    /// New assembler for the printk era of a behaviour (`Behaviour::printk`).
+    pub fn for_behaviour(b: &Behaviour) -> Self {
+        Self::new(b.printk)
     }
 }
 

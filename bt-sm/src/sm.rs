@@ -1433,5 +1433,4 @@ impl BtSm {
 }
 
 #[cfg(test)]
-#[path = "sm_tests.rs"]
 mod tests;

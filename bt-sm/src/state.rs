@@ -5,7 +5,16 @@
 //! numbering differs between designs, so the range tests live here as methods that
 //! take the [`Design`] (kernel-bt.md §3).
 
-use crate::profile::Design;
+/// Which generation of the state machine runs (states, timeouts, error recovery).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Design {
+    /// Linux 2.6.12–2.6.19: 2 s timeout, 3 attempts, HOSED state, seq bumped per
+    /// retry, no completion codes synthesised (`ipmi_bt_sm.c` "v33").
+    Y2005,
+    /// Linux 2.6.20 onwards ("IPMI: Fix BT long busy"): LONG_BUSY, force_result,
+    /// completion codes, capabilities-driven timeout/retries.
+    Y2006,
+}
 
 /// One state of the BT state machine, covering every design the kernel has had.
 ///

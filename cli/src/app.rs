@@ -1,7 +1,6 @@
 //! What each subcommand does: validate the arguments, pick a transport, run
 //! the commands, print text or JSON.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use ipmi_watchdog::{
@@ -9,62 +8,39 @@ use ipmi_watchdog::{
 };
 use serde_json::json;
 
+use bmcwd::client::{stop_request, Client};
+use bmcwd::daemon::{self, DaemonConfig, StderrLogger};
+use bmcwd::duration::Deciseconds;
+use bmcwd::output;
+use bmcwd::statefile;
+use bmcwd::transport::device::DeviceTransport;
+use bmcwd::transport::select::{resolve, Target};
+use bmcwd::transport::vm::VmSocketTransport;
+use bmcwd::transport::Transport;
+
 use crate::args::{Cli, Command, DaemonArgs, LogTarget, SetArgs, StartArgs};
-use crate::client::{stop_request, Client};
-use crate::daemon::{self, DaemonConfig, StderrLogger};
-use crate::duration::Deciseconds;
-use crate::exit::CliError;
-use crate::output;
-use crate::statefile;
-use crate::transport::device::DeviceTransport;
-use crate::transport::select::{resolve, Target};
-use crate::transport::vm::VmSocketTransport;
-use crate::transport::Transport;
+use crate::console::{note, out, out_json};
+use crate::exit::{CliError, Outcome};
 
-/// Writes to stdout; a closed pipe (`bmcwd get | head -1`) is not an error
-/// worth a panic, so write failures are ignored.
-pub fn out(text: &str) {
-    let mut o = std::io::stdout().lock();
-    let _ = o.write_all(text.as_bytes());
-    let _ = o.flush();
-}
-
-fn out_json(v: &serde_json::Value) {
-    out(&format!(
-        "{}\n",
-        serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into())
-    ));
-}
-
-/// Writes raw text to stderr. Unlike `eprintln!`, a closed stderr (e.g. a
-/// journald pipe gone away) is ignored instead of panicking.
-pub fn err_raw(text: &str) {
-    let mut e = std::io::stderr().lock();
-    let _ = e.write_all(text.as_bytes());
-    let _ = e.flush();
-}
-
-/// Note on stderr (not part of the machine-readable output).
-pub fn note(text: &str) {
-    err_raw(&format!("bmcwd: {text}\n"));
-}
-
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<(), CliError> {
-    match &cli.command {
+/// Runs the parsed command line. A successful run may still carry a finding
+/// ([`Outcome::CounterexampleFound`]) that the exit code reports.
+pub fn run(cli: Cli) -> Result<Outcome, CliError> {
+    let done = match &cli.command {
         Command::Get => cmd_get(&cli),
         Command::Set(a) => cmd_set(&cli, a),
         Command::Reset => cmd_reset(&cli),
         Command::Start(a) => cmd_start(&cli, a),
         Command::Stop => cmd_stop(&cli),
         Command::Daemon(a) => cmd_daemon(&cli, a),
-        Command::Scenario(s) => crate::simcmd::scenario(&cli, s),
+        // The only subcommand whose success can carry a finding.
+        Command::Scenario(s) => return crate::simcmd::scenario(&cli, s),
         Command::Sim(s) => crate::simcmd::sim(&cli, s),
         Command::Completions { shell } => {
             out(&completions(*shell));
             Ok(())
         }
-    }
+    };
+    done.map(|()| Outcome::Success)
 }
 
 /// The completion script for `shell`, as shipped in `dist/completions/`.
@@ -103,7 +79,7 @@ pub fn open(target: &Target) -> Result<Box<dyn Transport>, CliError> {
     Ok(match target {
         Target::Device(p) => Box::new(DeviceTransport::open(p)?),
         Target::Socket(p) => Box::new(VmSocketTransport::connect(p)?),
-        Target::Sim => crate::simcmd::embedded_transport(),
+        Target::Sim => bmcwd::transport::embedded_simulator(),
     })
 }
 
@@ -482,7 +458,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         // A daemon petting a simulator because the driver is not loaded
         // would look healthy while nothing watches the machine: refuse, and
         // say how to get the device (or to ask for the simulator explicitly).
-        return Err(crate::transport::TransportError::DeviceMissing {
+        return Err(bmcwd::transport::TransportError::DeviceMissing {
             path: PathBuf::from("/dev/ipmi0"),
         }
         .into());
@@ -490,7 +466,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
     let cfg = DaemonConfig::new(
         set,
         a.interval.map(Deciseconds::as_duration),
-        a.on_exit,
+        a.on_exit.into(),
         a.max_backoff.as_duration(),
         state_path(cli, &t),
     )
@@ -582,7 +558,7 @@ mod tests {
             );
             let iv = Some(std::time::Duration::from_millis(interval_ms));
             let backoff = std::time::Duration::from_secs(8);
-            DaemonConfig::new(set, iv, crate::args::OnExit::Stop, backoff, None).unwrap()
+            DaemonConfig::new(set, iv, bmcwd::daemon::OnExit::Stop, backoff, None).unwrap()
         };
         let s = std::time::Duration::from_secs;
         // README's example: 60 s timeout, 20 s interval, default 20 s wait.
@@ -606,5 +582,60 @@ mod tests {
             cmd_timeout(Deciseconds(1)).unwrap(),
             std::time::Duration::from_millis(100)
         );
+    }
+
+    fn shipped(file: &str) -> String {
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap()
+    }
+
+    /// Moved from `cli/tests/completions.rs` (`check`): the generator gives the
+    /// shipped scripts, which that test compares with `bmcwd completions SHELL`.
+    #[test]
+    fn completions_match_the_shipped_scripts() {
+        use crate::args::Shell;
+        for (shell, file) in [
+            (Shell::Bash, "bmcwd.bash"),
+            (Shell::Zsh, "_bmcwd"),
+            (Shell::Fish, "bmcwd.fish"),
+        ] {
+            assert_eq!(
+                completions(shell),
+                shipped(&format!("dist/completions/{file}"))
+            );
+        }
+    }
+
+    /// Moved from `cli/tests/completions.rs`.
+    #[test]
+    fn completions_offer_subcommands_and_values() {
+        let bash = completions(crate::args::Shell::Bash);
+        for word in [
+            "daemon",
+            "hard-reset",
+            "power-cycle",
+            "sms-os",
+            "--pretimeout-irq",
+            "--on-exit",
+        ] {
+            assert!(bash.contains(word), "{word} missing from bash completions");
+        }
+    }
+
+    /// Moved from `cli/tests/completions.rs`.
+    #[test]
+    fn systemd_unit_runs_the_daemon_and_loads_modules() {
+        let unit = shipped("dist/bmcwd-daemon.service");
+        assert!(unit.contains("ExecStart=/usr/local/bin/bmcwd --device /dev/ipmi0 daemon "));
+        assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_devintf"));
+        assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_si"));
+        assert!(unit.contains("Restart=on-failure"));
+        // The ExecStart arguments parse.
+        let exec = unit
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/bmcwd "))
+            .unwrap();
+        use clap::Parser;
+        let args = std::iter::once("bmcwd").chain(exec.split_whitespace());
+        Cli::try_parse_from(args).unwrap();
     }
 }

@@ -1,12 +1,13 @@
-//! Command-line grammar (clap derive). Kept in the library so the completion
-//! generator, the binary and the tests share one definition.
+//! Command-line grammar (clap derive), a module of the `bmcwd` binary: the
+//! library knows nothing of clap. Parsed values convert into library types
+//! (e.g. [`OnExit`] into `bmcwd::daemon::OnExit`).
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipmi_watchdog::{PreTimeoutInterrupt, TimerAction, TimerUse};
 
-use crate::duration::Deciseconds;
+use bmcwd::duration::Deciseconds;
 
 /// Arm, pet, read and disarm the IPMI BMC watchdog; run BT/BMC simulations.
 ///
@@ -278,6 +279,15 @@ pub enum OnExit {
     Stop,
     /// Leave it armed (the BMC acts unless someone else pets it).
     Leave,
+}
+
+impl From<OnExit> for bmcwd::daemon::OnExit {
+    fn from(o: OnExit) -> Self {
+        match o {
+            OnExit::Stop => Self::Stop,
+            OnExit::Leave => Self::Leave,
+        }
+    }
 }
 
 /// Where the daemon logs.

@@ -6,18 +6,30 @@
 //! shutdown signal is any future, so tests inject it.
 
 use std::future::Future;
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ipmi_watchdog::{PreTimeoutInterrupt, SetWatchdog, TimerAction};
 
-use crate::args::OnExit;
 use crate::client::{Client, ClientError};
 use crate::output::{secs, set_summary};
 use crate::transport::Transport;
 
 /// First retry delay after a failed pet; doubles per failure.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
+
+/// What the daemon does with the timer when told to exit (SIGTERM/SIGINT).
+///
+/// The command line's `--on-exit` converts into this, so the daemon does not
+/// depend on the argument parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnExit {
+    /// Stop the timer (the machine is no longer watched).
+    Stop,
+    /// Leave it armed (the BMC acts unless someone else pets it).
+    Leave,
+}
 
 /// syslog priorities (RFC 5424 §6.2.1) the daemon logs at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,7 +84,11 @@ impl StderrLogger {
 
 impl Logger for StderrLogger {
     fn log(&mut self, priority: Priority, msg: &str) {
-        crate::app::err_raw(&format!("{}\n", self.format(priority, msg)));
+        // Unlike `eprintln!`, a closed stderr (e.g. a journald pipe gone away)
+        // is ignored instead of panicking.
+        let mut e = std::io::stderr().lock();
+        let _ = e.write_all(format!("{}\n", self.format(priority, msg)).as_bytes());
+        let _ = e.flush();
     }
 }
 
@@ -163,7 +179,7 @@ impl DaemonConfig {
 
 /// The Set that stops the timer armed by `set`: same use and countdown, no
 /// action, no pre-timeout, no don't-stop.
-pub fn stop_for(set: &SetWatchdog) -> SetWatchdog {
+pub(crate) fn stop_for(set: &SetWatchdog) -> SetWatchdog {
     let mut s = *set;
     s.action = TimerAction::None;
     s.pretimeout_irq = PreTimeoutInterrupt::None;

@@ -1,4 +1,5 @@
-//! Exit codes and the top-level error type of the `bmcwd` binary.
+//! Exit codes, the top-level error type and the run outcome of the `bmcwd`
+//! binary.
 //!
 //! | code | meaning |
 //! |---|---|
@@ -10,9 +11,9 @@
 //! | 5 | communication: timeout, connection closed, I/O error mid-command |
 //! | 6 | `scenario explore` found a counterexample (printed) |
 
-use crate::client::ClientError;
-use crate::daemon::DaemonError;
-use crate::transport::TransportError;
+use bmcwd::client::ClientError;
+use bmcwd::daemon::DaemonError;
+use bmcwd::transport::TransportError;
 
 /// Success.
 pub const OK: u8 = 0;
@@ -47,9 +48,27 @@ pub enum CliError {
     /// Anything else.
     #[error("{0}")]
     Internal(String),
-    /// A counterexample was found (already printed).
-    #[error("{0}")]
-    Counterexample(String),
+}
+
+/// How a successful run ended. A search that finds a counterexample ran
+/// fine: the finding is its result (printed), not an error, but the exit code
+/// still reports it so scripts can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done, nothing to report beyond the output.
+    Success,
+    /// `scenario explore` found (and printed) a counterexample.
+    CounterexampleFound,
+}
+
+impl Outcome {
+    /// The process exit code for this outcome (see the module table).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Success => OK,
+            Self::CounterexampleFound => COUNTEREXAMPLE,
+        }
+    }
 }
 
 impl From<TransportError> for CliError {
@@ -66,7 +85,6 @@ impl CliError {
             Self::Client(e) => client_code(e),
             Self::Daemon(e) => client_code(e.client_error()),
             Self::Internal(_) => INTERNAL,
-            Self::Counterexample(_) => COUNTEREXAMPLE,
         }
     }
 }

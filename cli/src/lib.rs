@@ -8,7 +8,13 @@
 //!   errors, and recovers a Reset's 0x80 like Linux's `ipmi_watchdog`.
 //! * [`daemon`]: the petting loop (tokio), backoff, signal handling.
 //! * [`output`]: ipmitool-style text and JSON.
-//! * [`args`], [`app`]: the command line and what each subcommand does.
+//! * [`duration`]: command-line durations (`90s`, `250ms`) in whole
+//!   deciseconds, the watchdog's 100 ms unit.
+//! * [`statefile`]: the last Set per BMC, so a later Reset can recover from 0x80.
+//!
+//! The command line itself (argument grammar, what each subcommand does, the
+//! simulation subcommands and the exit codes) belongs to the `bmcwd` binary
+//! (`src/main.rs` and the modules it declares), not to this library.
 //!
 //! # Example
 //!
@@ -19,7 +25,7 @@
 //! use bmcwd::client::Client;
 //! use ipmi_watchdog::{Countdown, SetWatchdog, TimerAction, TimerUse};
 //!
-//! let mut bmc = Client::new(bmcwd::simcmd::embedded_transport(), Duration::from_secs(1));
+//! let mut bmc = Client::new(bmcwd::transport::embedded_simulator(), Duration::from_secs(1));
 //! let set = SetWatchdog::new(TimerUse::SmsOs, TimerAction::HardReset, Countdown::from_ticks(600));
 //! bmc.set(&set)?;
 //! bmc.pet(Some(&set))?; // Reset; on 0x80 re-sends `set`, like Linux's ipmi_watchdog
@@ -32,14 +38,20 @@
 
 #![warn(missing_docs)]
 
-pub mod app;
-pub mod args;
 pub mod client;
 pub mod commands;
 pub mod daemon;
 pub mod duration;
-pub mod exit;
 pub mod output;
-pub mod simcmd;
 pub mod statefile;
 pub mod transport;
+
+pub use client::{Client, ClientError, PetOutcome};
+pub use commands::{GetWatchdogTimer, ResetWatchdogTimer, SetWatchdogTimer, WatchdogReading};
+pub use daemon::{DaemonConfig, DaemonError, DaemonExit, Logger, OnExit, Priority, StderrLogger};
+pub use duration::{Deciseconds, DurationError};
+pub use transport::device::DeviceTransport;
+pub use transport::select::Target;
+pub use transport::sim::SimTransport;
+pub use transport::vm::VmSocketTransport;
+pub use transport::{embedded_simulator, Request, Response, Transport, TransportError};

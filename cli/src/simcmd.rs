@@ -19,11 +19,9 @@ use bmc_sim::time::SimTime;
 use bmc_sim::trace::{EventKind, Origin, Trace};
 use serde_json::{json, Value};
 
-use crate::app::{err_raw, note, out};
 use crate::args::{BmcPreset, Cli, ScenarioCommand, ServeArgs, SimCommand, WatchdogProfile};
-use crate::exit::CliError;
-use crate::transport::sim::SimTransport;
-use crate::transport::Transport;
+use crate::console::{err_raw, note, out};
+use crate::exit::{CliError, Outcome};
 
 fn sim_note(text: &str) {
     err_raw(&format!("bmcwd sim: {text}\n"));
@@ -42,19 +40,12 @@ pub fn bmc_config(preset: BmcPreset, profile: Option<WatchdogProfile>) -> BmcCon
     cfg
 }
 
-/// The transport behind `--sim`: a fresh embedded BMC (default preset,
-/// IPMI-spec watchdog).
-pub fn embedded_transport() -> Box<dyn Transport> {
-    Box::new(SimTransport::new(VmSimBmc::new(SimBmc::new(bmc_config(
-        BmcPreset::Default,
-        None,
-    )))))
-}
-
 /// `bmcwd scenario …`
-pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<(), CliError> {
+pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<Outcome, CliError> {
     match s {
-        ScenarioCommand::Run { file, svg } => scenario_run(cli, file, svg.as_deref()),
+        ScenarioCommand::Run { file, svg } => {
+            scenario_run(cli, file, svg.as_deref()).map(|()| Outcome::Success)
+        }
         ScenarioCommand::Explore {
             profile,
             bug,
@@ -340,7 +331,7 @@ fn scenario_explore(
     cases: u32,
     seed: u64,
     out_file: Option<&Path>,
-) -> Result<(), CliError> {
+) -> Result<Outcome, CliError> {
     let kernel = preset(profile)?;
     let space = space_for_bug(bug)?;
     let property = Property::from_name(property).ok_or_else(|| {
@@ -413,7 +404,7 @@ fn scenario_explore(
                 }
             }
             note(&v);
-            Err(CliError::Counterexample(v))
+            Ok(Outcome::CounterexampleFound)
         }
         (None, _) => {
             if cli.json {
@@ -433,7 +424,7 @@ fn scenario_explore(
                     outcome.elapsed.as_secs_f64()
                 ));
             }
-            Ok(())
+            Ok(Outcome::Success)
         }
     }
 }

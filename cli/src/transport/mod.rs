@@ -210,3 +210,19 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
         (**self).describe()
     }
 }
+
+/// The transport behind `--sim`: a fresh simulated BMC in this process
+/// (default BMC configuration, IPMI-spec watchdog), driven through
+/// [`sim::SimTransport`] with real time since this call as its clock.
+///
+/// Nothing persists beyond the returned value; for a simulator shared between
+/// processes, serve one (`bmcwd sim serve --socket PATH`) and use
+/// [`vm::VmSocketTransport`].
+pub fn embedded_simulator() -> Box<dyn Transport> {
+    use bmc_sim::bmc::config::BmcConfig;
+    use bmc_sim::bmc::SimBmc;
+    use bmc_sim::vmproto::simbmc::VmSimBmc;
+    Box::new(sim::SimTransport::new(VmSimBmc::new(SimBmc::new(
+        BmcConfig::default(),
+    ))))
+}

@@ -27,7 +27,10 @@ fn armed<T: bmcwd::transport::Transport>(c: &mut Client<T>) -> SetWatchdog {
 }
 
 fn bench(c: &mut Criterion) {
-    let mut sim = Client::new(bmcwd::transport::embedded_simulator(), Duration::from_secs(1));
+    let mut sim = Client::new(
+        bmcwd::transport::embedded_simulator(),
+        Duration::from_secs(1),
+    );
     let set = armed(&mut sim);
     c.bench_function("embedded sim: Get Watchdog Timer", |b| {
         b.iter(|| sim.get().unwrap())

@@ -69,12 +69,12 @@ impl ClientError {
 
 /// `0x80 (Attempt to start un-initialized watchdog)`: the code with the spec's
 /// name, resolving command-specific codes for the command.
-pub fn cc_text(netfn: u8, cmd: u8, cc: CompletionCode) -> String {
+pub(crate) fn cc_text(netfn: u8, cmd: u8, cc: CompletionCode) -> String {
     format!("0x{:02X} ({})", cc.0, cc.describe_for(netfn & !1, cmd))
 }
 
 /// What the user can do about a completion code.
-pub fn hint(netfn: u8, cmd: u8, cc: CompletionCode) -> &'static str {
+pub(crate) fn hint(netfn: u8, cmd: u8, cc: CompletionCode) -> &'static str {
     match (netfn & !1, cmd, cc.0) {
         (0x06, 0x22, 0x80) => {
             "the BMC has no watchdog configuration (never set since power-on, or the BMC was \

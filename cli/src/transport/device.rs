@@ -60,7 +60,7 @@ impl<C> DeviceTransport<C> {
 }
 
 /// Maps an `open(2)` failure on an IPMI device node to an actionable error.
-pub fn open_error(path: &Path, e: io::Error) -> TransportError {
+pub(crate) fn open_error(path: &Path, e: io::Error) -> TransportError {
     use std::os::unix::fs::FileTypeExt;
     // open(2) on a Unix socket fails with ENXIO, which would otherwise read
     // as "no driver": it is a socket (`bmcwd sim serve`?), not a device.

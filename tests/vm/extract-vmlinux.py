@@ -3,7 +3,7 @@
 
 QEMU can boot the ELF directly through its PVH note (CONFIG_PVH=y), which
 skips the xz decompressor: under TCG that saves ~2.3 s per boot
-(shared/reference/real-kernel-lab.md section 2.3).
+(spec-notes/real-kernel-lab.md section 2.3).
 
 usage: extract-vmlinux.py BZIMAGE OUT
 """

@@ -4,7 +4,7 @@
 //!
 //! Wire format (OpenIPMI `lib/serial_vm.c`-style codec, as QEMU's
 //! `hw/ipmi/ipmi_bmc_extern.c` implements it; see
-//! `shared/reference/bmc-watchdog.md` §4):
+//! `spec-notes/bmc-watchdog.md` §4):
 //! * `0xA0` ends a message, `0xA1` ends a control command, `0xAA` escapes: a
 //!   payload byte `b` in {A0, A1, AA} goes out as `AA, b | 0x10`.
 //! * request `msg_id, netfn<<2 | lun, cmd, data…, checksum, A0`;

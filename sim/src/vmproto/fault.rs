@@ -4,7 +4,7 @@
 //! What each one looks like from the guest, with QEMU's `isa-ipmi-bt` +
 //! `ipmi-bmc-extern` (QEMU `hw/ipmi/ipmi_bt.c` `ipmi_bt_handle_rsp`,
 //! `hw/ipmi/ipmi_bmc_extern.c` `handle_msg`/`extern_timeout`;
-//! `shared/reference/real-kernel-lab.md` §7):
+//! `spec-notes/real-kernel-lab.md` §7):
 //!
 //! | fault | on the wire | guest sees |
 //! |---|---|---|

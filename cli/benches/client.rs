@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bmc_sim::bmc::{BmcConfig, SimBmc};
-use bmc_sim::vmproto::server::{ServerOptions, VmServer};
+use bmc_sim::vmproto::server::VmServer;
+use bmc_sim::vmproto::ServerOptions;
 use bmc_sim::vmproto::simbmc::VmSimBmc;
 use bmcwd::client::Client;
 use bmcwd::transport::vm::VmSocketTransport;

@@ -596,3 +596,394 @@ pub(super) mod test_bmc {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::test_bmc::TestBmc;
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn bmc(reset_at: Option<PortTime>) -> TestBmc {
+        TestBmc {
+            reset_at,
+            actions: vec![],
+            seen: vec![],
+        }
+    }
+
+    /// A connection at t = 0 with a 1 ms control gap, in-band faults on,
+    /// `faults` in force, logging into the returned list.
+    fn conn(faults: &str) -> (Connection, Arc<Mutex<Vec<String>>>) {
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = log.clone();
+        let opts = ServerOptions {
+            control_gap: MS,
+            inband_faults: true,
+            log: Some(Arc::new(move |l: &str| {
+                sink.lock().unwrap().push(l.to_owned())
+            })),
+            ..Default::default()
+        };
+        opts.faults.set(faults.parse().unwrap());
+        (Connection::new(opts, PortTime::ZERO), log)
+    }
+
+    /// Everything the connection may transmit at `now`, decoded.
+    fn drain(c: &mut Connection, now: PortTime) -> Vec<String> {
+        let mut d = Decoder::new();
+        let mut units = Vec::new();
+        while let Some(bytes) = c.poll_transmit(now) {
+            for b in bytes {
+                match d.push(b) {
+                    Some(Unit::Message(m)) => units.push(format!("{:02x?}", m)),
+                    Some(u) => units.push(format!("{u:?}")),
+                    None => {}
+                }
+            }
+        }
+        units
+    }
+
+    fn get_device_id(id: u8) -> Vec<u8> {
+        let mut e = Encoder::new();
+        e.request(id, 0x06 << 2, 0x01, &[]);
+        e.take()
+    }
+
+    /// The framed answer `id, 1C, 01, cc, data…, checksum` as `drain` shows it.
+    fn answer(id: u8, cmd: u8, cc: u8, data: &[u8]) -> String {
+        let mut e = Encoder::new();
+        e.response(id, 0x07 << 2, cmd, cc, data);
+        let mut d = Decoder::new();
+        let mut s = String::new();
+        for b in e.take() {
+            if let Some(Unit::Message(m)) = d.push(b) {
+                s = format!("{m:02x?}");
+            }
+        }
+        s
+    }
+
+    const DEVICE_ID: [u8; 5] = [0x42, 0x03, 0x01, 0x23, 0x02];
+
+    #[test]
+    fn version_first_then_answers_and_irq_snooping_with_control_gaps() {
+        let (mut c, _) = conn("none");
+        let mut b = bmc(None);
+        c.handle_wakeup(PortTime::ZERO, &mut b);
+        assert_eq!(drain(&mut c, PortTime::ZERO), ["Control(Version(1))"]);
+        c.handle_bytes(PortTime::ZERO, &get_device_id(3), &mut b);
+        // The control gap keeps the answer back until 1 ms.
+        assert_eq!(drain(&mut c, PortTime::ZERO), Vec::<String>::new());
+        assert_eq!(c.poll_timeout(&b), Some(MS));
+        assert_eq!(drain(&mut c, MS), [answer(3, 0x01, 0, &DEVICE_ID)]);
+        // Set Global Enables bit 0 → ENABLE_IRQ; again → nothing; off → DISABLE_IRQ.
+        let mut e = Encoder::new();
+        e.request(4, 0x06 << 2, 0x2E, &[0x01])
+            .request(5, 0x06 << 2, 0x2E, &[0x05])
+            .request(6, 0x06 << 2, 0x2E, &[0x04]);
+        c.handle_bytes(2 * MS, e.bytes(), &mut b);
+        // The snooped control is queued before the answer that caused it.
+        assert_eq!(drain(&mut c, 2 * MS), ["Control(EnableIrq)"]);
+        assert_eq!(
+            drain(&mut c, 3 * MS),
+            [
+                answer(4, 0x2E, 0, &[]),
+                answer(5, 0x2E, 0, &[]),
+                "Control(DisableIrq)".to_string()
+            ]
+        );
+        assert_eq!(drain(&mut c, 4 * MS), [answer(6, 0x2E, 0, &[])]);
+        assert_eq!(
+            b.seen,
+            [(0x06, 0x01), (0x06, 0x2E), (0x06, 0x2E), (0x06, 0x2E)]
+        );
+    }
+
+    #[test]
+    fn bmc_deadline_is_the_timeout_and_becomes_reset() {
+        let (mut c, _) = conn("none");
+        let mut b = bmc(Some(30 * MS));
+        c.handle_wakeup(PortTime::ZERO, &mut b);
+        drain(&mut c, PortTime::ZERO);
+        assert_eq!(c.poll_timeout(&b), Some(30 * MS));
+        c.handle_timeout(30 * MS, &mut b);
+        assert_eq!(drain(&mut c, 30 * MS), ["Control(Reset)"]);
+        assert_eq!(c.poll_timeout(&b), None, "nothing left to wait for");
+    }
+
+    #[test]
+    fn a_deadline_that_does_not_move_wakes_at_most_once_a_millisecond() {
+        let (mut c, _) = conn("none");
+        // A BMC whose deadline stays in the past after advance().
+        struct Stuck;
+        impl BmcPort for Stuck {
+            fn handle_request(
+                &mut self,
+                _: PortTime,
+                _: u8,
+                _: u8,
+                _: &[u8],
+            ) -> Option<crate::bmc::Reply> {
+                None
+            }
+            fn advance(&mut self, _: PortTime) {}
+            fn next_deadline(&self) -> Option<PortTime> {
+                Some(PortTime::ZERO)
+            }
+            fn drain_actions(&mut self, _: &mut Vec<HostAction>) {}
+        }
+        let t = 5 * MS;
+        c.handle_timeout(t, &mut Stuck);
+        assert_eq!(c.poll_timeout(&Stuck), Some(t + MS));
+    }
+
+    #[test]
+    fn controls_the_vm_cannot_do_are_dropped_and_attn_irq_falls_back_to_attn() {
+        let (mut c, log) = conn("none");
+        let mut b = bmc(Some(300 * MS));
+        let mut e = Encoder::new();
+        e.control(ControlCommand::Version(1))
+            .control(ControlCommand::Capabilities(Capabilities(
+                Capabilities::IRQ | Capabilities::ATTN,
+            )));
+        c.handle_bytes(PortTime::ZERO, e.bytes(), &mut b);
+        c.handle_timeout(300 * MS, &mut b);
+        assert_eq!(drain(&mut c, 300 * MS), ["Control(Version(1))"]);
+        assert!(log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("HardReset dropped: the VM lacks capability 0x02")));
+        // ATN only: an SMS_ATN with the interrupt on goes out as plain ATTN.
+        let mut e = Encoder::new();
+        e.control(ControlCommand::Capabilities(Capabilities(
+            Capabilities::ATTN,
+        )));
+        c.handle_bytes(301 * MS, e.bytes(), &mut b);
+        c.irq_enabled = true;
+        b.actions.push(HostAction::SmsAtn(true));
+        c.handle_wakeup(301 * MS, &mut b);
+        assert_eq!(drain(&mut c, 301 * MS), ["Control(Attn)"]);
+    }
+
+    #[test]
+    fn vm_reset_control_is_a_host_reset() {
+        struct Resets(Vec<PortTime>);
+        impl BmcPort for Resets {
+            fn handle_request(
+                &mut self,
+                _: PortTime,
+                _: u8,
+                _: u8,
+                _: &[u8],
+            ) -> Option<crate::bmc::Reply> {
+                None
+            }
+            fn advance(&mut self, _: PortTime) {}
+            fn next_deadline(&self) -> Option<PortTime> {
+                None
+            }
+            fn drain_actions(&mut self, _: &mut Vec<HostAction>) {}
+            fn host_reset(&mut self, now: PortTime) {
+                self.0.push(now);
+            }
+        }
+        let (mut c, _) = conn("none");
+        let mut b = Resets(vec![]);
+        c.handle_bytes(7 * MS, &[0x04, 0xA1], &mut b);
+        assert_eq!(b.0, [7 * MS]);
+    }
+
+    #[test]
+    fn delay_answers_at_its_deadline_and_a_flood_stays_bounded() {
+        let (mut c, log) = conn("delay=50");
+        let mut b = bmc(None);
+        c.handle_bytes(PortTime::ZERO, &get_device_id(1), &mut b);
+        assert_eq!(drain(&mut c, PortTime::ZERO), ["Control(Version(1))"]);
+        assert_eq!(c.poll_timeout(&b), Some(50 * MS));
+        c.handle_timeout(49 * MS, &mut b);
+        assert_eq!(drain(&mut c, 49 * MS), Vec::<String>::new());
+        c.handle_timeout(50 * MS, &mut b);
+        assert_eq!(drain(&mut c, 50 * MS), [answer(1, 0x01, 0, &DEVICE_ID)]);
+
+        let (mut c, log2) = conn("delay=86400000");
+        let mut e = Encoder::new();
+        for i in 0..(MAX_DELAYED + 200) {
+            e.message(&[&[i as u8, 0x18, 0x01]]);
+        }
+        c.handle_bytes(PortTime::ZERO, e.bytes(), &mut b);
+        assert_eq!(c.delayed.len(), MAX_DELAYED);
+        let dropped = log2
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains("answers already waiting"))
+            .count();
+        assert_eq!(dropped, 200);
+        assert!(log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("answer in 50 ms")));
+    }
+
+    #[test]
+    fn held_answers_go_out_on_none_or_at_hold_and_are_polled_for() {
+        let (mut c, _) = conn("wrong-msgid");
+        let mut b = bmc(None);
+        c.handle_wakeup(PortTime::ZERO, &mut b);
+        drain(&mut c, PortTime::ZERO);
+        c.handle_bytes(2 * MS, &get_device_id(9), &mut b);
+        assert_eq!(drain(&mut c, 2 * MS), [answer(10, 0x01, 0, &DEVICE_ID)]);
+        // Held: looked at again within HELD_POLL even if nobody wakes it.
+        assert_eq!(c.poll_timeout(&b), Some(2 * MS + HELD_POLL));
+        c.handle_timeout(2 * MS + HELD_POLL, &mut b);
+        assert_eq!(drain(&mut c, 2 * MS + HELD_POLL), Vec::<String>::new());
+        c.options().faults.set(VmFaultSpec::NONE);
+        c.handle_wakeup(200 * MS, &mut b);
+        assert_eq!(drain(&mut c, 200 * MS), [answer(9, 0x01, 0, &DEVICE_ID)]);
+
+        // stuck + hold: a dummy for id ^ 0x80 now, the real one at +100 ms.
+        let (mut c, _) = conn("stuck count=1 hold=100");
+        c.handle_bytes(PortTime::ZERO, &get_device_id(2), &mut b);
+        assert_eq!(
+            drain(&mut c, PortTime::ZERO),
+            ["Control(Version(1))".to_string()]
+        );
+        assert_eq!(drain(&mut c, MS), [answer(0x82, 0x01, 0xC0, &[])]);
+        assert_eq!(c.poll_timeout(&b), Some(100 * MS));
+        c.handle_timeout(100 * MS, &mut b);
+        assert_eq!(drain(&mut c, 100 * MS), [answer(2, 0x01, 0, &DEVICE_ID)]);
+    }
+
+    #[test]
+    fn faults_shape_answers_and_in_band_commands_set_them() {
+        let (mut c, _) = conn("none");
+        let mut b = bmc(None);
+        c.handle_wakeup(PortTime::ZERO, &mut b);
+        drain(&mut c, PortTime::ZERO);
+        let mut t = 10 * MS;
+        let mut ask = |c: &mut Connection, bytes: &[u8]| {
+            t += 10 * MS;
+            c.handle_bytes(t, bytes, &mut b);
+            drain(c, t)
+        };
+        let inband = |text: &[u8]| {
+            let mut e = Encoder::new();
+            e.request(0x40, INBAND_FAULT_NETFN << 2, INBAND_FAULT_CMD, text);
+            e.take()
+        };
+        let inband_answer = |cc| {
+            let mut e = Encoder::new();
+            e.response(
+                0x40,
+                (INBAND_FAULT_NETFN << 2) | 4,
+                INBAND_FAULT_CMD,
+                cc,
+                &[],
+            );
+            let mut d = Decoder::new();
+            e.take().into_iter().find_map(|x| match d.push(x) {
+                Some(Unit::Message(m)) => Some(format!("{m:02x?}")),
+                _ => None,
+            })
+        };
+        let ok = |_| inband_answer(0).unwrap_or_default();
+        assert_eq!(ask(&mut c, &inband(b"wrong-cmd count=1")), [ok(0x40)]);
+        assert_eq!(
+            ask(&mut c, &get_device_id(1)),
+            [answer(1, 0x81, 0, &DEVICE_ID)]
+        );
+        assert_eq!(
+            ask(&mut c, &get_device_id(2)),
+            [answer(2, 0x01, 0, &DEVICE_ID)]
+        );
+        ask(&mut c, &inband(b"cc=d5"));
+        assert_eq!(ask(&mut c, &get_device_id(3)), [answer(3, 0x01, 0xD5, &[])]);
+        ask(&mut c, &inband(b"silent"));
+        assert_eq!(ask(&mut c, &get_device_id(4)), Vec::<String>::new());
+        // The in-band command itself is never faulted; bogus text is 0xCC.
+        assert_eq!(
+            ask(&mut c, &inband(b"bogus")),
+            [inband_answer(0xCC).unwrap_or_default()]
+        );
+        assert_eq!(c.options().faults.get(), "silent".parse().unwrap());
+        ask(&mut c, &inband(b"bad-checksum"));
+        let mut d = Decoder::new();
+        c.handle_bytes(t, &get_device_id(5), &mut b);
+        let bytes = c.poll_transmit(t).unwrap();
+        assert!(matches!(
+            bytes
+                .iter()
+                .find_map(|&x| d.push(x).map(|u| matches!(u, Unit::Discarded(_)))),
+            Some(true)
+        ));
+        // BMC-level silence.
+        c.options().faults.set(VmFaultSpec::NONE);
+        let mut e = Encoder::new();
+        e.request(6, 0x06 << 2, 0x99, &[]);
+        c.handle_bytes(t, e.bytes(), &mut b);
+        assert_eq!(drain(&mut c, t), Vec::<String>::new());
+    }
+
+    #[test]
+    fn disconnect_drops_the_rest_of_the_read_and_closes_after_the_queue() {
+        let (mut c, log) = conn("disconnect count=1");
+        let mut b = bmc(None);
+        let mut bytes = get_device_id(1);
+        bytes.extend(get_device_id(2));
+        c.handle_bytes(PortTime::ZERO, &bytes, &mut b);
+        assert!(c.close_requested());
+        assert!(!c.is_closed(), "VERSION still to go");
+        assert!(b.seen.is_empty(), "the BMC saw neither request");
+        assert_eq!(drain(&mut c, PortTime::ZERO), ["Control(Version(1))"]);
+        assert!(c.is_closed());
+        c.handle_bytes(MS, &get_device_id(3), &mut b);
+        assert!(b.seen.is_empty(), "input after the fault is ignored");
+        assert!(log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.ends_with("fault disconnect")));
+    }
+
+    #[test]
+    fn malformed_input_is_logged_and_answered_with_nothing() {
+        let (mut c, log) = conn("none");
+        let mut b = bmc(None);
+        c.handle_wakeup(PortTime::ZERO, &mut b);
+        drain(&mut c, PortTime::ZERO);
+        let mut e = Encoder::new();
+        e.message(&[&[1, 0x18]]); // too short for a request
+        let mut input = e.take();
+        input.extend([0x01, 0x02, 0xA0]); // bad checksum
+        input.extend([0xAA, 0xAA, 0xA0]); // stray escape
+        input.extend(vec![0x11; 400]); // oversize, then a frame end
+        input.push(0xA0);
+        c.handle_bytes(MS, &input, &mut b);
+        assert_eq!(drain(&mut c, MS), Vec::<String>::new());
+        assert!(b.seen.is_empty());
+        let log = log.lock().unwrap();
+        assert!(log.iter().any(|l| l.contains("bad request")), "{log:?}");
+        assert!(
+            log.iter().filter(|l| l.contains("discarded unit")).count() >= 3,
+            "{log:?}"
+        );
+    }
+
+    #[test]
+    fn log_lines_carry_the_time_given() {
+        let (mut c, log) = conn("none");
+        let mut b = bmc(None);
+        c.handle_bytes(Duration::from_millis(12_345), &get_device_id(1), &mut b);
+        assert!(log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("[   12.345] <- req id=01 06/01")));
+    }
+}

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use bmc_sim::bmc::{BmcConfig, SimBmc};
 use bmc_sim::vmproto::server::VmServer;
-use bmc_sim::vmproto::ServerOptions;
 use bmc_sim::vmproto::simbmc::VmSimBmc;
+use bmc_sim::vmproto::ServerOptions;
 use bmcwd::client::Client;
 use bmcwd::transport::vm::VmSocketTransport;
 use criterion::{criterion_group, criterion_main, Criterion};

@@ -1,7 +1,7 @@
 //! BMC side of one VM-protocol connection, sans-IO (quinn-proto style): the
 //! protocol logic of serving a [`BmcPort`] to QEMU's `ipmi-bmc-extern` (or to
 //! a [`client`](super::client)), fed bytes and time, never touching a clock,
-//! socket or task. [`server`](super::server) (feature `server`) is the tokio
+//! socket or task. `server` (feature `server`) is the tokio
 //! pump around it.
 //!
 //! Calling protocol, with `now` the [`PortTime`] of the carrier's clock (the

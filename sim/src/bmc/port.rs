@@ -1,7 +1,7 @@
 //! [`BmcPort`]: a BMC as seen from outside the simulator's BT registers, by
 //! whatever carries requests to it and its wishes to the host (the VM
-//! protocol's [`Connection`](crate::vmproto::connection::Connection), the
-//! CLI's in-process transport).
+//! protocol's connection in `vmproto`, the CLI's in-process transport). The
+//! core names no carrier: dependencies point from them to it.
 //!
 //! The BMC core knows nothing about sockets or tasks: a port is fed requests
 //! and time, and hands back replies and [`HostAction`]s.

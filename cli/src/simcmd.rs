@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bmc_sim::bmc::config::BmcConfig;
+use bmc_sim::bmc::BmcPort;
 use bmc_sim::bmc::SimBmc;
-use bmc_sim::vmproto::server::{watch_fault_file, LogSink, ServerOptions, VmBmc, VmServer};
+use bmc_sim::vmproto::server::{watch_fault_file, VmServer};
 use bmc_sim::vmproto::simbmc::VmSimBmc;
+use bmc_sim::vmproto::{ServerOptions, VmLogFn};
 
 use std::io::IsTerminal;
 
@@ -443,7 +445,11 @@ pub fn sim(cli: &Cli, s: &SimCommand) -> Result<(), CliError> {
 /// Serves `bmc` on a Unix socket (any number of concurrent clients, one
 /// shared BMC and clock) and/or to QEMU over TCP, until SIGTERM/SIGINT; then
 /// removes the socket file.
-pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(), CliError> {
+pub fn serve<B: BmcPort + 'static>(
+    socket: Option<&Path>,
+    a: &ServeArgs,
+    bmc: B,
+) -> Result<(), CliError> {
     if socket.is_none() && a.vm_listen.is_none() && a.vm_connect.is_none() {
         return Err(CliError::Usage(
             "sim serve needs somewhere to serve: --socket PATH (for bmcwd --socket PATH …), \
@@ -459,7 +465,7 @@ pub fn serve<B: VmBmc>(socket: Option<&Path>, a: &ServeArgs, bmc: B) -> Result<(
             check_tcp_address(flag, addr)?;
         }
     }
-    let log: LogSink = Arc::new(|line: &str| err_raw(&format!("bmcwd sim: {line}\n")));
+    let log: VmLogFn = Arc::new(|line: &str| err_raw(&format!("bmcwd sim: {line}\n")));
     let opts = ServerOptions {
         log: a.verbose.then(|| log.clone()),
         ..ServerOptions::default()

@@ -258,7 +258,7 @@ fn served_qemu_bmc_refuses_power_cycle_with_a_decoded_cc() {
 /// Plays QEMU's side of the VM protocol on `stream`: opening commands, then
 /// Get Device ID with msg_id 5; returns (msg_id, netfn_lun, cmd, cc).
 fn qemu_get_device_id(stream: &mut std::net::TcpStream) -> (u8, u8, u8, u8) {
-    use bmc_sim::vmproto::{Capabilities, ControlCommand, Decoder, Encoder, Response, Unit};
+    use bmc_sim::vmproto::{Capabilities, ControlCommand, Decoder, Encoder, Unit, VmResponse};
     use std::io::{Read, Write};
     let mut enc = Encoder::new();
     enc.control(ControlCommand::Version(1))
@@ -273,7 +273,7 @@ fn qemu_get_device_id(stream: &mut std::net::TcpStream) -> (u8, u8, u8, u8) {
     loop {
         stream.read_exact(&mut b).unwrap();
         if let Some(Unit::Message(m)) = dec.push(b[0]) {
-            let r = Response::parse(m).unwrap();
+            let r = VmResponse::parse(m).unwrap();
             return (r.msg_id, r.netfn_lun, r.cmd, r.cc);
         }
     }

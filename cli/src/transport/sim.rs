@@ -9,18 +9,18 @@
 
 use std::time::{Duration, Instant};
 
-use bmc_sim::vmproto::server::VmBmc;
+use bmc_sim::bmc::BmcPort;
 use ipmi_bt_sm::CompletionCode;
 
 use super::{Request, Response, Transport, TransportError};
 
-/// A [`VmBmc`] driven directly, in process.
-pub struct SimTransport<B: VmBmc> {
+/// A [`BmcPort`] driven directly, in process.
+pub struct SimTransport<B: BmcPort> {
     bmc: B,
     start: Instant,
 }
 
-impl<B: VmBmc> SimTransport<B> {
+impl<B: BmcPort> SimTransport<B> {
     /// Wraps `bmc`; its clock starts now.
     pub fn new(bmc: B) -> Self {
         Self {
@@ -35,7 +35,7 @@ impl<B: VmBmc> SimTransport<B> {
     }
 }
 
-impl<B: VmBmc> Transport for SimTransport<B> {
+impl<B: BmcPort> Transport for SimTransport<B> {
     fn send(&mut self, req: &Request, timeout: Duration) -> Result<Response, TransportError> {
         let now = self.start.elapsed();
         self.bmc.advance(now);

@@ -27,7 +27,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bmc_sim::vmproto::client::{BlockingVmClient, ClientError};
+use bmc_sim::vmproto::client::{BlockingVmClient, VmClientError};
 
 use super::{Request, Response, Transport, TransportError};
 
@@ -68,9 +68,9 @@ impl VmSocketTransport {
 }
 
 /// The I/O error inside a client error (the greeting can only fail on I/O).
-fn into_io(e: ClientError) -> std::io::Error {
+fn into_io(e: VmClientError) -> std::io::Error {
     match e {
-        ClientError::Io(source) => source,
+        VmClientError::Io(source) => source,
         other => std::io::Error::other(other.to_string()),
     }
 }
@@ -110,20 +110,20 @@ impl Transport for VmSocketTransport {
                 cc: r.cc,
                 data: r.data,
             }),
-            Err(ClientError::Timeout(_)) => Err(TransportError::Timeout {
+            Err(VmClientError::Timeout(_)) => Err(TransportError::Timeout {
                 command: req.name(),
                 after: start.elapsed(),
                 peer: self.describe(),
             }),
-            Err(ClientError::Closed) => Err(TransportError::Closed {
+            Err(VmClientError::Closed) => Err(TransportError::Closed {
                 peer: self.describe(),
                 command: req.name(),
             }),
-            Err(ClientError::Io(source)) => Err(TransportError::Io {
+            Err(VmClientError::Io(source)) => Err(TransportError::Io {
                 context: format!("exchanging {} with {}", req.name(), self.describe()),
                 source,
             }),
-            Err(e @ (ClientError::TooLarge(_) | ClientError::BadNetFn(_))) => Err(
+            Err(e @ (VmClientError::TooLarge(_) | VmClientError::BadNetFn(_))) => Err(
                 TransportError::Invalid(format!("{} cannot be sent: {e}", req.name())),
             ),
         }

@@ -61,6 +61,8 @@ use ipmi_watchdog::{
 pub use self::config::{
     BmcConfig, BtCapabilities, ColdResetBehaviour, DeviceIdConfig, MalformedPolicy,
 };
+mod port;
+pub use self::port::{BmcPort, HostAction, PortTime, Reply};
 use self::sel::Sel;
 use crate::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
 use crate::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};

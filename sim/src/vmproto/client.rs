@@ -7,19 +7,21 @@
 //! after a timeout. Control commands from the BMC (ATTN, RESET, …) are kept
 //! for the caller in arrival order.
 //!
-//! Two front ends share one sans-IO core: [`VmClient`] (tokio, any
-//! `AsyncRead + AsyncWrite`) and [`BlockingVmClient`] (std `Read + Write`,
-//! e.g. `std::os::unix::net::UnixStream`).
+//! Two front ends share one sans-IO core: `VmClient` (tokio, any
+//! `AsyncRead + AsyncWrite`; with the `server` feature) and
+//! [`BlockingVmClient`] (std `Read + Write`, e.g.
+//! `std::os::unix::net::UnixStream`).
 
 use core::fmt;
 use core::time::Duration;
 use std::io::{self, Read, Write};
 
 use ipmi_bt_sm::CompletionCode;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+#[cfg(feature = "server")]
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use super::codec::{
-    Capabilities, ControlCommand, Decoder, Encoder, Response, Unit, PROTOCOL_VERSION,
+    Capabilities, ControlCommand, Decoder, Encoder, Unit, VmResponse, PROTOCOL_VERSION,
 };
 
 /// Capabilities the client announces: everything QEMU 7.2+ announces.
@@ -42,7 +44,7 @@ pub struct OwnedResponse {
 
 /// Why a client request failed.
 #[derive(Debug)]
-pub enum ClientError {
+pub enum VmClientError {
     /// The socket failed.
     Io(io::Error),
     /// The BMC closed the connection.
@@ -56,7 +58,7 @@ pub enum ClientError {
     BadNetFn(u8),
 }
 
-impl fmt::Display for ClientError {
+impl fmt::Display for VmClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Io(e) => write!(f, "VM link I/O error: {e}"),
@@ -83,7 +85,7 @@ impl fmt::Display for ClientError {
     }
 }
 
-impl std::error::Error for ClientError {
+impl std::error::Error for VmClientError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Io(e) => Some(e),
@@ -92,7 +94,7 @@ impl std::error::Error for ClientError {
     }
 }
 
-impl From<io::Error> for ClientError {
+impl From<io::Error> for VmClientError {
     fn from(e: io::Error) -> Self {
         Self::Io(e)
     }
@@ -127,13 +129,13 @@ impl Core {
         lun: u8,
         cmd: u8,
         data: &[u8],
-    ) -> Result<(u8, Vec<u8>), ClientError> {
+    ) -> Result<(u8, Vec<u8>), VmClientError> {
         if data.len() + 2 > super::codec::MAX_IPMI_MSG {
-            return Err(ClientError::TooLarge(data.len() + 2));
+            return Err(VmClientError::TooLarge(data.len() + 2));
         }
         if netfn > 0x3F {
             // `netfn << 2` would silently lose its top bits.
-            return Err(ClientError::BadNetFn(netfn));
+            return Err(VmClientError::BadNetFn(netfn));
         }
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
@@ -160,7 +162,7 @@ impl Core {
                     self.controls.push(c);
                 }
                 Some(Unit::Control(_)) => self.stale += 1,
-                Some(Unit::Message(m)) => match Response::parse(m) {
+                Some(Unit::Message(m)) => match VmResponse::parse(m) {
                     Ok(r) if r.msg_id == want && found.is_none() => {
                         let answer = OwnedResponse {
                             netfn: r.netfn_lun >> 2,
@@ -186,16 +188,21 @@ impl Core {
 }
 
 /// Async VM-side client over any tokio byte stream.
+#[cfg(feature = "server")]
 #[derive(Debug)]
 pub struct VmClient<S> {
     stream: S,
     core: Core,
 }
 
-impl<S: AsyncRead + AsyncWrite + Unpin> VmClient<S> {
+#[cfg(feature = "server")]
+impl<S> VmClient<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     /// Wraps a connected stream and sends the opening `VERSION` and
     /// `CAPABILITIES` control commands.
-    pub async fn new(mut stream: S) -> Result<Self, ClientError> {
+    pub async fn new(mut stream: S) -> Result<Self, VmClientError> {
         let mut core = Core::default();
         stream.write_all(&core.hello()).await?;
         stream.flush().await?;
@@ -211,7 +218,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> VmClient<S> {
         cmd: u8,
         data: &[u8],
         timeout: Duration,
-    ) -> Result<OwnedResponse, ClientError> {
+    ) -> Result<OwnedResponse, VmClientError> {
         let (id, bytes) = self.core.request(netfn, lun, cmd, data)?;
         self.stream.write_all(&bytes).await?;
         self.stream.flush().await?;
@@ -224,9 +231,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> VmClient<S> {
         loop {
             let n = tokio::time::timeout_at(deadline, self.stream.read(&mut buf))
                 .await
-                .map_err(|_| ClientError::Timeout(timeout))??;
+                .map_err(|_| VmClientError::Timeout(timeout))??;
             if n == 0 {
-                return Err(ClientError::Closed);
+                return Err(VmClientError::Closed);
             }
             if let Some(r) = self
                 .core
@@ -249,9 +256,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> VmClient<S> {
     }
 }
 
+#[cfg(feature = "server")]
 impl VmClient<tokio::net::UnixStream> {
     /// Connects to a VM server listening on a Unix socket.
-    pub async fn connect_unix(path: &std::path::Path) -> Result<Self, ClientError> {
+    pub async fn connect_unix(path: &std::path::Path) -> Result<Self, VmClientError> {
         Self::new(tokio::net::UnixStream::connect(path).await?).await
     }
 }
@@ -283,7 +291,7 @@ impl SetReadTimeout for std::net::TcpStream {
 
 impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
     /// Wraps a connected stream and sends the opening control commands.
-    pub fn new(mut stream: S) -> Result<Self, ClientError> {
+    pub fn new(mut stream: S) -> Result<Self, VmClientError> {
         let mut core = Core::default();
         stream.write_all(&core.hello())?;
         stream.flush()?;
@@ -299,7 +307,7 @@ impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
         cmd: u8,
         data: &[u8],
         timeout: Duration,
-    ) -> Result<OwnedResponse, ClientError> {
+    ) -> Result<OwnedResponse, VmClientError> {
         self.request_matching(netfn, lun, cmd, data, timeout, &|_| true)
     }
 
@@ -314,7 +322,7 @@ impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
         data: &[u8],
         timeout: Duration,
         accept: &dyn Fn(&OwnedResponse) -> bool,
-    ) -> Result<OwnedResponse, ClientError> {
+    ) -> Result<OwnedResponse, VmClientError> {
         let (id, bytes) = self.core.request(netfn, lun, cmd, data)?;
         self.stream.write_all(&bytes)?;
         self.stream.flush()?;
@@ -326,11 +334,11 @@ impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
         loop {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {
-                return Err(ClientError::Timeout(timeout));
+                return Err(VmClientError::Timeout(timeout));
             }
             self.stream.set_read_timeout(Some(left))?;
             let n = match self.stream.read(&mut buf) {
-                Ok(0) => return Err(ClientError::Closed),
+                Ok(0) => return Err(VmClientError::Closed),
                 Ok(n) => n,
                 Err(e)
                     if matches!(
@@ -338,7 +346,7 @@ impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    return Err(ClientError::Timeout(timeout))
+                    return Err(VmClientError::Timeout(timeout))
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
@@ -362,7 +370,7 @@ impl<S: Read + Write + SetReadTimeout> BlockingVmClient<S> {
 
 impl BlockingVmClient<std::os::unix::net::UnixStream> {
     /// Connects to a VM server listening on a Unix socket.
-    pub fn connect_unix(path: &std::path::Path) -> Result<Self, ClientError> {
+    pub fn connect_unix(path: &std::path::Path) -> Result<Self, VmClientError> {
         Self::new(std::os::unix::net::UnixStream::connect(path)?)
     }
 }
@@ -376,13 +384,13 @@ mod tests {
         let mut c = Core::default();
         assert!(matches!(
             c.request(0x40, 0, 0x01, &[]),
-            Err(ClientError::BadNetFn(0x40))
+            Err(VmClientError::BadNetFn(0x40))
         ));
         assert!(matches!(
             c.request(0x06, 0, 0x01, &[0; 299]),
-            Err(ClientError::TooLarge(301))
+            Err(VmClientError::TooLarge(301))
         ));
-        assert!(ClientError::BadNetFn(0x40).to_string().contains("0x40"));
+        assert!(VmClientError::BadNetFn(0x40).to_string().contains("0x40"));
         // Neither used up a msg_id.
         assert_eq!(c.request(0x06, 0, 0x01, &[]).unwrap().0, 0);
     }

@@ -16,14 +16,14 @@
 //! [`Unit`]s back; build outgoing bytes with an [`Encoder`].
 //!
 //! ```
-//! use bmc_sim::vmproto::codec::{Decoder, Encoder, Request, Unit};
+//! use bmc_sim::vmproto::codec::{Decoder, Encoder, VmRequest, Unit};
 //!
 //! // QEMU asks for Get Device ID with msg_id 5 (bmc-watchdog.md §4.3).
 //! let mut dec = Decoder::new();
 //! let mut got = None;
 //! for b in [0x05, 0x18, 0x01, 0xE2, 0xA0] {
 //!     if let Some(Unit::Message(m)) = dec.push(b) {
-//!         got = Request::parse(m).ok().map(|r| (r.msg_id, r.netfn(), r.cmd));
+//!         got = VmRequest::parse(m).ok().map(|r| (r.msg_id, r.netfn(), r.cmd));
 //!     }
 //! }
 //! assert_eq!(got, Some((0x05, 0x06, 0x01)));
@@ -244,8 +244,8 @@ impl fmt::Display for Discard {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit<'a> {
     /// A message with a valid checksum; the slice excludes the checksum
-    /// (`msg_id, netfn_lun, cmd, …`). Parse it with [`Request::parse`] or
-    /// [`Response::parse`].
+    /// (`msg_id, netfn_lun, cmd, …`). Parse it with [`VmRequest::parse`] or
+    /// [`VmResponse::parse`].
     Message(&'a [u8]),
     /// A control command.
     Control(ControlCommand),
@@ -348,7 +348,7 @@ impl Decoder {
 
 /// Why a message unit is not a well-formed request or response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ParseError {
+pub enum VmParseError {
     /// Fewer bytes than the fixed header needs.
     TooShort {
         /// Bytes present (without checksum).
@@ -358,7 +358,7 @@ pub enum ParseError {
     },
 }
 
-impl fmt::Display for ParseError {
+impl fmt::Display for VmParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::TooShort { got, need } => {
@@ -368,11 +368,11 @@ impl fmt::Display for ParseError {
     }
 }
 
-impl std::error::Error for ParseError {}
+impl std::error::Error for VmParseError {}
 
 /// A request, VM → BMC: `msg_id, netfn<<2|lun, cmd, data…`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Request<'a> {
+pub struct VmRequest<'a> {
     /// QEMU's per-interface message counter; the response must echo it.
     pub msg_id: u8,
     /// `netfn << 2 | lun`.
@@ -383,9 +383,9 @@ pub struct Request<'a> {
     pub data: &'a [u8],
 }
 
-impl<'a> Request<'a> {
+impl<'a> VmRequest<'a> {
     /// Parses a checksum-stripped message unit.
-    pub fn parse(body: &'a [u8]) -> Result<Self, ParseError> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, VmParseError> {
         match body {
             [msg_id, netfn_lun, cmd, data @ ..] => Ok(Self {
                 msg_id: *msg_id,
@@ -393,7 +393,7 @@ impl<'a> Request<'a> {
                 cmd: *cmd,
                 data,
             }),
-            _ => Err(ParseError::TooShort {
+            _ => Err(VmParseError::TooShort {
                 got: body.len(),
                 need: 3,
             }),
@@ -413,7 +413,7 @@ impl<'a> Request<'a> {
 
 /// A response, BMC → VM: `msg_id, (netfn|1)<<2|lun, cmd, cc, data…`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Response<'a> {
+pub struct VmResponse<'a> {
     /// Echo of the request's `msg_id`.
     pub msg_id: u8,
     /// `netfn << 2 | lun`, netfn odd (response).
@@ -426,10 +426,10 @@ pub struct Response<'a> {
     pub data: &'a [u8],
 }
 
-impl<'a> Response<'a> {
+impl<'a> VmResponse<'a> {
     /// Parses a checksum-stripped message unit. QEMU needs at least `msg_id,
     /// netfn, cmd, cc` (`handle_msg`: `inpos < 5` with the checksum).
-    pub fn parse(body: &'a [u8]) -> Result<Self, ParseError> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, VmParseError> {
         match body {
             [msg_id, netfn_lun, cmd, cc, data @ ..] => Ok(Self {
                 msg_id: *msg_id,
@@ -438,7 +438,7 @@ impl<'a> Response<'a> {
                 cc: *cc,
                 data,
             }),
-            _ => Err(ParseError::TooShort {
+            _ => Err(VmParseError::TooShort {
                 got: body.len(),
                 need: 4,
             }),
@@ -568,7 +568,7 @@ mod tests {
         let units = decode_all(e.bytes());
         assert_eq!(units, vec![Ok(vec![0x05, 0x18, 0x01])]);
         let body = [0x05, 0x18, 0x01];
-        let r = Request::parse(&body).unwrap();
+        let r = VmRequest::parse(&body).unwrap();
         assert_eq!((r.msg_id, r.netfn(), r.lun(), r.cmd), (5, 6, 0, 1));
         assert!(r.data.is_empty());
     }
@@ -582,7 +582,7 @@ mod tests {
         let mut got = None;
         for &b in e.bytes() {
             if let Some(Unit::Message(m)) = d.push(b) {
-                got = Some(Response::parse(m).map(|r| (r.msg_id, r.netfn_lun, r.cmd, r.cc)));
+                got = Some(VmResponse::parse(m).map(|r| (r.msg_id, r.netfn_lun, r.cmd, r.cc)));
             }
         }
         assert_eq!(got, Some(Ok((0x05, 0x1C, 0x01, 0xC1))));
@@ -718,15 +718,15 @@ mod tests {
     #[test]
     fn short_messages_do_not_parse() {
         assert_eq!(
-            Request::parse(&[1, 2]),
-            Err(ParseError::TooShort { got: 2, need: 3 })
+            VmRequest::parse(&[1, 2]),
+            Err(VmParseError::TooShort { got: 2, need: 3 })
         );
         assert_eq!(
-            Response::parse(&[1, 2, 3]),
-            Err(ParseError::TooShort { got: 3, need: 4 })
+            VmResponse::parse(&[1, 2, 3]),
+            Err(VmParseError::TooShort { got: 3, need: 4 })
         );
         assert_eq!(
-            ParseError::TooShort { got: 3, need: 4 }.to_string(),
+            VmParseError::TooShort { got: 3, need: 4 }.to_string(),
             "VM message has 3 bytes, needs at least 4"
         );
     }
@@ -740,8 +740,8 @@ mod tests {
             for b in bytes {
                 if let Some(Unit::Message(m)) = d.push(b) {
                     prop_assert!(m.len() < MAX_UNIT);
-                    let _ = Request::parse(m);
-                    let _ = Response::parse(m);
+                    let _ = VmRequest::parse(m);
+                    let _ = VmResponse::parse(m);
                 }
             }
         }

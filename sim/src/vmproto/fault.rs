@@ -34,7 +34,6 @@ use core::time::Duration;
 use std::sync::{Arc, Mutex};
 
 use ipmi_bt_sm::CompletionCode;
-use tokio::sync::Notify;
 
 /// One VM-level fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -79,7 +78,7 @@ impl fmt::Display for VmFault {
 
 /// A fault with its scope: how many requests, which command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct FaultSpec {
+pub struct VmFaultSpec {
     /// What to do to a matching request's answer.
     pub fault: VmFault,
     /// Apply to this many matching requests, then revert to `none`;
@@ -92,7 +91,7 @@ pub struct FaultSpec {
     pub hold: Option<Duration>,
 }
 
-impl FaultSpec {
+impl VmFaultSpec {
     /// No fault.
     pub const NONE: Self = Self {
         fault: VmFault::None,
@@ -109,7 +108,7 @@ impl FaultSpec {
     }
 }
 
-impl fmt::Display for FaultSpec {
+impl fmt::Display for VmFaultSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.fault)?;
         if let Some(n) = self.count {
@@ -160,7 +159,7 @@ fn parse_hex(s: &str) -> Option<u8> {
     u8::from_str_radix(s, 16).ok()
 }
 
-impl FromStr for FaultSpec {
+impl FromStr for VmFaultSpec {
     type Err = FaultParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -209,7 +208,7 @@ impl FromStr for FaultSpec {
 
 #[derive(Debug, Default)]
 struct Shared {
-    spec: FaultSpec,
+    spec: VmFaultSpec,
     /// Bumped by every [`FaultControl::set`], so the server can tell an
     /// explicit change from a count running out.
     generation: u64,
@@ -220,7 +219,15 @@ struct Shared {
 /// code holding a clone) changes it.
 #[derive(Debug, Clone, Default)]
 pub struct FaultControl {
-    inner: Arc<(Mutex<Shared>, Notify)>,
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    shared: Mutex<Shared>,
+    /// Wakes servers waiting in [`FaultControl::changed`].
+    #[cfg(feature = "server")]
+    notify: tokio::sync::Notify,
 }
 
 impl FaultControl {
@@ -230,7 +237,7 @@ impl FaultControl {
     }
 
     /// The current setting.
-    pub fn get(&self) -> FaultSpec {
+    pub fn get(&self) -> VmFaultSpec {
         self.lock().spec
     }
 
@@ -240,40 +247,43 @@ impl FaultControl {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
-        self.inner.0.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.shared.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Replaces the setting and wakes the server (which sends a held late
-    /// answer when the new fault is `none`).
-    pub fn set(&self, spec: FaultSpec) {
+    /// answer when the new fault is `none`). A connection that is not woken
+    /// sees the change the next time it is fed bytes or time.
+    pub fn set(&self, spec: VmFaultSpec) {
         {
             let mut g = self.lock();
             g.spec = spec;
             g.generation += 1;
         }
-        self.inner.1.notify_waiters();
+        #[cfg(feature = "server")]
+        self.inner.notify.notify_waiters();
     }
 
     /// Decides the fault for one request and counts it down. Returns the
     /// spec that applied (its `fault` is `None` when nothing applies).
-    pub fn take_for(&self, netfn: u8, cmd: u8) -> FaultSpec {
+    pub fn take_for(&self, netfn: u8, cmd: u8) -> VmFaultSpec {
         let mut g = self.lock();
         if !g.spec.matches(netfn, cmd) {
-            return FaultSpec::NONE;
+            return VmFaultSpec::NONE;
         }
         let applied = g.spec;
         if let Some(n) = g.spec.count.as_mut() {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                g.spec = FaultSpec::NONE;
+                g.spec = VmFaultSpec::NONE;
             }
         }
         applied
     }
 
     /// Resolves when [`set`](Self::set) is next called.
+    #[cfg(feature = "server")]
     pub async fn changed(&self) {
-        self.inner.1.notified().await;
+        self.inner.notify.notified().await;
     }
 }
 
@@ -295,13 +305,13 @@ mod tests {
             "cc=c0 only=06:25",
             "disconnect",
         ] {
-            let spec: FaultSpec = text.parse().unwrap();
+            let spec: VmFaultSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);
         }
-        assert_eq!("".parse::<FaultSpec>(), Ok(FaultSpec::NONE));
-        assert_eq!("normal".parse::<FaultSpec>(), Ok(FaultSpec::NONE));
+        assert_eq!("".parse::<VmFaultSpec>(), Ok(VmFaultSpec::NONE));
+        assert_eq!("normal".parse::<VmFaultSpec>(), Ok(VmFaultSpec::NONE));
         assert_eq!(
-            "cc=0xC3".parse::<FaultSpec>().map(|s| s.fault),
+            "cc=0xC3".parse::<VmFaultSpec>().map(|s| s.fault),
             Ok(VmFault::Cc(CompletionCode::TIMEOUT))
         );
     }
@@ -323,7 +333,7 @@ mod tests {
             "silent only=06:100",
             "silent count=4294967296",
         ] {
-            let e = bad.parse::<FaultSpec>().unwrap_err();
+            let e = bad.parse::<VmFaultSpec>().unwrap_err();
             assert!(
                 e.to_string().contains("expected one of none, silent"),
                 "{e}"
@@ -339,7 +349,7 @@ mod tests {
         assert_eq!(c.take_for(0x06, 0x01).fault, VmFault::WrongCmd);
         assert_eq!(c.take_for(0x06, 0x01).fault, VmFault::WrongCmd);
         assert_eq!(c.take_for(0x06, 0x01).fault, VmFault::None);
-        assert_eq!(c.get(), FaultSpec::NONE);
+        assert_eq!(c.get(), VmFaultSpec::NONE);
         assert_eq!(c.generation(), 1, "a count running out is not a set()");
         c.set("silent".parse().unwrap());
         for _ in 0..5 {

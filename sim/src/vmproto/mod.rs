@@ -5,19 +5,32 @@
 //! * [`codec`]: sans-IO framing — [`Decoder`] (bytes → units) and [`Encoder`].
 //! * [`fault`]: VM-level faults a test can switch on at run time (silent BMC,
 //!   wrong msg_id, wrong cmd, stuck B_BUSY, …).
-//! * [`server`]: the BMC side, serving any [`server::VmBmc`] over TCP or a
-//!   Unix socket in real time.
+//! * [`connection`]: the BMC side of one connection, sans-IO: fed bytes and
+//!   time, serves any [`BmcPort`](crate::bmc::BmcPort).
+//! * `server` (feature `server`, tokio): the pump that runs connections over
+//!   TCP or a Unix socket in real time, and the fault control file watcher.
 //! * [`simbmc`]: [`simbmc::VmSimBmc`], the crate's simulated BMC as a
-//!   [`server::VmBmc`].
+//!   [`BmcPort`](crate::bmc::BmcPort).
 //! * [`client`]: the VM side (requests with msg_ids, responses matched,
-//!   timeouts), for tools that talk to a served BMC without QEMU.
+//!   timeouts), for tools that talk to a served BMC without QEMU (blocking;
+//!   an async one with the `server` feature).
 
 pub mod client;
 pub mod codec;
+pub mod connection;
 pub mod fault;
+#[cfg(feature = "server")]
 pub mod server;
 pub mod simbmc;
 
+#[cfg(feature = "server")]
+pub use client::VmClient;
+pub use client::{BlockingVmClient, OwnedResponse, VmClientError};
 pub use codec::{
-    Capabilities, ControlCommand, Decoder, Discard, Encoder, ParseError, Request, Response, Unit,
+    Capabilities, ControlCommand, Decoder, Discard, Encoder, Unit, VmParseError, VmRequest,
+    VmResponse,
 };
+pub use connection::{Connection, ServerOptions, VmLogFn};
+pub use fault::{FaultControl, VmFault, VmFaultSpec};
+#[cfg(feature = "server")]
+pub use server::{watch_fault_file, VmServer};

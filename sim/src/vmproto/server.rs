@@ -1,24 +1,14 @@
-//! BMC side of the VM protocol: serves a simulated BMC to QEMU's
+//! The tokio pump around [`Connection`]: serves a [`BmcPort`] to QEMU's
 //! `ipmi-bmc-extern` (or to a [`client`](super::client)) over any byte
-//! stream, in real time.
+//! stream, in real time. All protocol logic (control commands, capability
+//! filtering, the control gap, fault shaping, held and delayed answers) is
+//! the sans-IO [`Connection`]'s; this module reads the socket into it,
+//! sleeps until its deadline, and writes what it transmits.
 //!
-//! * Real monotonic time since the server started is the BMC's clock: the
-//!   server calls [`VmBmc::advance`] at [`VmBmc::next_deadline`], so a
-//!   watchdog armed by the guest expires on the wall clock.
-//! * What the BMC does to the host ([`HostAction`]) becomes a control
-//!   command: SMS_ATN → `ATTN`/`ATTN_IRQ`, receive-message interrupt enable
-//!   → `ENABLE_IRQ`/`DISABLE_IRQ`, hard reset / power cycle → `RESET`, power
-//!   down → `POWEROFF`, NMI pre-timeout → `SEND_NMI`, soft shutdown →
-//!   `GRACEFUL_SHUTDOWN` (QEMU `ipmi_bmc_extern.c` `handle_hw_op`).
-//! * QEMU's parser drops the rest of a read after a control command
-//!   (`receive()` returns after `handle_hw_op`), so after every control unit
-//!   the server flushes and waits [`ServerOptions::control_gap`] before it
-//!   writes anything else.
-//! * Faults from a [`FaultControl`] shape each answer (see [`super::fault`]).
-//! * The VM's `RESET` control (04 A1, which QEMU sends on every guest system
-//!   reset; bmc-watchdog.md §4.4) becomes [`VmBmc::host_reset`]; for the
-//!   crate's BMC that is [`SimBmc::host_reset`](crate::bmc::SimBmc::host_reset)
-//!   (a spec-profile watchdog stops).
+//! Real monotonic time since the server started is the BMC's clock (its
+//! [`PortTime`]): the connection calls [`BmcPort::advance`] at
+//! [`BmcPort::next_deadline`], so a watchdog armed by the guest expires on
+//! the wall clock.
 
 use core::time::Duration;
 use std::io;
@@ -28,163 +18,20 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::codec::{
-    Capabilities, ControlCommand, Decoder, Encoder, Request, Unit, PROTOCOL_VERSION,
-};
-use super::fault::{FaultControl, FaultSpec, VmFault};
+use super::connection::{log_line, Connection, ServerOptions, VmLogFn};
+use super::fault::{FaultControl, VmFaultSpec};
+use crate::bmc::{BmcPort, PortTime};
 
-/// What the BMC asks the host machine to do; the server turns each into a
-/// VM control command.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HostAction {
-    /// SMS_ATN set (`true`) or cleared (`false`) in BT_CTRL.
-    SmsAtn(bool),
-    /// Receive-message-queue interrupt enabled or disabled (BMC Global
-    /// Enables bit 0, IPMI v2.0 §22.1).
-    IrqEnable(bool),
-    /// Hard reset (watchdog action 1, chassis control reset).
-    HardReset,
-    /// Power down (watchdog action 2, chassis control power down).
-    PowerOff,
-    /// Power cycle (watchdog action 3). The VM protocol has no power cycle:
-    /// sent as `RESET`.
-    PowerCycle,
-    /// NMI (watchdog pre-timeout interrupt "NMI / Diagnostic Interrupt").
-    Nmi,
-    /// Soft (ACPI) shutdown.
-    GracefulShutdown,
-}
-
-/// One answer from the BMC: completion code and data. The server echoes the
-/// request's netfn (| 1), LUN and command around it.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Reply {
-    /// Completion code.
-    pub cc: u8,
-    /// Response data after the completion code.
-    pub data: Vec<u8>,
-}
-
-/// A BMC the server can serve. Time is the server's real monotonic clock,
-/// as a [`Duration`] since the server started.
-pub trait VmBmc: Send + 'static {
-    /// Handles one request (`netfn << 2 | lun`, cmd, data). `None` means the
-    /// BMC does not answer at all (e.g. a BMC-level fault).
-    fn handle_request(
-        &mut self,
-        now: Duration,
-        netfn_lun: u8,
-        cmd: u8,
-        data: &[u8],
-    ) -> Option<Reply>;
-    /// Lets time pass up to `now` (timers, watchdog expiry).
-    fn advance(&mut self, now: Duration);
-    /// When [`advance`](Self::advance) must next be called, if ever.
-    fn next_deadline(&self) -> Option<Duration>;
-    /// Moves what the BMC wants done to the host since the last call into `out`.
-    fn drain_actions(&mut self, out: &mut Vec<HostAction>);
-    /// The VM says its machine was reset (control `RESET` from the VM).
-    fn host_reset(&mut self, _now: Duration) {}
-}
-
-/// Receives one human-readable line per protocol event.
-pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// Server settings.
-#[derive(Clone)]
-pub struct ServerOptions {
-    /// Pause after each control command before writing more (QEMU parser
-    /// quirk). Default 20 ms.
-    pub control_gap: Duration,
-    /// Run-time fault setting.
-    pub faults: FaultControl,
-    /// Accept fault changes in band: a request with netfn
-    /// [`INBAND_FAULT_NETFN`] and cmd [`INBAND_FAULT_CMD`] whose data is a
-    /// fault spec in ASCII. Off by default: only for test rigs.
-    pub inband_faults: bool,
-    /// Where protocol events are logged, if anywhere.
-    pub log: Option<LogSink>,
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        Self {
-            control_gap: Duration::from_millis(20),
-            faults: FaultControl::new(),
-            inband_faults: false,
-            log: None,
-        }
-    }
-}
-
-impl core::fmt::Debug for ServerOptions {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ServerOptions")
-            .field("control_gap", &self.control_gap)
-            .field("faults", &self.faults.get())
-            .field("inband_faults", &self.inband_faults)
-            .field("log", &self.log.is_some())
-            .finish()
-    }
-}
-
-/// OEM netfn (IPMI v2.0 §5.1, 30h–3Fh) of the in-band fault command.
-pub const INBAND_FAULT_NETFN: u8 = 0x30;
-/// Command byte of the in-band fault command.
-pub const INBAND_FAULT_CMD: u8 = 0x5A;
-
-/// Most answers a `delay=` fault keeps waiting at once on one connection; a
-/// peer that floods requests beyond this gets no answer for the excess (each
-/// drop is logged), so memory stays bounded.
-pub const MAX_DELAYED: usize = 1024;
-
-/// `now + d`, or a day from now if that cannot be represented.
-fn deadline_after(d: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(d)
-        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
-        .unwrap_or(now)
-}
-
-/// Serves one BMC over VM-protocol connections, one connection at a time.
+/// Serves one BMC over VM-protocol connections (one at a time per
+/// listener; any number when the caller spawns [`serve_stream`](Self::serve_stream)
+/// per connection), all sharing the BMC and its clock.
 pub struct VmServer<B> {
     bmc: Arc<Mutex<B>>,
     opts: ServerOptions,
     start: Instant,
 }
 
-enum Out {
-    Msg(Vec<u8>),
-    Ctl(ControlCommand),
-}
-
-/// An answer kept back by `wrong-msgid` / `stuck`.
-struct Held {
-    msg_id: u8,
-    bytes: Vec<u8>,
-    /// Fault generation when it was held: a later explicit `set()` to
-    /// `none` releases it.
-    generation: u64,
-    /// Release time from `hold=MS`.
-    until: Option<Instant>,
-}
-
-/// Per-connection state.
-struct Conn {
-    /// What the VM said it can do; `None` until it says (then everything is
-    /// sent, as QEMU always announces before it sends requests).
-    caps: Option<Capabilities>,
-    irq_enabled: bool,
-    atn: bool,
-    /// Real answer kept back by `wrong-msgid` / `stuck`.
-    held: Option<Held>,
-    /// Answers delayed by `delay=`, oldest first.
-    delayed: Vec<(Instant, Vec<u8>)>,
-    out: Vec<Out>,
-    close: bool,
-}
-
-impl<B: VmBmc> VmServer<B> {
+impl<B: BmcPort> VmServer<B> {
     /// A server for `bmc`; its clock starts now.
     pub fn new(bmc: Arc<Mutex<B>>, opts: ServerOptions) -> Self {
         Self {
@@ -204,20 +51,12 @@ impl<B: VmBmc> VmServer<B> {
         &self.opts.faults
     }
 
-    fn now(&self) -> Duration {
+    fn now(&self) -> PortTime {
         self.start.elapsed()
     }
 
     fn log(&self, msg: impl FnOnce() -> String) {
-        if let Some(sink) = &self.opts.log {
-            let t = self.now();
-            sink(&format!(
-                "[{:>5}.{:03}] {}",
-                t.as_secs(),
-                t.subsec_millis(),
-                msg()
-            ));
-        }
+        log_line(self.opts.log.as_ref(), self.now(), msg);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, B> {
@@ -284,319 +123,38 @@ impl<B: VmBmc> VmServer<B> {
         S: AsyncRead + AsyncWrite + Unpin,
     {
         let (mut rd, mut wr) = tokio::io::split(stream);
-        let mut dec = Decoder::new();
-        let mut enc = Encoder::new();
-        let mut conn = Conn {
-            caps: None,
-            irq_enabled: false,
-            atn: false,
-            held: None,
-            delayed: Vec::new(),
-            out: vec![Out::Ctl(ControlCommand::Version(PROTOCOL_VERSION))],
-            close: false,
-        };
+        let mut conn = Connection::new(self.opts.clone(), self.now());
+        conn.handle_wakeup(self.now(), &mut *self.lock());
         let mut buf = [0u8; 1024];
-        // Never wake twice within a millisecond: a BMC whose deadline does
-        // not move after advance() must not make the server spin.
-        let mut min_wake = Instant::now();
         loop {
-            self.pump_actions(&mut conn);
-            self.write_out(&mut wr, &mut enc, &mut conn).await?;
-            if conn.close {
+            while let Some(bytes) = conn.poll_transmit(self.now()) {
+                wr.write_all(&bytes).await?;
+                wr.flush().await?;
+            }
+            if conn.is_closed() {
                 self.log(|| "closing connection (disconnect fault)".to_string());
                 wr.shutdown().await.ok();
                 return Ok(());
             }
-            let bmc_deadline = self
-                .lock()
-                .next_deadline()
+            let wake = conn
+                .poll_timeout(&*self.lock())
                 .and_then(|d| self.start.checked_add(d));
-            let delay_deadline = conn.delayed.iter().map(|(t, _)| *t).min();
-            let held_deadline = conn.held.as_ref().and_then(|h| h.until);
-            let wake = [bmc_deadline, delay_deadline, held_deadline]
-                .into_iter()
-                .flatten()
-                .min()
-                .map(|w| w.max(min_wake));
-            let held_poll = conn.held.is_some();
+            // After a `disconnect` fault only what is queued goes out.
+            let reading = !conn.close_requested();
             tokio::select! {
-                r = rd.read(&mut buf) => {
+                r = rd.read(&mut buf), if reading => {
                     let n = r?;
                     if n == 0 {
                         self.log(|| "peer closed the connection".to_string());
                         return Ok(());
                     }
-                    for &b in buf.get(..n).unwrap_or_default() {
-                        self.on_byte(&mut dec, b, &mut conn);
-                        if conn.close { break; }
-                    }
+                    let bytes = buf.get(..n).unwrap_or_default();
+                    conn.handle_bytes(self.now(), bytes, &mut *self.lock());
                 }
-                _ = sleep_until_opt(wake) => {
-                    let now = Instant::now();
-                    min_wake = now + Duration::from_millis(1);
-                    self.lock().advance(self.now());
-                    let (due, later): (Vec<_>, Vec<_>) =
-                        conn.delayed.drain(..).partition(|(t, _)| *t <= now);
-                    conn.delayed = later;
-                    for (_, bytes) in due {
-                        self.log(|| "sending delayed answer".to_string());
-                        conn.out.push(Out::Msg(bytes));
-                    }
-                }
-                _ = self.opts.faults.changed() => {}
-                _ = tokio::time::sleep(Duration::from_millis(100)), if held_poll => {}
-            }
-            let release = conn.held.as_ref().is_some_and(|h| {
-                h.until.is_some_and(|t| t <= Instant::now())
-                    || (h.generation != self.opts.faults.generation()
-                        && self.opts.faults.get().fault == VmFault::None)
-            });
-            if release {
-                if let Some(h) = conn.held.take() {
-                    self.log(|| format!("late answer for held msg_id {:02x}", h.msg_id));
-                    conn.out.push(Out::Msg(h.bytes));
-                }
+                _ = sleep_until_opt(wake) => conn.handle_timeout(self.now(), &mut *self.lock()),
+                _ = self.opts.faults.changed() => conn.handle_wakeup(self.now(), &mut *self.lock()),
             }
         }
-    }
-
-    fn pump_actions(&self, conn: &mut Conn) {
-        let mut actions = Vec::new();
-        {
-            let mut bmc = self.lock();
-            bmc.advance(self.now());
-            bmc.drain_actions(&mut actions);
-        }
-        for a in actions {
-            self.queue_action(a, conn);
-        }
-    }
-
-    fn queue_action(&self, a: HostAction, conn: &mut Conn) {
-        let ctl = match a {
-            HostAction::SmsAtn(on) => {
-                conn.atn = on;
-                if !on {
-                    ControlCommand::NoAttn
-                } else if conn.irq_enabled {
-                    ControlCommand::AttnIrq
-                } else {
-                    ControlCommand::Attn
-                }
-            }
-            HostAction::IrqEnable(on) => {
-                if on == conn.irq_enabled {
-                    return;
-                }
-                conn.irq_enabled = on;
-                if on {
-                    ControlCommand::EnableIrq
-                } else {
-                    ControlCommand::DisableIrq
-                }
-            }
-            HostAction::HardReset | HostAction::PowerCycle => ControlCommand::Reset,
-            HostAction::PowerOff => ControlCommand::PowerOff,
-            HostAction::Nmi => ControlCommand::SendNmi,
-            HostAction::GracefulShutdown => ControlCommand::GracefulShutdown,
-        };
-        // Like ipmi_sim, send only what the VM announced it can do.
-        let needs = match ctl {
-            ControlCommand::NoAttn | ControlCommand::Attn => Capabilities::ATTN,
-            ControlCommand::AttnIrq => Capabilities::ATTN | Capabilities::IRQ,
-            ControlCommand::PowerOff => Capabilities::POWER,
-            ControlCommand::Reset => Capabilities::RESET,
-            ControlCommand::EnableIrq | ControlCommand::DisableIrq => Capabilities::IRQ,
-            ControlCommand::SendNmi => Capabilities::NMI,
-            ControlCommand::GracefulShutdown => Capabilities::GRACEFUL_SHUTDOWN,
-            _ => 0,
-        };
-        let ctl = match conn.caps {
-            Some(caps) if !caps.has(needs) => {
-                if ctl == ControlCommand::AttnIrq && caps.has(Capabilities::ATTN) {
-                    ControlCommand::Attn
-                } else {
-                    self.log(|| {
-                        format!("host action {a:?} dropped: the VM lacks capability {needs:#04x}")
-                    });
-                    return;
-                }
-            }
-            _ => ctl,
-        };
-        self.log(|| format!("host action {a:?} -> control {ctl}"));
-        conn.out.push(Out::Ctl(ctl));
-    }
-
-    fn on_byte(&self, dec: &mut Decoder, b: u8, conn: &mut Conn) {
-        let unit = match dec.push(b) {
-            None => return,
-            Some(Unit::Discarded(why)) => {
-                self.log(|| format!("discarded unit: {why}"));
-                return;
-            }
-            Some(Unit::Control(c)) => {
-                self.log(|| format!("<- control {c}"));
-                match c {
-                    ControlCommand::Capabilities(caps) => conn.caps = Some(caps),
-                    ControlCommand::Reset => self.lock().host_reset(self.now()),
-                    _ => {}
-                }
-                return;
-            }
-            Some(Unit::Message(m)) => m,
-        };
-        let req = match Request::parse(unit) {
-            Ok(r) => r,
-            Err(e) => {
-                self.log(|| format!("bad request: {e}"));
-                return;
-            }
-        };
-        self.log(|| {
-            format!(
-                "<- req id={:02x} {:02x}/{:02x} {:02x?}",
-                req.msg_id,
-                req.netfn(),
-                req.cmd,
-                req.data
-            )
-        });
-        let rsp_netfn_lun = req.netfn_lun | 0x04;
-        if self.opts.inband_faults
-            && req.netfn() == INBAND_FAULT_NETFN
-            && req.cmd == INBAND_FAULT_CMD
-        {
-            let text = String::from_utf8_lossy(req.data);
-            let cc = match text.parse::<FaultSpec>() {
-                Ok(spec) => {
-                    self.log(|| format!("in-band fault set: {spec}"));
-                    self.opts.faults.set(spec);
-                    0x00
-                }
-                Err(e) => {
-                    self.log(|| format!("in-band fault rejected: {e}"));
-                    0xCC
-                }
-            };
-            let mut enc = Encoder::new();
-            enc.response(req.msg_id, rsp_netfn_lun, req.cmd, cc, &[]);
-            conn.out.push(Out::Msg(enc.take()));
-            return;
-        }
-        let generation = self.opts.faults.generation();
-        let spec = self.opts.faults.take_for(req.netfn(), req.cmd);
-        let fault = spec.fault;
-        if fault == VmFault::Disconnect {
-            self.log(|| "fault disconnect".to_string());
-            conn.close = true;
-            return;
-        }
-        let reply = self
-            .lock()
-            .handle_request(self.now(), req.netfn_lun, req.cmd, req.data);
-        // Snoop Set BMC Global Enables (App 2Eh) for the receive-message
-        // interrupt bit, as OpenIPMI's ipmi_sim does (`lanserv/bmc_app.c`).
-        if let Some(r) = &reply {
-            if req.netfn() == 0x06 && req.cmd == 0x2E && r.cc == 0 {
-                if let Some(&en) = req.data.first() {
-                    self.queue_action(HostAction::IrqEnable(en & 1 != 0), conn);
-                }
-            }
-        }
-        let Some(reply) = reply else {
-            self.log(|| "BMC gave no answer".to_string());
-            return;
-        };
-        let mut enc = Encoder::new();
-        let id = req.msg_id;
-        match fault {
-            VmFault::None | VmFault::Disconnect => {
-                enc.response(id, rsp_netfn_lun, req.cmd, reply.cc, &reply.data);
-            }
-            VmFault::Silent => {
-                self.log(|| "fault silent: no answer".to_string());
-                return;
-            }
-            VmFault::BadChecksum => {
-                let head = [id, rsp_netfn_lun, req.cmd, reply.cc];
-                let good =
-                    super::codec::checksum(&head).wrapping_add(super::codec::checksum(&reply.data));
-                enc.message_with_checksum(&[&head, &reply.data], good.wrapping_add(1));
-                self.log(|| "fault bad-checksum".to_string());
-                conn.out.push(Out::Msg(enc.take()));
-                return;
-            }
-            VmFault::WrongCmd => {
-                self.log(|| "fault wrong-cmd".to_string());
-                enc.response(id, rsp_netfn_lun, req.cmd ^ 0x80, reply.cc, &reply.data);
-            }
-            VmFault::WrongMsgId | VmFault::Stuck => {
-                let mut real = Encoder::new();
-                real.response(id, rsp_netfn_lun, req.cmd, reply.cc, &reply.data);
-                conn.held = Some(Held {
-                    msg_id: id,
-                    bytes: real.take(),
-                    generation,
-                    until: spec.hold.map(deadline_after),
-                });
-                if fault == VmFault::WrongMsgId {
-                    enc.response(
-                        id.wrapping_add(1),
-                        rsp_netfn_lun,
-                        req.cmd,
-                        reply.cc,
-                        &reply.data,
-                    );
-                } else {
-                    enc.response(id ^ 0x80, rsp_netfn_lun, req.cmd, 0xC0, &[]);
-                }
-                self.log(|| format!("fault {fault}: real answer for id {id:02x} held"));
-            }
-            VmFault::Delay(d) => {
-                enc.response(id, rsp_netfn_lun, req.cmd, reply.cc, &reply.data);
-                if conn.delayed.len() >= MAX_DELAYED {
-                    self.log(|| {
-                        format!("fault delay: {MAX_DELAYED} answers already waiting, id {id:02x} dropped")
-                    });
-                    return;
-                }
-                self.log(|| format!("fault delay: answer in {} ms", d.as_millis()));
-                conn.delayed.push((deadline_after(d), enc.take()));
-                return;
-            }
-            VmFault::Cc(cc) => {
-                self.log(|| format!("fault cc: answering {cc}"));
-                enc.response(id, rsp_netfn_lun, req.cmd, cc.0, &[]);
-            }
-        }
-        self.log(|| format!("-> rsp id={id:02x} cc={:02x} {:02x?}", reply.cc, reply.data));
-        conn.out.push(Out::Msg(enc.take()));
-    }
-
-    async fn write_out<W: AsyncWrite + Unpin>(
-        &self,
-        wr: &mut W,
-        enc: &mut Encoder,
-        conn: &mut Conn,
-    ) -> io::Result<()> {
-        for item in conn.out.drain(..) {
-            match item {
-                Out::Msg(bytes) => {
-                    wr.write_all(&bytes).await?;
-                    wr.flush().await?;
-                }
-                Out::Ctl(c) => {
-                    enc.clear();
-                    enc.control(c);
-                    self.log(|| format!("-> control {c}"));
-                    wr.write_all(enc.bytes()).await?;
-                    wr.flush().await?;
-                    tokio::time::sleep(self.opts.control_gap).await;
-                }
-            }
-        }
-        Ok(())
     }
 }
 
@@ -644,11 +202,11 @@ fn read_fault_file(path: &Path) -> io::Result<String> {
     String::from_utf8(buf).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
-/// Watches a control file and applies its content as a [`FaultSpec`]
+/// Watches a control file and applies its content as a [`VmFaultSpec`]
 /// whenever it changes (polled every 50 ms), so a shell script can inject
 /// faults with `echo wrong-cmd > FILE`. Parse and read errors go to `log`
 /// (each once, until the file changes); the fault in force stays as it was.
-pub async fn watch_fault_file(path: PathBuf, faults: FaultControl, log: Option<LogSink>) {
+pub async fn watch_fault_file(path: PathBuf, faults: FaultControl, log: Option<VmLogFn>) {
     let mut last: Option<Result<String, String>> = None;
     loop {
         let p = path.clone();
@@ -658,7 +216,7 @@ pub async fn watch_fault_file(path: PathBuf, faults: FaultControl, log: Option<L
         };
         if last.as_ref() != Some(&read) {
             let msg = match &read {
-                Ok(text) => match text.trim().parse::<FaultSpec>() {
+                Ok(text) => match text.trim().parse::<VmFaultSpec>() {
                     Ok(spec) => {
                         faults.set(spec);
                         spec.to_string()
@@ -678,52 +236,11 @@ pub async fn watch_fault_file(path: PathBuf, faults: FaultControl, log: Option<L
 
 #[cfg(test)]
 mod tests {
-    use super::super::client::{ClientError, VmClient};
+    use super::super::client::{VmClient, VmClientError};
+    use super::super::codec::{Capabilities, ControlCommand, Decoder, Encoder, Unit};
+    use super::super::connection::test_bmc::TestBmc;
+    use super::super::connection::{INBAND_FAULT_CMD, INBAND_FAULT_NETFN, MAX_DELAYED};
     use super::*;
-
-    /// A BMC that answers Get Device ID, rejects everything else with 0xC1,
-    /// and asks for a hard reset once its deadline passes.
-    struct TestBmc {
-        reset_at: Option<Duration>,
-        actions: Vec<HostAction>,
-        seen: Vec<(u8, u8)>,
-    }
-
-    impl VmBmc for TestBmc {
-        fn handle_request(
-            &mut self,
-            _now: Duration,
-            netfn_lun: u8,
-            cmd: u8,
-            _data: &[u8],
-        ) -> Option<Reply> {
-            self.seen.push((netfn_lun >> 2, cmd));
-            match (netfn_lun >> 2, cmd) {
-                (0x06, 0x01) => Some(Reply {
-                    cc: 0,
-                    data: vec![0x42, 0x03, 0x01, 0x23, 0x02],
-                }),
-                (0x06, 0x2E) => Some(Reply::default()),
-                (0x06, 0x99) => None,
-                _ => Some(Reply {
-                    cc: 0xC1,
-                    data: vec![],
-                }),
-            }
-        }
-        fn advance(&mut self, now: Duration) {
-            if self.reset_at.is_some_and(|t| now >= t) {
-                self.reset_at = None;
-                self.actions.push(HostAction::HardReset);
-            }
-        }
-        fn next_deadline(&self) -> Option<Duration> {
-            self.reset_at
-        }
-        fn drain_actions(&mut self, out: &mut Vec<HostAction>) {
-            out.append(&mut self.actions);
-        }
-    }
 
     fn setup(reset_at: Option<Duration>) -> (Arc<VmServer<TestBmc>>, tokio::net::UnixStream) {
         let bmc = Arc::new(Mutex::new(TestBmc {
@@ -1014,14 +531,14 @@ mod tests {
         server.faults().set("silent".parse().unwrap());
         assert!(matches!(
             c.request(0x06, 0, 0x01, &[], short).await,
-            Err(ClientError::Timeout(_))
+            Err(VmClientError::Timeout(_))
         ));
 
         server.faults().set("bad-checksum".parse().unwrap());
         let before = c.dropped();
         assert!(matches!(
             c.request(0x06, 0, 0x01, &[], short).await,
-            Err(ClientError::Timeout(_))
+            Err(VmClientError::Timeout(_))
         ));
         assert_eq!(c.dropped(), before + 1);
 
@@ -1032,10 +549,10 @@ mod tests {
         let before = c.dropped();
         assert!(matches!(
             c.request(0x06, 0, 0x01, &[], short).await,
-            Err(ClientError::Timeout(_))
+            Err(VmClientError::Timeout(_))
         ));
         assert_eq!(c.dropped(), before + 1);
-        server.faults().set(FaultSpec::NONE);
+        server.faults().set(VmFaultSpec::NONE);
         tokio::time::sleep(Duration::from_millis(50)).await;
         let r = c.request(0x06, 0, 0x01, &[], T).await.unwrap();
         assert_eq!(r.cc.0, 0);
@@ -1059,10 +576,10 @@ mod tests {
         assert_eq!(c.request(0x06, 0, 0x01, &[], T).await.unwrap().cc.0, 0);
 
         // BMC-level silence (handle_request returns None).
-        server.faults().set(FaultSpec::NONE);
+        server.faults().set(VmFaultSpec::NONE);
         assert!(matches!(
             c.request(0x06, 0, 0x99, &[], short).await,
-            Err(ClientError::Timeout(_))
+            Err(VmClientError::Timeout(_))
         ));
 
         // In-band fault command, then disconnect.
@@ -1085,7 +602,7 @@ mod tests {
         );
         assert!(matches!(
             c.request(0x06, 0, 0x01, &[], T).await,
-            Err(ClientError::Closed)
+            Err(VmClientError::Closed)
         ));
     }
 

@@ -1,4 +1,4 @@
-//! [`VmBmc`] for the crate's [`SimBmc`]: the simulated BMC served to QEMU.
+//! [`BmcPort`] for the crate's [`SimBmc`]: the simulated BMC served to QEMU.
 //!
 //! Only the command dispatcher is used ([`SimBmc::handle_command`]): behind
 //! QEMU the BT registers are QEMU's (`hw/ipmi/ipmi_bt.c`), so the BMC's
@@ -11,16 +11,13 @@
 //!   (`ATTN_IRQ` when the interrupt is enabled), flags emptied → `NOATTN`,
 //!   as OpenIPMI's `ipmi_sim` does on its VM link.
 
-use core::time::Duration;
-
 use ipmi_watchdog::{PreTimeoutInterrupt, TimerAction};
 
-use super::server::{HostAction, Reply, VmBmc};
-use crate::bmc::{BmcEventKind, SimBmc};
+use crate::bmc::{BmcEventKind, BmcPort, HostAction, PortTime, Reply, SimBmc};
 use crate::device::DeviceEvents;
 use crate::time::SimTime;
 
-fn sim_time(d: Duration) -> SimTime {
+fn sim_time(d: PortTime) -> SimTime {
     SimTime::from_nanos(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
@@ -83,10 +80,10 @@ impl<E: DeviceEvents> VmSimBmc<E> {
     }
 }
 
-impl<E: DeviceEvents + Send + 'static> VmBmc for VmSimBmc<E> {
+impl<E: DeviceEvents> BmcPort for VmSimBmc<E> {
     fn handle_request(
         &mut self,
-        now: Duration,
+        now: PortTime,
         netfn_lun: u8,
         cmd: u8,
         data: &[u8],
@@ -99,15 +96,15 @@ impl<E: DeviceEvents + Send + 'static> VmBmc for VmSimBmc<E> {
         })
     }
 
-    fn advance(&mut self, now: Duration) {
+    fn advance(&mut self, now: PortTime) {
         self.bmc.advance(sim_time(now));
         self.collect();
     }
 
-    fn next_deadline(&self) -> Option<Duration> {
+    fn next_deadline(&self) -> Option<PortTime> {
         self.bmc
             .next_deadline()
-            .map(|t| Duration::from_nanos(t.as_nanos()))
+            .map(|t| PortTime::from_nanos(t.as_nanos()))
     }
 
     fn drain_actions(&mut self, out: &mut Vec<HostAction>) {
@@ -116,19 +113,21 @@ impl<E: DeviceEvents + Send + 'static> VmBmc for VmSimBmc<E> {
 
     /// QEMU sends `RESET` (04 A1) on every guest system reset: the BMC's
     /// [`SimBmc::host_reset`] (the spec watchdog stops).
-    fn host_reset(&mut self, now: Duration) {
+    fn host_reset(&mut self, now: PortTime) {
         self.bmc.host_reset(sim_time(now));
         self.collect();
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "server"))]
 mod tests {
+    use core::time::Duration;
     use std::sync::{Arc, Mutex};
 
     use super::super::client::VmClient;
     use super::super::codec::ControlCommand;
-    use super::super::server::{ServerOptions, VmServer};
+    use super::super::connection::ServerOptions;
+    use super::super::server::VmServer;
     use super::*;
     use crate::bmc::config::BmcConfig;
 

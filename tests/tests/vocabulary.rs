@@ -110,7 +110,7 @@ struct Recording {
 impl Transport for Recording {
     fn send(&mut self, req: &Request, _timeout: Duration) -> Result<Response, TransportError> {
         self.sent.insert((req.netfn, req.cmd));
-        self.now = self.now + Duration::from_millis(10);
+        self.now += Duration::from_millis(10);
         let r = self.bmc.handle_command(
             self.now,
             ipmi_vocab::pack_netfn_lun(req.netfn, 0),

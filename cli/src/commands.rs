@@ -3,17 +3,41 @@
 //! `Into<Message>` and the response is parsed by `parse_success_response`,
 //! whatever transport carries them ([`crate::client::Client::execute`]).
 //!
-//! Field codecs are `ipmi_watchdog`'s (IPMI v2.0 §27.5–§27.7).
+//! Field codecs are `ipmi_watchdog`'s (IPMI v2.0 §27.5–§27.7); NetFns, command
+//! numbers and completion codes are `ipmi_vocab`'s, turned into ipmi-rs's types
+//! here, where the CLI meets ipmi-rs ([`ipmi_rs_netfn`], [`vocab_netfn`],
+//! [`ipmi_rs_completion`]; plain functions, because the orphan rule forbids a
+//! `From` impl between two foreign types in this crate).
 
 use std::fmt;
 
-use ipmi_rs::connection::{IpmiCommand, Message, NetFn};
+use ipmi_rs::connection::{CompletionErrorCode, IpmiCommand, Message};
+use ipmi_vocab::{CompletionCode, NetFn};
 use ipmi_watchdog::{
     Countdown, DecodeError, ExpirationFlags, GetWatchdogResponse, PreTimeoutInterrupt, SetWatchdog,
     TimerAction, TimerUse,
 };
 
 use crate::transport::{CMD_GET_WATCHDOG, CMD_RESET_WATCHDOG, CMD_SET_WATCHDOG};
+
+/// Our [`NetFn`] as ipmi-rs's: both list the seven standard network functions
+/// of IPMI v2.0 Table 5-1, so this is exact.
+pub fn ipmi_rs_netfn(netfn: NetFn) -> ipmi_rs::connection::NetFn {
+    ipmi_rs::connection::NetFn::from(netfn.request())
+}
+
+/// ipmi-rs's NetFn as ours; `None` for its `Reserved` values (OEM and group
+/// extension NetFns, which the vocabulary does not model).
+pub fn vocab_netfn(netfn: ipmi_rs::connection::NetFn) -> Option<NetFn> {
+    NetFn::from_value(netfn.request_value())
+}
+
+/// A completion code as ipmi-rs's error enum; `None` for 0x00 (success), which
+/// ipmi-rs does not represent. Lossy: ipmi-rs folds 0xCE and 0xD0–0xD2 into
+/// one "response unavailable" variant and has no spec names.
+pub fn ipmi_rs_completion(cc: CompletionCode) -> Option<CompletionErrorCode> {
+    CompletionErrorCode::try_from(cc.0).ok()
+}
 
 /// Why a successful (CC 0) response could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,7 +55,7 @@ pub struct ResetWatchdogTimer;
 
 impl From<ResetWatchdogTimer> for Message {
     fn from(_: ResetWatchdogTimer) -> Self {
-        Message::new_request(NetFn::App, CMD_RESET_WATCHDOG, Vec::new())
+        Message::new_request(ipmi_rs_netfn(NetFn::App), CMD_RESET_WATCHDOG, Vec::new())
     }
 }
 
@@ -52,7 +76,11 @@ pub struct SetWatchdogTimer(pub SetWatchdog);
 
 impl From<SetWatchdogTimer> for Message {
     fn from(c: SetWatchdogTimer) -> Self {
-        Message::new_request(NetFn::App, CMD_SET_WATCHDOG, c.0.encode().to_vec())
+        Message::new_request(
+            ipmi_rs_netfn(NetFn::App),
+            CMD_SET_WATCHDOG,
+            c.0.encode().to_vec(),
+        )
     }
 }
 
@@ -72,7 +100,7 @@ pub struct GetWatchdogTimer;
 
 impl From<GetWatchdogTimer> for Message {
     fn from(_: GetWatchdogTimer) -> Self {
-        Message::new_request(NetFn::App, CMD_GET_WATCHDOG, Vec::new())
+        Message::new_request(ipmi_rs_netfn(NetFn::App), CMD_GET_WATCHDOG, Vec::new())
     }
 }
 
@@ -160,6 +188,27 @@ impl IpmiCommand for GetWatchdogTimer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn netfn_and_completion_code_conversions_agree_with_ipmi_rs() {
+        for nf in NetFn::ALL {
+            let theirs = ipmi_rs_netfn(nf);
+            assert_eq!(theirs.request_value(), nf.request(), "{nf:?}");
+            assert_eq!(theirs.response_value(), nf.response(), "{nf:?}");
+            assert_eq!(vocab_netfn(theirs), Some(nf));
+        }
+        assert_eq!(ipmi_rs_netfn(NetFn::App), ipmi_rs::connection::NetFn::App);
+        assert_eq!(vocab_netfn(ipmi_rs::connection::NetFn::from(0x2C)), None);
+        assert_eq!(ipmi_rs_completion(CompletionCode::OK), None);
+        assert_eq!(
+            ipmi_rs_completion(CompletionCode::TIMEOUT),
+            Some(CompletionErrorCode::ProcessingTimeout)
+        );
+        assert_eq!(
+            ipmi_rs_completion(CompletionCode(0x80)),
+            Some(CompletionErrorCode::CommandSpecific(0x80))
+        );
+    }
 
     #[test]
     fn messages_carry_the_spec_bytes() {

@@ -43,7 +43,7 @@
 use ipmi_bt_sm::regs::{Ctrl, IntMask, BT_BUF_OFFSET, BT_CTRL_OFFSET, BT_INTMASK_OFFSET};
 
 /// Largest buffer the device model supports, in bytes (QEMU `MAX_IPMI_MSG_SIZE`).
-pub const BT_MAX_BUF: usize = 300;
+pub const BT_MAX_BUF: usize = ipmi_vocab::QEMU_MAX_IPMI_MSG_SIZE;
 /// IPMI v2.0 §11.6.3 minimum buffer depth, in bytes (including the length byte).
 pub const BT_MIN_BUF: usize = 64;
 /// Default buffer size: 64 bytes, what real BMC stacks provide

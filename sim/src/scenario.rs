@@ -174,7 +174,7 @@ pub enum BmcPreset {
     Openbmc,
 }
 
-/// Get BT Interface Capabilities (NetFn App, cmd 0x36) answer, IPMI v2.0 §22.10.
+/// Get BT Interface Capabilities (NetFn App, cmd 0x36) answer, IPMI v2.0 §22.9.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CapsSpec {

@@ -21,20 +21,18 @@ use crate::sched::Jiffies;
 use crate::time::SimTime;
 use crate::trace::{Event, EventKind, KernelLog, Origin, RegEvent, RunStats};
 
-/// `IPMI_MAX_MSG_LENGTH` (include/uapi/linux/ipmi.h).
-pub const IPMI_MAX_MSG_LENGTH: usize = 272;
+/// `IPMI_MAX_MSG_LENGTH` (include/uapi/linux/ipmi_msgdefs.h), from the vocabulary.
+pub use ipmi_vocab::IPMI_MAX_MSG_LENGTH;
 /// NetFn App request (`IPMI_NETFN_APP_REQUEST`), shifted into the NetFn/LUN byte.
-const APP: u8 = 0x06 << 2;
+const APP: u8 = ipmi_vocab::NetFn::App.netfn_lun(0);
 /// `IPMI_GET_DEVICE_ID_CMD`.
-pub const GET_DEVICE_ID: u8 = 0x01;
-/// `IPMI_CLEAR_MSG_FLAGS_CMD`.
-const CLEAR_MSG_FLAGS: u8 = 0x30;
-/// `IPMI_GET_MSG_FLAGS_CMD`.
-const GET_MSG_FLAGS: u8 = 0x31;
-/// `IPMI_GET_MSG_CMD`.
-const GET_MSG: u8 = 0x33;
+pub use ipmi_vocab::app::GET_DEVICE_ID;
+/// `IPMI_CLEAR_MSG_FLAGS_CMD`, `IPMI_GET_MSG_FLAGS_CMD`, `IPMI_GET_MSG_CMD`,
 /// `IPMI_READ_EVENT_MSG_BUFFER_CMD`.
-const READ_EVENT_MSG_BUFFER: u8 = 0x35;
+use ipmi_vocab::app::{
+    CLEAR_MSG_FLAGS, GET_MESSAGE as GET_MSG, GET_MSG_FLAGS,
+    READ_EVENT_BUFFER as READ_EVENT_MSG_BUFFER,
+};
 /// Message flags (ipmi_si_intf.c `RECEIVE_MSG_AVAIL` …).
 const RECEIVE_MSG_AVAIL: u8 = 0x01;
 const EVENT_MSG_BUFFER_FULL: u8 = 0x02;
@@ -44,8 +42,7 @@ const BT_INTMASK_ACK_AND_ENABLE: u8 = 0x03;
 /// `IPMI_BT_INTMASK_ENABLE_IRQ_BIT`.
 const BT_INTMASK_ENABLE: u8 = 0x01;
 /// `IPMI_GET_BMC_GLOBAL_ENABLES_CMD` / `IPMI_SET_BMC_GLOBAL_ENABLES_CMD`.
-const GET_GLOBAL_ENABLES: u8 = 0x2F;
-const SET_GLOBAL_ENABLES: u8 = 0x2E;
+use ipmi_vocab::app::{GET_GLOBAL_ENABLES, SET_GLOBAL_ENABLES};
 /// Global enables bits (`IPMI_BMC_RCV_MSG_INTR`, `IPMI_BMC_EVT_MSG_INTR`,
 /// `IPMI_BMC_EVT_MSG_BUFF`) and `GLOBAL_ENABLES_MASK`.
 const RCV_MSG_INTR: u8 = 0x01;

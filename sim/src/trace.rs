@@ -223,30 +223,11 @@ pub struct Trace {
     pub truncated: Option<String>,
 }
 
-/// Well-known command names for the timeline (IPMI v2.0 Appendix G).
+/// The command's spec name for the timeline (IPMI v2.0 Appendix G, from
+/// [`ipmi_vocab::command_name`]; request or response NetFn), or `"command"`
+/// for one the vocabulary does not name.
 pub fn command_name(netfn: u8, cmd: u8) -> &'static str {
-    match (netfn & !1, cmd) {
-        (0x06, 0x01) => "Get Device ID",
-        (0x06, 0x02) => "Cold Reset",
-        (0x06, 0x03) => "Warm Reset",
-        (0x06, 0x04) => "Get Self Test Results",
-        (0x06, 0x22) => "Reset Watchdog Timer",
-        (0x06, 0x24) => "Set Watchdog Timer",
-        (0x06, 0x25) => "Get Watchdog Timer",
-        (0x06, 0x2E) => "Set BMC Global Enables",
-        (0x06, 0x2F) => "Get BMC Global Enables",
-        (0x06, 0x30) => "Clear Message Flags",
-        (0x06, 0x31) => "Get Message Flags",
-        (0x06, 0x33) => "Get Message",
-        (0x06, 0x35) => "Read Event Message Buffer",
-        (0x06, 0x36) => "Get BT Interface Capabilities",
-        (0x0A, 0x10) => "Get SEL Info",
-        (0x0A, 0x43) => "Get SEL Entry",
-        (0x04, 0x2D) => "Get Sensor Reading",
-        (0x00, 0x01) => "Get Chassis Status",
-        (0x00, 0x02) => "Chassis Control",
-        _ => "command",
-    }
+    ipmi_vocab::command_name(netfn, cmd).unwrap_or("command")
 }
 
 fn hex(bytes: &[u8]) -> String {

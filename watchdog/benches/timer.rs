@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
         let mut wd = armed(CompatProfile::Spec);
         let mut now = Instant::ZERO;
         b.iter(|| {
-            now = now + Duration::from_secs(1);
+            now += Duration::from_secs(1);
             black_box(wd.handle(now, CMD_RESET_WATCHDOG, &[]))
         });
     });

@@ -9,7 +9,7 @@
 use core::fmt;
 use core::ops::Deref;
 
-use ipmi_bt_sm::CompletionCode;
+use ipmi_vocab::{app, CompletionCode};
 
 use crate::profile::CompatProfile;
 use crate::types::{
@@ -17,17 +17,17 @@ use crate::types::{
 };
 
 /// NetFn Application (requests; responses use 0x07). IPMI v2.0 §5.1.
-pub const NETFN_APP: u8 = 0x06;
+pub use ipmi_vocab::NETFN_APP;
 /// Reset Watchdog Timer (IPMI v2.0 §27.5).
-pub const CMD_RESET_WATCHDOG: u8 = 0x22;
+pub const CMD_RESET_WATCHDOG: u8 = app::RESET_WATCHDOG;
 /// Set Watchdog Timer (IPMI v2.0 §27.6).
-pub const CMD_SET_WATCHDOG: u8 = 0x24;
+pub const CMD_SET_WATCHDOG: u8 = app::SET_WATCHDOG;
 /// Get Watchdog Timer (IPMI v2.0 §27.7).
-pub const CMD_GET_WATCHDOG: u8 = 0x25;
+pub const CMD_GET_WATCHDOG: u8 = app::GET_WATCHDOG;
 /// Clear Message Flags (IPMI v2.0 §22.3).
-pub const CMD_CLEAR_MESSAGE_FLAGS: u8 = 0x30;
+pub const CMD_CLEAR_MESSAGE_FLAGS: u8 = app::CLEAR_MSG_FLAGS;
 /// Get Message Flags (IPMI v2.0 §22.4).
-pub const CMD_GET_MESSAGE_FLAGS: u8 = 0x31;
+pub const CMD_GET_MESSAGE_FLAGS: u8 = app::GET_MSG_FLAGS;
 
 /// Reset Watchdog Timer completion code 0x80: "Attempt to start
 /// un-initialized watchdog" (IPMI v2.0 §27.5).
@@ -155,15 +155,13 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// The spec name of a watchdog or message-flag command (NetFn App).
+/// The spec name of a NetFn App command such as the watchdog and
+/// message-flag commands (from [`ipmi_vocab::command_name`]), or
+/// `"IPMI command"` for one the vocabulary does not name.
 pub const fn command_name(cmd: u8) -> &'static str {
-    match cmd {
-        CMD_RESET_WATCHDOG => "Reset Watchdog Timer",
-        CMD_SET_WATCHDOG => "Set Watchdog Timer",
-        CMD_GET_WATCHDOG => "Get Watchdog Timer",
-        CMD_CLEAR_MESSAGE_FLAGS => "Clear Message Flags",
-        CMD_GET_MESSAGE_FLAGS => "Get Message Flags",
-        _ => "IPMI command",
+    match ipmi_vocab::command_name(NETFN_APP, cmd) {
+        Some(name) => name,
+        None => "IPMI command",
     }
 }
 

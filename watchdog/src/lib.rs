@@ -13,7 +13,8 @@
 //!   OpenBMC phosphor deviations from the spec.
 //! * [`sel`]: the "Watchdog 2" (sensor type 0x23) SEL event.
 //!
-//! Completion codes are [`ipmi_bt_sm::CompletionCode`] throughout.
+//! Completion codes are [`ipmi_vocab::CompletionCode`] throughout (re-exported
+//! as [`CompletionCode`]); command numbers and names come from `ipmi_vocab` too.
 //!
 //! # Example
 //!
@@ -66,7 +67,7 @@ pub use codec::{
     CMD_CLEAR_MESSAGE_FLAGS, CMD_GET_MESSAGE_FLAGS, CMD_GET_WATCHDOG, CMD_RESET_WATCHDOG,
     CMD_SET_WATCHDOG, NETFN_APP,
 };
-pub use ipmi_bt_sm::CompletionCode;
+pub use ipmi_vocab::CompletionCode;
 pub use profile::CompatProfile;
 pub use sel::{SelEvent, WatchdogOffset, EVENT_TYPE_SENSOR_SPECIFIC, SENSOR_TYPE_WATCHDOG2};
 pub use time::Instant;

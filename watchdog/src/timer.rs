@@ -8,7 +8,7 @@
 
 use core::time::Duration;
 
-use ipmi_bt_sm::CompletionCode;
+use ipmi_vocab::CompletionCode;
 
 use crate::codec::{
     check_empty_request, Data, GetWatchdogResponse, SetWatchdog, CC_WATCHDOG_NOT_INITIALIZED,
@@ -87,7 +87,7 @@ impl core::fmt::Display for WatchdogEvent {
                 timer_use,
                 sel,
             } => {
-                write!(f, "{at} watchdog pre-timeout: {interrupt} ({timer_use})")?;
+                write!(f, "{at:.9} watchdog pre-timeout: {interrupt} ({timer_use})")?;
                 write_sel(f, sel)
             }
             Self::Expired {
@@ -96,7 +96,7 @@ impl core::fmt::Display for WatchdogEvent {
                 timer_use,
                 sel,
             } => {
-                write!(f, "{at} watchdog expired: {action} ({timer_use})")?;
+                write!(f, "{at:.9} watchdog expired: {action} ({timer_use})")?;
                 write_sel(f, sel)
             }
         }

@@ -19,24 +19,23 @@ use std::time::Duration;
 use ipmi_bt_sm::CompletionCode;
 
 /// NetFn App (IPMI v2.0 §5.1, Table 5-1), the watchdog commands' network function.
-pub const NETFN_APP: u8 = 0x06;
+pub use ipmi_vocab::NETFN_APP;
 /// Get Device ID (IPMI v2.0 §20.1).
-pub const CMD_GET_DEVICE_ID: u8 = 0x01;
+pub const CMD_GET_DEVICE_ID: u8 = ipmi_vocab::app::GET_DEVICE_ID;
 /// Reset Watchdog Timer (IPMI v2.0 §27.5).
-pub const CMD_RESET_WATCHDOG: u8 = 0x22;
+pub const CMD_RESET_WATCHDOG: u8 = ipmi_vocab::app::RESET_WATCHDOG;
 /// Set Watchdog Timer (IPMI v2.0 §27.6).
-pub const CMD_SET_WATCHDOG: u8 = 0x24;
+pub const CMD_SET_WATCHDOG: u8 = ipmi_vocab::app::SET_WATCHDOG;
 /// Get Watchdog Timer (IPMI v2.0 §27.7).
-pub const CMD_GET_WATCHDOG: u8 = 0x25;
+pub const CMD_GET_WATCHDOG: u8 = ipmi_vocab::app::GET_WATCHDOG;
 
-/// The spec name of a command, for messages ("Reset Watchdog Timer failed: …").
+/// The spec name of a command, for messages ("Reset Watchdog Timer failed: …"),
+/// from [`ipmi_vocab::command_name`]; a command the vocabulary does not name
+/// is shown by number ("NetFn 0x2C command 0x01").
 pub fn command_name(netfn: u8, cmd: u8) -> String {
-    match (netfn & !1, cmd) {
-        (NETFN_APP, CMD_GET_DEVICE_ID) => "Get Device ID".to_string(),
-        (NETFN_APP, CMD_RESET_WATCHDOG) => "Reset Watchdog Timer".to_string(),
-        (NETFN_APP, CMD_SET_WATCHDOG) => "Set Watchdog Timer".to_string(),
-        (NETFN_APP, CMD_GET_WATCHDOG) => "Get Watchdog Timer".to_string(),
-        (n, c) => format!("NetFn 0x{n:02X} command 0x{c:02X}"),
+    match ipmi_vocab::command_name(netfn, cmd) {
+        Some(name) => name.to_string(),
+        None => format!("NetFn 0x{:02X} command 0x{cmd:02X}", netfn & !1),
     }
 }
 

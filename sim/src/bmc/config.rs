@@ -105,7 +105,7 @@ impl DeviceIdConfig {
     }
 }
 
-/// The Get BT Interface Capabilities answer (IPMI v2.0 §22.10, bmc-watchdog.md
+/// The Get BT Interface Capabilities answer (IPMI v2.0 §22.9, bmc-watchdog.md
 /// §1.8). Linux `bt_detect` uses `req2rsp_secs` as its per-attempt timeout and
 /// `retries` as its retry limit (kernel-bt.md §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -68,49 +68,22 @@ use crate::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
 use crate::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
 use crate::time::{SimTime, SplitMix64};
 
-/// NetFn App (IPMI v2.0 Table 5-1).
-pub const NETFN_APP: u8 = 0x06;
-/// NetFn Storage.
-pub const NETFN_STORAGE: u8 = 0x0A;
+/// NetFn App and NetFn Storage (IPMI v2.0 §5.1, Table 5-1), from the vocabulary.
+pub use ipmi_vocab::{NETFN_APP, NETFN_STORAGE};
 
-/// Command numbers the dispatcher knows (IPMI v2.0 Appendix G).
+/// Command numbers the dispatcher knows (IPMI v2.0 Appendix G), from
+/// `ipmi_vocab`'s one table. Each is marked there as answered by the
+/// simulated BMC (`Users::SIM_BMC`); `tests/tests/vocabulary.rs` checks both
+/// lists agree.
 pub mod cmd {
-    /// App: Get Device ID (§20.1).
-    pub const GET_DEVICE_ID: u8 = 0x01;
-    /// App: Cold Reset (§20.2).
-    pub const COLD_RESET: u8 = 0x02;
-    /// App: Warm Reset (§20.3).
-    pub const WARM_RESET: u8 = 0x03;
-    /// App: Reset Watchdog Timer (§27.5).
-    pub const RESET_WATCHDOG: u8 = 0x22;
-    /// App: Set Watchdog Timer (§27.6).
-    pub const SET_WATCHDOG: u8 = 0x24;
-    /// App: Get Watchdog Timer (§27.7).
-    pub const GET_WATCHDOG: u8 = 0x25;
-    /// App: Set BMC Global Enables (§22.1).
-    pub const SET_GLOBAL_ENABLES: u8 = 0x2E;
-    /// App: Get BMC Global Enables (§22.2).
-    pub const GET_GLOBAL_ENABLES: u8 = 0x2F;
-    /// App: Clear Message Flags (§22.3).
-    pub const CLEAR_MSG_FLAGS: u8 = 0x30;
-    /// App: Get Message Flags (§22.4).
-    pub const GET_MSG_FLAGS: u8 = 0x31;
-    /// App: Get Message (§22.6).
-    pub const GET_MESSAGE: u8 = 0x33;
-    /// App: Read Event Message Buffer (§22.8).
-    pub const READ_EVENT_BUFFER: u8 = 0x35;
-    /// App: Get BT Interface Capabilities (§22.10).
-    pub const GET_BT_CAPS: u8 = 0x36;
-    /// Storage: Get SEL Info (§31.2).
-    pub const GET_SEL_INFO: u8 = 0x40;
-    /// Storage: Reserve SEL (§31.4).
-    pub const RESERVE_SEL: u8 = 0x42;
-    /// Storage: Get SEL Entry (§31.5).
-    pub const GET_SEL_ENTRY: u8 = 0x43;
-    /// Storage: Clear SEL (§31.9).
-    pub const CLEAR_SEL: u8 = 0x47;
-    /// Storage: Get SEL Time (§31.10).
-    pub const GET_SEL_TIME: u8 = 0x48;
+    pub use ipmi_vocab::app::{
+        CLEAR_MSG_FLAGS, COLD_RESET, GET_BT_CAPS, GET_DEVICE_ID, GET_GLOBAL_ENABLES, GET_MESSAGE,
+        GET_MSG_FLAGS, GET_WATCHDOG, READ_EVENT_BUFFER, RESET_WATCHDOG, SET_GLOBAL_ENABLES,
+        SET_WATCHDOG, WARM_RESET,
+    };
+    pub use ipmi_vocab::storage::{
+        CLEAR_SEL, GET_SEL_ENTRY, GET_SEL_INFO, GET_SEL_TIME, RESERVE_SEL,
+    };
 }
 
 /// Completion code 0x80 for Get Message / Read Event Message Buffer: "data

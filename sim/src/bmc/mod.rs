@@ -47,6 +47,8 @@
 //! commands with data answer 0xC7 when it is too short.
 
 pub mod config;
+pub mod device;
+pub mod fault;
 pub mod sel;
 
 use core::fmt;
@@ -62,9 +64,10 @@ pub use self::config::{
     BmcConfig, BtCapabilities, ColdResetBehaviour, DeviceIdConfig, MalformedPolicy,
 };
 use self::sel::Sel;
-use crate::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
-use crate::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
-use crate::time::{SimTime, SplitMix64};
+use crate::bmc::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
+use crate::bmc::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
+use crate::rng::SplitMix64;
+use crate::time::SimTime;
 
 /// NetFn App (IPMI v2.0 Table 5-1).
 pub const NETFN_APP: u8 = 0x06;

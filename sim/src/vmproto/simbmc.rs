@@ -17,7 +17,7 @@ use ipmi_watchdog::{PreTimeoutInterrupt, TimerAction};
 
 use super::server::{HostAction, Reply, VmBmc};
 use crate::bmc::{BmcEventKind, SimBmc};
-use crate::device::DeviceEvents;
+use crate::bmc::device::DeviceEvents;
 use crate::time::SimTime;
 
 fn sim_time(d: Duration) -> SimTime {
@@ -26,7 +26,7 @@ fn sim_time(d: Duration) -> SimTime {
 
 /// A [`SimBmc`] with the bookkeeping the VM server needs (ATN state).
 #[derive(Debug)]
-pub struct VmSimBmc<E: DeviceEvents = crate::device::NoEvents> {
+pub struct VmSimBmc<E: DeviceEvents = crate::bmc::device::NoEvents> {
     bmc: SimBmc<E>,
     atn: bool,
     actions: Vec<HostAction>,

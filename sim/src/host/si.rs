@@ -17,9 +17,9 @@
 
 use ipmi_bt_sm::{BtSm, CompletionCode, Io, Level, SmResult};
 
-use crate::sched::Jiffies;
+use crate::host::sched::Jiffies;
 use crate::time::SimTime;
-use crate::trace::{Event, EventKind, KernelLog, Origin, RegEvent, RunStats};
+use crate::scenario::trace::{Event, EventKind, KernelLog, Origin, RegEvent, RunStats};
 
 /// `IPMI_MAX_MSG_LENGTH` (include/uapi/linux/ipmi.h).
 pub const IPMI_MAX_MSG_LENGTH: usize = 272;
@@ -308,7 +308,7 @@ pub struct SiEnv<'a, D: SimDevice> {
     pub stop: SimTime,
     /// Work and memory limits: synchronous loops also give up when a run
     /// is over them (the runner then reports which).
-    pub limits: crate::runner::RunLimits,
+    pub limits: crate::scenario::runner::RunLimits,
 }
 
 impl<D: SimDevice> SiEnv<'_, D> {
@@ -317,7 +317,7 @@ impl<D: SimDevice> SiEnv<'_, D> {
     }
 
     /// Whether a synchronous loop must give up now: the run's stop time
-    /// came, or the run is over its [`RunLimits`](crate::runner::RunLimits).
+    /// came, or the run is over its [`RunLimits`](crate::scenario::runner::RunLimits).
     fn must_stop(&self) -> bool {
         self.now() >= self.stop
             || self.stats.sm_events >= self.limits.max_sm_events

@@ -2,7 +2,7 @@
 //! simulated BMC on one virtual clock, jumping from deadline to deadline.
 //!
 //! ```
-//! use bmc_sim::{runner, scenario::Scenario};
+//! use bmc_sim::scenario::{runner, Scenario};
 //!
 //! let sc = Scenario::from_toml_str(r#"
 //!     name = "one"
@@ -23,17 +23,17 @@ use std::time::Duration;
 use ipmi_bt_sm::{Behaviour, BtSm, KernelProfile, PrintkEra};
 
 use crate::bmc::{BmcConfig, BmcEventKind, BtCapabilities, SimBmc};
-use crate::fault::{Fault, FaultAction, FaultPlan, Trigger};
+use crate::bmc::fault::{Fault, FaultAction, FaultPlan, Trigger};
 use crate::scenario::{BmcPreset, FaultKindName, FaultSpec, KernelPreset, Scenario, SiProfileName};
-use crate::sched::{NextEvent, Source};
-use crate::si::{Bus, ProbeOutcome, SiDriver, SiEnv, SiMsg, SiProfile, SimDevice};
+use crate::host::sched::{NextEvent, Source};
+use crate::host::si::{Bus, ProbeOutcome, SiDriver, SiEnv, SiMsg, SiProfile, SimDevice};
 use crate::time::SimTime;
-use crate::trace::{
+use crate::scenario::trace::{
     Completion, Event, EventKind, KernelLog, Origin, Pending, RunStats, Trace,
     DEFAULT_DEVICE_PREFIX,
 };
 
-impl<E: crate::device::DeviceEvents> SimDevice for SimBmc<E> {
+impl<E: crate::bmc::device::DeviceEvents> SimDevice for SimBmc<E> {
     fn advance(&mut self, now: SimTime) {
         SimBmc::advance(self, now);
     }
@@ -806,7 +806,7 @@ pub fn run(sc: &Scenario) -> Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::EventKind;
+    use crate::scenario::trace::EventKind;
 
     fn sc(extra_driver: &str, latency: &str) -> Scenario {
         Scenario::from_toml_str(&format!(

@@ -1,0 +1,12 @@
+//! Layer 3: scenarios.
+//!
+//! The scenario file format ([`schema`]), the event loop that runs one
+//! ([`runner`]) and joins the BMC core to the host model, what a run records
+//! ([`trace`]) and its picture ([`svg`]).
+
+pub mod runner;
+mod schema;
+pub mod svg;
+pub mod trace;
+
+pub use schema::*;

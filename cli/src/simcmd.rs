@@ -16,7 +16,8 @@ use std::io::IsTerminal;
 use bmc_sim::explore::{search_with_progress, ExploreConfig, Progress, Property, Space};
 use bmc_sim::scenario::{KernelPreset, Scenario};
 use bmc_sim::time::SimTime;
-use bmc_sim::scenario::trace::{EventKind, Origin, Trace};
+use bmc_sim::scenario::trace::{EventKind, Trace};
+use bmc_sim::Origin;
 use serde_json::{json, Value};
 
 use crate::app::{err_raw, note, out};

@@ -30,7 +30,8 @@ use crate::scenario::{
     BmcSpec, DriverSpec, Dur, FaultKindName, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario,
     TraceSpec,
 };
-use crate::scenario::trace::{EventKind, Origin, Trace};
+use crate::host::si::Origin;
+use crate::scenario::trace::{EventKind, Trace};
 
 /// BT_RESET_DELAY: the 6 s hold-off of RESET3 (ipmi_bt_sm.c).
 const RESET_HOLD_OFF: Duration = Duration::from_secs(6);

@@ -3,7 +3,7 @@
 
 use bmc_sim::scenario::runner::run;
 use bmc_sim::scenario::{KernelPreset, Scenario};
-use bmc_sim::scenario::trace::Origin;
+use bmc_sim::Origin;
 use bmcwd_integration_tests::lines_with;
 
 fn probe_scenario(kernel: &str, fault: &str) -> Scenario {

@@ -8,7 +8,7 @@
 use bmc_sim::explore::{self, check, strategy, ExploreConfig, Property, Space};
 use bmc_sim::scenario::runner::run;
 use bmc_sim::scenario::{FaultKindName, KernelPreset, Scenario};
-use bmc_sim::scenario::trace::Origin;
+use bmc_sim::Origin;
 use ipmi_bt_sm::CompletionCode;
 use proptest::test_runner::TestError;
 

@@ -4,6 +4,7 @@
 //! ([`runner`]) and joins the BMC core to the host model, what a run records
 //! ([`trace`]) and its picture ([`svg`]).
 
+mod lower;
 pub mod runner;
 mod schema;
 pub mod svg;

@@ -18,3 +18,5 @@ mod events;
 pub use events::{HostEvents, SiPhase};
 pub use msghandler::{Completion, MsgHandler, Pending};
 pub use si::{Bus, HostLimits, Origin, RegEvent, SiDriver, SiEnv, SiMsg, SiProfile, SiStats, SimDevice};
+#[cfg(test)]
+mod harness;

@@ -1551,3 +1551,6 @@ impl SiDriver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

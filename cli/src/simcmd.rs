@@ -14,9 +14,9 @@ use bmc_sim::vmproto::simbmc::VmSimBmc;
 use std::io::IsTerminal;
 
 use bmc_sim::explore::{search_with_progress, ExploreConfig, Progress, Property, Space};
+use bmc_sim::scenario::trace::{EventKind, Trace};
 use bmc_sim::scenario::{KernelPreset, Scenario};
 use bmc_sim::time::SimTime;
-use bmc_sim::scenario::trace::{EventKind, Trace};
 use bmc_sim::Origin;
 use serde_json::{json, Value};
 

@@ -5,9 +5,9 @@
 //! [`RunLimits`] with overflow checks on (tests build in debug).
 
 use bmc_sim::scenario::runner::{RunLimits, Simulation};
+use bmc_sim::scenario::trace::{EventKind, Trace};
 use bmc_sim::scenario::Scenario;
 use bmc_sim::time::SimTime;
-use bmc_sim::scenario::trace::{EventKind, Trace};
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{RngAlgorithm, TestCaseError, TestRng, TestRunner};

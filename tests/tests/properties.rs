@@ -262,7 +262,9 @@ fn fast_forward_never_changes_what_happens() {
                 let states = |t: &bmc_sim::scenario::trace::Trace| {
                     t.events
                         .iter()
-                        .filter(|e| matches!(e.kind, bmc_sim::scenario::trace::EventKind::State { .. }))
+                        .filter(|e| {
+                            matches!(e.kind, bmc_sim::scenario::trace::EventKind::State { .. })
+                        })
                         .cloned()
                         .collect::<Vec<_>>()
                 };

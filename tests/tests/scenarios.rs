@@ -3,8 +3,8 @@
 //! idle polls changes nothing observable.
 
 use bmc_sim::scenario::runner::run;
-use bmc_sim::scenario::{KernelPreset, Scenario};
 use bmc_sim::scenario::trace::EventKind;
+use bmc_sim::scenario::{KernelPreset, Scenario};
 use bmc_sim::Origin;
 use bmcwd_integration_tests::{assert_between, lines_with, shipped, shipped_names};
 use ipmi_bt_sm::CompletionCode;

@@ -41,7 +41,11 @@ impl fmt::Display for SiPhase {
             SiPhase::GetDeviceId => f.write_str("get device id"),
             SiPhase::ProbeDone => f.write_str("probe done"),
             SiPhase::Registered { irq } => {
-                write!(f, "registered ({})", if *irq { "interrupt" } else { "polling" })
+                write!(
+                    f,
+                    "registered ({})",
+                    if *irq { "interrupt" } else { "polling" }
+                )
             }
             SiPhase::WatchdogPreTimeout => f.write_str("watchdog pre-timeout delivered"),
             SiPhase::Shutdown => f.write_str("unload: shutdown_smi"),

@@ -54,7 +54,9 @@ impl FakeBt {
     fn answer(netfn: u8, cmd: u8) -> Vec<u8> {
         match (netfn, cmd) {
             // Get Device ID: the 11 mandatory bytes.
-            (0x06, 0x01) => vec![0x20, 0x01, 0x01, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00],
+            (0x06, 0x01) => vec![
+                0x20, 0x01, 0x01, 0x02, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            ],
             // Get BMC Global Enables: event buffer on.
             (0x06, 0x2F) => vec![0x04],
             // Get Message Flags: nothing pending.
@@ -136,7 +138,8 @@ impl Io for FakeBt {
         if v.contains(IntMask::B2H_IRQ) {
             self.intmask.remove(IntMask::B2H_IRQ);
         }
-        self.intmask.set(IntMask::B2H_IRQ_EN, v.contains(IntMask::B2H_IRQ_EN));
+        self.intmask
+            .set(IntMask::B2H_IRQ_EN, v.contains(IntMask::B2H_IRQ_EN));
     }
 }
 
@@ -158,7 +161,8 @@ impl SimDevice for FakeBt {
         self.ready_at.map(|t| t.max(self.now))
     }
     fn irq_line(&self) -> bool {
-        self.intmask.contains(IntMask::B2H_IRQ_EN | IntMask::B2H_IRQ)
+        self.intmask
+            .contains(IntMask::B2H_IRQ_EN | IntMask::B2H_IRQ)
     }
 }
 
@@ -282,7 +286,9 @@ impl Pair {
 
     /// Probe, then (if registered) start processing, as `try_smi_init` does.
     pub(crate) fn probe_and_start(&mut self, get_device_id: bool) -> ProbeOutcome {
-        let out = self.si.probe(&mut env!(self), get_device_id, &mut self.next_id);
+        let out = self
+            .si
+            .probe(&mut env!(self), get_device_id, &mut self.next_id);
         if out == ProbeOutcome::Registered {
             self.si.start_processing(&mut env!(self));
         }

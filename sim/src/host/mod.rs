@@ -10,13 +10,15 @@
 //! what it does through a [`HostEvents`] observer, which the scenario layer's
 //! recorder implements.
 
+mod events;
 pub mod msghandler;
 pub mod sched;
 pub mod si;
-mod events;
 
 pub use events::{HostEvents, SiPhase};
 pub use msghandler::{Completion, MsgHandler, Pending};
-pub use si::{Bus, HostLimits, Origin, RegEvent, SiDriver, SiEnv, SiMsg, SiProfile, SiStats, SimDevice};
+pub use si::{
+    Bus, HostLimits, Origin, RegEvent, SiDriver, SiEnv, SiMsg, SiProfile, SiStats, SimDevice,
+};
 #[cfg(test)]
 mod harness;

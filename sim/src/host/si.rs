@@ -675,7 +675,10 @@ impl SiDriver {
     }
 
     /// `start_next_msg`.
-    fn start_next_msg<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) -> SmResult {
+    fn start_next_msg<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+    ) -> SmResult {
         if let Some(dropped) = self.curr.take() {
             // The kernel overwrites curr_msg here; a message still there never
             // got TRANSACTION_COMPLETE (B-6 item 2): it is lost.
@@ -697,7 +700,11 @@ impl SiDriver {
     }
 
     /// `start_new_msg`: an SI-internal request (flags, messages, events).
-    fn start_new_msg<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>, data: &[u8]) {
+    fn start_new_msg<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+        data: &[u8],
+    ) {
         let j = self.jiffies(env);
         self.smi_mod_timer(j, j + self.clock.si_timeout_jiffies());
         let now = env.now();
@@ -869,7 +876,11 @@ impl SiDriver {
 
     /// An internal request sent without (re)arming the timer, as the kernel's
     /// direct `start_transaction` calls in `handle_transaction_done` do.
-    fn start_internal<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>, data: &[u8]) {
+    fn start_internal<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+        data: &[u8],
+    ) {
         let now = env.now();
         let id = self.next_internal_id;
         self.next_internal_id = self.next_internal_id.wrapping_add(1);
@@ -1006,7 +1017,8 @@ impl SiDriver {
             env.bus.write_intmask(BT_INTMASK_ENABLE);
             self.irq_prev = env.bus.dev.irq_line();
         }
-        env.obs.phase(env.now(), SiPhase::Registered { irq: self.irq });
+        env.obs
+            .phase(env.now(), SiPhase::Registered { irq: self.irq });
     }
 
     /// `sender`: the message handler hands over one message. The caller must
@@ -1105,7 +1117,12 @@ impl SiDriver {
     /// How many timer periods of `period` jiffies from `now_j` provably repeat
     /// the poll just made (same single CTRL read, no state change): until the
     /// state machine's countdown can cross zero or the device changes.
-    fn identical_polls<D: SimDevice, O: HostEvents>(&self, env: &SiEnv<'_, D, O>, now_j: u64, period: u64) -> u64 {
+    fn identical_polls<D: SimDevice, O: HostEvents>(
+        &self,
+        env: &SiEnv<'_, D, O>,
+        now_j: u64,
+        period: u64,
+    ) -> u64 {
         // 2^32 periods exceed a year of virtual time at any HZ, yet cannot overflow.
         const CAP: u64 = 1 << 32;
         let upj = u64::from(self.clock.si_usec_per_jiffy()).max(1);
@@ -1138,7 +1155,11 @@ impl SiDriver {
     /// them now (one aggregated poll, crediting the same time the kernel's
     /// individual polls would have), so that whatever happens at `t` sees the
     /// same state and `last_timeout_jiffies` as in the kernel.
-    pub fn catch_up_before<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>, t: SimTime) {
+    pub fn catch_up_before<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+        t: SimTime,
+    ) {
         let (Some(p), Some(exp)) = (self.ff_period, self.timer) else {
             return;
         };
@@ -1214,7 +1235,10 @@ impl SiDriver {
 
     /// `wait_msg_processed`: drive the state machine until no message is in
     /// flight and the SI state is normal, crediting time per [`UnloadWait`].
-    fn wait_msg_processed<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) -> bool {
+    fn wait_msg_processed<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+    ) -> bool {
         let upj = i64::from(self.clock.si_usec_per_jiffy());
         let mut pure = false;
         while self.curr.is_some() || self.si_state != SiState::Normal {
@@ -1277,7 +1301,11 @@ impl SiDriver {
     /// at the next tick. Returns false, with the clock at the run's stop time, if the wake-up
     /// would come after it (the run never goes past its stop).
     #[must_use]
-    fn sleep_jiffies<D: SimDevice, O: HostEvents>(&self, env: &mut SiEnv<'_, D, O>, n: u64) -> bool {
+    fn sleep_jiffies<D: SimDevice, O: HostEvents>(
+        &self,
+        env: &mut SiEnv<'_, D, O>,
+        n: u64,
+    ) -> bool {
         let j = self.jiffies(env);
         let t = self.clock.time_of(j.saturating_add(n.max(1)));
         if t > env.stop {
@@ -1334,7 +1362,11 @@ impl SiDriver {
     }
 
     /// How many one-jiffy sleeps provably repeat the pure poll just made.
-    fn identical_sync_sleeps<D: SimDevice, O: HostEvents>(&self, env: &SiEnv<'_, D, O>, credit_us: i64) -> u64 {
+    fn identical_sync_sleeps<D: SimDevice, O: HostEvents>(
+        &self,
+        env: &SiEnv<'_, D, O>,
+        credit_us: i64,
+    ) -> u64 {
         const CAP: u64 = 1 << 32;
         let s = env.sm.state();
         let design = env.sm.behaviour().design;
@@ -1405,7 +1437,11 @@ impl SiDriver {
     /// `check_for_broken_irqs` (probe, interrupts configured): `check_clr_rcv_irq`
     /// then `check_set_rcv_irq`, leaving the BMC's receive-message interrupt
     /// (Global Enables bit 0) on, so SMS_ATN raises the BT interrupt.
-    fn check_for_broken_irqs<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>, next_id: &mut u32) {
+    fn check_for_broken_irqs<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+        next_id: &mut u32,
+    ) {
         let get = |rsp: Option<Vec<u8>>| match rsp.as_deref() {
             Some([_, GET_GLOBAL_ENABLES, 0, e, ..]) => Some(*e),
             _ => None,
@@ -1424,7 +1460,11 @@ impl SiDriver {
     }
 
     /// `try_enable_event_buffer`: make sure the BMC's event message buffer is on.
-    fn try_enable_event_buffer<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>, next_id: &mut u32) {
+    fn try_enable_event_buffer<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+        next_id: &mut u32,
+    ) {
         let en = self.sync_command(env, &[APP, GET_GLOBAL_ENABLES], next_id);
         let Some(e) = (match en.as_deref() {
             Some([_, GET_GLOBAL_ENABLES, 0, e, ..]) => Some(*e),

@@ -24,9 +24,9 @@ use ipmi_bt_sm::BtSm;
 pub use super::lower::{preset_profiles, si_profile, DriverChoice};
 use super::schema::Scenario;
 use super::trace::{EventKind, Recorder, RunStats, Trace};
-use crate::host::msghandler::Completion;
 use crate::bmc::device::DeviceEvents;
 use crate::bmc::{BmcEventKind, SimBmc};
+use crate::host::msghandler::Completion;
 use crate::host::msghandler::MsgHandler;
 use crate::host::sched::{NextEvent, Source};
 use crate::host::si::{Bus, HostLimits, Origin, ProbeOutcome, SiDriver, SiEnv, SimDevice};
@@ -424,13 +424,12 @@ impl Simulation {
     fn collect(&mut self) {
         let now = self.bus.now();
         let workload = &mut self.workload;
-        self.mh
-            .collect(&mut self.si, now, &mut self.rec, |id, at| {
-                if workload.wait_for == Some(id) {
-                    workload.wait_for = None;
-                    workload.next = Some(at);
-                }
-            });
+        self.mh.collect(&mut self.si, now, &mut self.rec, |id, at| {
+            if workload.wait_for == Some(id) {
+                workload.wait_for = None;
+                workload.next = Some(at);
+            }
+        });
         let verbose = self.verbose_bmc;
         let evs: Vec<_> = self.bus.dev.drain_events().collect();
         for e in evs {

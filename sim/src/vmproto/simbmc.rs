@@ -16,8 +16,8 @@ use core::time::Duration;
 use ipmi_watchdog::{PreTimeoutInterrupt, TimerAction};
 
 use super::server::{HostAction, Reply, VmBmc};
-use crate::bmc::{BmcEventKind, SimBmc};
 use crate::bmc::device::DeviceEvents;
+use crate::bmc::{BmcEventKind, SimBmc};
 use crate::time::SimTime;
 
 fn sim_time(d: Duration) -> SimTime {

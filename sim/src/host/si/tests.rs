@@ -92,7 +92,10 @@ fn transaction_in_irq_mode_takes_the_interrupt() {
         Some(&SiPhase::Registered { irq: true })
     );
     // std_irq_setup enabled the BT interrupt.
-    assert_eq!(p.bus.dev.read_intmask() & BT_INTMASK_ENABLE, BT_INTMASK_ENABLE);
+    assert_eq!(
+        p.bus.dev.read_intmask() & BT_INTMASK_ENABLE,
+        BT_INTMASK_ENABLE
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Layer 3: scenarios.
 //!
-//! The scenario file format ([`schema`]), the event loop that runs one
+//! The scenario file format ([`Scenario`] and its parts), the event loop that runs one
 //! ([`runner`]) and joins the BMC core to the host model, what a run records
 //! ([`trace`]) and its picture ([`svg`]).
 

@@ -25,12 +25,13 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
-use crate::runner::run;
+use crate::host::si::Origin;
+use crate::scenario::runner::run;
+use crate::scenario::trace::{EventKind, Trace};
 use crate::scenario::{
     BmcSpec, DriverSpec, Dur, FaultKindName, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario,
     TraceSpec,
 };
-use crate::trace::{EventKind, Origin, Trace};
 
 /// BT_RESET_DELAY: the 6 s hold-off of RESET3 (ipmi_bt_sm.c).
 const RESET_HOLD_OFF: Duration = Duration::from_secs(6);

@@ -1,16 +1,61 @@
-//! Simulated BMC behind the IPMI BT registers.
+//! A simulated BMC behind the IPMI BT registers, a model of the Linux host
+//! that drives it, and scenarios that run the two against each other in
+//! virtual time.
+//!
+//! The crate is built in layers. Each layer uses only the layers below it
+//! (the workspace test `tests/tests/layering.rs` enforces this):
+//!
+//! | layer | module | what it is |
+//! |---|---|---|
+//! | 0 | [`time`], [`rng`] | Virtual time ([`SimTime`]) and the seeded random source ([`SplitMix64`]). |
+//! | 1 | [`bmc`] | The BMC core: the BT register device, the firmware and command dispatcher, the watchdog, the SEL and fault injection, sans-IO. |
+//! | 2 | [`host`] | The Linux host model: the SI layer of `ipmi_si_intf.c`, the message handler of `ipmi_msghandler.c` and the jiffy clock; it drives any register device and reports through an observer. |
+//! | 3 | [`scenario`] | Scenario files, the event loop that joins the BMC core to the host model, and what a run records (trace, kernel log, SVG). |
+//! | 4 | `explore` | Property search over fault schedules with proptest (cargo feature `explore`). |
+//! | — | [`vmproto`] | The VM protocol (QEMU `ipmi-bmc-extern`) server and client in front of the BMC core. |
+//!
+//! # Running a scenario
+//!
+//! ```
+//! use bmc_sim::{run, Origin, Scenario};
+//!
+//! let sc = Scenario::from_toml_str(r#"
+//!     name = "one request"
+//!     stop = "1s"
+//!     [driver]
+//!     kernel = "v4.19"
+//!     [[request]]
+//!     at = "10ms"
+//!     netfn = 0x06
+//!     cmd = 0x01    # Get Device ID
+//! "#).unwrap();
+//! let trace = run(&sc);
+//! assert_eq!(trace.completions.len(), 1);
+//! let c = &trace.completions[0];
+//! assert_eq!(c.origin, Origin::Workload { entry: 0, copy: 0 });
+//! assert!(c.cc.is_ok());
+//! print!("{}", trace.render_timeline());
+//! ```
 
 #![warn(missing_docs)]
 
 pub mod bmc;
-pub mod device;
+#[cfg(feature = "explore")]
 pub mod explore;
-pub mod fault;
-pub mod runner;
+pub mod host;
+pub mod rng;
 pub mod scenario;
-pub mod sched;
-pub mod si;
-pub mod svg;
 pub mod time;
-pub mod trace;
 pub mod vmproto;
+
+pub use bmc::device::{BtDevice, DeviceEvents, NoEvents};
+pub use bmc::fault::{Fault, FaultAction, FaultKind, FaultPlan, Trigger};
+pub use bmc::{BmcConfig, BmcEvent, BmcEventKind, SimBmc};
+pub use host::msghandler::{Completion, MsgHandler, Pending};
+pub use host::si::{Origin, SiDriver, SiProfile, SimDevice};
+pub use host::HostEvents;
+pub use rng::SplitMix64;
+pub use scenario::runner::{run, RunLimits, Simulation};
+pub use scenario::trace::{Event, EventKind, Trace};
+pub use scenario::{KernelPreset, Scenario, ScenarioError};
+pub use time::SimTime;

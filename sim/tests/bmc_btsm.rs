@@ -6,8 +6,8 @@
 
 use core::time::Duration;
 
+use bmc_sim::bmc::fault::{Fault, FaultKind};
 use bmc_sim::bmc::{BmcConfig, SimBmc};
-use bmc_sim::fault::{Fault, FaultKind};
 use bmc_sim::time::SimTime;
 use ipmi_bt_sm::{BtSm, CompletionCode, KernelProfile, NullLog, SmResult};
 

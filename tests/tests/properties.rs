@@ -6,9 +6,9 @@
 //! The runners are seeded, so the tests are deterministic.
 
 use bmc_sim::explore::{self, check, strategy, ExploreConfig, Property, Space};
-use bmc_sim::runner::run;
+use bmc_sim::scenario::runner::run;
 use bmc_sim::scenario::{FaultKindName, KernelPreset, Scenario};
-use bmc_sim::trace::Origin;
+use bmc_sim::Origin;
 use ipmi_bt_sm::CompletionCode;
 use proptest::test_runner::TestError;
 
@@ -259,10 +259,12 @@ fn fast_forward_never_changes_what_happens() {
                 proptest::prop_assert_eq!(&a.log, &b.log);
                 proptest::prop_assert_eq!(&a.completions, &b.completions);
                 proptest::prop_assert_eq!(&a.pending, &b.pending);
-                let states = |t: &bmc_sim::trace::Trace| {
+                let states = |t: &bmc_sim::scenario::trace::Trace| {
                     t.events
                         .iter()
-                        .filter(|e| matches!(e.kind, bmc_sim::trace::EventKind::State { .. }))
+                        .filter(|e| {
+                            matches!(e.kind, bmc_sim::scenario::trace::EventKind::State { .. })
+                        })
                         .cloned()
                         .collect::<Vec<_>>()
                 };

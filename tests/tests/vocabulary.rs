@@ -73,16 +73,25 @@ fn simulated_bmc_answers_exactly_the_commands_marked_sim_bmc() {
         let Some(entry) = lookup(n, c) else {
             panic!("{} has no vocabulary entry", name_of(n, c));
         };
-        assert_eq!(bmc_sim::trace::command_name(n, c), entry.name);
-        assert_eq!(bmc_sim::trace::command_name(n | 1, c), entry.name);
+        assert_eq!(bmc_sim::scenario::trace::command_name(n, c), entry.name);
+        assert_eq!(bmc_sim::scenario::trace::command_name(n | 1, c), entry.name);
     }
-    assert_eq!(bmc_sim::trace::command_name(0x0A, 0x42), "Reserve SEL");
     assert_eq!(
-        bmc_sim::trace::command_name(0x0A, 0x10),
+        bmc_sim::scenario::trace::command_name(0x0A, 0x42),
+        "Reserve SEL"
+    );
+    assert_eq!(
+        bmc_sim::scenario::trace::command_name(0x0A, 0x10),
         "Get FRU Inventory Area Info"
     );
-    assert_eq!(bmc_sim::trace::command_name(0x0A, 0x40), "Get SEL Info");
-    assert_eq!(bmc_sim::trace::command_name(0x06, 0x37), "command");
+    assert_eq!(
+        bmc_sim::scenario::trace::command_name(0x0A, 0x40),
+        "Get SEL Info"
+    );
+    assert_eq!(
+        bmc_sim::scenario::trace::command_name(0x06, 0x37),
+        "command"
+    );
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use core::time::Duration;
 
-use crate::device::{BtDeviceConfig, BT_DEFAULT_BUF, BT_MAX_BUF};
+use crate::bmc::device::{BtDeviceConfig, BT_DEFAULT_BUF, BT_MAX_BUF};
 
 /// The fields of the Get Device ID response (IPMI v2.0 §20.1, Table 20-2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,11 +235,11 @@ pub struct BmcConfig {
     /// `ipmi_bt_ioport_write` hands it to the BMC without latching H2B_ATN.
     /// False: B_BUSY clears when the request is dropped (CTRL reads 0x00).
     ///
-    /// [`Fault::Silent`]: crate::fault::Fault::Silent
-    /// [`Fault::LoseResponses`]: crate::fault::Fault::LoseResponses
-    /// [`Fault::RandomLoss`]: crate::fault::Fault::RandomLoss
-    /// [`Fault::IgnoreCommand`]: crate::fault::Fault::IgnoreCommand
-    /// [`Fault::HangAfterTake`]: crate::fault::Fault::HangAfterTake
+    /// [`Fault::Silent`]: crate::bmc::fault::Fault::Silent
+    /// [`Fault::LoseResponses`]: crate::bmc::fault::Fault::LoseResponses
+    /// [`Fault::RandomLoss`]: crate::bmc::fault::Fault::RandomLoss
+    /// [`Fault::IgnoreCommand`]: crate::bmc::fault::Fault::IgnoreCommand
+    /// [`Fault::HangAfterTake`]: crate::bmc::fault::Fault::HangAfterTake
     pub unanswered_holds_b_busy: bool,
     /// Handling of malformed requests.
     pub malformed: MalformedPolicy,

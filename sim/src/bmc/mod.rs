@@ -47,6 +47,8 @@
 //! commands with data answer 0xC7 when it is too short.
 
 pub mod config;
+pub mod device;
+pub mod fault;
 pub mod sel;
 
 use core::fmt;
@@ -64,9 +66,10 @@ pub use self::config::{
 mod port;
 pub use self::port::{BmcPort, HostAction, PortTime, Reply};
 use self::sel::Sel;
-use crate::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
-use crate::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
-use crate::time::{SimTime, SplitMix64};
+use crate::bmc::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
+use crate::bmc::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
+use crate::rng::SplitMix64;
+use crate::time::SimTime;
 
 /// NetFn App and NetFn Storage (IPMI v2.0 §5.1, Table 5-1), from the vocabulary.
 pub use ipmi_vocab::{NETFN_APP, NETFN_STORAGE};

@@ -2,7 +2,7 @@
 //! the BT protocol the way Linux `ipmi_bt_sm.c` does, one register at a time.
 
 use super::*;
-use crate::fault::FaultPlan;
+use crate::bmc::fault::FaultPlan;
 use ipmi_bt_sm::Io;
 
 const CLR_WR: u8 = 0x01;

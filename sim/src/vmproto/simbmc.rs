@@ -13,8 +13,8 @@
 
 use ipmi_watchdog::{PreTimeoutInterrupt, TimerAction};
 
+use crate::bmc::device::DeviceEvents;
 use crate::bmc::{BmcEventKind, BmcPort, HostAction, PortTime, Reply, SimBmc};
-use crate::device::DeviceEvents;
 use crate::time::SimTime;
 
 fn sim_time(d: PortTime) -> SimTime {
@@ -23,7 +23,7 @@ fn sim_time(d: PortTime) -> SimTime {
 
 /// A [`SimBmc`] with the bookkeeping the VM server needs (ATN state).
 #[derive(Debug)]
-pub struct VmSimBmc<E: DeviceEvents = crate::device::NoEvents> {
+pub struct VmSimBmc<E: DeviceEvents = crate::bmc::device::NoEvents> {
     bmc: SimBmc<E>,
     atn: bool,
     actions: Vec<HostAction>,

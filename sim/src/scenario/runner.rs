@@ -2,7 +2,7 @@
 //! simulated BMC on one virtual clock, jumping from deadline to deadline.
 //!
 //! ```
-//! use bmc_sim::{runner, scenario::Scenario};
+//! use bmc_sim::scenario::{runner, Scenario};
 //!
 //! let sc = Scenario::from_toml_str(r#"
 //!     name = "one"
@@ -17,23 +17,24 @@
 //! assert!(trace.completions[0].cc.is_ok());
 //! ```
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
-use ipmi_bt_sm::{Behaviour, BtSm, KernelProfile, PrintkEra};
+use ipmi_bt_sm::BtSm;
 
-use crate::bmc::{BmcConfig, BmcEventKind, BtCapabilities, SimBmc};
-use crate::fault::{Fault, FaultAction, FaultPlan, Trigger};
-use crate::scenario::{BmcPreset, FaultKindName, FaultSpec, KernelPreset, Scenario, SiProfileName};
-use crate::sched::{NextEvent, Source};
-use crate::si::{Bus, ProbeOutcome, SiDriver, SiEnv, SiMsg, SiProfile, SimDevice};
+pub use super::lower::{preset_profiles, si_profile, DriverChoice};
+use super::schema::Scenario;
+use super::trace::{EventKind, Recorder, RunStats, Trace};
+use crate::bmc::device::DeviceEvents;
+use crate::bmc::{BmcEventKind, SimBmc};
+use crate::host::msghandler::Completion;
+use crate::host::msghandler::MsgHandler;
+use crate::host::sched::{NextEvent, Source};
+use crate::host::si::{Bus, HostLimits, Origin, ProbeOutcome, SiDriver, SiEnv, SimDevice};
 use crate::time::SimTime;
-use crate::trace::{
-    Completion, Event, EventKind, KernelLog, Origin, Pending, RunStats, Trace,
-    DEFAULT_DEVICE_PREFIX,
-};
 
-impl<E: crate::device::DeviceEvents> SimDevice for SimBmc<E> {
+/// The glue between the layers: the host model drives the simulated BMC
+/// through its registers.
+impl<E: DeviceEvents> SimDevice for SimBmc<E> {
     fn advance(&mut self, now: SimTime) {
         SimBmc::advance(self, now);
     }
@@ -42,183 +43,6 @@ impl<E: crate::device::DeviceEvents> SimDevice for SimBmc<E> {
     }
     fn irq_line(&self) -> bool {
         self.device().irq_line()
-    }
-}
-
-/// The host-driver behaviour a scenario resolves to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DriverChoice {
-    /// The named preset the choice started from.
-    pub preset: KernelPreset,
-    /// BT state-machine profile.
-    pub bt: KernelProfile,
-    /// Its switches, adjusted for the preset (e.g. printk joining of 2.6.31+).
-    pub behaviour: Behaviour,
-    /// SI-layer profile.
-    pub si: SiProfile,
-}
-
-/// The BT and SI profiles of a kernel preset (see `spec-notes/si-driver.md`).
-pub fn preset_profiles(p: KernelPreset) -> (KernelProfile, SiProfile) {
-    match p {
-        KernelPreset::V2_6_12 => (KernelProfile::Linux2005, SiProfile::PRE_2014),
-        KernelPreset::V3_13 => (KernelProfile::CapsInSm, SiProfile::PRE_2014),
-        KernelPreset::V3_14 => (KernelProfile::CapsInSm, SiProfile::V2014),
-        KernelPreset::V4_14 => (KernelProfile::CapsInSmTimeoutFix, SiProfile::V2016),
-        KernelPreset::V4_19 => (KernelProfile::Mainline2018, SiProfile::V2016),
-        KernelPreset::Mainline => (KernelProfile::Mainline, SiProfile::CURRENT),
-        KernelPreset::FixedReset => (KernelProfile::FixedReset, SiProfile::CURRENT),
-        KernelPreset::FixedB8 => (KernelProfile::Proposed, SiProfile::CURRENT),
-    }
-}
-
-/// The SI profile for a scenario name.
-pub fn si_profile(n: SiProfileName) -> SiProfile {
-    match n {
-        SiProfileName::Pre2014 => SiProfile::PRE_2014,
-        SiProfileName::V2014 => SiProfile::V2014,
-        SiProfileName::V2016 => SiProfile::V2016,
-        SiProfileName::V2020 => SiProfile::V2020,
-        SiProfileName::Current => SiProfile::CURRENT,
-    }
-}
-
-impl Scenario {
-    /// The driver behaviour this scenario selects (preset plus overrides).
-    pub fn driver_choice(&self) -> DriverChoice {
-        let (mut bt, mut si) = preset_profiles(self.driver.kernel);
-        if let Some(name) = &self.driver.bt {
-            if let Some(p) = KernelProfile::from_name(name) {
-                bt = p;
-            }
-        }
-        if let Some(n) = self.driver.si {
-            si = si_profile(n);
-        }
-        let mut behaviour = bt.behaviour();
-        // bt-sm's CapsInSm models 2.6.20-2.6.30 printk joining; the v3.x presets
-        // are 2.6.31+ kernels, where a levelled printk always starts a line.
-        if matches!(
-            self.driver.kernel,
-            KernelPreset::V3_13 | KernelPreset::V3_14
-        ) && self.driver.bt.is_none()
-        {
-            behaviour.printk = PrintkEra::Modern;
-        }
-        behaviour.debug = self.driver.bt_debug;
-        DriverChoice {
-            preset: self.driver.kernel,
-            bt,
-            behaviour,
-            si,
-        }
-    }
-
-    /// The simulated BMC's configuration.
-    pub fn bmc_config(&self) -> BmcConfig {
-        let b = &self.bmc;
-        let mut cfg = match b.preset {
-            BmcPreset::Default => BmcConfig::default(),
-            BmcPreset::Qemu => BmcConfig::qemu(),
-            BmcPreset::Openbmc => BmcConfig::openbmc(),
-        };
-        if let Some(l) = b.latency {
-            cfg.response_latency = Duration::from_nanos(l.0);
-        }
-        if let Some(l) = b.take_latency {
-            cfg.take_latency = Duration::from_nanos(l.0);
-        }
-        if let Some(l) = b.jitter {
-            cfg.latency_jitter = Duration::from_nanos(l.0);
-        }
-        if let Some(l) = b.boot_time {
-            cfg.boot_time = Duration::from_nanos(l.0);
-        }
-        if let Some(v) = b.b_busy_until_response {
-            cfg.b_busy_until_response = v;
-        }
-        if let Some(v) = b.unanswered_holds_b_busy {
-            cfg.unanswered_holds_b_busy = v;
-        }
-        if let Some(c) = &b.caps {
-            cfg.bt_caps = BtCapabilities {
-                outstanding: c.outstanding,
-                input_size: c.input_size,
-                output_size: c.output_size,
-                req2rsp_secs: c.req2rsp_secs,
-                retries: c.retries,
-            };
-        }
-        if let Some(w) = &b.watchdog {
-            if let Ok(p) = w.parse() {
-                cfg.watchdog_profile = p;
-            }
-        }
-        cfg.seed = self.seed;
-        cfg
-    }
-
-    /// The fault schedule as the BMC's [`FaultPlan`].
-    pub fn fault_plan(&self) -> FaultPlan {
-        let mut plan = FaultPlan::new();
-        for f in &self.faults {
-            let fault = fault_of(f);
-            let trigger = match (f.at, f.at_command) {
-                (_, Some(n)) => Trigger::AtCommand(n),
-                (Some(t), None) => Trigger::At(SimTime::from_nanos(t.0)),
-                (None, None) => Trigger::At(SimTime::ZERO),
-            };
-            let action = match f.duration {
-                Some(d) if !fault.kind().is_instant() => {
-                    FaultAction::StartFor(fault, Duration::from_nanos(d.0))
-                }
-                _ => FaultAction::Start(fault),
-            };
-            plan = plan.with(trigger, action);
-        }
-        plan
-    }
-}
-
-fn fault_of(f: &FaultSpec) -> Fault {
-    use FaultKindName as K;
-    let d = |x: Option<crate::scenario::Dur>| x.map(|v| Duration::from_nanos(v.0));
-    match f.kind {
-        K::Silent => Fault::Silent,
-        K::StuckBusy => Fault::StuckBBusy,
-        K::NeverClearH2b => Fault::NeverClearH2bAtn,
-        K::HoldBusy => Fault::HangAfterTake,
-        K::Slow => Fault::SlowResponse {
-            latency: d(f.latency).unwrap_or_default(),
-        },
-        K::LoseResponses => Fault::LoseResponses { count: f.count },
-        K::RandomLoss => Fault::RandomLoss {
-            per_mille: f.per_mille.unwrap_or(0),
-        },
-        K::WrongSeq => Fault::WrongSeq {
-            seq_delta: f.seq_delta.unwrap_or(1),
-            correct_after: d(f.correct_after),
-        },
-        K::StaleResponse => Fault::StaleResponse {
-            correct_after: d(f.correct_after),
-        },
-        K::DuplicateResponse => Fault::DuplicateResponse,
-        K::CorruptLength => Fault::CorruptLength {
-            len: f.len.unwrap_or(0),
-        },
-        K::StuckB2h => Fault::B2hAtnStuck,
-        K::ReadsFf => Fault::RegistersFF,
-        K::BmcReset => Fault::BmcReset {
-            keep_watchdog: f.keep_watchdog.unwrap_or(false),
-        },
-        K::Reconnect => Fault::Reconnect,
-        K::IgnoreCommand => Fault::IgnoreCommand {
-            netfn: f.netfn.unwrap_or(0),
-            cmd: f.cmd.unwrap_or(0),
-        },
-        K::ErrorResponse => Fault::ErrorResponse {
-            cc: f.cc.unwrap_or(0xFF),
-        },
     }
 }
 
@@ -278,28 +102,36 @@ pub struct Simulation {
     sm: BtSm,
     bus: Bus<SimBmc>,
     si: SiDriver,
-    log: KernelLog,
-    events: Vec<Event>,
-    stats: RunStats,
-    completions: Vec<Completion>,
-    lost: Vec<SiMsg>,
-    queue: VecDeque<SiMsg>,
-    outstanding: Option<u32>,
+    mh: MsgHandler,
+    rec: Recorder,
+    steps: u64,
     workload: Workload,
-    next_id: u32,
     stop: SimTime,
     started: bool,
     registered: bool,
     unload_at: Option<SimTime>,
     unloaded: bool,
     verbose_bmc: bool,
-    /// Outstanding messages whose user gets events (`gets_events`).
-    event_waiters: Vec<u32>,
-    /// Next tick of the message handler's one-second timer, while it runs.
-    msghandler_tick: Option<SimTime>,
     limits: RunLimits,
     /// Why the run stopped before its stop time, once a limit was hit.
     truncated: Option<String>,
+}
+
+/// The [`SiEnv`] of a [`Simulation`], borrowing its fields one by one so the
+/// driver and the message handler stay free to borrow.
+macro_rules! env {
+    ($s:ident) => {
+        SiEnv {
+            sm: &mut $s.sm,
+            bus: &mut $s.bus,
+            obs: &mut $s.rec,
+            stop: $s.stop,
+            limits: HostLimits {
+                max_sm_events: $s.limits.max_sm_events,
+                max_register_records: $s.limits.max_register_records,
+            },
+        }
+    };
 }
 
 impl Simulation {
@@ -313,7 +145,7 @@ impl Simulation {
         // Fast-forward skips register reads, so an exact register trace needs it off.
         let ff = sc.driver.fast_forward && !record;
         let si = SiDriver::new(choice.si, sc.driver.hz.0, sc.driver.irq, ff);
-        let log = KernelLog::new(sm.behaviour().printk, DEFAULT_DEVICE_PREFIX);
+        let rec = Recorder::new(sm.behaviour().printk, RunLimits::DEFAULT.max_records);
         let first = sc
             .requests
             .first()
@@ -324,13 +156,9 @@ impl Simulation {
             sm,
             bus: Bus::new(bmc, record),
             si,
-            log,
-            events: Vec::new(),
-            stats: RunStats::default(),
-            completions: Vec::new(),
-            lost: Vec::new(),
-            queue: VecDeque::new(),
-            outstanding: None,
+            mh: MsgHandler::new(),
+            rec,
+            steps: 0,
             workload: Workload {
                 entry: 0,
                 copy: 0,
@@ -338,15 +166,12 @@ impl Simulation {
                 wait_for: None,
                 last_id: None,
             },
-            next_id: 1,
             stop: SimTime::from_nanos(sc.stop.0),
             started: false,
             registered: false,
             unload_at: sc.driver.unload_at.map(|d| SimTime::from_nanos(d.0)),
             unloaded: false,
             verbose_bmc: record,
-            event_waiters: Vec::new(),
-            msghandler_tick: None,
             limits: RunLimits::DEFAULT,
             truncated: None,
         }
@@ -355,6 +180,7 @@ impl Simulation {
     /// Replace the work and memory limits (default [`RunLimits::DEFAULT`]).
     pub fn set_limits(&mut self, limits: RunLimits) {
         self.limits = limits;
+        self.rec.max_records = limits.max_records;
     }
 
     /// Why the run stopped before its stop time, if a [`RunLimits`] limit
@@ -366,20 +192,22 @@ impl Simulation {
     /// The first limit the run is over, as a message for people.
     fn over_limit(&self) -> Option<String> {
         let l = &self.limits;
-        if self.stats.steps >= l.max_steps {
+        if self.steps >= l.max_steps {
             return Some(format!(
                 "step limit of {} reached (a long stop with fast_forward = false, or very dense requests); shorten `stop` or thin the workload",
                 l.max_steps
             ));
         }
-        if self.stats.sm_events >= l.max_sm_events {
+        if self.si.stats().sm_events >= l.max_sm_events {
             return Some(format!(
                 "state-machine event limit of {} reached (a long stop with fast_forward = false?); shorten `stop`",
                 l.max_sm_events
             ));
         }
-        let records =
-            self.events.len() + self.completions.len() + self.log.lines().len() + self.queue.len();
+        let records = self.rec.events.len()
+            + self.mh.completions().len()
+            + self.rec.log.lines().len()
+            + self.mh.queued();
         if records >= l.max_records {
             return Some(format!(
                 "record limit of {} events, completions, log lines and queued messages reached; shorten `stop` or reduce `repeat`",
@@ -413,20 +241,7 @@ impl Simulation {
     }
     /// Completions so far.
     pub fn completions(&self) -> &[Completion] {
-        &self.completions
-    }
-
-    fn env_parts(&mut self) -> (&mut SiDriver, SiEnv<'_, SimBmc>) {
-        let env = SiEnv {
-            sm: &mut self.sm,
-            bus: &mut self.bus,
-            log: &mut self.log,
-            events: &mut self.events,
-            stats: &mut self.stats,
-            stop: self.stop,
-            limits: self.limits,
-        };
-        (&mut self.si, env)
+        self.mh.completions()
     }
 
     /// Probe (detect, optional Get Device ID) and registration at time 0.
@@ -436,44 +251,24 @@ impl Simulation {
         self.bus.advance(SimTime::ZERO);
         self.collect();
         let probe = self.scenario.driver.probe;
-        let mut next_id = self.next_id;
-        let (si, mut env) = self.env_parts();
-        let outcome = si.probe(&mut env, probe, &mut next_id);
+        let mut env = env!(self);
+        let outcome = self.si.probe(&mut env, probe, self.mh.id_counter());
         if outcome == ProbeOutcome::Registered {
             if probe {
                 // try_smi_init: "Start clearing the flags before we enable
                 // interrupts or the timer to avoid racing with the timer."
-                si.start_clear_flags(&mut env);
+                self.si.start_clear_flags(&mut env);
             }
-            si.start_processing(&mut env);
+            self.si.start_processing(&mut env);
         }
-        self.next_id = next_id;
         self.collect();
         self.registered = outcome == ProbeOutcome::Registered;
         if self.registered && probe {
-            // ipmi_register_smi: the message handler's own Get Device ID.
-            let id = self.alloc_id();
             let now = self.now();
-            self.queue.push_front(SiMsg {
-                id,
-                origin: Origin::Handler,
-                data: vec![0x06 << 2, 0x01],
-                submitted: now,
-                started: None,
-            });
-            self.events.push(Event {
-                t: now,
-                kind: EventKind::Submit { id },
-            });
+            self.mh.register_smi(now, &mut self.rec);
         }
         self.feed();
         self.collect();
-    }
-
-    fn alloc_id(&mut self) -> u32 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
     }
 
     /// Run until virtual time `until` (clamped to the scenario's stop time).
@@ -487,14 +282,12 @@ impl Simulation {
         }
         let mut same_t = 0u32;
         let mut last_t = self.now();
-        let mut last_progress = (self.next_id, self.completions.len());
+        let mut last_progress = (self.mh.next_id(), self.mh.completions().len());
         loop {
             if let Some(why) = self.over_limit() {
                 let now = self.now();
-                self.events.push(Event {
-                    t: now,
-                    kind: EventKind::Phase(format!("run stopped early: {why}")),
-                });
+                self.rec
+                    .push(now, EventKind::Phase(format!("run stopped early: {why}")));
                 self.truncated = Some(why);
                 return;
             }
@@ -503,7 +296,7 @@ impl Simulation {
             if self.registered && !self.unloaded {
                 n.offer(Source::Timer, self.si.timer_deadline());
             }
-            n.offer(Source::MsgHandler, self.msghandler_tick);
+            n.offer(Source::MsgHandler, self.mh.timer_deadline());
             n.offer(
                 Source::Workload,
                 self.workload.next.map(|t| t.max(self.now())),
@@ -518,16 +311,14 @@ impl Simulation {
             // Steps at one instant are fine while messages move (an instant BMC
             // answers back-to-back requests without time passing); many steps
             // with no submission or completion mean a deadline that never clears.
-            let progress = (self.next_id, self.completions.len());
+            let progress = (self.mh.next_id(), self.mh.completions().len());
             if t == last_t && progress == last_progress {
                 same_t += 1;
                 if same_t > 100_000 {
-                    self.events.push(Event {
+                    self.rec.push(
                         t,
-                        kind: EventKind::Phase(
-                            "scheduler stalled: no progress at this instant".into(),
-                        ),
-                    });
+                        EventKind::Phase("scheduler stalled: no progress at this instant".into()),
+                    );
                     break;
                 }
             } else {
@@ -535,54 +326,33 @@ impl Simulation {
                 last_t = t;
                 last_progress = progress;
             }
-            self.stats.steps += 1;
-            {
-                let (si, mut env) = self.env_parts();
-                si.catch_up_before(&mut env, t);
-            }
+            self.steps += 1;
+            self.si.catch_up_before(&mut env!(self), t);
             self.bus.advance(t);
             self.collect();
             match src {
-                Source::Timer => {
-                    let (si, mut env) = self.env_parts();
-                    si.timer_expired(&mut env);
-                }
+                Source::Timer => self.si.timer_expired(&mut env!(self)),
                 Source::Workload => self.workload_due(t),
-                Source::MsgHandler => self.msghandler_timeout(t),
+                Source::MsgHandler => {
+                    if self.mh.timeout(t) && self.registered && !self.unloaded {
+                        self.si.request_events(&mut env!(self));
+                        self.collect();
+                    }
+                }
                 Source::Unload => {
                     self.unload_at = None;
                     self.unloaded = true;
-                    let (si, mut env) = self.env_parts();
-                    si.shutdown(&mut env);
+                    self.si.shutdown(&mut env!(self));
                 }
                 Source::Bmc | Source::Irq | Source::Stop => {}
             }
-            {
-                let (si, mut env) = self.env_parts();
-                si.poll_irq(&mut env);
-            }
+            self.si.poll_irq(&mut env!(self));
             self.collect();
             self.feed();
             self.collect();
         }
         if until > self.now() {
             self.bus.advance(until);
-            self.collect();
-        }
-    }
-
-    /// `ipmi_msghandler.c` `ipmi_timeout`, every `IPMI_TIMEOUT_TIME` (1 s)
-    /// while needed: with event waiters, `ipmi_request_event` each tick
-    /// (`IPMI_REQUEST_EV_TIME` = 1 tick). Without waiters the timer stops.
-    fn msghandler_timeout(&mut self, t: SimTime) {
-        if self.event_waiters.is_empty() {
-            self.msghandler_tick = None;
-            return;
-        }
-        self.msghandler_tick = Some(t + Duration::from_secs(1));
-        if self.registered && !self.unloaded {
-            let (si, mut env) = self.env_parts();
-            si.request_events(&mut env);
             self.collect();
         }
     }
@@ -597,7 +367,6 @@ impl Simulation {
                 self.workload.next = None;
                 break;
             };
-            let id = self.alloc_id();
             let mut data = Vec::with_capacity(2 + entry.data.len());
             data.push(entry.netfn << 2);
             data.push(entry.cmd);
@@ -606,25 +375,9 @@ impl Simulation {
                 entry: self.workload.entry as u32,
                 copy: self.workload.copy,
             };
-            self.queue.push_back(SiMsg {
-                id,
-                origin,
-                data,
-                submitted: t,
-                started: None,
-            });
-            self.events.push(Event {
-                t,
-                kind: EventKind::Submit { id },
-            });
-            if entry.gets_events {
-                // ipmi_set_gets_events -> need_waiter: the one-second timer
-                // starts if it is not running.
-                self.event_waiters.push(id);
-                if self.msghandler_tick.is_none() {
-                    self.msghandler_tick = Some(t + Duration::from_secs(1));
-                }
-            }
+            let id = self
+                .mh
+                .submit(t, origin, data, entry.gets_events, &mut self.rec);
             self.workload.last_id = Some(id);
             // Advance the cursor.
             if self.workload.copy + 1 < entry.repeat {
@@ -657,68 +410,26 @@ impl Simulation {
         self.feed();
     }
 
-    /// The message handler keeps one message outstanding at the SI layer.
+    /// Hand the next queued message to the SI layer while the interface is up.
     fn feed(&mut self) {
-        if !self.registered || self.unloaded || self.outstanding.is_some() || !self.si.can_accept()
-        {
+        if !self.registered || self.unloaded {
             return;
         }
-        let Some(msg) = self.queue.pop_front() else {
-            return;
-        };
-        self.outstanding = Some(msg.id);
-        let (si, mut env) = self.env_parts();
-        if let Err(back) = si.sender(&mut env, msg) {
-            self.outstanding = None;
-            self.queue.push_front(back);
+        if self.mh.feed(&mut self.si, &mut env!(self)) {
+            self.collect();
         }
-        self.collect();
     }
 
     /// Move delivered responses, lost messages and BMC events into the trace.
     fn collect(&mut self) {
-        for d in self.si.take_delivered() {
-            let cc = ipmi_bt_sm::CompletionCode(d.response.get(2).copied().unwrap_or(0xFF));
-            let id = d.msg.id;
-            let index = self.completions.len();
-            self.completions.push(Completion {
-                id,
-                origin: d.msg.origin,
-                request: d.msg.data,
-                submitted: d.msg.submitted,
-                started: d.msg.started.unwrap_or(d.msg.submitted),
-                completed: d.at,
-                response: d.response,
-                cc,
-                synthesized: d.synthesized,
-            });
-            self.events.push(Event {
-                t: d.at,
-                kind: EventKind::Complete { index },
-            });
-            if self.outstanding == Some(id) {
-                self.outstanding = None;
+        let now = self.bus.now();
+        let workload = &mut self.workload;
+        self.mh.collect(&mut self.si, now, &mut self.rec, |id, at| {
+            if workload.wait_for == Some(id) {
+                workload.wait_for = None;
+                workload.next = Some(at);
             }
-            // The user has its answer (ipmitool closes the device).
-            self.event_waiters.retain(|&w| w != id);
-            if self.workload.wait_for == Some(id) {
-                self.workload.wait_for = None;
-                self.workload.next = Some(d.at);
-            }
-        }
-        for m in self.si.take_lost() {
-            if self.outstanding == Some(m.id) {
-                // The message handler never hears back: it stays outstanding.
-                self.events.push(Event {
-                    t: self.bus.now(),
-                    kind: EventKind::Phase(format!(
-                        "message #{} dropped by the SI layer without a response",
-                        m.id
-                    )),
-                });
-            }
-            self.lost.push(m);
-        }
+        });
         let verbose = self.verbose_bmc;
         let evs: Vec<_> = self.bus.dev.drain_events().collect();
         for e in evs {
@@ -734,33 +445,16 @@ impl Simulation {
                 }
                 other => EventKind::Bmc(format!("{other:?}")),
             };
-            self.events.push(Event { t: e.at, kind });
+            self.rec.push(e.at, kind);
         }
     }
 
     /// Finish: the trace of everything so far.
     pub fn into_trace(mut self) -> Trace {
         self.collect();
-        let mut pending = Vec::new();
-        let to_pending = |m: &SiMsg| Pending {
-            id: m.id,
-            origin: m.origin,
-            request: m.data.clone(),
-            submitted: m.submitted,
-            started: m.started,
-        };
-        for m in self.si.in_flight() {
-            pending.push(to_pending(m));
-        }
-        for m in &self.lost {
-            pending.push(to_pending(m));
-        }
-        for m in &self.queue {
-            pending.push(to_pending(m));
-        }
-        pending.sort_by_key(|p| p.id);
+        let pending = self.mh.pending(&self.si);
         // Events were pushed in time order except BMC events collected late; sort stably.
-        self.events.sort_by_key(|e| e.t);
+        self.rec.events.sort_by_key(|e| e.t);
         let sc = &self.scenario;
         let driver = format!(
             "kernel {:?}: bt {} + si {} ({}), HZ={}, {}{}",
@@ -778,18 +472,26 @@ impl Simulation {
         );
         let end = self.bus.now();
         let registers = core::mem::take(&mut self.bus.regs);
-        self.stats.reg_accesses = self.bus.accesses();
+        let si = self.si.stats();
+        let stats = RunStats {
+            sm_events: si.sm_events,
+            timer_fires: si.timer_fires,
+            irqs: si.irqs,
+            reg_accesses: self.bus.accesses(),
+            skipped_polls: si.skipped_polls,
+            steps: self.steps,
+        };
         Trace {
             name: sc.name.clone(),
             driver,
             end,
-            events: self.events,
-            completions: self.completions,
+            events: self.rec.events,
+            completions: self.mh.into_completions(),
             pending,
-            log: self.log.into_lines(),
+            log: self.rec.log.into_lines(),
             registers,
             registered: self.registered,
-            stats: self.stats,
+            stats,
             truncated: self.truncated,
         }
     }
@@ -806,7 +508,7 @@ pub fn run(sc: &Scenario) -> Trace {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::EventKind;
+    use crate::scenario::trace::EventKind;
 
     fn sc(extra_driver: &str, latency: &str) -> Scenario {
         Scenario::from_toml_str(&format!(

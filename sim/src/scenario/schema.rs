@@ -1,6 +1,6 @@
 //! Scenario files: a workload, a fault schedule, a driver (kernel) profile and a
-//! BMC configuration, written in TOML, that [`crate::runner::run`] turns into a
-//! [`crate::trace::Trace`].
+//! BMC configuration, written in TOML, that [`crate::scenario::runner::run`] turns into a
+//! [`crate::scenario::trace::Trace`].
 //!
 //! The format is documented with examples in `sim/scenarios/README.md`. In short:
 //!
@@ -318,7 +318,7 @@ pub struct FaultSpec {
 }
 
 /// Fault kinds a scenario can schedule; each maps onto one
-/// [`crate::fault::Fault`] (see its docs for the register-level behaviour).
+/// [`crate::bmc::fault::Fault`] (see its docs for the register-level behaviour).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultKindName {
@@ -471,7 +471,7 @@ impl fmt::Display for KernelPreset {
     }
 }
 
-/// SI-layer behaviour names (`[driver] si = ...`), see [`crate::si::SiProfile`].
+/// SI-layer behaviour names (`[driver] si = ...`), see [`crate::host::si::SiProfile`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SiProfileName {

@@ -4,7 +4,7 @@
 //! register level). A [`FaultPlan`] schedules faults on or off at a virtual
 //! time or at the host's Nth request ([`Trigger`]). Everything is
 //! deterministic: the only random fault ([`Fault::RandomLoss`]) draws from the
-//! simulator's seeded [`SplitMix64`](crate::time::SplitMix64).
+//! simulator's seeded [`SplitMix64`](crate::rng::SplitMix64).
 //!
 //! Several faults can be active at once; [`ActiveFaults`] is the current set.
 //! Starting a fault that is already active replaces its parameters.

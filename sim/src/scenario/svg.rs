@@ -11,7 +11,7 @@ use core::fmt::Write as _;
 
 use ipmi_bt_sm::State;
 
-use crate::trace::{EventKind, Trace};
+use crate::scenario::trace::{EventKind, Trace};
 
 const WIDTH: f64 = 1200.0;
 const LEFT: f64 = 110.0;
@@ -267,7 +267,7 @@ pub fn render(trace: &Trace) -> String {
         let tip = format!(
             "#{} {} cc {} after {:.6}s",
             c.id,
-            crate::trace::command_name(c.netfn(), c.cmd()),
+            crate::scenario::trace::command_name(c.netfn(), c.cmd()),
             c.cc,
             c.latency().as_secs_f64()
         );
@@ -421,7 +421,7 @@ mod tests {
             "name = \"p\"\nstop = \"40s\"\n[bmc]\nlatency = \"10ms\"\n[[request]]\nat = \"1s\"\nnetfn = 0x06\ncmd = 0x01\n[[fault]]\nkind = \"silent\"\nat = \"500ms\"\nduration = \"20s\"\n",
         )
         .unwrap();
-        let svg = render(&crate::runner::run(&sc));
+        let svg = render(&crate::scenario::runner::run(&sc));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(
             svg.contains("<title>fault silent 0.500000s – 20.500000s</title>"),

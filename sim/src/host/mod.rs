@@ -1,0 +1,24 @@
+//! Layer 2: the Linux host model.
+//!
+//! What the kernel does above the BT state machine ([`ipmi_bt_sm::BtSm`]):
+//! the SI layer of `ipmi_si_intf.c` ([`si`]), the jiffy clock and the
+//! deadline queue ([`sched`]), and the message handler of `ipmi_msghandler.c`
+//! ([`msghandler`]).
+//!
+//! The host model does not know the simulated BMC or the scenario layer: it
+//! drives any register device that implements [`si::SimDevice`], and reports
+//! what it does through a [`HostEvents`] observer, which the scenario layer's
+//! recorder implements.
+
+mod events;
+pub mod msghandler;
+pub mod sched;
+pub mod si;
+
+pub use events::{HostEvents, SiPhase};
+pub use msghandler::{Completion, MsgHandler, Pending};
+pub use si::{
+    Bus, HostLimits, Origin, RegEvent, SiDriver, SiEnv, SiMsg, SiProfile, SiStats, SimDevice,
+};
+#[cfg(test)]
+mod harness;

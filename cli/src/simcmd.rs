@@ -18,7 +18,7 @@ use std::io::IsTerminal;
 use bmc_sim::explore::{search_with_progress, ExploreConfig, Progress, Property, Space};
 use bmc_sim::scenario::trace::{EventKind, Trace};
 use bmc_sim::scenario::{KernelPreset, Scenario};
-use bmc_sim::time::SimTime;
+use bmc_sim::Instant;
 use bmc_sim::Origin;
 use serde_json::{json, Value};
 
@@ -177,7 +177,7 @@ fn hex(bytes: &[u8]) -> String {
         .join(" ")
 }
 
-fn secs(t: SimTime) -> f64 {
+fn secs(t: Instant) -> f64 {
     t.since_start().as_secs_f64()
 }
 

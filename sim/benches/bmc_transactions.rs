@@ -6,7 +6,7 @@
 use core::time::Duration;
 
 use bmc_sim::bmc::{BmcConfig, SimBmc};
-use bmc_sim::time::SimTime;
+use bmc_sim::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ipmi_bt_sm::{BtSm, Io, KernelProfile, NullLog, SmResult};
 
@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| sm_transaction(&mut bmc, &mut sm))
     });
     g.finish();
-    let _ = SimTime::ZERO;
+    let _ = Instant::ZERO;
 }
 
 criterion_group! {

@@ -7,7 +7,7 @@
 //!
 //! | layer | module | what it is |
 //! |---|---|---|
-//! | 0 | [`time`], [`rng`] | Virtual time ([`SimTime`]) and the seeded random source ([`SplitMix64`]). |
+//! | 0 | [`rng`] | The seeded random source ([`SplitMix64`]). Virtual time is [`Instant`] from `ipmi-vocab` (re-exported here), durations are [`core::time::Duration`]. |
 //! | 1 | [`bmc`] | The BMC core: the BT register device, the firmware and command dispatcher, the watchdog, the SEL and fault injection, sans-IO. |
 //! | 2 | [`host`] | The Linux host model: the SI layer of `ipmi_si_intf.c`, the message handler of `ipmi_msghandler.c` and the jiffy clock; it drives any register device and reports through an observer. |
 //! | 3 | [`scenario`] | Scenario files, the event loop that joins the BMC core to the host model, and what a run records (trace, kernel log, SVG). |
@@ -45,7 +45,6 @@ pub mod explore;
 pub mod host;
 pub mod rng;
 pub mod scenario;
-pub mod time;
 pub mod vmproto;
 
 pub use bmc::device::{BtDevice, DeviceEvents, NoEvents};
@@ -54,8 +53,8 @@ pub use bmc::{BmcConfig, BmcEvent, BmcEventKind, SimBmc};
 pub use host::msghandler::{Completion, MsgHandler, Pending};
 pub use host::si::{Origin, SiDriver, SiProfile, SimDevice};
 pub use host::HostEvents;
+pub use ipmi_vocab::Instant;
 pub use rng::SplitMix64;
 pub use scenario::runner::{run, RunLimits, Simulation};
 pub use scenario::trace::{Event, EventKind, Trace};
 pub use scenario::{KernelPreset, Scenario, ScenarioError};
-pub use time::SimTime;

@@ -8,14 +8,14 @@ use core::time::Duration;
 
 use bmc_sim::bmc::fault::{Fault, FaultKind};
 use bmc_sim::bmc::{BmcConfig, SimBmc};
-use bmc_sim::time::SimTime;
+use bmc_sim::Instant;
 use ipmi_bt_sm::{BtSm, CompletionCode, KernelProfile, NullLog, SmResult};
 
 const STEP: Duration = Duration::from_millis(1);
 
 /// Run one request to completion or until `limit`; returns the result bytes
 /// (NetFn|4, cmd, cc, data…) and the time it completed.
-fn run(bmc: &mut SimBmc, sm: &mut BtSm, req: &[u8], limit: SimTime) -> Option<(Vec<u8>, SimTime)> {
+fn run(bmc: &mut SimBmc, sm: &mut BtSm, req: &[u8], limit: Instant) -> Option<(Vec<u8>, Instant)> {
     let mut t = bmc.now();
     sm.start_transaction(&mut NullLog, req).expect("start");
     let mut elapsed = 0;
@@ -41,16 +41,16 @@ fn run(bmc: &mut SimBmc, sm: &mut BtSm, req: &[u8], limit: SimTime) -> Option<(V
 fn get_device_id_completes() {
     let mut bmc = SimBmc::new(BmcConfig::default());
     let mut sm = BtSm::new(KernelProfile::Mainline);
-    let (rsp, t) = run(&mut bmc, &mut sm, &[0x06 << 2, 0x01], SimTime::from_secs(1)).unwrap();
+    let (rsp, t) = run(&mut bmc, &mut sm, &[0x06 << 2, 0x01], Instant::from_secs(1)).unwrap();
     assert_eq!(&rsp[..3], &[0x1C, 0x01, 0x00]);
     assert_eq!(rsp.len(), 3 + 15);
     assert!(
-        t < SimTime::from_millis(5),
+        t < Instant::from_millis(5),
         "answered within a few ticks, took {t}"
     );
     assert_eq!(bmc.commands_seen(), 1);
     // And a second one right after, with the next seq.
-    let (rsp, _) = run(&mut bmc, &mut sm, &[0x06 << 2, 0x36], SimTime::from_secs(2)).unwrap();
+    let (rsp, _) = run(&mut bmc, &mut sm, &[0x06 << 2, 0x36], Instant::from_secs(2)).unwrap();
     assert_eq!(rsp, vec![0x1C, 0x36, 0x00, 1, 0x3F, 0x3F, 5, 2]);
 }
 
@@ -58,7 +58,7 @@ fn get_device_id_completes() {
 fn qemu_preset_completes_too() {
     let mut bmc = SimBmc::new(BmcConfig::qemu());
     let mut sm = BtSm::new(KernelProfile::Mainline);
-    let (rsp, _) = run(&mut bmc, &mut sm, &[0x06 << 2, 0x01], SimTime::from_secs(1)).unwrap();
+    let (rsp, _) = run(&mut bmc, &mut sm, &[0x06 << 2, 0x01], Instant::from_secs(1)).unwrap();
     assert_eq!(&rsp[..3], &[0x1C, 0x01, 0x00]);
 }
 
@@ -130,7 +130,7 @@ fn wrong_seq_is_discarded_then_correction_accepted() {
     let mut bmc = SimBmc::new(BmcConfig::default());
     let mut sm = BtSm::new(KernelProfile::Mainline);
     bmc.inject(
-        SimTime::ZERO,
+        Instant::ZERO,
         Fault::WrongSeq {
             seq_delta: 1,
             correct_after: Some(Duration::from_secs(1)),
@@ -140,12 +140,12 @@ fn wrong_seq_is_discarded_then_correction_accepted() {
         &mut bmc,
         &mut sm,
         &[0x06 << 2, 0x01],
-        SimTime::from_secs(10),
+        Instant::from_secs(10),
     )
     .unwrap();
     assert_eq!(&rsp[..3], &[0x1C, 0x01, 0x00]);
     assert!(
-        t >= SimTime::from_secs(1) && t < SimTime::from_secs(2),
+        t >= Instant::from_secs(1) && t < Instant::from_secs(2),
         "same attempt (T6): {t}"
     );
     assert_eq!(bmc.commands_seen(), 1, "no retry");

@@ -6,7 +6,7 @@ use core::time::Duration;
 
 use bmc_sim::bmc::fault::{Fault, FaultKind};
 use bmc_sim::bmc::{BmcConfig, SimBmc};
-use bmc_sim::time::SimTime;
+use bmc_sim::Instant;
 use ipmi_bt_sm::Io;
 use proptest::prelude::*;
 
@@ -74,7 +74,7 @@ fn fault(sel: u8, p: u8) -> Fault {
 
 fn run(cfg: BmcConfig, ops: &[Op]) {
     let mut bmc = SimBmc::new(cfg);
-    let mut t = SimTime::ZERO;
+    let mut t = Instant::ZERO;
     for op in ops {
         match *op {
             Op::ReadCtrl => {

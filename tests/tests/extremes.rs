@@ -7,7 +7,7 @@
 use bmc_sim::scenario::runner::{RunLimits, Simulation};
 use bmc_sim::scenario::trace::{EventKind, Trace};
 use bmc_sim::scenario::Scenario;
-use bmc_sim::time::SimTime;
+use bmc_sim::Instant;
 use proptest::prelude::*;
 use proptest::sample::select;
 use proptest::test_runner::{RngAlgorithm, TestCaseError, TestRng, TestRunner};
@@ -255,7 +255,7 @@ fn load_and_run(src: &str) -> Result<Outcome, TestCaseError> {
             return Ok(Outcome::Rejected);
         }
     };
-    let stop = SimTime::from_nanos(sc.stop.as_nanos());
+    let stop = Instant::from_nanos(sc.stop.as_nanos());
     let mut sim = Simulation::new(&sc);
     sim.set_limits(LIMITS);
     sim.run_until(stop);
@@ -317,7 +317,7 @@ fn run_limited(src: &str, limits: RunLimits) -> (Trace, String) {
     let sc = Scenario::from_toml_str(src).unwrap();
     let mut sim = Simulation::new(&sc);
     sim.set_limits(limits);
-    sim.run_until(SimTime::from_nanos(sc.stop.as_nanos()));
+    sim.run_until(Instant::from_nanos(sc.stop.as_nanos()));
     let why = sim.truncated().expect("stopped early").to_owned();
     let trace = sim.into_trace();
     assert_eq!(trace.truncated.as_deref(), Some(why.as_str()));
@@ -347,7 +347,7 @@ fn default_limits_stop_a_year_of_polling_with_a_reason() {
         },
     );
     assert!(why.contains("state-machine event limit of 100000"), "{why}");
-    assert!(trace.end < SimTime::from_secs(3600), "{}", trace.end);
+    assert!(trace.end < Instant::from_secs(3600), "{}", trace.end);
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use bmc_sim::bmc::{BmcConfig, SimBmc};
-use bmc_sim::time::SimTime;
+use bmc_sim::Instant;
 use bmcwd::client::{stop_request, Client};
 use bmcwd::commands::{GetWatchdogTimer, ResetWatchdogTimer, SetWatchdogTimer};
 use bmcwd::transport::{Request, Response, Transport, TransportError};
@@ -39,7 +39,7 @@ fn simulated_bmc_answers_exactly_the_commands_marked_sim_bmc() {
     for nf in NetFn::ALL {
         for cmd in 0..=u8::MAX {
             let mut bmc: SimBmc = SimBmc::new(BmcConfig::default());
-            let r = bmc.handle_command(SimTime::ZERO, nf.netfn_lun(0), cmd, &[]);
+            let r = bmc.handle_command(Instant::ZERO, nf.netfn_lun(0), cmd, &[]);
             if r.cc != CompletionCode::INVALID_COMMAND {
                 answered.insert((nf.request(), cmd));
             }
@@ -112,7 +112,7 @@ fn watchdog_model_answers_exactly_the_commands_marked_watchdog() {
 /// A transport that answers from a simulated BMC and records every request.
 struct Recording {
     bmc: SimBmc,
-    now: SimTime,
+    now: Instant,
     sent: BTreeSet<(u8, u8)>,
 }
 
@@ -161,7 +161,7 @@ fn every_command_the_cli_sends_is_named_and_marked_cli() {
     let mut client = Client::new(
         Recording {
             bmc: SimBmc::new(BmcConfig::default()),
-            now: SimTime::ZERO,
+            now: Instant::ZERO,
             sent: BTreeSet::new(),
         },
         Duration::from_secs(1),

@@ -7,8 +7,9 @@
 //! it started, taken from `std::time::Instant`). Durations are
 //! [`core::time::Duration`].
 //!
-//! It is the union of the APIs of the former `ipmi_watchdog::Instant` and
-//! `bmc_sim::time::SimTime`, so either can become this type by renaming.
+//! It replaced both the former `ipmi_watchdog::Instant` and the simulator's
+//! `SimTime` (the union of their APIs); `ipmi_watchdog::Instant` and
+//! `bmc_sim::Instant` are re-exports of it.
 
 use core::fmt;
 use core::ops::{Add, AddAssign, Sub};
@@ -74,6 +75,18 @@ impl Instant {
     /// `self + d`, saturating at [`Instant::MAX`].
     pub const fn saturating_add(self, d: Duration) -> Self {
         Self(self.0.saturating_add(duration_nanos(d)))
+    }
+    /// `self + d`, or `None` if that is later than [`Instant::MAX`] (like
+    /// `std::time::Instant::checked_add`).
+    pub const fn checked_add(self, d: Duration) -> Option<Self> {
+        let n = d.as_nanos();
+        if n > u64::MAX as u128 {
+            return None;
+        }
+        match self.0.checked_add(n as u64) {
+            Some(t) => Some(Self(t)),
+            None => None,
+        }
     }
     /// `self - d`, saturating at [`Instant::ZERO`].
     pub const fn saturating_sub(self, d: Duration) -> Self {
@@ -218,6 +231,16 @@ mod tests {
         u += Duration::MAX;
         assert_eq!(u, Instant::MAX);
         assert_eq!(duration_nanos(Duration::MAX), u64::MAX);
+        assert_eq!(
+            Instant::from_secs(1).checked_add(Duration::from_millis(5)),
+            Some(Instant::from_millis(1005))
+        );
+        assert_eq!(
+            Instant::from_nanos(u64::MAX - 1).checked_add(Duration::from_nanos(1)),
+            Some(Instant::MAX)
+        );
+        assert_eq!(Instant::MAX.checked_add(Duration::from_nanos(1)), None);
+        assert_eq!(Instant::ZERO.checked_add(Duration::MAX), None);
         assert_eq!(duration_nanos(Duration::from_nanos(42)), 42);
         assert_eq!(
             duration_nanos(Duration::from_nanos(u64::MAX)),
@@ -231,6 +254,11 @@ mod tests {
         assert_eq!(Instant::from_millis(1500).to_string(), "1.500000s");
         assert_eq!(Instant::from_nanos(1_234_567_891).to_string(), "1.234567s");
         assert_eq!(Instant::ZERO.to_string(), "0.000000s");
+        assert_eq!(
+            Instant::from_nanos(12_345_678_901).to_string(),
+            "12.345678s"
+        );
+        assert_eq!(Instant::from_micros(1).to_string(), "0.000001s");
         assert_eq!(Instant::MAX.to_string(), "18446744073.709551s");
         // The watchdog's event text prints nanoseconds with `{:.9}`.
         assert_eq!(format!("{:.9}", Instant::from_millis(1500)), "1.500000000s");

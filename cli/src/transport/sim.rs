@@ -7,9 +7,10 @@
 //! For state that persists across invocations, serve the simulator with
 //! `bmcwd sim serve --socket PATH` and use `--socket PATH`.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant as WallInstant};
 
 use bmc_sim::bmc::BmcPort;
+use bmc_sim::Instant;
 use ipmi_bt_sm::CompletionCode;
 
 use super::{Request, Response, Transport, TransportError};
@@ -17,7 +18,7 @@ use super::{Request, Response, Transport, TransportError};
 /// A [`BmcPort`] driven directly, in process.
 pub struct SimTransport<B: BmcPort> {
     bmc: B,
-    start: Instant,
+    start: WallInstant,
 }
 
 impl<B: BmcPort> SimTransport<B> {
@@ -25,7 +26,7 @@ impl<B: BmcPort> SimTransport<B> {
     pub fn new(bmc: B) -> Self {
         Self {
             bmc,
-            start: Instant::now(),
+            start: WallInstant::now(),
         }
     }
 
@@ -37,7 +38,7 @@ impl<B: BmcPort> SimTransport<B> {
 
 impl<B: BmcPort> Transport for SimTransport<B> {
     fn send(&mut self, req: &Request, timeout: Duration) -> Result<Response, TransportError> {
-        let now = self.start.elapsed();
+        let now = Instant::ZERO + self.start.elapsed();
         self.bmc.advance(now);
         match self
             .bmc

@@ -12,7 +12,7 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::time::SimTime;
+use ipmi_vocab::Instant;
 
 /// One BMC misbehaviour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -253,7 +253,7 @@ impl fmt::Display for Fault {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Trigger {
     /// At this virtual time (entries due at the same time fire in plan order).
-    At(SimTime),
+    At(Instant),
     /// When the host hands the BMC its Nth message since the simulation
     /// started (1-based: `AtCommand(1)` is the first), i.e. when the host sets
     /// H2B_ATN for it, before the BMC takes it — so the fault already applies
@@ -304,12 +304,12 @@ impl FaultPlan {
     }
 
     /// Builder: start `fault` at time `t`.
-    pub fn start_at(self, t: SimTime, fault: Fault) -> Self {
+    pub fn start_at(self, t: Instant, fault: Fault) -> Self {
         self.with(Trigger::At(t), FaultAction::Start(fault))
     }
 
     /// Builder: stop faults of `kind` at time `t`.
-    pub fn stop_at(self, t: SimTime, kind: FaultKind) -> Self {
+    pub fn stop_at(self, t: Instant, kind: FaultKind) -> Self {
         self.with(Trigger::At(t), FaultAction::Stop(kind))
     }
 
@@ -573,8 +573,8 @@ mod tests {
     #[test]
     fn plan_builder_keeps_order() {
         let p = FaultPlan::new()
-            .start_at(SimTime::from_secs(1), Fault::Silent)
-            .stop_at(SimTime::from_secs(2), FaultKind::Silent)
+            .start_at(Instant::from_secs(1), Fault::Silent)
+            .stop_at(Instant::from_secs(2), FaultKind::Silent)
             .start_at_command(3, Fault::RegistersFF);
         assert_eq!(p.entries.len(), 3);
         assert_eq!(p.entries[2].trigger, Trigger::AtCommand(3));

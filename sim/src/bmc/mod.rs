@@ -5,7 +5,7 @@
 //! # Driving it
 //!
 //! [`SimBmc`] is sans-IO: it never reads a clock. Whoever drives it calls
-//! [`SimBmc::advance`] with the current [`SimTime`] before each batch of host
+//! [`SimBmc::advance`] with the current [`Instant`] before each batch of host
 //! register accesses (or uses [`SimBmc::io`], which does both), and asks
 //! [`SimBmc::next_deadline`] when the BMC will next act by itself so a
 //! scheduler can jump there. Host register accesses go through the
@@ -56,20 +56,20 @@ use core::time::Duration;
 
 use ipmi_bt_sm::regs::Ctrl;
 use ipmi_bt_sm::CompletionCode;
+use ipmi_vocab::Instant;
 use ipmi_watchdog::{
-    Instant, MessageFlags, PreTimeoutInterrupt, TimerAction, TimerUse, Watchdog, WatchdogEvent,
+    MessageFlags, PreTimeoutInterrupt, TimerAction, TimerUse, Watchdog, WatchdogEvent,
 };
 
 pub use self::config::{
     BmcConfig, BtCapabilities, ColdResetBehaviour, DeviceIdConfig, MalformedPolicy,
 };
 mod port;
-pub use self::port::{BmcPort, HostAction, PortTime, Reply};
+pub use self::port::{BmcPort, HostAction, Reply};
 use self::sel::Sel;
 use crate::bmc::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
 use crate::bmc::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
 use crate::rng::SplitMix64;
-use crate::time::SimTime;
 
 /// NetFn App and NetFn Storage (IPMI v2.0 §5.1, Table 5-1), from the vocabulary.
 pub use ipmi_vocab::{NETFN_APP, NETFN_STORAGE};
@@ -321,7 +321,7 @@ pub enum BmcEventKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BmcEvent {
     /// When.
-    pub at: SimTime,
+    pub at: Instant,
     /// What.
     pub kind: BmcEventKind,
 }
@@ -374,7 +374,7 @@ enum Phase {
     Idle,
     /// A response will be ready at `due`.
     Processing {
-        due: SimTime,
+        due: Instant,
         frame: Frame,
         kind: PostKind,
         followup: Option<(Duration, Frame, PostKind)>,
@@ -387,23 +387,16 @@ enum Phase {
     Hung { seq: u8, cmd: u8 },
 }
 
-fn to_instant(t: SimTime) -> Instant {
-    Instant::from_nanos(t.as_nanos())
-}
-fn from_instant(i: Instant) -> SimTime {
-    SimTime::from_nanos(i.as_nanos())
-}
-
 /// The simulated BMC: a [`BtDevice`], firmware that serves it, a command
 /// dispatcher, an [`ipmi_watchdog::Watchdog`], a SEL and active faults.
 ///
 /// ```
 /// use bmc_sim::bmc::{BmcConfig, SimBmc};
-/// use bmc_sim::time::SimTime;
+/// use bmc_sim::Instant;
 /// use ipmi_bt_sm::Io;
 ///
 /// let mut bmc = SimBmc::new(BmcConfig::default());
-/// let t0 = SimTime::ZERO;
+/// let t0 = Instant::ZERO;
 /// // The host writes Get Device ID (len 3, App/LUN 0, seq 7, cmd 0x01).
 /// let io = bmc.io(t0);
 /// io.write_ctrl(0x01); // CLR_WR_PTR
@@ -432,22 +425,22 @@ fn from_instant(i: Instant) -> SimTime {
 pub struct SimBmc<E: DeviceEvents = NoEvents> {
     cfg: BmcConfig,
     dev: BtDevice<E>,
-    now: SimTime,
+    now: Instant,
     rng: SplitMix64,
     // Firmware pipeline.
-    h2b_seen: Option<SimTime>,
+    h2b_seen: Option<Instant>,
     phase: Phase,
-    followup: Option<(SimTime, Frame, PostKind)>,
+    followup: Option<(Instant, Frame, PostKind)>,
     last_response: Option<Frame>,
-    boot_until: Option<SimTime>,
-    deferred_reset: Option<(SimTime, ResetCause)>,
+    boot_until: Option<Instant>,
+    deferred_reset: Option<(Instant, ResetCause)>,
     // Firmware state.
     faults: ActiveFaults,
-    plan_time: Vec<(SimTime, FaultAction)>,
+    plan_time: Vec<(Instant, FaultAction)>,
     plan_time_pos: usize,
     plan_cmd: Vec<(u64, FaultAction)>,
     plan_cmd_pos: usize,
-    stops: Vec<(SimTime, FaultKind)>,
+    stops: Vec<(Instant, FaultKind)>,
     global_enables: u8,
     wd: Watchdog,
     sel: Sel,
@@ -483,7 +476,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     pub fn with_events(cfg: BmcConfig, events: E) -> Self {
         let mut bmc = Self {
             dev: BtDevice::with_events(cfg.device, events),
-            now: SimTime::ZERO,
+            now: Instant::ZERO,
             rng: SplitMix64::new(cfg.seed),
             h2b_seen: None,
             phase: Phase::Idle,
@@ -529,7 +522,7 @@ impl<E: DeviceEvents> SimBmc<E> {
         &mut self.dev
     }
     /// The time the BMC has been advanced to.
-    pub fn now(&self) -> SimTime {
+    pub fn now(&self) -> Instant {
         self.now
     }
     /// The watchdog.
@@ -612,14 +605,14 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     /// Start `f` now (after advancing to `now`).
-    pub fn inject(&mut self, now: SimTime, f: Fault) {
+    pub fn inject(&mut self, now: Instant, f: Fault) {
         self.advance(now);
         self.apply(FaultAction::Start(f));
         self.run_due();
     }
 
     /// Stop faults of `kind` now (after advancing to `now`).
-    pub fn clear(&mut self, now: SimTime, kind: FaultKind) {
+    pub fn clear(&mut self, now: Instant, kind: FaultKind) {
         self.advance(now);
         self.apply(FaultAction::Stop(kind));
         self.run_due();
@@ -639,9 +632,9 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// stays posted until the next driver drains it (Linux `bt_event` drains
     /// stale responses while idle). Global Enables, message flags other than
     /// the pre-timeout, faults and the SEL are unchanged.
-    pub fn host_reset(&mut self, now: SimTime) {
+    pub fn host_reset(&mut self, now: Instant) {
         self.advance(now);
-        self.wd.system_reset(to_instant(self.now));
+        self.wd.system_reset(self.now);
         self.dev.clear_irq_config();
         self.emit(BmcEventKind::HostReset);
         self.run_due();
@@ -744,13 +737,13 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     /// The earliest time at which the BMC will act by itself, or `None` if
     /// it is waiting for the host. Never earlier than [`now`](Self::now).
-    pub fn next_deadline(&self) -> Option<SimTime> {
+    pub fn next_deadline(&self) -> Option<Instant> {
         let now = self.now;
-        let mut best: Option<SimTime> = None;
-        let mut consider = |t: Option<SimTime>| {
+        let mut best: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
             if let Some(t) = t {
                 let t = t.max(now);
-                best = Some(best.map_or(t, |b: SimTime| b.min(t)));
+                best = Some(best.map_or(t, |b: Instant| b.min(t)));
             }
         };
         consider(self.plan_time.get(self.plan_time_pos).map(|(t, _)| *t));
@@ -759,7 +752,7 @@ impl<E: DeviceEvents> SimBmc<E> {
         if let Some((t, _)) = self.deferred_reset {
             consider(Some(if self.reset_ready() { now } else { t }));
         }
-        consider(self.wd.next_deadline().map(from_instant));
+        consider(self.wd.next_deadline());
         if self.can_take() {
             consider(self.h2b_seen.map(|t| t + self.cfg.take_latency));
         }
@@ -780,7 +773,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// Run the firmware up to `now`: every action due at or before `now`
     /// happens in time order, at its own time. Times earlier than
     /// [`now`](Self::now) are ignored (time never goes back).
-    pub fn advance(&mut self, now: SimTime) {
+    pub fn advance(&mut self, now: Instant) {
         while let Some(t) = self.next_deadline() {
             if t > now {
                 break;
@@ -794,7 +787,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     /// Advance to `now` and return `self` as the host's register interface.
-    pub fn io(&mut self, now: SimTime) -> &mut Self {
+    pub fn io(&mut self, now: Instant) -> &mut Self {
         self.advance(now);
         self
     }
@@ -839,12 +832,8 @@ impl<E: DeviceEvents> SimBmc<E> {
             self.emit(BmcEventKind::BmcReady);
             progressed = true;
         }
-        if self
-            .wd
-            .next_deadline()
-            .is_some_and(|t| from_instant(t) <= now)
-        {
-            for ev in self.wd.advance(to_instant(now)) {
+        if self.wd.next_deadline().is_some_and(|t| t <= now) {
+            for ev in self.wd.advance(now) {
                 self.on_watchdog(ev);
             }
             progressed = true;
@@ -1191,7 +1180,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// BMC once the answer has been read or after 1 s). Advances to `now` first.
     pub fn handle_command(
         &mut self,
-        now: SimTime,
+        now: Instant,
         netfn_lun: u8,
         cmd: u8,
         data: &[u8],
@@ -1229,7 +1218,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
             (NETFN_APP, cmd::WARM_RESET) => Response::new(Cc::OK),
             (NETFN_APP, cmd::RESET_WATCHDOG | cmd::SET_WATCHDOG | cmd::GET_WATCHDOG) => {
-                match self.wd.handle(to_instant(self.now), cmd, data) {
+                match self.wd.handle(self.now, cmd, data) {
                     Some(r) => {
                         for ev in r.events {
                             self.on_watchdog(ev);

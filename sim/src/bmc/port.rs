@@ -6,13 +6,7 @@
 //! The BMC core knows nothing about sockets or tasks: a port is fed requests
 //! and time, and hands back replies and [`HostAction`]s.
 
-use core::time::Duration;
-
-/// The time a [`BmcPort`] (and the VM protocol's connection logic) is given:
-/// time since the port's clock started. The one place this choice is made;
-/// it becomes the workspace's virtual instant when the time types are
-/// unified.
-pub type PortTime = Duration;
+use ipmi_vocab::Instant;
 
 /// What the BMC asks the host machine to do; the VM protocol turns each into
 /// a control command.
@@ -46,26 +40,26 @@ pub struct Reply {
     pub data: Vec<u8>,
 }
 
-/// A BMC a carrier can serve. Time is [`PortTime`]: for the VM server the
-/// real monotonic clock since the server started, for the CLI's embedded
-/// simulator real time since the transport was created.
+/// A BMC a carrier can serve. Time is the workspace's virtual [`Instant`]:
+/// for the VM server the real monotonic clock since the server started, for
+/// the CLI's embedded simulator real time since the transport was created.
 pub trait BmcPort {
     /// Handles one request (`netfn << 2 | lun`, cmd, data). `None` means the
     /// BMC does not answer at all (e.g. a BMC-level fault).
     fn handle_request(
         &mut self,
-        now: PortTime,
+        now: Instant,
         netfn_lun: u8,
         cmd: u8,
         data: &[u8],
     ) -> Option<Reply>;
     /// Lets time pass up to `now` (timers, watchdog expiry).
-    fn advance(&mut self, now: PortTime);
+    fn advance(&mut self, now: Instant);
     /// When [`advance`](Self::advance) must next be called, if ever.
-    fn next_deadline(&self) -> Option<PortTime>;
+    fn next_deadline(&self) -> Option<Instant>;
     /// Moves what the BMC wants done to the host since the last call into `out`.
     fn drain_actions(&mut self, out: &mut Vec<HostAction>);
     /// The host machine was reset (for the VM protocol: control `RESET` from
     /// the VM).
-    fn host_reset(&mut self, _now: PortTime) {}
+    fn host_reset(&mut self, _now: Instant) {}
 }

@@ -13,12 +13,12 @@ const SMS: u8 = 0x10;
 const H_BUSY: u8 = 0x40;
 const B_BUSY: u8 = 0x80;
 
-fn ms(n: u64) -> SimTime {
-    SimTime::from_millis(n)
+fn ms(n: u64) -> Instant {
+    Instant::from_millis(n)
 }
 
 /// Write a framed request at `t`: CLR_WR_PTR, bytes, H2B_ATN.
-fn send(bmc: &mut SimBmc, t: SimTime, netfn_lun: u8, seq: u8, cmd: u8, data: &[u8]) {
+fn send(bmc: &mut SimBmc, t: Instant, netfn_lun: u8, seq: u8, cmd: u8, data: &[u8]) {
     let io = bmc.io(t);
     io.write_ctrl(CLR_WR);
     io.write_buf(3 + data.len() as u8);
@@ -32,7 +32,7 @@ fn send(bmc: &mut SimBmc, t: SimTime, netfn_lun: u8, seq: u8, cmd: u8, data: &[u
 }
 
 /// Jump from deadline to deadline until B2H_ATN shows or `limit` passes.
-fn wait_b2h(bmc: &mut SimBmc, limit: SimTime) -> Option<SimTime> {
+fn wait_b2h(bmc: &mut SimBmc, limit: Instant) -> Option<Instant> {
     loop {
         if bmc.read_ctrl() & B2H != 0 {
             return Some(bmc.now());
@@ -147,13 +147,13 @@ fn take_latency_h2b_then_b_busy_until_response() {
     let mut b = healthy(); // take 50 us, respond 1 ms later
     send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
     assert_eq!(b.read_ctrl(), H2B, "not yet taken");
-    assert_eq!(b.next_deadline(), Some(SimTime::from_micros(50)));
-    b.advance(SimTime::from_micros(50));
+    assert_eq!(b.next_deadline(), Some(Instant::from_micros(50)));
+    b.advance(Instant::from_micros(50));
     assert_eq!(b.read_ctrl(), B_BUSY, "taken: H2B cleared, B_BUSY set");
-    assert_eq!(b.next_deadline(), Some(SimTime::from_micros(1050)));
-    b.advance(SimTime::from_micros(1049));
+    assert_eq!(b.next_deadline(), Some(Instant::from_micros(1050)));
+    b.advance(Instant::from_micros(1049));
     assert_eq!(b.read_ctrl(), B_BUSY);
-    b.advance(SimTime::from_micros(1050));
+    b.advance(Instant::from_micros(1050));
     assert_eq!(b.read_ctrl(), B2H, "posted: B2H set, B_BUSY cleared");
     assert_eq!(b.next_deadline(), None, "idle until the host acts");
 }
@@ -162,7 +162,7 @@ fn take_latency_h2b_then_b_busy_until_response() {
 fn openbmc_clears_b_busy_after_reading() {
     let mut b = SimBmc::new(BmcConfig::openbmc());
     send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
-    b.advance(SimTime::from_micros(100));
+    b.advance(Instant::from_micros(100));
     assert_eq!(b.read_ctrl(), 0, "bt-bmc: B_BUSY only while reading");
     b.advance(ms(6));
     assert_eq!(b.read_ctrl(), B2H);
@@ -525,7 +525,7 @@ fn slow_response_latency() {
     );
     send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
     let t = wait_b2h(&mut b, ms(10_000)).unwrap();
-    assert_eq!(t, SimTime::from_micros(50) + Duration::from_secs(3));
+    assert_eq!(t, Instant::from_micros(50) + Duration::from_secs(3));
 }
 
 #[test]
@@ -681,9 +681,9 @@ fn bmc_reset_fault_keep_or_lose_watchdog() {
 fn bmc_reset_drops_request_in_flight() {
     let mut b = healthy();
     send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
-    b.advance(SimTime::from_micros(60)); // taken, processing
+    b.advance(Instant::from_micros(60)); // taken, processing
     b.inject(
-        SimTime::from_micros(60),
+        Instant::from_micros(60),
         Fault::BmcReset {
             keep_watchdog: true,
         },

@@ -9,7 +9,7 @@ use core::fmt;
 
 use ipmi_bt_sm::{Level, LogSink, State};
 
-use crate::time::SimTime;
+use ipmi_vocab::Instant;
 
 /// A driver phase boundary the SI layer reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -61,24 +61,24 @@ impl fmt::Display for SiPhase {
 pub trait HostEvents: LogSink {
     /// Log records from now on happen at `t` (the state machine's records
     /// carry no time).
-    fn set_now(&mut self, t: SimTime);
+    fn set_now(&mut self, t: Instant);
     /// A complete kernel log line from the SI layer itself (a `dev_*` call
     /// when `dev`), at the time last given to [`set_now`](Self::set_now).
     fn line(&mut self, level: Level, dev: bool, text: &str);
     /// The BT state machine changed state.
-    fn state(&mut self, t: SimTime, from: State, to: State);
+    fn state(&mut self, t: Instant, from: State, to: State);
     /// A driver phase boundary.
-    fn phase(&mut self, t: SimTime, phase: SiPhase);
+    fn phase(&mut self, t: Instant, phase: SiPhase);
     /// The BT interrupt was taken.
-    fn irq(&mut self, t: SimTime);
+    fn irq(&mut self, t: Instant);
     /// Message `id` was handed to the message handler.
-    fn submitted(&mut self, t: SimTime, id: u32);
+    fn submitted(&mut self, t: Instant, id: u32);
     /// The message handler's completion number `index` (0-based, in
     /// completion order) arrived.
-    fn completed(&mut self, t: SimTime, index: usize);
+    fn completed(&mut self, t: Instant, index: usize);
     /// The SI layer dropped the outstanding message `id` without a response:
     /// the message handler never hears back.
-    fn dropped(&mut self, t: SimTime, id: u32);
+    fn dropped(&mut self, t: Instant, id: u32);
     /// Whether the observer is over its own budget (e.g. records kept in
     /// memory): the synchronous loops then give up as at the stop time.
     fn over_budget(&self) -> bool {

@@ -12,8 +12,8 @@ use ipmi_bt_sm::{BtSm, Io, KernelProfile, Level, LogRecord, LogSink, State};
 
 use super::events::{HostEvents, SiPhase};
 use super::si::{Bus, Delivered, HostLimits, ProbeOutcome, SiDriver, SiEnv, SiProfile, SimDevice};
-use crate::time::SimTime;
 use core::time::Duration;
+use ipmi_vocab::Instant;
 
 /// A BT register device that answers every request after `latency`.
 #[derive(Debug, Clone)]
@@ -24,8 +24,8 @@ pub(crate) struct FakeBt {
     rsp: Vec<u8>,
     rd: usize,
     /// When the response to the request taken is posted.
-    ready_at: Option<SimTime>,
-    now: SimTime,
+    ready_at: Option<Instant>,
+    now: Instant,
     /// Request → B2H_ATN.
     pub(crate) latency: Duration,
     /// Never answer.
@@ -43,7 +43,7 @@ impl FakeBt {
             rsp: Vec::new(),
             rd: 0,
             ready_at: None,
-            now: SimTime::ZERO,
+            now: Instant::ZERO,
             latency,
             silent: false,
             requests: Vec::new(),
@@ -144,7 +144,7 @@ impl Io for FakeBt {
 }
 
 impl SimDevice for FakeBt {
-    fn advance(&mut self, now: SimTime) {
+    fn advance(&mut self, now: Instant) {
         self.now = self.now.max(now);
         if let Some(t) = self.ready_at {
             if t <= self.now && !self.ctrl.intersects(Ctrl::H_BUSY | Ctrl::B2H_ATN) {
@@ -153,7 +153,7 @@ impl SimDevice for FakeBt {
             }
         }
     }
-    fn next_deadline(&self) -> Option<SimTime> {
+    fn next_deadline(&self) -> Option<Instant> {
         // A response held back by H_BUSY or B2H_ATN waits for the host.
         if self.ctrl.intersects(Ctrl::H_BUSY | Ctrl::B2H_ATN) {
             return None;
@@ -171,9 +171,9 @@ impl SimDevice for FakeBt {
 pub(crate) enum Heard {
     Log(String),
     Line(Level, String),
-    State(SimTime, State, State),
-    Phase(SimTime, SiPhase),
-    Irq(SimTime),
+    State(Instant, State, State),
+    Phase(Instant, SiPhase),
+    Irq(Instant),
     Submitted(u32),
     Completed(usize),
     Dropped(u32),
@@ -210,26 +210,26 @@ impl LogSink for Recording {
 }
 
 impl HostEvents for Recording {
-    fn set_now(&mut self, _t: SimTime) {}
+    fn set_now(&mut self, _t: Instant) {}
     fn line(&mut self, level: Level, _dev: bool, text: &str) {
         self.heard.push(Heard::Line(level, text.to_owned()));
     }
-    fn state(&mut self, t: SimTime, from: State, to: State) {
+    fn state(&mut self, t: Instant, from: State, to: State) {
         self.heard.push(Heard::State(t, from, to));
     }
-    fn phase(&mut self, t: SimTime, phase: SiPhase) {
+    fn phase(&mut self, t: Instant, phase: SiPhase) {
         self.heard.push(Heard::Phase(t, phase));
     }
-    fn irq(&mut self, t: SimTime) {
+    fn irq(&mut self, t: Instant) {
         self.heard.push(Heard::Irq(t));
     }
-    fn submitted(&mut self, _t: SimTime, id: u32) {
+    fn submitted(&mut self, _t: Instant, id: u32) {
         self.heard.push(Heard::Submitted(id));
     }
-    fn completed(&mut self, _t: SimTime, index: usize) {
+    fn completed(&mut self, _t: Instant, index: usize) {
         self.heard.push(Heard::Completed(index));
     }
-    fn dropped(&mut self, _t: SimTime, id: u32) {
+    fn dropped(&mut self, _t: Instant, id: u32) {
         self.heard.push(Heard::Dropped(id));
     }
 }
@@ -240,10 +240,10 @@ pub(crate) struct Pair {
     pub(crate) bus: Bus<FakeBt>,
     pub(crate) si: SiDriver,
     pub(crate) obs: Recording,
-    pub(crate) stop: SimTime,
+    pub(crate) stop: Instant,
     next_id: u32,
     /// Times at which the SI timer fired.
-    pub(crate) timer_fires: Vec<SimTime>,
+    pub(crate) timer_fires: Vec<Instant>,
     /// Everything delivered so far.
     pub(crate) delivered: Vec<Delivered>,
 }
@@ -269,14 +269,14 @@ impl Pair {
             bus: Bus::new(FakeBt::new(Duration::from_millis(10)), false),
             si: SiDriver::new(si, 250, irq, false),
             obs: Recording::default(),
-            stop: SimTime::from_secs(3600),
+            stop: Instant::from_secs(3600),
             next_id: 1,
             timer_fires: Vec::new(),
             delivered: Vec::new(),
         }
     }
 
-    pub(crate) fn now(&self) -> SimTime {
+    pub(crate) fn now(&self) -> Instant {
         self.bus.now()
     }
 
@@ -314,7 +314,7 @@ impl Pair {
     }
 
     /// Run the timer, the device and the interrupt until `until`.
-    pub(crate) fn run_until(&mut self, until: SimTime) {
+    pub(crate) fn run_until(&mut self, until: Instant) {
         loop {
             let next = [self.si.timer_deadline(), self.bus.dev.next_deadline()]
                 .into_iter()

@@ -15,7 +15,7 @@ use ipmi_bt_sm::CompletionCode;
 
 use super::events::HostEvents;
 use super::si::{Origin, SiDriver, SiEnv, SiMsg, SimDevice};
-use crate::time::SimTime;
+use ipmi_vocab::Instant;
 
 /// `IPMI_TIMEOUT_TIME`: the period of `ipmi_timeout`.
 const IPMI_TIMEOUT: Duration = Duration::from_secs(1);
@@ -30,11 +30,11 @@ pub struct Completion {
     /// Request bytes: `[NetFn<<2 | LUN, cmd, data…]`.
     pub request: Vec<u8>,
     /// When the sender handed it over (queued behind others from here).
-    pub submitted: SimTime,
+    pub submitted: Instant,
     /// When the SI layer started it (`start_transaction`).
-    pub started: SimTime,
+    pub started: Instant,
     /// When the response reached the upper layer.
-    pub completed: SimTime,
+    pub completed: Instant,
     /// Response bytes: `[NetFn<<2 | LUN, cmd, cc, data…]` (may be synthesised).
     pub response: Vec<u8>,
     /// Completion code (response byte 2; 0xFF if the response is shorter).
@@ -69,9 +69,9 @@ pub struct Pending {
     /// Request bytes.
     pub request: Vec<u8>,
     /// Submission time.
-    pub submitted: SimTime,
+    pub submitted: Instant,
     /// Start time, if the SI layer had started it.
-    pub started: Option<SimTime>,
+    pub started: Option<Instant>,
 }
 
 /// The message handler's state (`struct ipmi_smi` and its users, reduced to
@@ -85,7 +85,7 @@ pub struct MsgHandler {
     /// Outstanding messages whose user gets events (`gets_events`).
     event_waiters: Vec<u32>,
     /// Next tick of the one-second timer, while it runs.
-    tick: Option<SimTime>,
+    tick: Option<Instant>,
     /// Messages the SI layer dropped without a response.
     lost: Vec<SiMsg>,
     /// Finished messages, in completion order.
@@ -142,13 +142,13 @@ impl MsgHandler {
     }
 
     /// When `ipmi_timeout` runs next, while its timer runs.
-    pub fn timer_deadline(&self) -> Option<SimTime> {
+    pub fn timer_deadline(&self) -> Option<Instant> {
         self.tick
     }
 
     /// `ipmi_register_smi`: the handler's own Get Device ID, queued ahead of
     /// everything else.
-    pub fn register_smi<O: HostEvents>(&mut self, now: SimTime, obs: &mut O) {
+    pub fn register_smi<O: HostEvents>(&mut self, now: Instant, obs: &mut O) {
         let id = self.alloc_id();
         self.queue.push_front(SiMsg {
             id,
@@ -165,7 +165,7 @@ impl MsgHandler {
     /// (`ipmi_set_gets_events` → `need_waiter`) if it is not running.
     pub fn submit<O: HostEvents>(
         &mut self,
-        t: SimTime,
+        t: Instant,
         origin: Origin,
         data: Vec<u8>,
         gets_events: bool,
@@ -194,7 +194,7 @@ impl MsgHandler {
     /// = 1 tick). Without waiters the timer stops. Returns whether the SI
     /// layer should be asked for events now (the caller does that with
     /// [`SiDriver::request_events`] when the interface is up).
-    pub fn timeout(&mut self, t: SimTime) -> bool {
+    pub fn timeout(&mut self, t: Instant) -> bool {
         if self.event_waiters.is_empty() {
             self.tick = None;
             return false;
@@ -230,9 +230,9 @@ impl MsgHandler {
     pub fn collect<O: HostEvents>(
         &mut self,
         si: &mut SiDriver,
-        now: SimTime,
+        now: Instant,
         obs: &mut O,
-        mut on_complete: impl FnMut(u32, SimTime),
+        mut on_complete: impl FnMut(u32, Instant),
     ) {
         for d in si.take_delivered() {
             let cc = CompletionCode(d.response.get(2).copied().unwrap_or(0xFF));

@@ -7,7 +7,7 @@
 //! kernel's jiffy counter for a given `HZ`, the way `jiffies` advances on a
 //! kernel built with that `CONFIG_HZ`.
 
-use crate::time::SimTime;
+use ipmi_vocab::Instant;
 
 /// Nanoseconds per second.
 const NS_PER_SEC: u128 = 1_000_000_000;
@@ -35,16 +35,16 @@ impl Jiffies {
     }
 
     /// The value of `jiffies` at virtual time `t`.
-    pub fn at(self, t: SimTime) -> u64 {
+    pub fn at(self, t: Instant) -> u64 {
         let j = u128::from(t.as_nanos()) * u128::from(self.hz) / NS_PER_SEC;
         u64::try_from(j).unwrap_or(u64::MAX)
     }
 
     /// The earliest virtual time at which `jiffies == j` (a timer set to expire
     /// at `j` fires then).
-    pub fn time_of(self, j: u64) -> SimTime {
+    pub fn time_of(self, j: u64) -> Instant {
         let ns = (u128::from(j) * NS_PER_SEC).div_ceil(u128::from(self.hz));
-        SimTime::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+        Instant::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
     }
 
     /// `SI_USEC_PER_JIFFY` = 1000000 / HZ, integer division as in
@@ -97,7 +97,7 @@ pub enum Source {
 /// bit before the CPU looked).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct NextEvent {
-    best: Option<(SimTime, Source)>,
+    best: Option<(Instant, Source)>,
 }
 
 impl NextEvent {
@@ -107,7 +107,7 @@ impl NextEvent {
     }
 
     /// Offer `deadline` from `src` (None = that source has nothing pending).
-    pub fn offer(&mut self, src: Source, deadline: Option<SimTime>) {
+    pub fn offer(&mut self, src: Source, deadline: Option<Instant>) {
         if let Some(t) = deadline {
             match self.best {
                 Some((bt, bs)) if (bt, bs) <= (t, src) => {}
@@ -117,7 +117,7 @@ impl NextEvent {
     }
 
     /// The earliest deadline offered and who owns it.
-    pub const fn get(self) -> Option<(SimTime, Source)> {
+    pub const fn get(self) -> Option<(Instant, Source)> {
         self.best
     }
 }
@@ -151,7 +151,7 @@ mod tests {
                 assert_eq!(c.at(t), j, "hz {hz} j {j}");
                 if t.as_nanos() > 0 {
                     assert_eq!(
-                        c.at(SimTime::from_nanos(t.as_nanos() - 1)),
+                        c.at(Instant::from_nanos(t.as_nanos() - 1)),
                         j - 1,
                         "hz {hz} j {j}"
                     );
@@ -159,20 +159,20 @@ mod tests {
             }
         }
         // HZ=300 does not drift: one day is exactly 25 920 000 jiffies.
-        assert_eq!(Jiffies::new(300).at(SimTime::from_secs(86_400)), 25_920_000);
+        assert_eq!(Jiffies::new(300).at(Instant::from_secs(86_400)), 25_920_000);
     }
 
     #[test]
     fn next_event_picks_earliest_then_source_order() {
         let mut n = NextEvent::new();
         assert_eq!(n.get(), None);
-        n.offer(Source::Timer, Some(SimTime::from_millis(8)));
+        n.offer(Source::Timer, Some(Instant::from_millis(8)));
         n.offer(Source::Bmc, None);
-        n.offer(Source::Workload, Some(SimTime::from_millis(3)));
-        assert_eq!(n.get(), Some((SimTime::from_millis(3), Source::Workload)));
-        n.offer(Source::Bmc, Some(SimTime::from_millis(3)));
-        assert_eq!(n.get(), Some((SimTime::from_millis(3), Source::Bmc)));
-        n.offer(Source::Stop, Some(SimTime::from_millis(3)));
-        assert_eq!(n.get(), Some((SimTime::from_millis(3), Source::Bmc)));
+        n.offer(Source::Workload, Some(Instant::from_millis(3)));
+        assert_eq!(n.get(), Some((Instant::from_millis(3), Source::Workload)));
+        n.offer(Source::Bmc, Some(Instant::from_millis(3)));
+        assert_eq!(n.get(), Some((Instant::from_millis(3), Source::Bmc)));
+        n.offer(Source::Stop, Some(Instant::from_millis(3)));
+        assert_eq!(n.get(), Some((Instant::from_millis(3), Source::Bmc)));
     }
 }

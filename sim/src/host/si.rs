@@ -21,7 +21,7 @@ use ipmi_bt_sm::{BtSm, CompletionCode, Io, Level, LogMsg, LogRecord, LogSink, Sm
 
 use super::events::{HostEvents, SiPhase};
 use super::sched::Jiffies;
-use crate::time::SimTime;
+use ipmi_vocab::Instant;
 
 /// `IPMI_MAX_MSG_LENGTH` (include/uapi/linux/ipmi_msgdefs.h), from the vocabulary.
 pub use ipmi_vocab::IPMI_MAX_MSG_LENGTH;
@@ -226,7 +226,7 @@ impl fmt::Display for Origin {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RegEvent {
     /// When.
-    pub t: SimTime,
+    pub t: Instant,
     /// Register offset (0 CTRL, 1 buffer, 2 INTMASK).
     pub offset: u8,
     /// True for a write.
@@ -239,9 +239,9 @@ pub struct RegEvent {
 /// virtual time and the interrupt line.
 pub trait SimDevice: Io {
     /// Let the device run up to `now` (responses become ready, faults switch).
-    fn advance(&mut self, now: SimTime);
+    fn advance(&mut self, now: Instant);
     /// The next time the device changes by itself, if any.
-    fn next_deadline(&self) -> Option<SimTime>;
+    fn next_deadline(&self) -> Option<Instant>;
     /// Level of the BT interrupt line.
     fn irq_line(&self) -> bool;
 }
@@ -257,7 +257,7 @@ pub struct Bus<D> {
     pub record: bool,
     /// Recorded accesses.
     pub regs: Vec<RegEvent>,
-    now: SimTime,
+    now: Instant,
     ctrl_reads: u64,
     other: u64,
 }
@@ -269,20 +269,20 @@ impl<D: SimDevice> Bus<D> {
             dev,
             record,
             regs: Vec::new(),
-            now: SimTime::ZERO,
+            now: Instant::ZERO,
             ctrl_reads: 0,
             other: 0,
         }
     }
     /// Advance the device and the bus clock to `now`.
-    pub fn advance(&mut self, now: SimTime) {
+    pub fn advance(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;
         }
         self.dev.advance(now);
     }
     /// Current bus time.
-    pub fn now(&self) -> SimTime {
+    pub fn now(&self) -> Instant {
         self.now
     }
     /// Total accesses so far.
@@ -365,14 +365,14 @@ pub struct SiEnv<'a, D: SimDevice, O: HostEvents> {
     /// Who hears what the host does (kernel log, state changes, phases).
     pub obs: &'a mut O,
     /// Simulation end: synchronous loops give up here.
-    pub stop: SimTime,
+    pub stop: Instant,
     /// Work limits: synchronous loops also give up when a run is over them
     /// (the caller then reports which).
     pub limits: HostLimits,
 }
 
 impl<D: SimDevice, O: HostEvents> SiEnv<'_, D, O> {
-    fn now(&self) -> SimTime {
+    fn now(&self) -> Instant {
         self.bus.now()
     }
 }
@@ -420,9 +420,9 @@ pub struct SiMsg {
     /// `[NetFn/LUN, cmd, data…]`.
     pub data: Vec<u8>,
     /// Handed to the sender at.
-    pub submitted: SimTime,
+    pub submitted: Instant,
     /// `start_transaction` called at.
-    pub started: Option<SimTime>,
+    pub started: Option<Instant>,
 }
 
 /// A response handed to the upper layer (`deliver_recv_msg`).
@@ -433,7 +433,7 @@ pub struct Delivered {
     /// Response bytes `[NetFn/LUN, cmd, cc, data…]`.
     pub response: Vec<u8>,
     /// When.
-    pub at: SimTime,
+    pub at: Instant,
     /// Made up by the host (start refused, or error recovery).
     pub synthesized: bool,
 }
@@ -619,7 +619,7 @@ impl SiDriver {
         self.waiting.is_none()
     }
     /// When the kernel timer fires next.
-    pub fn timer_deadline(&self) -> Option<SimTime> {
+    pub fn timer_deadline(&self) -> Option<Instant> {
         self.timer.map(|j| self.clock.time_of(j))
     }
     /// Responses delivered since the last call.
@@ -650,7 +650,7 @@ impl SiDriver {
         self.ff_period = None;
     }
 
-    fn deliver(&mut self, msg: SiMsg, response: Vec<u8>, at: SimTime, synthesized: bool) {
+    fn deliver(&mut self, msg: SiMsg, response: Vec<u8>, at: Instant, synthesized: bool) {
         self.delivered.push(Delivered {
             msg,
             response,
@@ -660,7 +660,7 @@ impl SiDriver {
     }
 
     /// `return_hosed_msg`: complete the current message with `cc` right away.
-    fn return_hosed_msg(&mut self, cc: CompletionCode, at: SimTime) {
+    fn return_hosed_msg(&mut self, cc: CompletionCode, at: Instant) {
         if let Some(m) = self.curr.take() {
             let rsp = vec![
                 m.data.first().copied().unwrap_or(0) | 4,
@@ -726,7 +726,7 @@ impl SiDriver {
         self.rsp[..n].to_vec()
     }
 
-    fn finish_internal(&mut self, rsp: &[u8], at: SimTime, synthesized: bool) {
+    fn finish_internal(&mut self, rsp: &[u8], at: Instant, synthesized: bool) {
         if let Some(m) = self.internal.take() {
             self.deliver(m, rsp.to_vec(), at, synthesized);
         }
@@ -1155,7 +1155,7 @@ impl SiDriver {
     pub fn catch_up_before<D: SimDevice, O: HostEvents>(
         &mut self,
         env: &mut SiEnv<'_, D, O>,
-        t: SimTime,
+        t: Instant,
     ) {
         let (Some(p), Some(exp)) = (self.ff_period, self.timer) else {
             return;
@@ -1182,7 +1182,7 @@ impl SiDriver {
         if self.ff_period.is_some() {
             // Expiries at exactly `t` are handled too: the kernel's timer would
             // have fired at or before this instant.
-            self.catch_up_before(env, SimTime::from_nanos(t.as_nanos().saturating_add(1)));
+            self.catch_up_before(env, Instant::from_nanos(t.as_nanos().saturating_add(1)));
         }
     }
 
@@ -1257,7 +1257,7 @@ impl SiDriver {
                             return false;
                         }
                     }
-                    let udelay = SimTime::from_nanos(env.now().as_nanos().saturating_add(10_000));
+                    let udelay = Instant::from_nanos(env.now().as_nanos().saturating_add(10_000));
                     if udelay > env.stop {
                         env.bus.advance(env.stop);
                         return false;

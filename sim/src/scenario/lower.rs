@@ -9,7 +9,7 @@ use super::schema::{BmcPreset, FaultKindName, FaultSpec, KernelPreset, Scenario,
 use crate::bmc::fault::{Fault, FaultAction, FaultPlan, Trigger};
 use crate::bmc::{BmcConfig, BtCapabilities};
 use crate::host::si::SiProfile;
-use crate::time::SimTime;
+use ipmi_vocab::Instant;
 
 /// The host-driver behaviour a scenario resolves to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,8 +131,8 @@ impl Scenario {
             let fault = fault_of(f);
             let trigger = match (f.at, f.at_command) {
                 (_, Some(n)) => Trigger::AtCommand(n),
-                (Some(t), None) => Trigger::At(SimTime::from_nanos(t.0)),
-                (None, None) => Trigger::At(SimTime::ZERO),
+                (Some(t), None) => Trigger::At(Instant::from_nanos(t.0)),
+                (None, None) => Trigger::At(Instant::ZERO),
             };
             let action = match f.duration {
                 Some(d) if !fault.kind().is_instant() => {

@@ -30,15 +30,15 @@ use crate::host::msghandler::Completion;
 use crate::host::msghandler::MsgHandler;
 use crate::host::sched::{NextEvent, Source};
 use crate::host::si::{Bus, HostLimits, Origin, ProbeOutcome, SiDriver, SiEnv, SimDevice};
-use crate::time::SimTime;
+use ipmi_vocab::Instant;
 
 /// The glue between the layers: the host model drives the simulated BMC
 /// through its registers.
 impl<E: DeviceEvents> SimDevice for SimBmc<E> {
-    fn advance(&mut self, now: SimTime) {
+    fn advance(&mut self, now: Instant) {
         SimBmc::advance(self, now);
     }
-    fn next_deadline(&self) -> Option<SimTime> {
+    fn next_deadline(&self) -> Option<Instant> {
         SimBmc::next_deadline(self)
     }
     fn irq_line(&self) -> bool {
@@ -52,7 +52,7 @@ struct Workload {
     entry: usize,
     copy: u32,
     /// Submission time of the next copy (None: waiting for `wait_for` or done).
-    next: Option<SimTime>,
+    next: Option<Instant>,
     /// Back-to-back: submit the next copy when this message completes.
     wait_for: Option<u32>,
     last_id: Option<u32>,
@@ -106,10 +106,10 @@ pub struct Simulation {
     rec: Recorder,
     steps: u64,
     workload: Workload,
-    stop: SimTime,
+    stop: Instant,
     started: bool,
     registered: bool,
-    unload_at: Option<SimTime>,
+    unload_at: Option<Instant>,
     unloaded: bool,
     verbose_bmc: bool,
     limits: RunLimits,
@@ -149,7 +149,7 @@ impl Simulation {
         let first = sc
             .requests
             .first()
-            .map(|r| SimTime::from_nanos(r.at.map_or(0, |d| d.0)));
+            .map(|r| Instant::from_nanos(r.at.map_or(0, |d| d.0)));
         Self {
             scenario: sc.clone(),
             choice,
@@ -166,10 +166,10 @@ impl Simulation {
                 wait_for: None,
                 last_id: None,
             },
-            stop: SimTime::from_nanos(sc.stop.0),
+            stop: Instant::from_nanos(sc.stop.0),
             started: false,
             registered: false,
-            unload_at: sc.driver.unload_at.map(|d| SimTime::from_nanos(d.0)),
+            unload_at: sc.driver.unload_at.map(|d| Instant::from_nanos(d.0)),
             unloaded: false,
             verbose_bmc: record,
             limits: RunLimits::DEFAULT,
@@ -228,7 +228,7 @@ impl Simulation {
         self.choice
     }
     /// Current virtual time.
-    pub fn now(&self) -> SimTime {
+    pub fn now(&self) -> Instant {
         self.bus.now()
     }
     /// The BT state machine (read-only).
@@ -248,7 +248,7 @@ impl Simulation {
     fn start(&mut self) {
         self.started = true;
         // Faults scheduled at time 0 are in force before the driver loads.
-        self.bus.advance(SimTime::ZERO);
+        self.bus.advance(Instant::ZERO);
         self.collect();
         let probe = self.scenario.driver.probe;
         let mut env = env!(self);
@@ -272,7 +272,7 @@ impl Simulation {
     }
 
     /// Run until virtual time `until` (clamped to the scenario's stop time).
-    pub fn run_until(&mut self, until: SimTime) {
+    pub fn run_until(&mut self, until: Instant) {
         if self.truncated.is_some() {
             return;
         }
@@ -358,7 +358,7 @@ impl Simulation {
     }
 
     /// Submit the workload copies due at `t`.
-    fn workload_due(&mut self, t: SimTime) {
+    fn workload_due(&mut self, t: Instant) {
         while let Some(next) = self.workload.next {
             if next > t {
                 break;
@@ -399,7 +399,7 @@ impl Simulation {
                     .map(|r| r.at)
                 {
                     None => self.workload.next = None,
-                    Some(Some(at)) => self.workload.next = Some(SimTime::from_nanos(at.0).max(t)),
+                    Some(Some(at)) => self.workload.next = Some(Instant::from_nanos(at.0).max(t)),
                     Some(None) => {
                         self.workload.next = None;
                         self.workload.wait_for = Some(id);
@@ -500,7 +500,7 @@ impl Simulation {
 /// Run a scenario to its stop time and return what happened.
 pub fn run(sc: &Scenario) -> Trace {
     let mut sim = Simulation::new(sc);
-    let stop = SimTime::from_nanos(sc.stop.0);
+    let stop = Instant::from_nanos(sc.stop.0);
     sim.run_until(stop);
     sim.into_trace()
 }

@@ -9,7 +9,7 @@ use ipmi_bt_sm::{Level, LogMsg, LogRecord, LogSink, PrintkEra, State};
 use crate::host::msghandler::{Completion, Pending};
 use crate::host::si::RegEvent;
 use crate::host::{HostEvents, SiPhase};
-use crate::time::SimTime;
+use ipmi_vocab::Instant;
 
 /// The prefix `dev_*` messages carry (`dev_name` of an ACPI-probed BT interface).
 pub const DEFAULT_DEVICE_PREFIX: &str = "ipmi_si IPI0001:00: ";
@@ -18,7 +18,7 @@ pub const DEFAULT_DEVICE_PREFIX: &str = "ipmi_si IPI0001:00: ";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KernelLine {
     /// Virtual time of the line's first fragment.
-    pub t: SimTime,
+    pub t: Instant,
     /// Level of the line's first fragment.
     pub level: Level,
     /// Full text, including the `dev_*` device prefix where the kernel adds one.
@@ -26,7 +26,7 @@ pub struct KernelLine {
 }
 
 /// Formats a virtual time like a dmesg stamp: `[   10.000123]`.
-pub struct DmesgStamp(pub SimTime);
+pub struct DmesgStamp(pub Instant);
 
 impl fmt::Display for DmesgStamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -76,7 +76,7 @@ pub enum EventKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
     /// When.
-    pub t: SimTime,
+    pub t: Instant,
     /// What.
     pub kind: EventKind,
 }
@@ -106,7 +106,7 @@ pub struct Trace {
     /// Human-readable driver profile (kernel preset, BT and SI behaviour, HZ, mode).
     pub driver: String,
     /// Simulated run length.
-    pub end: SimTime,
+    pub end: Instant,
     /// Time-ordered events.
     pub events: Vec<Event>,
     /// Finished messages, in completion order.
@@ -294,7 +294,7 @@ impl Trace {
 pub struct KernelLog {
     era: PrintkEra,
     prefix: String,
-    now: SimTime,
+    now: Instant,
     pending: Option<KernelLine>,
     lines: Vec<KernelLine>,
     failed: bool,
@@ -306,7 +306,7 @@ impl KernelLog {
         Self {
             era,
             prefix: prefix.to_owned(),
-            now: SimTime::ZERO,
+            now: Instant::ZERO,
             pending: None,
             lines: Vec::new(),
             failed: false,
@@ -326,7 +326,7 @@ impl KernelLog {
     }
 
     /// Set the virtual time stamped on lines started from now on.
-    pub fn set_now(&mut self, t: SimTime) {
+    pub fn set_now(&mut self, t: Instant) {
         self.now = t;
     }
 
@@ -421,7 +421,7 @@ impl Recorder {
     }
 
     /// Record `kind` at `t`.
-    pub(crate) fn push(&mut self, t: SimTime, kind: EventKind) {
+    pub(crate) fn push(&mut self, t: Instant, kind: EventKind) {
         self.events.push(Event { t, kind });
     }
 }
@@ -433,28 +433,28 @@ impl LogSink for Recorder {
 }
 
 impl HostEvents for Recorder {
-    fn set_now(&mut self, t: SimTime) {
+    fn set_now(&mut self, t: Instant) {
         self.log.set_now(t);
     }
     fn line(&mut self, level: Level, dev: bool, text: &str) {
         self.log.line(level, dev, text);
     }
-    fn state(&mut self, t: SimTime, from: State, to: State) {
+    fn state(&mut self, t: Instant, from: State, to: State) {
         self.push(t, EventKind::State { from, to });
     }
-    fn phase(&mut self, t: SimTime, phase: SiPhase) {
+    fn phase(&mut self, t: Instant, phase: SiPhase) {
         self.push(t, EventKind::Phase(phase.to_string()));
     }
-    fn irq(&mut self, t: SimTime) {
+    fn irq(&mut self, t: Instant) {
         self.push(t, EventKind::Irq);
     }
-    fn submitted(&mut self, t: SimTime, id: u32) {
+    fn submitted(&mut self, t: Instant, id: u32) {
         self.push(t, EventKind::Submit { id });
     }
-    fn completed(&mut self, t: SimTime, index: usize) {
+    fn completed(&mut self, t: Instant, index: usize) {
         self.push(t, EventKind::Complete { index });
     }
-    fn dropped(&mut self, t: SimTime, id: u32) {
+    fn dropped(&mut self, t: Instant, id: u32) {
         self.push(
             t,
             EventKind::Phase(format!(
@@ -488,11 +488,11 @@ mod tests {
     #[test]
     fn dmesg_stamp_format() {
         assert_eq!(
-            DmesgStamp(SimTime::from_micros(10_000_123)).to_string(),
+            DmesgStamp(Instant::from_micros(10_000_123)).to_string(),
             "[   10.000123]"
         );
         assert_eq!(
-            DmesgStamp(SimTime::from_secs(123_456)).to_string(),
+            DmesgStamp(Instant::from_secs(123_456)).to_string(),
             "[123456.000000]"
         );
     }
@@ -500,7 +500,7 @@ mod tests {
     #[test]
     fn kernel_log_joins_and_prefixes() {
         let mut k = KernelLog::new(PrintkEra::Modern, DEFAULT_DEVICE_PREFIX);
-        k.set_now(SimTime::from_secs(5));
+        k.set_now(Instant::from_secs(5));
         let head = LogRecord {
             level: Level::Warning,
             msg: LogMsg::ErrorRecovery {
@@ -513,7 +513,7 @@ mod tests {
             bare: false,
         };
         k.log(&head);
-        k.set_now(SimTime::from_secs(6));
+        k.set_now(Instant::from_secs(6));
         k.log(&LogRecord {
             level: Level::Warning,
             msg: LogMsg::RetriesLeft(1),
@@ -532,8 +532,8 @@ mod tests {
                 "1 retries left"
             ]
         );
-        assert_eq!(lines[0].t, SimTime::from_secs(5));
-        assert_eq!(lines[1].t, SimTime::from_secs(6));
+        assert_eq!(lines[0].t, Instant::from_secs(5));
+        assert_eq!(lines[1].t, Instant::from_secs(6));
 
         // The printk-style (2006-2018) head still takes a bare continuation
         // before 4.9.

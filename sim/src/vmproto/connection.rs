@@ -4,7 +4,7 @@
 //! socket or task. `server` (feature `server`) is the tokio
 //! pump around it.
 //!
-//! Calling protocol, with `now` the [`PortTime`] of the carrier's clock (the
+//! Calling protocol, with `now` the [`Instant`] of the carrier's clock (the
 //! same clock the [`BmcPort`] is given; it never goes backwards):
 //! * [`Connection::new`] queues the opening `VERSION`; call
 //!   [`handle_wakeup`](Connection::handle_wakeup) once before the first
@@ -43,7 +43,8 @@ use super::codec::{
     checksum, Capabilities, ControlCommand, Decoder, Encoder, Unit, VmRequest, PROTOCOL_VERSION,
 };
 use super::fault::{FaultControl, VmFault, VmFaultSpec};
-use crate::bmc::{BmcPort, HostAction, PortTime};
+use crate::bmc::{BmcPort, HostAction};
+use ipmi_vocab::Instant;
 
 /// Receives one human-readable line per protocol event (a closure, so a CLI
 /// can prefix and print it and a test can collect it).
@@ -107,19 +108,20 @@ pub const HELD_POLL: Duration = Duration::from_millis(100);
 const MIN_WAKE_GAP: Duration = Duration::from_millis(1);
 
 /// `now + d`, or a day from now if that cannot be represented.
-fn deadline_after(now: PortTime, d: Duration) -> PortTime {
+fn deadline_after(now: Instant, d: Duration) -> Instant {
     now.checked_add(d)
         .or_else(|| now.checked_add(Duration::from_secs(86_400)))
         .unwrap_or(now)
 }
 
 /// Sends `msg` to `sink` stamped with `now` (`[secs.ms] msg`).
-pub(super) fn log_line(sink: Option<&VmLogFn>, now: PortTime, msg: impl FnOnce() -> String) {
+pub(super) fn log_line(sink: Option<&VmLogFn>, now: Instant, msg: impl FnOnce() -> String) {
     if let Some(sink) = sink {
+        let t = now.since_epoch();
         sink(&format!(
             "[{:>5}.{:03}] {}",
-            now.as_secs(),
-            now.subsec_millis(),
+            t.as_secs(),
+            t.subsec_millis(),
             msg()
         ));
     }
@@ -139,7 +141,7 @@ struct Held {
     /// `none` releases it.
     generation: u64,
     /// Release time from `hold=MS`.
-    until: Option<PortTime>,
+    until: Option<Instant>,
 }
 
 /// The BMC side of one VM-protocol connection, without IO (see the module
@@ -156,16 +158,16 @@ pub struct Connection {
     /// Real answer kept back by `wrong-msgid` / `stuck`.
     held: Option<Held>,
     /// Answers delayed by `delay=`, oldest first.
-    delayed: Vec<(PortTime, Vec<u8>)>,
+    delayed: Vec<(Instant, Vec<u8>)>,
     out: VecDeque<Out>,
     /// A `disconnect` fault hit: send what is queued, then close.
     close: bool,
     /// Nothing is transmitted before this (the gap after a control unit).
-    quiet_until: PortTime,
+    quiet_until: Instant,
     /// The next timer wake-up is not before this.
-    min_wake: PortTime,
+    min_wake: Instant,
     /// The latest time the connection was given.
-    now: PortTime,
+    now: Instant,
 }
 
 impl core::fmt::Debug for Connection {
@@ -184,7 +186,7 @@ impl core::fmt::Debug for Connection {
 
 impl Connection {
     /// A connection opened at `now`; its first unit is `VERSION`.
-    pub fn new(opts: ServerOptions, now: PortTime) -> Self {
+    pub fn new(opts: ServerOptions, now: Instant) -> Self {
         Self {
             opts,
             dec: Decoder::new(),
@@ -207,13 +209,13 @@ impl Connection {
         &self.opts
     }
 
-    fn log(&self, now: PortTime, msg: impl FnOnce() -> String) {
+    fn log(&self, now: Instant, msg: impl FnOnce() -> String) {
         log_line(self.opts.log.as_ref(), now, msg);
     }
 
     /// Bytes received from the peer at `now`; requests in them go to `bmc`.
     /// Ignored once a `disconnect` fault hit (the rest of the read, too).
-    pub fn handle_bytes<B: BmcPort + ?Sized>(&mut self, now: PortTime, bytes: &[u8], bmc: &mut B) {
+    pub fn handle_bytes<B: BmcPort + ?Sized>(&mut self, now: Instant, bytes: &[u8], bmc: &mut B) {
         if self.close {
             return;
         }
@@ -231,7 +233,7 @@ impl Connection {
 
     /// [`poll_timeout`](Self::poll_timeout)'s deadline passed: lets the BMC's
     /// time pass and sends the `delay=` answers that are due.
-    pub fn handle_timeout<B: BmcPort + ?Sized>(&mut self, now: PortTime, bmc: &mut B) {
+    pub fn handle_timeout<B: BmcPort + ?Sized>(&mut self, now: Instant, bmc: &mut B) {
         self.now = now;
         if self.close {
             return;
@@ -250,7 +252,7 @@ impl Connection {
     /// Something outside changed (the fault setting), or the connection just
     /// started: releases a held answer whose time came and collects the
     /// BMC's host actions.
-    pub fn handle_wakeup<B: BmcPort + ?Sized>(&mut self, now: PortTime, bmc: &mut B) {
+    pub fn handle_wakeup<B: BmcPort + ?Sized>(&mut self, now: Instant, bmc: &mut B) {
         self.now = now;
         if self.close {
             return;
@@ -260,7 +262,7 @@ impl Connection {
 
     /// The next unit to write at `now`, if one may go out now. Write each
     /// one whole and flush it before asking for the next.
-    pub fn poll_transmit(&mut self, now: PortTime) -> Option<Vec<u8>> {
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Vec<u8>> {
         if now < self.quiet_until {
             return None;
         }
@@ -279,7 +281,7 @@ impl Connection {
     /// When [`handle_timeout`](Self::handle_timeout) is next due (the BMC's
     /// deadline, a delayed or held answer, the end of a control gap), if
     /// ever. `bmc` is the one given to the `handle_*` calls.
-    pub fn poll_timeout<B: BmcPort + ?Sized>(&self, bmc: &B) -> Option<PortTime> {
+    pub fn poll_timeout<B: BmcPort + ?Sized>(&self, bmc: &B) -> Option<Instant> {
         let pacing =
             (!self.out.is_empty() && self.quiet_until > self.now).then_some(self.quiet_until);
         if self.close {
@@ -313,7 +315,7 @@ impl Connection {
 
     /// Releases a held answer whose time came, then collects the BMC's host
     /// actions.
-    fn settle<B: BmcPort + ?Sized>(&mut self, now: PortTime, bmc: &mut B) {
+    fn settle<B: BmcPort + ?Sized>(&mut self, now: Instant, bmc: &mut B) {
         let faults = &self.opts.faults;
         let release = self.held.as_ref().is_some_and(|h| {
             h.until.is_some_and(|t| t <= now)
@@ -335,7 +337,7 @@ impl Connection {
         }
     }
 
-    fn queue_action(&mut self, now: PortTime, a: HostAction) {
+    fn queue_action(&mut self, now: Instant, a: HostAction) {
         let ctl = match a {
             HostAction::SmsAtn(on) => {
                 self.atn = on;
@@ -393,7 +395,7 @@ impl Connection {
 
     fn on_byte<B: BmcPort + ?Sized>(
         &mut self,
-        now: PortTime,
+        now: Instant,
         dec: &mut Decoder,
         b: u8,
         bmc: &mut B,
@@ -423,7 +425,7 @@ impl Connection {
 
     /// One well-formed request: in-band fault command, or the BMC's answer
     /// shaped by the fault in force.
-    fn on_request<B: BmcPort + ?Sized>(&mut self, now: PortTime, req: &VmRequest<'_>, bmc: &mut B) {
+    fn on_request<B: BmcPort + ?Sized>(&mut self, now: Instant, req: &VmRequest<'_>, bmc: &mut B) {
         self.log(now, || {
             format!(
                 "<- req id={:02x} {:02x}/{:02x} {:02x?}",
@@ -550,12 +552,13 @@ impl Connection {
 /// The BMC the connection's and the server's tests serve.
 #[cfg(test)]
 pub(super) mod test_bmc {
-    use crate::bmc::{BmcPort, HostAction, PortTime, Reply};
+    use crate::bmc::{BmcPort, HostAction, Reply};
+    use ipmi_vocab::Instant;
 
     /// A BMC that answers Get Device ID, rejects everything else with 0xC1,
     /// and asks for a hard reset once its deadline passes.
     pub(crate) struct TestBmc {
-        pub(crate) reset_at: Option<PortTime>,
+        pub(crate) reset_at: Option<Instant>,
         pub(crate) actions: Vec<HostAction>,
         pub(crate) seen: Vec<(u8, u8)>,
     }
@@ -563,7 +566,7 @@ pub(super) mod test_bmc {
     impl BmcPort for TestBmc {
         fn handle_request(
             &mut self,
-            _now: PortTime,
+            _now: Instant,
             netfn_lun: u8,
             cmd: u8,
             _data: &[u8],
@@ -582,13 +585,13 @@ pub(super) mod test_bmc {
                 }),
             }
         }
-        fn advance(&mut self, now: PortTime) {
+        fn advance(&mut self, now: Instant) {
             if self.reset_at.is_some_and(|t| now >= t) {
                 self.reset_at = None;
                 self.actions.push(HostAction::HardReset);
             }
         }
-        fn next_deadline(&self) -> Option<PortTime> {
+        fn next_deadline(&self) -> Option<Instant> {
             self.reset_at
         }
         fn drain_actions(&mut self, out: &mut Vec<HostAction>) {
@@ -606,7 +609,12 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
-    fn bmc(reset_at: Option<PortTime>) -> TestBmc {
+    /// `n` milliseconds after the start, as the connection's clock.
+    fn ms(n: u64) -> Instant {
+        Instant::from_millis(n)
+    }
+
+    fn bmc(reset_at: Option<Instant>) -> TestBmc {
         TestBmc {
             reset_at,
             actions: vec![],
@@ -628,11 +636,11 @@ mod tests {
             ..Default::default()
         };
         opts.faults.set(faults.parse().unwrap());
-        (Connection::new(opts, PortTime::ZERO), log)
+        (Connection::new(opts, Instant::ZERO), log)
     }
 
     /// Everything the connection may transmit at `now`, decoded.
-    fn drain(c: &mut Connection, now: PortTime) -> Vec<String> {
+    fn drain(c: &mut Connection, now: Instant) -> Vec<String> {
         let mut d = Decoder::new();
         let mut units = Vec::new();
         while let Some(bytes) = c.poll_transmit(now) {
@@ -673,30 +681,30 @@ mod tests {
     fn version_first_then_answers_and_irq_snooping_with_control_gaps() {
         let (mut c, _) = conn("none");
         let mut b = bmc(None);
-        c.handle_wakeup(PortTime::ZERO, &mut b);
-        assert_eq!(drain(&mut c, PortTime::ZERO), ["Control(Version(1))"]);
-        c.handle_bytes(PortTime::ZERO, &get_device_id(3), &mut b);
+        c.handle_wakeup(Instant::ZERO, &mut b);
+        assert_eq!(drain(&mut c, Instant::ZERO), ["Control(Version(1))"]);
+        c.handle_bytes(Instant::ZERO, &get_device_id(3), &mut b);
         // The control gap keeps the answer back until 1 ms.
-        assert_eq!(drain(&mut c, PortTime::ZERO), Vec::<String>::new());
-        assert_eq!(c.poll_timeout(&b), Some(MS));
-        assert_eq!(drain(&mut c, MS), [answer(3, 0x01, 0, &DEVICE_ID)]);
+        assert_eq!(drain(&mut c, Instant::ZERO), Vec::<String>::new());
+        assert_eq!(c.poll_timeout(&b), Some(ms(1)));
+        assert_eq!(drain(&mut c, ms(1)), [answer(3, 0x01, 0, &DEVICE_ID)]);
         // Set Global Enables bit 0 → ENABLE_IRQ; again → nothing; off → DISABLE_IRQ.
         let mut e = Encoder::new();
         e.request(4, 0x06 << 2, 0x2E, &[0x01])
             .request(5, 0x06 << 2, 0x2E, &[0x05])
             .request(6, 0x06 << 2, 0x2E, &[0x04]);
-        c.handle_bytes(2 * MS, e.bytes(), &mut b);
+        c.handle_bytes(ms(2), e.bytes(), &mut b);
         // The snooped control is queued before the answer that caused it.
-        assert_eq!(drain(&mut c, 2 * MS), ["Control(EnableIrq)"]);
+        assert_eq!(drain(&mut c, ms(2)), ["Control(EnableIrq)"]);
         assert_eq!(
-            drain(&mut c, 3 * MS),
+            drain(&mut c, ms(3)),
             [
                 answer(4, 0x2E, 0, &[]),
                 answer(5, 0x2E, 0, &[]),
                 "Control(DisableIrq)".to_string()
             ]
         );
-        assert_eq!(drain(&mut c, 4 * MS), [answer(6, 0x2E, 0, &[])]);
+        assert_eq!(drain(&mut c, ms(4)), [answer(6, 0x2E, 0, &[])]);
         assert_eq!(
             b.seen,
             [(0x06, 0x01), (0x06, 0x2E), (0x06, 0x2E), (0x06, 0x2E)]
@@ -706,12 +714,12 @@ mod tests {
     #[test]
     fn bmc_deadline_is_the_timeout_and_becomes_reset() {
         let (mut c, _) = conn("none");
-        let mut b = bmc(Some(30 * MS));
-        c.handle_wakeup(PortTime::ZERO, &mut b);
-        drain(&mut c, PortTime::ZERO);
-        assert_eq!(c.poll_timeout(&b), Some(30 * MS));
-        c.handle_timeout(30 * MS, &mut b);
-        assert_eq!(drain(&mut c, 30 * MS), ["Control(Reset)"]);
+        let mut b = bmc(Some(ms(30)));
+        c.handle_wakeup(Instant::ZERO, &mut b);
+        drain(&mut c, Instant::ZERO);
+        assert_eq!(c.poll_timeout(&b), Some(ms(30)));
+        c.handle_timeout(ms(30), &mut b);
+        assert_eq!(drain(&mut c, ms(30)), ["Control(Reset)"]);
         assert_eq!(c.poll_timeout(&b), None, "nothing left to wait for");
     }
 
@@ -723,20 +731,20 @@ mod tests {
         impl BmcPort for Stuck {
             fn handle_request(
                 &mut self,
-                _: PortTime,
+                _: Instant,
                 _: u8,
                 _: u8,
                 _: &[u8],
             ) -> Option<crate::bmc::Reply> {
                 None
             }
-            fn advance(&mut self, _: PortTime) {}
-            fn next_deadline(&self) -> Option<PortTime> {
-                Some(PortTime::ZERO)
+            fn advance(&mut self, _: Instant) {}
+            fn next_deadline(&self) -> Option<Instant> {
+                Some(Instant::ZERO)
             }
             fn drain_actions(&mut self, _: &mut Vec<HostAction>) {}
         }
-        let t = 5 * MS;
+        let t = ms(5);
         c.handle_timeout(t, &mut Stuck);
         assert_eq!(c.poll_timeout(&Stuck), Some(t + MS));
     }
@@ -744,15 +752,15 @@ mod tests {
     #[test]
     fn controls_the_vm_cannot_do_are_dropped_and_attn_irq_falls_back_to_attn() {
         let (mut c, log) = conn("none");
-        let mut b = bmc(Some(300 * MS));
+        let mut b = bmc(Some(ms(300)));
         let mut e = Encoder::new();
         e.control(ControlCommand::Version(1))
             .control(ControlCommand::Capabilities(Capabilities(
                 Capabilities::IRQ | Capabilities::ATTN,
             )));
-        c.handle_bytes(PortTime::ZERO, e.bytes(), &mut b);
-        c.handle_timeout(300 * MS, &mut b);
-        assert_eq!(drain(&mut c, 300 * MS), ["Control(Version(1))"]);
+        c.handle_bytes(Instant::ZERO, e.bytes(), &mut b);
+        c.handle_timeout(ms(300), &mut b);
+        assert_eq!(drain(&mut c, ms(300)), ["Control(Version(1))"]);
         assert!(log
             .lock()
             .unwrap()
@@ -763,59 +771,59 @@ mod tests {
         e.control(ControlCommand::Capabilities(Capabilities(
             Capabilities::ATTN,
         )));
-        c.handle_bytes(301 * MS, e.bytes(), &mut b);
+        c.handle_bytes(ms(301), e.bytes(), &mut b);
         c.irq_enabled = true;
         b.actions.push(HostAction::SmsAtn(true));
-        c.handle_wakeup(301 * MS, &mut b);
-        assert_eq!(drain(&mut c, 301 * MS), ["Control(Attn)"]);
+        c.handle_wakeup(ms(301), &mut b);
+        assert_eq!(drain(&mut c, ms(301)), ["Control(Attn)"]);
     }
 
     #[test]
     fn vm_reset_control_is_a_host_reset() {
-        struct Resets(Vec<PortTime>);
+        struct Resets(Vec<Instant>);
         impl BmcPort for Resets {
             fn handle_request(
                 &mut self,
-                _: PortTime,
+                _: Instant,
                 _: u8,
                 _: u8,
                 _: &[u8],
             ) -> Option<crate::bmc::Reply> {
                 None
             }
-            fn advance(&mut self, _: PortTime) {}
-            fn next_deadline(&self) -> Option<PortTime> {
+            fn advance(&mut self, _: Instant) {}
+            fn next_deadline(&self) -> Option<Instant> {
                 None
             }
             fn drain_actions(&mut self, _: &mut Vec<HostAction>) {}
-            fn host_reset(&mut self, now: PortTime) {
+            fn host_reset(&mut self, now: Instant) {
                 self.0.push(now);
             }
         }
         let (mut c, _) = conn("none");
         let mut b = Resets(vec![]);
-        c.handle_bytes(7 * MS, &[0x04, 0xA1], &mut b);
-        assert_eq!(b.0, [7 * MS]);
+        c.handle_bytes(ms(7), &[0x04, 0xA1], &mut b);
+        assert_eq!(b.0, [ms(7)]);
     }
 
     #[test]
     fn delay_answers_at_its_deadline_and_a_flood_stays_bounded() {
         let (mut c, log) = conn("delay=50");
         let mut b = bmc(None);
-        c.handle_bytes(PortTime::ZERO, &get_device_id(1), &mut b);
-        assert_eq!(drain(&mut c, PortTime::ZERO), ["Control(Version(1))"]);
-        assert_eq!(c.poll_timeout(&b), Some(50 * MS));
-        c.handle_timeout(49 * MS, &mut b);
-        assert_eq!(drain(&mut c, 49 * MS), Vec::<String>::new());
-        c.handle_timeout(50 * MS, &mut b);
-        assert_eq!(drain(&mut c, 50 * MS), [answer(1, 0x01, 0, &DEVICE_ID)]);
+        c.handle_bytes(Instant::ZERO, &get_device_id(1), &mut b);
+        assert_eq!(drain(&mut c, Instant::ZERO), ["Control(Version(1))"]);
+        assert_eq!(c.poll_timeout(&b), Some(ms(50)));
+        c.handle_timeout(ms(49), &mut b);
+        assert_eq!(drain(&mut c, ms(49)), Vec::<String>::new());
+        c.handle_timeout(ms(50), &mut b);
+        assert_eq!(drain(&mut c, ms(50)), [answer(1, 0x01, 0, &DEVICE_ID)]);
 
         let (mut c, log2) = conn("delay=86400000");
         let mut e = Encoder::new();
         for i in 0..(MAX_DELAYED + 200) {
             e.message(&[&[i as u8, 0x18, 0x01]]);
         }
-        c.handle_bytes(PortTime::ZERO, e.bytes(), &mut b);
+        c.handle_bytes(Instant::ZERO, e.bytes(), &mut b);
         assert_eq!(c.delayed.len(), MAX_DELAYED);
         let dropped = log2
             .lock()
@@ -835,38 +843,38 @@ mod tests {
     fn held_answers_go_out_on_none_or_at_hold_and_are_polled_for() {
         let (mut c, _) = conn("wrong-msgid");
         let mut b = bmc(None);
-        c.handle_wakeup(PortTime::ZERO, &mut b);
-        drain(&mut c, PortTime::ZERO);
-        c.handle_bytes(2 * MS, &get_device_id(9), &mut b);
-        assert_eq!(drain(&mut c, 2 * MS), [answer(10, 0x01, 0, &DEVICE_ID)]);
+        c.handle_wakeup(Instant::ZERO, &mut b);
+        drain(&mut c, Instant::ZERO);
+        c.handle_bytes(ms(2), &get_device_id(9), &mut b);
+        assert_eq!(drain(&mut c, ms(2)), [answer(10, 0x01, 0, &DEVICE_ID)]);
         // Held: looked at again within HELD_POLL even if nobody wakes it.
-        assert_eq!(c.poll_timeout(&b), Some(2 * MS + HELD_POLL));
-        c.handle_timeout(2 * MS + HELD_POLL, &mut b);
-        assert_eq!(drain(&mut c, 2 * MS + HELD_POLL), Vec::<String>::new());
+        assert_eq!(c.poll_timeout(&b), Some(ms(2) + HELD_POLL));
+        c.handle_timeout(ms(2) + HELD_POLL, &mut b);
+        assert_eq!(drain(&mut c, ms(2) + HELD_POLL), Vec::<String>::new());
         c.options().faults.set(VmFaultSpec::NONE);
-        c.handle_wakeup(200 * MS, &mut b);
-        assert_eq!(drain(&mut c, 200 * MS), [answer(9, 0x01, 0, &DEVICE_ID)]);
+        c.handle_wakeup(ms(200), &mut b);
+        assert_eq!(drain(&mut c, ms(200)), [answer(9, 0x01, 0, &DEVICE_ID)]);
 
         // stuck + hold: a dummy for id ^ 0x80 now, the real one at +100 ms.
         let (mut c, _) = conn("stuck count=1 hold=100");
-        c.handle_bytes(PortTime::ZERO, &get_device_id(2), &mut b);
+        c.handle_bytes(Instant::ZERO, &get_device_id(2), &mut b);
         assert_eq!(
-            drain(&mut c, PortTime::ZERO),
+            drain(&mut c, Instant::ZERO),
             ["Control(Version(1))".to_string()]
         );
-        assert_eq!(drain(&mut c, MS), [answer(0x82, 0x01, 0xC0, &[])]);
-        assert_eq!(c.poll_timeout(&b), Some(100 * MS));
-        c.handle_timeout(100 * MS, &mut b);
-        assert_eq!(drain(&mut c, 100 * MS), [answer(2, 0x01, 0, &DEVICE_ID)]);
+        assert_eq!(drain(&mut c, ms(1)), [answer(0x82, 0x01, 0xC0, &[])]);
+        assert_eq!(c.poll_timeout(&b), Some(ms(100)));
+        c.handle_timeout(ms(100), &mut b);
+        assert_eq!(drain(&mut c, ms(100)), [answer(2, 0x01, 0, &DEVICE_ID)]);
     }
 
     #[test]
     fn faults_shape_answers_and_in_band_commands_set_them() {
         let (mut c, _) = conn("none");
         let mut b = bmc(None);
-        c.handle_wakeup(PortTime::ZERO, &mut b);
-        drain(&mut c, PortTime::ZERO);
-        let mut t = 10 * MS;
+        c.handle_wakeup(Instant::ZERO, &mut b);
+        drain(&mut c, Instant::ZERO);
+        let mut t = ms(10);
         let mut ask = |c: &mut Connection, bytes: &[u8]| {
             t += 10 * MS;
             c.handle_bytes(t, bytes, &mut b);
@@ -936,13 +944,13 @@ mod tests {
         let mut b = bmc(None);
         let mut bytes = get_device_id(1);
         bytes.extend(get_device_id(2));
-        c.handle_bytes(PortTime::ZERO, &bytes, &mut b);
+        c.handle_bytes(Instant::ZERO, &bytes, &mut b);
         assert!(c.close_requested());
         assert!(!c.is_closed(), "VERSION still to go");
         assert!(b.seen.is_empty(), "the BMC saw neither request");
-        assert_eq!(drain(&mut c, PortTime::ZERO), ["Control(Version(1))"]);
+        assert_eq!(drain(&mut c, Instant::ZERO), ["Control(Version(1))"]);
         assert!(c.is_closed());
-        c.handle_bytes(MS, &get_device_id(3), &mut b);
+        c.handle_bytes(ms(1), &get_device_id(3), &mut b);
         assert!(b.seen.is_empty(), "input after the fault is ignored");
         assert!(log
             .lock()
@@ -955,8 +963,8 @@ mod tests {
     fn malformed_input_is_logged_and_answered_with_nothing() {
         let (mut c, log) = conn("none");
         let mut b = bmc(None);
-        c.handle_wakeup(PortTime::ZERO, &mut b);
-        drain(&mut c, PortTime::ZERO);
+        c.handle_wakeup(Instant::ZERO, &mut b);
+        drain(&mut c, Instant::ZERO);
         let mut e = Encoder::new();
         e.message(&[&[1, 0x18]]); // too short for a request
         let mut input = e.take();
@@ -964,8 +972,8 @@ mod tests {
         input.extend([0xAA, 0xAA, 0xA0]); // stray escape
         input.extend(vec![0x11; 400]); // oversize, then a frame end
         input.push(0xA0);
-        c.handle_bytes(MS, &input, &mut b);
-        assert_eq!(drain(&mut c, MS), Vec::<String>::new());
+        c.handle_bytes(ms(1), &input, &mut b);
+        assert_eq!(drain(&mut c, ms(1)), Vec::<String>::new());
         assert!(b.seen.is_empty());
         let log = log.lock().unwrap();
         assert!(log.iter().any(|l| l.contains("bad request")), "{log:?}");
@@ -979,7 +987,7 @@ mod tests {
     fn log_lines_carry_the_time_given() {
         let (mut c, log) = conn("none");
         let mut b = bmc(None);
-        c.handle_bytes(Duration::from_millis(12_345), &get_device_id(1), &mut b);
+        c.handle_bytes(ms(12_345), &get_device_id(1), &mut b);
         assert!(log
             .lock()
             .unwrap()

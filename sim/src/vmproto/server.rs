@@ -5,8 +5,8 @@
 //! the sans-IO [`Connection`]'s; this module reads the socket into it,
 //! sleeps until its deadline, and writes what it transmits.
 //!
-//! Real monotonic time since the server started is the BMC's clock (its
-//! [`PortTime`]): the connection calls [`BmcPort::advance`] at
+//! Real monotonic time since the server started is the BMC's clock (an
+//! [`Instant`] since the start): the connection calls [`BmcPort::advance`] at
 //! [`BmcPort::next_deadline`], so a watchdog armed by the guest expires on
 //! the wall clock.
 
@@ -16,11 +16,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::time::Instant;
+use tokio::time::Instant as WallInstant;
 
 use super::connection::{log_line, Connection, ServerOptions, VmLogFn};
 use super::fault::{FaultControl, VmFaultSpec};
-use crate::bmc::{BmcPort, PortTime};
+use crate::bmc::BmcPort;
+use ipmi_vocab::Instant;
 
 /// Serves one BMC over VM-protocol connections (one at a time per
 /// listener; any number when the caller spawns [`serve_stream`](Self::serve_stream)
@@ -28,7 +29,7 @@ use crate::bmc::{BmcPort, PortTime};
 pub struct VmServer<B> {
     bmc: Arc<Mutex<B>>,
     opts: ServerOptions,
-    start: Instant,
+    start: WallInstant,
 }
 
 impl<B: BmcPort> VmServer<B> {
@@ -37,7 +38,7 @@ impl<B: BmcPort> VmServer<B> {
         Self {
             bmc,
             opts,
-            start: Instant::now(),
+            start: WallInstant::now(),
         }
     }
 
@@ -51,8 +52,11 @@ impl<B: BmcPort> VmServer<B> {
         &self.opts.faults
     }
 
-    fn now(&self) -> PortTime {
-        self.start.elapsed()
+    /// The BMC's clock: wall time since the server started, as the
+    /// virtual [`Instant`] every model takes (the one wall-to-virtual
+    /// conversion of the pump).
+    fn now(&self) -> Instant {
+        Instant::ZERO + self.start.elapsed()
     }
 
     fn log(&self, msg: impl FnOnce() -> String) {
@@ -138,7 +142,7 @@ impl<B: BmcPort> VmServer<B> {
             }
             let wake = conn
                 .poll_timeout(&*self.lock())
-                .and_then(|d| self.start.checked_add(d));
+                .and_then(|t| self.start.checked_add(t.since_epoch()));
             // After a `disconnect` fault only what is queued goes out.
             let reading = !conn.close_requested();
             tokio::select! {
@@ -158,7 +162,7 @@ impl<B: BmcPort> VmServer<B> {
     }
 }
 
-async fn sleep_until_opt(t: Option<Instant>) {
+async fn sleep_until_opt(t: Option<WallInstant>) {
     match t {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
@@ -242,7 +246,7 @@ mod tests {
     use super::super::connection::{INBAND_FAULT_CMD, INBAND_FAULT_NETFN, MAX_DELAYED};
     use super::*;
 
-    fn setup(reset_at: Option<Duration>) -> (Arc<VmServer<TestBmc>>, tokio::net::UnixStream) {
+    fn setup(reset_at: Option<Instant>) -> (Arc<VmServer<TestBmc>>, tokio::net::UnixStream) {
         let bmc = Arc::new(Mutex::new(TestBmc {
             reset_at,
             actions: vec![],
@@ -267,7 +271,7 @@ mod tests {
     async fn serve_bytes(input: Vec<u8>, faults: &str) -> (io::Result<()>, Vec<u8>, Vec<String>) {
         use tokio::io::AsyncWriteExt;
         let bmc = Arc::new(Mutex::new(TestBmc {
-            reset_at: Some(Duration::from_millis(1)),
+            reset_at: Some(Instant::from_millis(1)),
             actions: vec![],
             seen: vec![],
         }));
@@ -471,7 +475,7 @@ mod tests {
 
     #[tokio::test]
     async fn watchdog_style_deadline_becomes_reset_control() {
-        let (_server, stream) = setup(Some(Duration::from_millis(30)));
+        let (_server, stream) = setup(Some(Instant::from_millis(30)));
         let mut c = VmClient::new(stream).await.unwrap();
         let mut controls = Vec::new();
         for _ in 0..200 {
@@ -491,7 +495,7 @@ mod tests {
     #[tokio::test]
     async fn controls_the_vm_cannot_do_are_not_sent() {
         use tokio::io::AsyncWriteExt;
-        let (_server, mut stream) = setup(Some(Duration::from_millis(300)));
+        let (_server, mut stream) = setup(Some(Instant::from_millis(300)));
         // A VM announcing only IRQ and ATN (no reset): the expiry is dropped.
         let mut e = Encoder::new();
         e.control(ControlCommand::Version(1))

@@ -14,12 +14,8 @@
 use ipmi_watchdog::{PreTimeoutInterrupt, TimerAction};
 
 use crate::bmc::device::DeviceEvents;
-use crate::bmc::{BmcEventKind, BmcPort, HostAction, PortTime, Reply, SimBmc};
-use crate::time::SimTime;
-
-fn sim_time(d: PortTime) -> SimTime {
-    SimTime::from_nanos(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
-}
+use crate::bmc::{BmcEventKind, BmcPort, HostAction, Reply, SimBmc};
+use ipmi_vocab::Instant;
 
 /// A [`SimBmc`] with the bookkeeping the VM server needs (ATN state).
 #[derive(Debug)]
@@ -83,12 +79,12 @@ impl<E: DeviceEvents> VmSimBmc<E> {
 impl<E: DeviceEvents> BmcPort for VmSimBmc<E> {
     fn handle_request(
         &mut self,
-        now: PortTime,
+        now: Instant,
         netfn_lun: u8,
         cmd: u8,
         data: &[u8],
     ) -> Option<Reply> {
-        let r = self.bmc.handle_command(sim_time(now), netfn_lun, cmd, data);
+        let r = self.bmc.handle_command(now, netfn_lun, cmd, data);
         self.collect();
         Some(Reply {
             cc: r.cc.0,
@@ -96,15 +92,13 @@ impl<E: DeviceEvents> BmcPort for VmSimBmc<E> {
         })
     }
 
-    fn advance(&mut self, now: PortTime) {
-        self.bmc.advance(sim_time(now));
+    fn advance(&mut self, now: Instant) {
+        self.bmc.advance(now);
         self.collect();
     }
 
-    fn next_deadline(&self) -> Option<PortTime> {
-        self.bmc
-            .next_deadline()
-            .map(|t| PortTime::from_nanos(t.as_nanos()))
+    fn next_deadline(&self) -> Option<Instant> {
+        self.bmc.next_deadline()
     }
 
     fn drain_actions(&mut self, out: &mut Vec<HostAction>) {
@@ -113,8 +107,8 @@ impl<E: DeviceEvents> BmcPort for VmSimBmc<E> {
 
     /// QEMU sends `RESET` (04 A1) on every guest system reset: the BMC's
     /// [`SimBmc::host_reset`] (the spec watchdog stops).
-    fn host_reset(&mut self, now: PortTime) {
-        self.bmc.host_reset(sim_time(now));
+    fn host_reset(&mut self, now: Instant) {
+        self.bmc.host_reset(now);
         self.collect();
     }
 }
@@ -186,8 +180,8 @@ mod tests {
             let b = g.bmc_mut();
             // SMS/OS, hard reset, 6553.5 s; Reset starts it.
             let set = [0x04, 0x01, 0x00, 0x00, 0xFF, 0xFF];
-            assert!(b.handle_command(SimTime::ZERO, 0x18, 0x24, &set).cc.is_ok());
-            assert!(b.handle_command(SimTime::ZERO, 0x18, 0x22, &[]).cc.is_ok());
+            assert!(b.handle_command(Instant::ZERO, 0x18, 0x24, &set).cc.is_ok());
+            assert!(b.handle_command(Instant::ZERO, 0x18, 0x22, &[]).cc.is_ok());
             assert!(b.watchdog().is_running());
         }
         let opts = ServerOptions {

@@ -29,7 +29,7 @@ use crate::host::si::Origin;
 use crate::scenario::runner::run;
 use crate::scenario::trace::{EventKind, Trace};
 use crate::scenario::{
-    BmcSpec, DriverSpec, Dur, FaultKindName, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario,
+    BmcSpec, DriverSpec, FaultKindName, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario,
     TraceSpec,
 };
 
@@ -308,7 +308,7 @@ impl Space {
     }
 }
 
-fn base(name: &str, kernel: KernelPreset, hz: u32, probe: bool, stop: Dur) -> Scenario {
+fn base(name: &str, kernel: KernelPreset, hz: u32, probe: bool, stop: Duration) -> Scenario {
     Scenario {
         name: name.to_owned(),
         description: String::new(),
@@ -323,7 +323,7 @@ fn base(name: &str, kernel: KernelPreset, hz: u32, probe: bool, stop: Dur) -> Sc
         bmc: BmcSpec {
             // Take requests the instant H2B_ATN is set: `silent` then shows an
             // all-zero status, so only `stuck-busy` makes the status non-zero.
-            take_latency: Some(Dur(0)),
+            take_latency: Some(Duration::ZERO),
             ..BmcSpec::default()
         },
         trace: TraceSpec::default(),
@@ -332,7 +332,7 @@ fn base(name: &str, kernel: KernelPreset, hz: u32, probe: bool, stop: Dur) -> Sc
     }
 }
 
-fn req(at: Option<Dur>, repeat: u32, interval: Option<Dur>) -> RequestSpec {
+fn req(at: Option<Duration>, repeat: u32, interval: Option<Duration>) -> RequestSpec {
     RequestSpec {
         at,
         netfn: 0x06,
@@ -345,7 +345,7 @@ fn req(at: Option<Dur>, repeat: u32, interval: Option<Dur>) -> RequestSpec {
     }
 }
 
-fn fault(kind: FaultKindName, at_command: u64, duration: Dur) -> FaultSpec {
+fn fault(kind: FaultKindName, at_command: u64, duration: Duration) -> FaultSpec {
     FaultSpec {
         kind,
         at: None,
@@ -375,15 +375,16 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
             5u64..=60,
         )
             .prop_map(move |(kind, n, dur)| {
-                let stop = Dur::from_millis(n * 20).0 + Dur::from_secs(dur + 120).0;
-                let mut sc = base("explore-silence-at-command", kernel, 250, false, Dur(stop));
+                let stop = Duration::from_millis(n * 20) + Duration::from_secs(dur + 120);
+                let mut sc = base("explore-silence-at-command", kernel, 250, false, stop);
                 sc.requests.push(req(
-                    Some(Dur::from_millis(10)),
+                    Some(Duration::from_millis(10)),
                     u32::try_from(n + 2).unwrap_or(u32::MAX),
                     None,
                 ));
-                sc.requests.push(req(None, 20, Some(Dur::from_secs(2))));
-                sc.faults.push(fault(kind, n, Dur::from_secs(dur)));
+                sc.requests
+                    .push(req(None, 20, Some(Duration::from_secs(2))));
+                sc.faults.push(fault(kind, n, Duration::from_secs(dur)));
                 sc
             })
             .boxed(),
@@ -394,11 +395,11 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
                     kernel,
                     250,
                     false,
-                    Dur::from_secs(30),
+                    Duration::from_secs(30),
                 );
-                sc.bmc.latency = Some(Dur::from_millis(lat_ms));
+                sc.bmc.latency = Some(Duration::from_millis(lat_ms));
                 sc.requests
-                    .push(req(Some(Dur::from_millis(at_ms)), repeat, None));
+                    .push(req(Some(Duration::from_millis(at_ms)), repeat, None));
                 sc
             })
             .boxed(),
@@ -412,26 +413,26 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
                     kernel,
                     hz,
                     true,
-                    Dur::from_secs(1200),
+                    Duration::from_secs(1200),
                 );
-                let mut f = fault(FaultKindName::Silent, 1, Dur::from_secs(dead_s));
+                let mut f = fault(FaultKindName::Silent, 1, Duration::from_secs(dead_s));
                 f.at_command = None;
-                f.at = Some(Dur(0));
+                f.at = Some(Duration::ZERO);
                 sc.faults.push(f);
                 sc
             })
             .boxed(),
         Space::StuckB2h => (3u64..=100, 5u64..=60)
             .prop_map(move |(n, dur)| {
-                let stop = Dur::from_millis(n * 20).0 + Dur::from_secs(dur + 40).0;
-                let mut sc = base("explore-stuck-b2h", kernel, 250, false, Dur(stop));
+                let stop = Duration::from_millis(n * 20) + Duration::from_secs(dur + 40);
+                let mut sc = base("explore-stuck-b2h", kernel, 250, false, stop);
                 sc.requests.push(req(
-                    Some(Dur::from_millis(10)),
+                    Some(Duration::from_millis(10)),
                     u32::try_from(n + 2).unwrap_or(u32::MAX),
                     None,
                 ));
                 sc.faults
-                    .push(fault(FaultKindName::StuckB2h, n, Dur::from_secs(dur)));
+                    .push(fault(FaultKindName::StuckB2h, n, Duration::from_secs(dur)));
                 sc
             })
             .boxed(),

@@ -255,7 +255,7 @@ fn load_and_run(src: &str) -> Result<Outcome, TestCaseError> {
             return Ok(Outcome::Rejected);
         }
     };
-    let stop = Instant::from_nanos(sc.stop.as_nanos());
+    let stop = Instant::ZERO + sc.stop;
     let mut sim = Simulation::new(&sc);
     sim.set_limits(LIMITS);
     sim.run_until(stop);
@@ -317,7 +317,7 @@ fn run_limited(src: &str, limits: RunLimits) -> (Trace, String) {
     let sc = Scenario::from_toml_str(src).unwrap();
     let mut sim = Simulation::new(&sc);
     sim.set_limits(limits);
-    sim.run_until(Instant::from_nanos(sc.stop.as_nanos()));
+    sim.run_until(Instant::ZERO + sc.stop);
     let why = sim.truncated().expect("stopped early").to_owned();
     let trace = sim.into_trace();
     assert_eq!(trace.truncated.as_deref(), Some(why.as_str()));

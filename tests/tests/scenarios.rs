@@ -368,7 +368,7 @@ fn every_shipped_scenario_loads_round_trips_and_runs() {
         assert_eq!(again, sc, "{n}");
         let t = run(&sc);
         assert_eq!(t.truncated, None, "{n}");
-        assert_eq!(t.end.as_nanos(), sc.stop.as_nanos(), "{n}: ran to its stop");
+        assert_eq!(t.end.since_start(), sc.stop, "{n}: ran to its stop");
         assert!(
             t.render_timeline()
                 .starts_with(&format!("scenario {}  —  ", sc.name)),

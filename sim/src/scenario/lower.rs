@@ -1,8 +1,6 @@
 //! Lowering a [`Scenario`] to what the layers below take: the driver
 //! profiles ([`DriverChoice`]), the BMC's [`BmcConfig`] and its [`FaultPlan`].
 
-use std::time::Duration;
-
 use ipmi_bt_sm::{Behaviour, KernelProfile, PrintkEra};
 
 use super::schema::{BmcPreset, FaultKindName, FaultSpec, KernelPreset, Scenario, SiProfileName};
@@ -89,16 +87,16 @@ impl Scenario {
             BmcPreset::Openbmc => BmcConfig::openbmc(),
         };
         if let Some(l) = b.latency {
-            cfg.response_latency = Duration::from_nanos(l.0);
+            cfg.response_latency = l;
         }
         if let Some(l) = b.take_latency {
-            cfg.take_latency = Duration::from_nanos(l.0);
+            cfg.take_latency = l;
         }
         if let Some(l) = b.jitter {
-            cfg.latency_jitter = Duration::from_nanos(l.0);
+            cfg.latency_jitter = l;
         }
         if let Some(l) = b.boot_time {
-            cfg.boot_time = Duration::from_nanos(l.0);
+            cfg.boot_time = l;
         }
         if let Some(v) = b.b_busy_until_response {
             cfg.b_busy_until_response = v;
@@ -131,13 +129,11 @@ impl Scenario {
             let fault = fault_of(f);
             let trigger = match (f.at, f.at_command) {
                 (_, Some(n)) => Trigger::AtCommand(n),
-                (Some(t), None) => Trigger::At(Instant::from_nanos(t.0)),
+                (Some(t), None) => Trigger::At(Instant::ZERO + t),
                 (None, None) => Trigger::At(Instant::ZERO),
             };
             let action = match f.duration {
-                Some(d) if !fault.kind().is_instant() => {
-                    FaultAction::StartFor(fault, Duration::from_nanos(d.0))
-                }
+                Some(d) if !fault.kind().is_instant() => FaultAction::StartFor(fault, d),
                 _ => FaultAction::Start(fault),
             };
             plan = plan.with(trigger, action);
@@ -148,14 +144,13 @@ impl Scenario {
 
 fn fault_of(f: &FaultSpec) -> Fault {
     use FaultKindName as K;
-    let d = |x: Option<super::schema::Dur>| x.map(|v| Duration::from_nanos(v.0));
     match f.kind {
         K::Silent => Fault::Silent,
         K::StuckBusy => Fault::StuckBBusy,
         K::NeverClearH2b => Fault::NeverClearH2bAtn,
         K::HoldBusy => Fault::HangAfterTake,
         K::Slow => Fault::SlowResponse {
-            latency: d(f.latency).unwrap_or_default(),
+            latency: f.latency.unwrap_or_default(),
         },
         K::LoseResponses => Fault::LoseResponses { count: f.count },
         K::RandomLoss => Fault::RandomLoss {
@@ -163,10 +158,10 @@ fn fault_of(f: &FaultSpec) -> Fault {
         },
         K::WrongSeq => Fault::WrongSeq {
             seq_delta: f.seq_delta.unwrap_or(1),
-            correct_after: d(f.correct_after),
+            correct_after: f.correct_after,
         },
         K::StaleResponse => Fault::StaleResponse {
-            correct_after: d(f.correct_after),
+            correct_after: f.correct_after,
         },
         K::DuplicateResponse => Fault::DuplicateResponse,
         K::CorruptLength => Fault::CorruptLength {

@@ -4,6 +4,7 @@
 //! ([`runner`]) and joins the BMC core to the host model, what a run records
 //! ([`trace`]) and its picture ([`svg`]).
 
+pub mod duration_text;
 mod lower;
 pub mod runner;
 mod schema;

@@ -17,8 +17,6 @@
 //! assert!(trace.completions[0].cc.is_ok());
 //! ```
 
-use std::time::Duration;
-
 use ipmi_bt_sm::BtSm;
 
 pub use super::lower::{preset_profiles, si_profile, DriverChoice};
@@ -149,7 +147,7 @@ impl Simulation {
         let first = sc
             .requests
             .first()
-            .map(|r| Instant::from_nanos(r.at.map_or(0, |d| d.0)));
+            .map(|r| Instant::ZERO + r.at.unwrap_or_default());
         Self {
             scenario: sc.clone(),
             choice,
@@ -166,10 +164,10 @@ impl Simulation {
                 wait_for: None,
                 last_id: None,
             },
-            stop: Instant::from_nanos(sc.stop.0),
+            stop: Instant::ZERO + sc.stop,
             started: false,
             registered: false,
-            unload_at: sc.driver.unload_at.map(|d| Instant::from_nanos(d.0)),
+            unload_at: sc.driver.unload_at.map(|d| Instant::ZERO + d),
             unloaded: false,
             verbose_bmc: record,
             limits: RunLimits::DEFAULT,
@@ -383,7 +381,7 @@ impl Simulation {
             if self.workload.copy + 1 < entry.repeat {
                 self.workload.copy += 1;
                 match entry.interval {
-                    Some(iv) => self.workload.next = Some(next + Duration::from_nanos(iv.0)),
+                    Some(iv) => self.workload.next = Some(next + iv),
                     None => {
                         self.workload.next = None;
                         self.workload.wait_for = Some(id);
@@ -399,7 +397,7 @@ impl Simulation {
                     .map(|r| r.at)
                 {
                     None => self.workload.next = None,
-                    Some(Some(at)) => self.workload.next = Some(Instant::from_nanos(at.0).max(t)),
+                    Some(Some(at)) => self.workload.next = Some((Instant::ZERO + at).max(t)),
                     Some(None) => {
                         self.workload.next = None;
                         self.workload.wait_for = Some(id);
@@ -500,7 +498,7 @@ impl Simulation {
 /// Run a scenario to its stop time and return what happened.
 pub fn run(sc: &Scenario) -> Trace {
     let mut sim = Simulation::new(sc);
-    let stop = Instant::from_nanos(sc.stop.0);
+    let stop = Instant::ZERO + sc.stop;
     sim.run_until(stop);
     sim.into_trace()
 }

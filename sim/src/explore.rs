@@ -29,7 +29,7 @@ use crate::host::si::Origin;
 use crate::scenario::runner::run;
 use crate::scenario::trace::{EventKind, Trace};
 use crate::scenario::{
-    BmcSpec, DriverSpec, Dur, FaultKindName, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario,
+    BmcSpec, DriverSpec, Dur, FaultKind, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario,
     TraceSpec,
 };
 
@@ -345,22 +345,10 @@ fn req(at: Option<Dur>, repeat: u32, interval: Option<Dur>) -> RequestSpec {
     }
 }
 
-fn fault(kind: FaultKindName, at_command: u64, duration: Dur) -> FaultSpec {
+fn fault(kind: FaultKind, at_command: u64, duration: Dur) -> FaultSpec {
     FaultSpec {
-        kind,
-        at: None,
-        at_command: Some(at_command),
         duration: Some(duration),
-        latency: None,
-        count: None,
-        per_mille: None,
-        seq_delta: None,
-        correct_after: None,
-        len: None,
-        keep_watchdog: None,
-        netfn: None,
-        cmd: None,
-        cc: None,
+        ..FaultSpec::at_command(kind, at_command)
     }
 }
 
@@ -369,7 +357,7 @@ fn fault(kind: FaultKindName, at_command: u64, duration: Dur) -> FaultSpec {
 pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
     match space {
         Space::SilenceAtCommand => (
-            prop_oneof![Just(FaultKindName::Silent), Just(FaultKindName::StuckBusy)],
+            prop_oneof![Just(FaultKind::Silent), Just(FaultKind::StuckBusy)],
             // Command 1 is detect's Get BT Capabilities; user request k is command k + 1.
             prop_oneof![2u64..=300, 250u64..=262],
             5u64..=60,
@@ -414,7 +402,7 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
                     true,
                     Dur::from_secs(1200),
                 );
-                let mut f = fault(FaultKindName::Silent, 1, Dur::from_secs(dead_s));
+                let mut f = fault(FaultKind::Silent, 1, Dur::from_secs(dead_s));
                 f.at_command = None;
                 f.at = Some(Dur(0));
                 sc.faults.push(f);
@@ -431,7 +419,7 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
                     None,
                 ));
                 sc.faults
-                    .push(fault(FaultKindName::StuckB2h, n, Dur::from_secs(dur)));
+                    .push(fault(FaultKind::StuckB2h, n, Dur::from_secs(dur)));
                 sc
             })
             .boxed(),

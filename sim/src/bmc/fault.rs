@@ -8,6 +8,23 @@
 //!
 //! Several faults can be active at once; [`ActiveFaults`] is the current set.
 //! Starting a fault that is already active replaces its parameters.
+//!
+//! # One declaration per fault kind
+//!
+//! `declare_faults!` below declares every kind once: the [`Fault`] variant
+//! and its effect (doc), its typed parameters (name, type, required /
+//! optional / default, maximum, doc), its scenario-file name (kebab-case,
+//! also what traces print), whether it is instantaneous, and a one-line
+//! summary. [`FaultKind`] with [`name`](FaultKind::name),
+//! [`params`](FaultKind::params) and [`summary`](FaultKind::summary), the
+//! parameter check and the lowering ([`Fault::from_params`],
+//! [`FaultEntry::lower`]) are derived from it; the scenario layer's
+//! `[[fault]]` reader takes the keys the declaration lists.
+//!
+//! Adding a fault kind: an entry in `declare_faults!`, its state in
+//! [`ActiveFaults`] (`start`/`stop`/`is_active`, this file), its effect in
+//! `bmc/mod.rs`, the row in `sim/scenarios/README.md` (checked by
+//! `sim/tests/fault_table.rs`), and tests.
 
 use core::fmt;
 use core::time::Duration;
@@ -205,9 +222,15 @@ macro_rules! fault_field_ty {
     (default $t:ty) => { $t };
 }
 macro_rules! fault_presence {
-    (required) => { Presence::Required };
-    (optional $a:literal) => { Presence::Optional($a) };
-    (default $a:literal) => { Presence::Default(stringify!($a)) };
+    (required) => {
+        Presence::Required
+    };
+    (optional $a:literal) => {
+        Presence::Optional($a)
+    };
+    (default $a:literal) => {
+        Presence::Default(stringify!($a))
+    };
 }
 macro_rules! fault_field_value {
     ($v:expr, $name:expr, required) => {
@@ -221,12 +244,20 @@ macro_rules! fault_field_value {
             }
         }
     };
-    ($v:expr, $name:expr, optional $a:literal) => { $v };
-    ($v:expr, $name:expr, default $a:literal) => { $v.unwrap_or($a) };
+    ($v:expr, $name:expr, optional $a:literal) => {
+        $v
+    };
+    ($v:expr, $name:expr, default $a:literal) => {
+        $v.unwrap_or($a)
+    };
 }
 macro_rules! fault_max {
-    () => { None };
-    ($m:literal) => { Some($m) };
+    () => {
+        None
+    };
+    ($m:literal) => {
+        Some($m)
+    };
 }
 
 /// Declares every fault kind once: its [`Fault`] variant with the effect
@@ -486,7 +517,11 @@ impl FaultKind {
 
     /// `` `a`, `b` `` — the parameters this kind takes, for messages.
     fn param_list(self) -> String {
-        let names: Vec<String> = self.params().iter().map(|p| format!("`{}`", p.name)).collect();
+        let names: Vec<String> = self
+            .params()
+            .iter()
+            .map(|p| format!("`{}`", p.name))
+            .collect();
         match names.as_slice() {
             [] => "no parameters".to_owned(),
             [one] => one.clone(),

@@ -360,10 +360,9 @@ impl Serialize for FaultSpec {
         }
         for (name, v) in self.params.iter() {
             match v {
-                ParamValue::Duration(d) => st.serialize_field(
-                    name,
-                    &Dur(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
-                )?,
+                ParamValue::Duration(d) => {
+                    st.serialize_field(name, &Dur(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)))?
+                }
                 ParamValue::U8(x) => st.serialize_field(name, &x)?,
                 ParamValue::U16(x) => st.serialize_field(name, &x)?,
                 ParamValue::U32(x) => st.serialize_field(name, &x)?,
@@ -399,8 +398,7 @@ impl<'de> Deserialize<'de> for FaultKey {
                     "at_command" => FaultKey::AtCommand,
                     "duration" => FaultKey::Duration,
                     _ => FaultKey::Param(
-                        FaultKind::any_param(v)
-                            .ok_or_else(|| E::unknown_field(v, fault_keys()))?,
+                        FaultKind::any_param(v).ok_or_else(|| E::unknown_field(v, fault_keys()))?,
                     ),
                 })
             }
@@ -417,7 +415,10 @@ impl<'de> Deserialize<'de> for FaultSpec {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a [[fault]] table")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<FaultSpec, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<FaultSpec, A::Error> {
                 use serde::de::Error;
                 let mut kind = None;
                 let (mut at, mut at_command, mut duration) = (None, None, None);
@@ -1238,5 +1239,52 @@ duration = "1.5s"
         let e =
             Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\n[driver\nhz=250\n").unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
+    fn fault_parameters_follow_the_declaration() {
+        let head = "name = \"x\"\nstop = \"1s\"\n[[fault]]\nat = \"1s\"\n";
+        let e = Scenario::from_toml_str(&format!("{head}kind = \"silent\"\nlatency = \"1s\"\n"))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("fault[1].latency"), "{e}");
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.message.contains("which takes no parameters"), "{e}");
+        let e = Scenario::from_toml_str(&format!("{head}kind = \"ignore-command\"\nnetfn = 6\n"))
+            .unwrap_err();
+        assert!(e.message.ends_with("needs `cmd`"), "{e}");
+        let e = Scenario::from_toml_str(&format!("{head}kind = \"slow\"\nlatncy = \"1s\"\n"))
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (Some(6), Some(1)), "{e}");
+        assert!(
+            e.message
+                .starts_with("unknown field `latncy`, expected one of `kind`"),
+            "{e}"
+        );
+        let e =
+            Scenario::from_toml_str(&format!("{head}kind = \"slow\"\nlatency = 5\n")).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("fault[1].latency"), "{e}");
+        let e =
+            Scenario::from_toml_str(&format!("{head}kind = \"random-loss\"\nper_mille = 1001\n"))
+                .unwrap_err();
+        assert_eq!(e.message, "per_mille must be at most 1000");
+        let sc = Scenario::from_toml_str(&format!(
+            "{head}kind = \"wrong-seq\"\nseq_delta = 0xFF\ncorrect_after = \"1.5s\"\nduration = \"2s\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            Scenario::from_toml_str(&sc.to_toml_string()),
+            Ok(sc.clone())
+        );
+        let plan = sc.fault_plan();
+        assert_eq!(
+            plan.entries[0].action,
+            crate::bmc::fault::FaultAction::StartFor(
+                crate::bmc::fault::Fault::WrongSeq {
+                    seq_delta: 0xFF,
+                    correct_after: Some(core::time::Duration::from_millis(1500)),
+                },
+                core::time::Duration::from_secs(2),
+            )
+        );
     }
 }

@@ -41,7 +41,9 @@ fn expected_table() -> String {
 
 #[test]
 fn readme_fault_table_matches_the_declaration() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/README.md");
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join("README.md");
     let readme = std::fs::read_to_string(path).expect("read sim/scenarios/README.md");
     let start = readme
         .find("| `kind` | Parameters |")

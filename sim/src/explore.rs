@@ -29,8 +29,7 @@ use crate::host::si::Origin;
 use crate::scenario::runner::run;
 use crate::scenario::trace::{EventKind, Trace};
 use crate::scenario::{
-    BmcSpec, DriverSpec, FaultKindName, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario,
-    TraceSpec,
+    BmcSpec, DriverSpec, FaultKind, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario, TraceSpec,
 };
 
 /// BT_RESET_DELAY: the 6 s hold-off of RESET3 (ipmi_bt_sm.c).
@@ -345,22 +344,10 @@ fn req(at: Option<Duration>, repeat: u32, interval: Option<Duration>) -> Request
     }
 }
 
-fn fault(kind: FaultKindName, at_command: u64, duration: Duration) -> FaultSpec {
+fn fault(kind: FaultKind, at_command: u64, duration: Duration) -> FaultSpec {
     FaultSpec {
-        kind,
-        at: None,
-        at_command: Some(at_command),
         duration: Some(duration),
-        latency: None,
-        count: None,
-        per_mille: None,
-        seq_delta: None,
-        correct_after: None,
-        len: None,
-        keep_watchdog: None,
-        netfn: None,
-        cmd: None,
-        cc: None,
+        ..FaultSpec::at_command(kind, at_command)
     }
 }
 
@@ -369,7 +356,7 @@ fn fault(kind: FaultKindName, at_command: u64, duration: Duration) -> FaultSpec 
 pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
     match space {
         Space::SilenceAtCommand => (
-            prop_oneof![Just(FaultKindName::Silent), Just(FaultKindName::StuckBusy)],
+            prop_oneof![Just(FaultKind::Silent), Just(FaultKind::StuckBusy)],
             // Command 1 is detect's Get BT Capabilities; user request k is command k + 1.
             prop_oneof![2u64..=300, 250u64..=262],
             5u64..=60,
@@ -415,7 +402,7 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
                     true,
                     Duration::from_secs(1200),
                 );
-                let mut f = fault(FaultKindName::Silent, 1, Duration::from_secs(dead_s));
+                let mut f = fault(FaultKind::Silent, 1, Duration::from_secs(dead_s));
                 f.at_command = None;
                 f.at = Some(Duration::ZERO);
                 sc.faults.push(f);
@@ -432,7 +419,7 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
                     None,
                 ));
                 sc.faults
-                    .push(fault(FaultKindName::StuckB2h, n, Duration::from_secs(dur)));
+                    .push(fault(FaultKind::StuckB2h, n, Duration::from_secs(dur)));
                 sc
             })
             .boxed(),

@@ -110,7 +110,7 @@ fn stuck_b_busy_yields_node_busy() {
         run(&mut bmc, &mut sm, &[0x06 << 2, 0x01], t).unwrap();
     }
     let start = bmc.now();
-    bmc.inject(start, Fault::StuckBBusy);
+    bmc.inject(start, Fault::StuckBusy);
     let (rsp, _) = run(
         &mut bmc,
         &mut sm,
@@ -160,7 +160,7 @@ fn bmc_hung_after_taking_yields_node_busy_then_recovers() {
         run(&mut bmc, &mut sm, &[0x06 << 2, 0x01], t).unwrap();
     }
     let start = bmc.now();
-    bmc.inject(start, Fault::HangAfterTake);
+    bmc.inject(start, Fault::HoldBusy);
     let (rsp, t) = run(
         &mut bmc,
         &mut sm,
@@ -181,7 +181,7 @@ fn bmc_hung_after_taking_yields_node_busy_then_recovers() {
     );
     // The BMC recovers; the next SI timer tick sees B_BUSY clear, the machine
     // leaves LONG_BUSY, and requests go through again.
-    bmc.clear(t, FaultKind::HangAfterTake);
+    bmc.clear(t, FaultKind::HoldBusy);
     let t = t + STEP;
     sm.event(bmc.io(t), &mut NullLog, 1_000);
     let (rsp, _) = run(

@@ -40,9 +40,9 @@ fn op() -> impl Strategy<Value = Op> {
 fn fault(sel: u8, p: u8) -> Fault {
     match sel % 17 {
         0 => Fault::Silent,
-        1 => Fault::StuckBBusy,
-        2 => Fault::NeverClearH2bAtn,
-        3 => Fault::SlowResponse {
+        1 => Fault::StuckBusy,
+        2 => Fault::NeverClearH2b,
+        3 => Fault::Slow {
             latency: Duration::from_millis(u64::from(p) * 10),
         },
         4 => Fault::LoseResponses {
@@ -60,14 +60,14 @@ fn fault(sel: u8, p: u8) -> Fault {
         },
         8 => Fault::DuplicateResponse,
         9 => Fault::CorruptLength { len: p },
-        10 => Fault::B2hAtnStuck,
-        11 => Fault::RegistersFF,
+        10 => Fault::StuckB2h,
+        11 => Fault::ReadsFf,
         12 => Fault::BmcReset {
             keep_watchdog: p & 1 == 0,
         },
         13 => Fault::Reconnect,
         14 => Fault::IgnoreCommand { netfn: 6, cmd: p },
-        15 => Fault::HangAfterTake,
+        15 => Fault::HoldBusy,
         _ => Fault::ErrorResponse { cc: p },
     }
 }

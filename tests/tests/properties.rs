@@ -7,7 +7,7 @@
 
 use bmc_sim::explore::{self, check, strategy, ExploreConfig, Property, Space};
 use bmc_sim::scenario::runner::run;
-use bmc_sim::scenario::{FaultKindName, KernelPreset, Scenario};
+use bmc_sim::scenario::{FaultKind, KernelPreset, Scenario};
 use bmc_sim::Origin;
 use ipmi_bt_sm::CompletionCode;
 use proptest::test_runner::TestError;
@@ -61,7 +61,7 @@ fn b4_seq_based_reset_loops_on_mainline_and_not_with_fixed_reset() {
     let f = &sc.faults[0];
     // Known trigger: silence with a visible status bit (B_BUSY), starting at a
     // command whose seq byte is 255, 0 or 1 (so the next seq is <= retries).
-    assert_eq!(f.kind, FaultKindName::StuckBusy, "{}", sc.to_toml_string());
+    assert_eq!(f.kind, FaultKind::StuckBusy, "{}", sc.to_toml_string());
     let cmd = f.at_command.expect("command-triggered");
     // Command 1 is detect's caps request; user request k is command k + 1 with seq byte k - 1.
     let seq_byte = ((cmd - 2) % 256) as u8;
@@ -170,7 +170,7 @@ fn b8_stuck_b2h_suppresses_the_timeout_on_mainline_only() {
         Property::Liveness,
         32,
     ));
-    assert_eq!(sc.faults[0].kind, FaultKindName::StuckB2h);
+    assert_eq!(sc.faults[0].kind, FaultKind::StuckB2h);
     let v = violation(&sc);
     assert_eq!(v.property, Property::BoundedCompletion, "{v}");
     // The request waited at least as long as the fault lasted past the bound.

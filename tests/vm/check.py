@@ -590,7 +590,7 @@ def scn_extern_reset(con, logdir, root):
     k_seq = [r[2] for r in after]
     # The model: what its BMC took after the LONG_BUSY hold ended.
     evs = model.get("events", [])
-    t_off = next((e["t"] for e in evs if e.get("kind") == "fault-off" and e.get("detail") == "hang_after_take"), None)
+    t_off = next((e["t"] for e in evs if e.get("kind") == "fault-off" and e.get("detail") == "hold-busy"), None)
     taken = []
     for e in evs:
         m = MODEL_TAKEN.search(str(e.get("detail"))) if e.get("kind") == "bmc" else None

@@ -228,7 +228,7 @@ pub struct BmcConfig {
     /// clears B_BUSY only in `ipmi_bt_handle_rsp` for the awaited msg_id. The
     /// host then times out with `[ B_BUSY ]` and goes LONG_BUSY. The hold ends
     /// (request dropped, B_BUSY clear, no response) when a fault ends and none
-    /// of those faults (nor [`Fault::HangAfterTake`]) is still active, at a
+    /// of those faults (nor [`Fault::HoldBusy`]) is still active, at a
     /// `reconnect`, or at a BMC reset. Only with `b_busy_until_response`.
     /// A request the host writes meanwhile (Linux's RESET2 Warm Reset) is
     /// taken at once and supersedes the held one, as QEMU's
@@ -239,7 +239,7 @@ pub struct BmcConfig {
     /// [`Fault::LoseResponses`]: crate::bmc::fault::Fault::LoseResponses
     /// [`Fault::RandomLoss`]: crate::bmc::fault::Fault::RandomLoss
     /// [`Fault::IgnoreCommand`]: crate::bmc::fault::Fault::IgnoreCommand
-    /// [`Fault::HangAfterTake`]: crate::bmc::fault::Fault::HangAfterTake
+    /// [`Fault::HoldBusy`]: crate::bmc::fault::Fault::HoldBusy
     pub unanswered_holds_b_busy: bool,
     /// Handling of malformed requests.
     pub malformed: MalformedPolicy,

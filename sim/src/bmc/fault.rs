@@ -8,77 +8,465 @@
 //!
 //! Several faults can be active at once; [`ActiveFaults`] is the current set.
 //! Starting a fault that is already active replaces its parameters.
+//!
+//! # One declaration per fault kind
+//!
+//! `declare_faults!` below declares every kind once: the [`Fault`] variant
+//! and its effect (doc), its typed parameters (name, type, required /
+//! optional / default, maximum, doc), its scenario-file name (kebab-case,
+//! also what traces print), whether it is instantaneous, and a one-line
+//! summary. [`FaultKind`] with [`name`](FaultKind::name),
+//! [`params`](FaultKind::params) and [`summary`](FaultKind::summary), the
+//! parameter check and the lowering ([`Fault::from_params`],
+//! [`FaultEntry::lower`]) are derived from it; the scenario layer's
+//! `[[fault]]` reader takes the keys the declaration lists.
+//!
+//! Adding a fault kind: an entry in `declare_faults!`, its state in
+//! [`ActiveFaults`] (`start`/`stop`/`is_active`, this file), its effect in
+//! `bmc/mod.rs`, the row in `sim/scenarios/README.md` (checked by
+//! `sim/tests/fault_table.rs`), and tests.
 
 use core::fmt;
 use core::time::Duration;
 
 use ipmi_vocab::Instant;
 
-/// One BMC misbehaviour.
+/// How to read a parameter's value: the type a scenario file gives it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Fault {
+pub enum ParamType {
+    /// A duration (`"1.5s"` in a scenario file).
+    Duration,
+    /// An integer 0–255 (hex allowed in files: `0xC0`).
+    U8,
+    /// An integer 0–65535.
+    U16,
+    /// An integer 0–4294967295.
+    U32,
+    /// `true` or `false`.
+    Bool,
+}
+
+impl ParamType {
+    /// What a person writes, for docs and messages.
+    pub const fn describe(self) -> &'static str {
+        match self {
+            ParamType::Duration => "duration",
+            ParamType::U8 => "byte",
+            ParamType::U16 => "integer",
+            ParamType::U32 => "integer",
+            ParamType::Bool => "boolean",
+        }
+    }
+}
+
+/// One parameter value, typed as its [`ParamType`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[allow(missing_docs)] // one variant per `ParamType`
+pub enum ParamValue {
+    Duration(Duration),
+    U8(u8),
+    U16(u16),
+    U32(u32),
+    Bool(bool),
+}
+
+impl ParamValue {
+    /// The type of this value.
+    pub const fn ty(self) -> ParamType {
+        match self {
+            ParamValue::Duration(_) => ParamType::Duration,
+            ParamValue::U8(_) => ParamType::U8,
+            ParamValue::U16(_) => ParamType::U16,
+            ParamValue::U32(_) => ParamType::U32,
+            ParamValue::Bool(_) => ParamType::Bool,
+        }
+    }
+
+    fn as_u64(self) -> Option<u64> {
+        match self {
+            ParamValue::U8(v) => Some(u64::from(v)),
+            ParamValue::U16(v) => Some(u64::from(v)),
+            ParamValue::U32(v) => Some(u64::from(v)),
+            ParamValue::Duration(_) | ParamValue::Bool(_) => None,
+        }
+    }
+}
+
+/// A Rust type a fault parameter can have (the field type in [`Fault`]).
+pub trait ParamField: Copy {
+    /// Its [`ParamType`].
+    const TYPE: ParamType;
+    /// The value as this type (`None` if it has another type).
+    fn from_value(v: ParamValue) -> Option<Self>;
+}
+
+macro_rules! param_field {
+    ($($t:ty => $v:ident),* $(,)?) => {$(
+        impl ParamField for $t {
+            const TYPE: ParamType = ParamType::$v;
+            fn from_value(v: ParamValue) -> Option<Self> {
+                match v {
+                    ParamValue::$v(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+param_field!(Duration => Duration, u8 => U8, u16 => U16, u32 => U32, bool => Bool);
+
+/// Whether a parameter must be given, and what its absence means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Presence {
+    /// The fault kind needs it.
+    Required,
+    /// May be absent; the text says what absence means.
+    Optional(&'static str),
+    /// May be absent; then it has this value (as written in a file).
+    Default(&'static str),
+}
+
+/// One declared parameter of a fault kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ParamDecl {
+    /// Its key in a scenario file (snake_case, as the [`Fault`] field).
+    pub name: &'static str,
+    /// Its value type.
+    pub ty: ParamType,
+    /// Required, optional or defaulted.
+    pub presence: Presence,
+    /// Largest accepted integer value, when below the type's own maximum.
+    pub max: Option<u64>,
+    /// One-line description (the [`Fault`] field's doc).
+    pub doc: &'static str,
+}
+
+/// The parameters of one scheduled fault, as a file gives them (in file
+/// order). [`Fault::from_params`] checks them against the kind's declaration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct FaultParams {
+    values: Vec<(&'static str, ParamValue)>,
+}
+
+impl FaultParams {
+    /// No parameters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builder: set parameter `name` (replacing an earlier value).
+    pub fn with(mut self, name: &'static str, v: ParamValue) -> Self {
+        self.set(name, v);
+        self
+    }
+
+    /// Set parameter `name` (replacing an earlier value).
+    pub fn set(&mut self, name: &'static str, v: ParamValue) {
+        match self.values.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = v,
+            None => self.values.push((name, v)),
+        }
+    }
+
+    /// The value of parameter `name`, if given.
+    pub fn get(&self, name: &str) -> Option<ParamValue> {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// Every given parameter, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, ParamValue)> + '_ {
+        self.values.iter().copied()
+    }
+
+    /// True if no parameter is given.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Parameter `name` as `T`; `Err` if given with another type.
+    fn typed<T: ParamField>(&self, name: &'static str) -> Result<Option<T>, FaultSpecError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => T::from_value(v).map(Some).ok_or_else(|| FaultSpecError {
+                field: name,
+                message: format!("`{name}` must be a {}", T::TYPE.describe()),
+            }),
+        }
+    }
+}
+
+/// A scheduled fault its declaration rejects: which key, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultSpecError {
+    /// The key at fault (`kind`, `at`, `at_command`, `duration` or a parameter).
+    pub field: &'static str,
+    /// What is wrong and what is expected.
+    pub message: String,
+}
+
+impl fmt::Display for FaultSpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+impl std::error::Error for FaultSpecError {}
+
+// Helpers of `declare_faults!`, one arm per parameter presence.
+macro_rules! fault_field_ty {
+    (required $t:ty) => { $t };
+    (optional $t:ty) => { Option<$t> };
+    (default $t:ty) => { $t };
+}
+macro_rules! fault_presence {
+    (required) => {
+        Presence::Required
+    };
+    (optional $a:literal) => {
+        Presence::Optional($a)
+    };
+    (default $a:literal) => {
+        Presence::Default(stringify!($a))
+    };
+}
+macro_rules! fault_field_value {
+    ($v:expr, $name:expr, required) => {
+        match $v {
+            Some(x) => x,
+            None => {
+                return Err(FaultSpecError {
+                    field: "kind",
+                    message: format!("missing `{}`", $name),
+                })
+            }
+        }
+    };
+    ($v:expr, $name:expr, optional $a:literal) => {
+        $v
+    };
+    ($v:expr, $name:expr, default $a:literal) => {
+        $v.unwrap_or($a)
+    };
+}
+macro_rules! fault_max {
+    () => {
+        None
+    };
+    ($m:literal) => {
+        Some($m)
+    };
+}
+
+/// Declares every fault kind once: its [`Fault`] variant with the effect
+/// (doc) and typed parameters, its scenario-file name, whether it is
+/// instantaneous, and the one-line summary the scenario README shows. From
+/// it come [`Fault`], [`FaultKind`] (names, summaries, parameter tables) and
+/// [`Fault::from_params`].
+///
+/// A parameter is `name: Type => required`, `=> optional("what absence
+/// means")` (the field is then `Option<Type>`) or `=> default(value)`,
+/// optionally followed by `[max N]`.
+macro_rules! declare_faults {
+    ($(
+        $(#[doc = $doc:literal])*
+        $V:ident $({
+            $( $(#[doc = $pdoc:literal])*
+               $p:ident : $pty:ty => $pres:ident $(($arg:literal))? $([max $max:literal])? ),* $(,)?
+        })? = $name:literal $(, $instant:ident)? : $summary:literal;
+    )*) => {
+        /// One BMC misbehaviour (see `declare_faults!` in this module: every
+        /// kind is declared there once).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Fault {
+            $(
+                $(#[doc = $doc])*
+                $V $({ $( $(#[doc = $pdoc])* $p: fault_field_ty!($pres $pty), )* })?,
+            )*
+        }
+
+        /// Which fault, without its parameters (used to stop one). Its
+        /// [`name`](Self::name) is the scenario file's `kind`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum FaultKind {
+            $(
+                #[doc = concat!("`", $name, "`: ", $summary)]
+                $V,
+            )*
+        }
+
+        impl FaultKind {
+            /// Every kind, in declaration order.
+            pub const ALL: [FaultKind; [$(stringify!($V)),*].len()] = [$(FaultKind::$V),*];
+
+            /// Every kind's [`name`](Self::name), in declaration order.
+            pub const NAMES: [&'static str; [$(stringify!($V)),*].len()] = [$($name),*];
+
+            /// The kebab-case name, as used in scenario files, traces and
+            /// the timeline (`stuck-busy`, `stuck-b2h`, …).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(FaultKind::$V => $name,)*
+                }
+            }
+
+            /// One line on what the BMC does (the scenario README's table).
+            pub const fn summary(self) -> &'static str {
+                match self {
+                    $(FaultKind::$V => $summary,)*
+                }
+            }
+
+            /// True for faults that happen once instead of staying on.
+            pub const fn is_instant(self) -> bool {
+                match self {
+                    $(FaultKind::$V => false $(|| fault_instant!($instant))?,)*
+                }
+            }
+
+            /// The parameters this kind takes, in declaration order.
+            pub const fn params(self) -> &'static [ParamDecl] {
+                match self {
+                    $(FaultKind::$V => {
+                        const P: &[ParamDecl] = &[$($(ParamDecl {
+                            name: stringify!($p),
+                            ty: <$pty as ParamField>::TYPE,
+                            presence: fault_presence!($pres $($arg)?),
+                            max: fault_max!($($max)?),
+                            doc: concat!($($pdoc),*),
+                        }),*)?];
+                        P
+                    })*
+                }
+            }
+        }
+
+        impl Fault {
+            /// The kind of this fault.
+            pub const fn kind(&self) -> FaultKind {
+                match self {
+                    $(Fault::$V { .. } => FaultKind::$V,)*
+                }
+            }
+
+            /// Writes the parameters as `(name=value, …)` (nothing without any).
+            #[allow(unused_assignments, unused_mut)]
+            fn write_params_generic(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self {
+                    $(Fault::$V $({ $($p),* })? => {
+                        let mut sep = "(";
+                        $($(
+                            write!(f, "{sep}{}={:?}", stringify!($p), $p)?;
+                            sep = ", ";
+                        )*)?
+                        if sep == ", " {
+                            f.write_str(")")?;
+                        }
+                    })*
+                }
+                Ok(())
+            }
+
+            /// The fault of `kind` with `params` (typed, defaults filled in),
+            /// assuming [`check_params`] passed.
+            fn build(kind: FaultKind, params: &FaultParams) -> Result<Fault, FaultSpecError> {
+                Ok(match kind {
+                    $(FaultKind::$V => Fault::$V $({ $(
+                        $p: fault_field_value!(
+                            params.typed::<$pty>(stringify!($p))?,
+                            stringify!($p),
+                            $pres $($arg)?
+                        ),
+                    )* })?,)*
+                })
+            }
+        }
+    };
+}
+macro_rules! fault_instant {
+    (instant) => {
+        true
+    };
+}
+
+declare_faults! {
     /// The BMC takes each request (clears H2B_ATN) and then drops it: B_BUSY
     /// clears, no response ever comes, the command is not executed. Host view:
     /// BT_CTRL reads 0x00 while waiting (kernel-bt.md §13 T3).
-    Silent,
+    Silent = "silent": "takes each request and drops it; CTRL reads 0x00 while the host waits (with `unanswered_holds_b_busy`, e.g. the `qemu` preset: B_BUSY stays set)";
+
     /// B_BUSY reads 1 and the BMC takes no request (firmware update, daemon
     /// gone: bt-bmc `bt_bmc_release` sets B_BUSY). kernel-bt.md §13 T4.
-    StuckBBusy,
+    StuckBusy = "stuck-busy": "holds B_BUSY; takes nothing";
+
     /// The BMC never notices H2B_ATN: the bit stays set, nothing is taken.
-    NeverClearH2bAtn,
+    NeverClearH2b = "never-clear-h2b": "never notices H2B_ATN";
+
     /// The BMC takes each request (H2B_ATN cleared, B_BUSY set) and hangs
     /// with B_BUSY set until the fault ends; then the request is dropped and
     /// B_BUSY clears. Like QEMU's extern BMC answering with a wrong msg id
     /// (bmc-watchdog.md §5): the host times out in WRITE_CONSUME, not in
-    /// XACTION_START as with [`Fault::StuckBBusy`].
-    HangAfterTake,
+    /// XACTION_START as with [`Fault::StuckBusy`].
+    HoldBusy = "hold-busy": "takes each request (H2B_ATN clears), keeps B_BUSY set and never answers; at the end of the fault the request is dropped and B_BUSY clears (QEMU with an answer for the wrong msg_id: the host prints `[ B_BUSY ]`). With `unanswered_holds_b_busy` (QEMU) a request written meanwhile, such as the BT reset's Warm Reset, is taken at once and supersedes the held one";
+
     /// Responses are posted `latency` after the request is taken (instead of
     /// the configured response latency).
-    SlowResponse {
+    Slow {
         /// Processing time per request.
-        latency: Duration,
-    },
+        latency: Duration => required,
+    } = "slow": "answers after `latency`";
+
     /// Requests are executed but their responses are never posted; `count`
     /// responses are lost, then the fault ends by itself (`None`: forever).
     LoseResponses {
         /// How many responses to lose.
-        count: Option<u32>,
-    },
+        count: u32 => optional("absent: all"),
+    } = "lose-responses": "executes but never answers";
+
     /// Each response is lost with probability `per_mille`/1000 (seeded).
     RandomLoss {
         /// Loss probability in thousandths.
-        per_mille: u16,
-    },
+        per_mille: u16 => required [max 1000],
+    } = "random-loss": "loses each response with that probability (seeded)";
+
     /// The response carries seq + `seq_delta` (mod 256; 0xFF is "seq − 1").
     /// With `correct_after`, the correct response follows that long after
     /// the wrong one was posted (kernel-bt.md §13 T6).
     WrongSeq {
         /// Added to the request's seq.
-        seq_delta: u8,
+        seq_delta: u8 => required,
         /// Delay before the correct response, if any.
-        correct_after: Option<Duration>,
-    },
+        correct_after: Duration => optional("absent: never"),
+    } = "wrong-seq": "answers with seq + delta, maybe the right one later";
+
     /// Instead of the response, the previous transaction's response is posted
     /// again (stale data); with `correct_after`, the right one follows.
     StaleResponse {
         /// Delay before the correct response, if any.
-        correct_after: Option<Duration>,
-    },
+        correct_after: Duration => optional("absent: never"),
+    } = "stale-response": "re-posts the previous response";
+
     /// Every response is posted twice: once normally, then again as soon as
     /// the host has consumed the first copy.
-    DuplicateResponse,
+    DuplicateResponse = "duplicate-response": "posts every response twice";
+
     /// The response's length byte is replaced by `len` (the rest unchanged).
     /// `len < 4` makes Linux report 0xC6 (kernel-bt.md §13 T7).
     CorruptLength {
         /// The length byte to post.
-        len: u8,
-    },
+        len: u8 => required,
+    } = "corrupt-length": "replaces the response length byte";
+
     /// B2H_ATN reads 1 and host writes to clear it are ignored
     /// (kernel-bt.md §13 T11, bug B-8).
-    B2hAtnStuck,
+    StuckB2h = "stuck-b2h": "keeps B2H_ATN set, ignoring the host's clears (B-8)";
+
     /// Every register reads 0xFF and writes are ignored: the device is gone
     /// (LPC decode off; bmc-watchdog.md §5 first row).
-    RegistersFF,
+    ReadsFf = "reads-ff": "every register reads 0xFF (device gone)";
+
     /// Instantaneous: the BMC reboots. The interface is cleared, pending work
     /// is lost and B_BUSY is held for the configured boot time. With
     /// `keep_watchdog` the watchdog keeps its configuration and keeps running
@@ -86,103 +474,59 @@ pub enum Fault {
     /// next Reset Watchdog returns 0x80.
     BmcReset {
         /// Whether the watchdog survives the reset.
-        keep_watchdog: bool,
-    },
+        keep_watchdog: bool => default(false),
+    } = "bmc-reset", instant: "reboots (instant; busy for `boot_time`)";
+
     /// Instantaneous: every active fault ends; the BMC is healthy again.
-    Reconnect,
+    Reconnect = "reconnect", instant: "ends every active fault (instant)";
+
     /// Requests with this NetFn (request NetFn, without LUN) and command are
     /// taken and dropped like [`Fault::Silent`]; others are answered.
     IgnoreCommand {
         /// Request NetFn (e.g. 0x06 App).
-        netfn: u8,
+        netfn: u8 => required,
         /// Command (e.g. 0x36 Get BT Interface Capabilities).
-        cmd: u8,
-    },
+        cmd: u8 => required,
+    } = "ignore-command": "drops only that command";
+
     /// Every request is answered with completion code `cc` and no data,
     /// without executing it (e.g. 0xC0 Node Busy or 0xD2 "initialization in
     /// progress" while a BMC boots).
     ErrorResponse {
         /// Completion code to return.
-        cc: u8,
-    },
-}
-
-/// Which fault, without its parameters (used to stop one).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[allow(missing_docs)] // one variant per `Fault` variant, same names
-pub enum FaultKind {
-    Silent,
-    StuckBBusy,
-    NeverClearH2bAtn,
-    HangAfterTake,
-    SlowResponse,
-    LoseResponses,
-    RandomLoss,
-    WrongSeq,
-    StaleResponse,
-    DuplicateResponse,
-    CorruptLength,
-    B2hAtnStuck,
-    RegistersFF,
-    BmcReset,
-    Reconnect,
-    IgnoreCommand,
-    ErrorResponse,
+        cc: u8 => required,
+    } = "error-response": "answers everything with that completion code";
 }
 
 impl FaultKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [FaultKind; 17] = [
-        FaultKind::Silent,
-        FaultKind::StuckBBusy,
-        FaultKind::NeverClearH2bAtn,
-        FaultKind::HangAfterTake,
-        FaultKind::SlowResponse,
-        FaultKind::LoseResponses,
-        FaultKind::RandomLoss,
-        FaultKind::WrongSeq,
-        FaultKind::StaleResponse,
-        FaultKind::DuplicateResponse,
-        FaultKind::CorruptLength,
-        FaultKind::B2hAtnStuck,
-        FaultKind::RegistersFF,
-        FaultKind::BmcReset,
-        FaultKind::Reconnect,
-        FaultKind::IgnoreCommand,
-        FaultKind::ErrorResponse,
-    ];
-
-    /// snake_case name, as used in scenario files and traces.
-    pub const fn name(self) -> &'static str {
-        match self {
-            FaultKind::Silent => "silent",
-            FaultKind::StuckBBusy => "stuck_b_busy",
-            FaultKind::NeverClearH2bAtn => "never_clear_h2b_atn",
-            FaultKind::HangAfterTake => "hang_after_take",
-            FaultKind::SlowResponse => "slow_response",
-            FaultKind::LoseResponses => "lose_responses",
-            FaultKind::RandomLoss => "random_loss",
-            FaultKind::WrongSeq => "wrong_seq",
-            FaultKind::StaleResponse => "stale_response",
-            FaultKind::DuplicateResponse => "duplicate_response",
-            FaultKind::CorruptLength => "corrupt_length",
-            FaultKind::B2hAtnStuck => "b2h_atn_stuck",
-            FaultKind::RegistersFF => "registers_ff",
-            FaultKind::BmcReset => "bmc_reset",
-            FaultKind::Reconnect => "reconnect",
-            FaultKind::IgnoreCommand => "ignore_command",
-            FaultKind::ErrorResponse => "error_response",
-        }
-    }
-
     /// The kind named `name` (see [`name`](Self::name)).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
-    /// True for faults that happen once instead of staying on.
-    pub const fn is_instant(self) -> bool {
-        matches!(self, FaultKind::BmcReset | FaultKind::Reconnect)
+    /// The declaration of parameter `name` of this kind, if it takes one.
+    pub fn param(self, name: &str) -> Option<&'static ParamDecl> {
+        self.params().iter().find(|p| p.name == name)
+    }
+
+    /// The declaration of parameter `name` in any kind (a name has one type
+    /// in every kind that takes it).
+    pub fn any_param(name: &str) -> Option<&'static ParamDecl> {
+        Self::ALL.into_iter().find_map(|k| k.param(name))
+    }
+
+    /// `` `a`, `b` `` — the parameters this kind takes, for messages.
+    fn param_list(self) -> String {
+        let names: Vec<String> = self
+            .params()
+            .iter()
+            .map(|p| format!("`{}`", p.name))
+            .collect();
+        match names.as_slice() {
+            [] => "no parameters".to_owned(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        }
     }
 }
 
@@ -192,60 +536,164 @@ impl fmt::Display for FaultKind {
     }
 }
 
+impl serde::Serialize for FaultKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for FaultKind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = FaultKind;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a fault kind")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FaultKind, E> {
+                FaultKind::from_name(v).ok_or_else(|| E::unknown_variant(v, &FaultKind::NAMES))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 impl Fault {
-    /// The kind of this fault.
-    pub const fn kind(&self) -> FaultKind {
-        match self {
-            Fault::Silent => FaultKind::Silent,
-            Fault::StuckBBusy => FaultKind::StuckBBusy,
-            Fault::NeverClearH2bAtn => FaultKind::NeverClearH2bAtn,
-            Fault::HangAfterTake => FaultKind::HangAfterTake,
-            Fault::SlowResponse { .. } => FaultKind::SlowResponse,
-            Fault::LoseResponses { .. } => FaultKind::LoseResponses,
-            Fault::RandomLoss { .. } => FaultKind::RandomLoss,
-            Fault::WrongSeq { .. } => FaultKind::WrongSeq,
-            Fault::StaleResponse { .. } => FaultKind::StaleResponse,
-            Fault::DuplicateResponse => FaultKind::DuplicateResponse,
-            Fault::CorruptLength { .. } => FaultKind::CorruptLength,
-            Fault::B2hAtnStuck => FaultKind::B2hAtnStuck,
-            Fault::RegistersFF => FaultKind::RegistersFF,
-            Fault::BmcReset { .. } => FaultKind::BmcReset,
-            Fault::Reconnect => FaultKind::Reconnect,
-            Fault::IgnoreCommand { .. } => FaultKind::IgnoreCommand,
-            Fault::ErrorResponse { .. } => FaultKind::ErrorResponse,
+    /// The fault of `kind` with `params`: every given parameter must be one
+    /// the kind takes, every required one must be given, values within their
+    /// declared range; absent optional ones take their defaults.
+    pub fn from_params(kind: FaultKind, params: &FaultParams) -> Result<Fault, FaultSpecError> {
+        check_params(kind, params)?;
+        Fault::build(kind, params)
+    }
+}
+
+/// The applicability, presence and range checks of [`Fault::from_params`].
+fn check_params(kind: FaultKind, params: &FaultParams) -> Result<(), FaultSpecError> {
+    for (name, _) in params.iter() {
+        if kind.param(name).is_none() {
+            return Err(FaultSpecError {
+                field: name,
+                message: format!(
+                    "`{name}` does not apply to fault kind {kind}, which takes {}",
+                    kind.param_list()
+                ),
+            });
+        }
+    }
+    let missing: Vec<String> = kind
+        .params()
+        .iter()
+        .filter(|p| p.presence == Presence::Required && params.get(p.name).is_none())
+        .map(|p| format!("`{}`", p.name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(FaultSpecError {
+            field: "kind",
+            message: format!("fault kind {kind} needs {}", missing.join(" and ")),
+        });
+    }
+    for p in kind.params() {
+        if let (Some(max), Some(v)) = (p.max, params.get(p.name).and_then(ParamValue::as_u64)) {
+            if v > max {
+                return Err(FaultSpecError {
+                    field: p.name,
+                    message: format!("{} must be at most {max}", p.name),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Display for Fault {
+    /// The kind's name, then its parameters in parentheses.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind().name())?;
+        // Hand-shaped parameter text for the kinds that had it before the
+        // declaration; a new kind gets `(name=value, …)`.
+        match *self {
+            Fault::LoseResponses { count: Some(n) } => write!(f, "(count={n})"),
+            Fault::LoseResponses { count: None } => f.write_str("(count=all)"),
+            Fault::RandomLoss { per_mille } => write!(f, "({per_mille}/1000)"),
+            Fault::WrongSeq {
+                seq_delta,
+                correct_after,
+            } => write!(
+                f,
+                "(delta={seq_delta:#04x}, correct_after={correct_after:?})"
+            ),
+            Fault::IgnoreCommand { netfn, cmd } => {
+                write!(f, "(netfn={netfn:#04x}, cmd={cmd:#04x})")
+            }
+            Fault::ErrorResponse { cc } => write!(f, "(cc={cc:#04x})"),
+            _ => self.write_params_generic(f),
         }
     }
 }
 
-impl fmt::Display for Fault {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Fault::SlowResponse { latency } => write!(f, "slow_response(latency={latency:?})"),
-            Fault::LoseResponses { count: Some(n) } => write!(f, "lose_responses(count={n})"),
-            Fault::LoseResponses { count: None } => f.write_str("lose_responses(count=all)"),
-            Fault::RandomLoss { per_mille } => write!(f, "random_loss({per_mille}/1000)"),
-            Fault::WrongSeq {
-                seq_delta,
-                correct_after,
-            } => {
-                write!(
-                    f,
-                    "wrong_seq(delta={seq_delta:#04x}, correct_after={correct_after:?})"
-                )
+/// When and for how long one scheduled fault runs, as a file gives it
+/// (`at` / `at_command` / `duration`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FaultTiming {
+    /// Start this long after the start of the run.
+    pub at: Option<Duration>,
+    /// Start when the Nth message reaches the BMC (1-based; see [`Trigger::AtCommand`]).
+    pub at_command: Option<u64>,
+    /// Stop again after this long; absent = until the end of the run.
+    pub duration: Option<Duration>,
+}
+
+impl FaultEntry {
+    /// Lowers one scheduled fault (kind, parameters, timing) to a plan
+    /// entry, with every check a scenario file gets: exactly one of `at` /
+    /// `at_command`, `at_command` from 1, a non-zero `duration` and none for
+    /// instantaneous kinds, and [`Fault::from_params`].
+    pub fn lower(
+        kind: FaultKind,
+        params: &FaultParams,
+        timing: FaultTiming,
+    ) -> Result<Self, FaultSpecError> {
+        let err = |field, message: &str| FaultSpecError {
+            field,
+            message: message.to_owned(),
+        };
+        let trigger = match (timing.at, timing.at_command) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "at_command",
+                    "give either `at` or `at_command`, not both",
+                ))
             }
-            Fault::StaleResponse { correct_after } => {
-                write!(f, "stale_response(correct_after={correct_after:?})")
+            (None, None) => {
+                return Err(err(
+                    "kind",
+                    "missing start: give `at = \"<time>\"` or `at_command = <n>`",
+                ))
             }
-            Fault::CorruptLength { len } => write!(f, "corrupt_length(len={len})"),
-            Fault::BmcReset { keep_watchdog } => {
-                write!(f, "bmc_reset(keep_watchdog={keep_watchdog})")
-            }
-            Fault::IgnoreCommand { netfn, cmd } => {
-                write!(f, "ignore_command(netfn={netfn:#04x}, cmd={cmd:#04x})")
-            }
-            Fault::ErrorResponse { cc } => write!(f, "error_response(cc={cc:#04x})"),
-            _ => f.write_str(self.kind().name()),
+            (None, Some(0)) => return Err(err("at_command", "at_command counts from 1")),
+            (None, Some(n)) => Trigger::AtCommand(n),
+            (Some(t), None) => Trigger::At(Instant::ZERO + t),
+        };
+        if timing.duration == Some(Duration::ZERO) {
+            return Err(err(
+                "duration",
+                "duration must be greater than 0s (omit it for \"until the end\")",
+            ));
         }
+        check_params(kind, params)?;
+        if kind.is_instant() && timing.duration.is_some() {
+            return Err(FaultSpecError {
+                field: "duration",
+                message: format!("fault kind {kind} is instantaneous; remove `duration`"),
+            });
+        }
+        let fault = Fault::build(kind, params)?;
+        let action = match timing.duration {
+            Some(d) => FaultAction::StartFor(fault, d),
+            None => FaultAction::Start(fault),
+        };
+        Ok(FaultEntry { trigger, action })
     }
 }
 
@@ -328,13 +776,13 @@ pub const MAX_IGNORED_COMMANDS: usize = 8;
 pub struct ActiveFaults {
     /// [`Fault::Silent`].
     pub silent: bool,
-    /// [`Fault::StuckBBusy`].
+    /// [`Fault::StuckBusy`].
     pub stuck_b_busy: bool,
-    /// [`Fault::NeverClearH2bAtn`].
+    /// [`Fault::NeverClearH2b`].
     pub never_clear_h2b_atn: bool,
-    /// [`Fault::HangAfterTake`].
+    /// [`Fault::HoldBusy`].
     pub hang_after_take: bool,
-    /// [`Fault::SlowResponse`] latency.
+    /// [`Fault::Slow`] latency.
     pub slow_response: Option<Duration>,
     /// [`Fault::LoseResponses`]: `Some(None)` loses all, `Some(Some(n))` n more.
     pub lose_responses: Option<Option<u32>>,
@@ -348,9 +796,9 @@ pub struct ActiveFaults {
     pub duplicate_response: bool,
     /// [`Fault::CorruptLength`] length byte.
     pub corrupt_length: Option<u8>,
-    /// [`Fault::B2hAtnStuck`].
+    /// [`Fault::StuckB2h`].
     pub b2h_atn_stuck: bool,
-    /// [`Fault::RegistersFF`].
+    /// [`Fault::ReadsFf`].
     pub registers_ff: bool,
     /// [`Fault::IgnoreCommand`] (netfn, cmd) pairs.
     pub ignored: [Option<(u8, u8)>; MAX_IGNORED_COMMANDS],
@@ -370,10 +818,10 @@ impl ActiveFaults {
     pub fn start(&mut self, f: Fault) {
         match f {
             Fault::Silent => self.silent = true,
-            Fault::StuckBBusy => self.stuck_b_busy = true,
-            Fault::NeverClearH2bAtn => self.never_clear_h2b_atn = true,
-            Fault::HangAfterTake => self.hang_after_take = true,
-            Fault::SlowResponse { latency } => self.slow_response = Some(latency),
+            Fault::StuckBusy => self.stuck_b_busy = true,
+            Fault::NeverClearH2b => self.never_clear_h2b_atn = true,
+            Fault::HoldBusy => self.hang_after_take = true,
+            Fault::Slow { latency } => self.slow_response = Some(latency),
             Fault::LoseResponses { count } => self.lose_responses = Some(count),
             Fault::RandomLoss { per_mille } => self.random_loss_per_mille = per_mille.min(1000),
             Fault::WrongSeq {
@@ -383,8 +831,8 @@ impl ActiveFaults {
             Fault::StaleResponse { correct_after } => self.stale_response = Some(correct_after),
             Fault::DuplicateResponse => self.duplicate_response = true,
             Fault::CorruptLength { len } => self.corrupt_length = Some(len),
-            Fault::B2hAtnStuck => self.b2h_atn_stuck = true,
-            Fault::RegistersFF => self.registers_ff = true,
+            Fault::StuckB2h => self.b2h_atn_stuck = true,
+            Fault::ReadsFf => self.registers_ff = true,
             Fault::IgnoreCommand { netfn, cmd } => {
                 if !self.ignored.contains(&Some((netfn, cmd))) {
                     self.ignored.rotate_right(1);
@@ -400,18 +848,18 @@ impl ActiveFaults {
     pub fn stop(&mut self, kind: FaultKind) {
         match kind {
             FaultKind::Silent => self.silent = false,
-            FaultKind::StuckBBusy => self.stuck_b_busy = false,
-            FaultKind::NeverClearH2bAtn => self.never_clear_h2b_atn = false,
-            FaultKind::HangAfterTake => self.hang_after_take = false,
-            FaultKind::SlowResponse => self.slow_response = None,
+            FaultKind::StuckBusy => self.stuck_b_busy = false,
+            FaultKind::NeverClearH2b => self.never_clear_h2b_atn = false,
+            FaultKind::HoldBusy => self.hang_after_take = false,
+            FaultKind::Slow => self.slow_response = None,
             FaultKind::LoseResponses => self.lose_responses = None,
             FaultKind::RandomLoss => self.random_loss_per_mille = 0,
             FaultKind::WrongSeq => self.wrong_seq = None,
             FaultKind::StaleResponse => self.stale_response = None,
             FaultKind::DuplicateResponse => self.duplicate_response = false,
             FaultKind::CorruptLength => self.corrupt_length = None,
-            FaultKind::B2hAtnStuck => self.b2h_atn_stuck = false,
-            FaultKind::RegistersFF => self.registers_ff = false,
+            FaultKind::StuckB2h => self.b2h_atn_stuck = false,
+            FaultKind::ReadsFf => self.registers_ff = false,
             FaultKind::IgnoreCommand => self.ignored = [None; MAX_IGNORED_COMMANDS],
             FaultKind::ErrorResponse => self.error_response = None,
             FaultKind::Reconnect => self.clear_all(),
@@ -440,18 +888,18 @@ impl ActiveFaults {
     pub fn is_active(&self, kind: FaultKind) -> bool {
         match kind {
             FaultKind::Silent => self.silent,
-            FaultKind::StuckBBusy => self.stuck_b_busy,
-            FaultKind::NeverClearH2bAtn => self.never_clear_h2b_atn,
-            FaultKind::HangAfterTake => self.hang_after_take,
-            FaultKind::SlowResponse => self.slow_response.is_some(),
+            FaultKind::StuckBusy => self.stuck_b_busy,
+            FaultKind::NeverClearH2b => self.never_clear_h2b_atn,
+            FaultKind::HoldBusy => self.hang_after_take,
+            FaultKind::Slow => self.slow_response.is_some(),
             FaultKind::LoseResponses => self.lose_responses.is_some(),
             FaultKind::RandomLoss => self.random_loss_per_mille > 0,
             FaultKind::WrongSeq => self.wrong_seq.is_some(),
             FaultKind::StaleResponse => self.stale_response.is_some(),
             FaultKind::DuplicateResponse => self.duplicate_response,
             FaultKind::CorruptLength => self.corrupt_length.is_some(),
-            FaultKind::B2hAtnStuck => self.b2h_atn_stuck,
-            FaultKind::RegistersFF => self.registers_ff,
+            FaultKind::StuckB2h => self.b2h_atn_stuck,
+            FaultKind::ReadsFf => self.registers_ff,
             FaultKind::IgnoreCommand => self.ignored.iter().any(Option::is_some),
             FaultKind::ErrorResponse => self.error_response.is_some(),
             FaultKind::BmcReset | FaultKind::Reconnect => false,
@@ -479,9 +927,9 @@ mod tests {
     fn start_stop_each_kind() {
         let faults = [
             Fault::Silent,
-            Fault::StuckBBusy,
-            Fault::NeverClearH2bAtn,
-            Fault::SlowResponse {
+            Fault::StuckBusy,
+            Fault::NeverClearH2b,
+            Fault::Slow {
                 latency: Duration::from_secs(1),
             },
             Fault::LoseResponses { count: Some(2) },
@@ -495,8 +943,8 @@ mod tests {
             },
             Fault::DuplicateResponse,
             Fault::CorruptLength { len: 2 },
-            Fault::B2hAtnStuck,
-            Fault::RegistersFF,
+            Fault::StuckB2h,
+            Fault::ReadsFf,
             Fault::IgnoreCommand {
                 netfn: 6,
                 cmd: 0x36,
@@ -521,7 +969,7 @@ mod tests {
         });
         assert!(a.is_healthy());
         a.start(Fault::Silent);
-        a.start(Fault::B2hAtnStuck);
+        a.start(Fault::StuckB2h);
         a.stop(FaultKind::Reconnect);
         assert!(a.is_healthy());
         assert!(FaultKind::BmcReset.is_instant() && !FaultKind::Silent.is_instant());
@@ -557,7 +1005,7 @@ mod tests {
     fn display_mentions_parameters() {
         assert_eq!(
             Fault::CorruptLength { len: 2 }.to_string(),
-            "corrupt_length(len=2)"
+            "corrupt-length(len=2)"
         );
         assert_eq!(Fault::Silent.to_string(), "silent");
         assert_eq!(
@@ -566,7 +1014,7 @@ mod tests {
                 cmd: 0x36
             }
             .to_string(),
-            "ignore_command(netfn=0x06, cmd=0x36)"
+            "ignore-command(netfn=0x06, cmd=0x36)"
         );
     }
 
@@ -575,7 +1023,7 @@ mod tests {
         let p = FaultPlan::new()
             .start_at(Instant::from_secs(1), Fault::Silent)
             .stop_at(Instant::from_secs(2), FaultKind::Silent)
-            .start_at_command(3, Fault::RegistersFF);
+            .start_at_command(3, Fault::ReadsFf);
         assert_eq!(p.entries.len(), 3);
         assert_eq!(p.entries[2].trigger, Trigger::AtCommand(3));
     }

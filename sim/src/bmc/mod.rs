@@ -24,7 +24,7 @@
 //!    the buffer); see [`MalformedPolicy`].
 //! 3. The command is executed at once ([`SimBmc::handle_command`]); the
 //!    response is ready `response_latency` (+ jitter, or a
-//!    [`Fault::SlowResponse`] latency) later.
+//!    [`Fault::Slow`] latency) later.
 //! 4. When ready and neither H_BUSY nor B2H_ATN is set (IPMI §11.6.1), the
 //!    response `len, (netfn|1)<<2|lun, seq, cmd, cc, data…` is posted,
 //!    B2H_ATN set (QEMU `ipmi_bt_handle_rsp`) and B_BUSY cleared (or cleared
@@ -184,7 +184,7 @@ pub enum DropReason {
     /// Malformed framing ([`MalformedPolicy::Drop`] or no complete header).
     Malformed,
     /// The fault that held a taken request with B_BUSY set ended
-    /// ([`Fault::HangAfterTake`], or `unanswered_holds_b_busy`), or, with
+    /// ([`Fault::HoldBusy`], or `unanswered_holds_b_busy`), or, with
     /// `unanswered_holds_b_busy` (QEMU), the host wrote a new request that
     /// superseded the held one.
     Hung,
@@ -382,7 +382,7 @@ enum Phase {
     /// Malformed request with [`MalformedPolicy::Wedge`]: B_BUSY stays set
     /// until a BMC reset.
     Wedged,
-    /// [`Fault::HangAfterTake`], or a request dropped with
+    /// [`Fault::HoldBusy`], or a request dropped with
     /// `unanswered_holds_b_busy`: B_BUSY stays set until the fault ends.
     Hung { seq: u8, cmd: u8 },
 }

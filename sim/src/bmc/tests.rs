@@ -492,12 +492,12 @@ fn silent_takes_request_and_never_answers() {
 #[test]
 fn stuck_b_busy_blocks_then_serves_pending_request() {
     let mut b = healthy();
-    b.inject(ms(0), Fault::StuckBBusy);
+    b.inject(ms(0), Fault::StuckBusy);
     assert_eq!(b.read_ctrl(), B_BUSY);
     send(&mut b, ms(1), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
     b.advance(ms(5_000));
     assert_eq!(b.read_ctrl(), B_BUSY | H2B, "not taken");
-    b.clear(ms(5_000), FaultKind::StuckBBusy);
+    b.clear(ms(5_000), FaultKind::StuckBusy);
     assert_eq!(
         wait_b2h(&mut b, ms(6_000)).map(|t| t > ms(5_000)),
         Some(true)
@@ -507,7 +507,7 @@ fn stuck_b_busy_blocks_then_serves_pending_request() {
 #[test]
 fn never_clear_h2b_atn() {
     let mut b = healthy();
-    b.inject(ms(0), Fault::NeverClearH2bAtn);
+    b.inject(ms(0), Fault::NeverClearH2b);
     send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
     b.advance(ms(3_000));
     assert_eq!(b.read_ctrl(), H2B);
@@ -519,7 +519,7 @@ fn slow_response_latency() {
     let mut b = healthy();
     b.inject(
         ms(0),
-        Fault::SlowResponse {
+        Fault::Slow {
             latency: Duration::from_secs(3),
         },
     );
@@ -632,18 +632,18 @@ fn corrupt_length_byte() {
 #[test]
 fn b2h_atn_stuck_ignores_clears() {
     let mut b = healthy();
-    b.inject(ms(0), Fault::B2hAtnStuck);
+    b.inject(ms(0), Fault::StuckB2h);
     assert_eq!(b.read_ctrl(), B2H);
     b.write_ctrl(B2H);
     assert_eq!(b.read_ctrl(), B2H);
-    b.clear(ms(1), FaultKind::B2hAtnStuck);
+    b.clear(ms(1), FaultKind::StuckB2h);
     assert_eq!(b.read_ctrl(), 0);
 }
 
 #[test]
 fn registers_ff_device_gone() {
     let mut b = healthy();
-    b.inject(ms(0), Fault::RegistersFF);
+    b.inject(ms(0), Fault::ReadsFf);
     assert_eq!(
         (b.read_ctrl(), b.read_buf(), b.read_intmask()),
         (0xFF, 0xFF, 0xFF)
@@ -785,7 +785,7 @@ fn plan_at_time_and_start_for() {
     let mut b = healthy();
     b.set_faults(FaultPlan::new().with(
         Trigger::At(ms(100)),
-        FaultAction::StartFor(Fault::StuckBBusy, Duration::from_millis(50)),
+        FaultAction::StartFor(Fault::StuckBusy, Duration::from_millis(50)),
     ));
     assert_eq!(b.next_deadline(), Some(ms(100)));
     b.advance(ms(99));
@@ -800,14 +800,14 @@ fn plan_at_time_and_start_for() {
         ev[0],
         BmcEvent {
             at: ms(100),
-            kind: BmcEventKind::FaultStarted(Fault::StuckBBusy)
+            kind: BmcEventKind::FaultStarted(Fault::StuckBusy)
         }
     );
     assert_eq!(
         ev[1],
         BmcEvent {
             at: ms(150),
-            kind: BmcEventKind::FaultStopped(FaultKind::StuckBBusy)
+            kind: BmcEventKind::FaultStopped(FaultKind::StuckBusy)
         }
     );
 }
@@ -958,12 +958,12 @@ fn qemu_irq_needs_global_enable_bit0() {
 #[test]
 fn hang_after_take_holds_b_busy_until_fault_ends() {
     let mut b = healthy();
-    b.inject(ms(0), Fault::HangAfterTake);
+    b.inject(ms(0), Fault::HoldBusy);
     send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
     b.advance(ms(30_000));
     assert_eq!(b.read_ctrl(), B_BUSY, "taken (H2B clear), B_BUSY held");
     assert_eq!(b.next_deadline(), None);
-    b.clear(ms(30_000), FaultKind::HangAfterTake);
+    b.clear(ms(30_000), FaultKind::HoldBusy);
     assert_eq!(b.read_ctrl(), 0, "request dropped, ready again");
     assert!(events(&mut b).contains(&BmcEventKind::RequestDropped {
         seq: 1,
@@ -1013,7 +1013,7 @@ fn qemu_unanswered_request_keeps_b_busy_until_the_fault_ends() {
 #[test]
 fn qemu_request_written_under_held_b_busy_supersedes_the_held_one() {
     let mut b = SimBmc::new(BmcConfig::qemu());
-    b.inject(ms(0), Fault::HangAfterTake);
+    b.inject(ms(0), Fault::HoldBusy);
     send(&mut b, ms(0), 0x18, 0, cmd::GET_GLOBAL_ENABLES, &[]);
     b.advance(ms(10_000));
     assert_eq!(b.read_ctrl(), B_BUSY);
@@ -1046,7 +1046,7 @@ fn qemu_request_written_under_held_b_busy_supersedes_the_held_one() {
     // Default preset (B_BUSY cleared when a request is read): the frame
     // written under the hang is not taken until the hang ends.
     let mut b = healthy();
-    b.inject(ms(0), Fault::HangAfterTake);
+    b.inject(ms(0), Fault::HoldBusy);
     send(&mut b, ms(0), 0x18, 0, cmd::GET_GLOBAL_ENABLES, &[]);
     b.advance(ms(1_000));
     send(&mut b, ms(1_000), 0x18, 42, cmd::WARM_RESET, &[]);

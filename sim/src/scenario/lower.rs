@@ -3,11 +3,10 @@
 
 use ipmi_bt_sm::{Behaviour, KernelProfile, PrintkEra};
 
-use super::schema::{BmcPreset, FaultKindName, FaultSpec, KernelPreset, Scenario, SiProfileName};
-use crate::bmc::fault::{Fault, FaultAction, FaultPlan, Trigger};
+use super::schema::{BmcPreset, KernelPreset, Scenario, SiProfileName};
+use crate::bmc::fault::FaultPlan;
 use crate::bmc::{BmcConfig, BtCapabilities};
 use crate::host::si::SiProfile;
-use ipmi_vocab::Instant;
 
 /// The host-driver behaviour a scenario resolves to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,63 +121,12 @@ impl Scenario {
         cfg
     }
 
-    /// The fault schedule as the BMC's [`FaultPlan`].
+    /// The fault schedule as the BMC's [`FaultPlan`]: each entry lowered
+    /// by its declaration ([`FaultSpec::entry`](super::FaultSpec::entry)).
+    /// Entries [`validate`](Self::validate) rejects are left out.
     pub fn fault_plan(&self) -> FaultPlan {
-        let mut plan = FaultPlan::new();
-        for f in &self.faults {
-            let fault = fault_of(f);
-            let trigger = match (f.at, f.at_command) {
-                (_, Some(n)) => Trigger::AtCommand(n),
-                (Some(t), None) => Trigger::At(Instant::ZERO + t),
-                (None, None) => Trigger::At(Instant::ZERO),
-            };
-            let action = match f.duration {
-                Some(d) if !fault.kind().is_instant() => FaultAction::StartFor(fault, d),
-                _ => FaultAction::Start(fault),
-            };
-            plan = plan.with(trigger, action);
+        FaultPlan {
+            entries: self.faults.iter().filter_map(|f| f.entry().ok()).collect(),
         }
-        plan
-    }
-}
-
-fn fault_of(f: &FaultSpec) -> Fault {
-    use FaultKindName as K;
-    match f.kind {
-        K::Silent => Fault::Silent,
-        K::StuckBusy => Fault::StuckBBusy,
-        K::NeverClearH2b => Fault::NeverClearH2bAtn,
-        K::HoldBusy => Fault::HangAfterTake,
-        K::Slow => Fault::SlowResponse {
-            latency: f.latency.unwrap_or_default(),
-        },
-        K::LoseResponses => Fault::LoseResponses { count: f.count },
-        K::RandomLoss => Fault::RandomLoss {
-            per_mille: f.per_mille.unwrap_or(0),
-        },
-        K::WrongSeq => Fault::WrongSeq {
-            seq_delta: f.seq_delta.unwrap_or(1),
-            correct_after: f.correct_after,
-        },
-        K::StaleResponse => Fault::StaleResponse {
-            correct_after: f.correct_after,
-        },
-        K::DuplicateResponse => Fault::DuplicateResponse,
-        K::CorruptLength => Fault::CorruptLength {
-            len: f.len.unwrap_or(0),
-        },
-        K::StuckB2h => Fault::B2hAtnStuck,
-        K::ReadsFf => Fault::RegistersFF,
-        K::BmcReset => Fault::BmcReset {
-            keep_watchdog: f.keep_watchdog.unwrap_or(false),
-        },
-        K::Reconnect => Fault::Reconnect,
-        K::IgnoreCommand => Fault::IgnoreCommand {
-            netfn: f.netfn.unwrap_or(0),
-            cmd: f.cmd.unwrap_or(0),
-        },
-        K::ErrorResponse => Fault::ErrorResponse {
-            cc: f.cc.unwrap_or(0xFF),
-        },
     }
 }

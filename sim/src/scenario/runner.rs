@@ -432,8 +432,8 @@ impl Simulation {
         let evs: Vec<_> = self.bus.dev.drain_events().collect();
         for e in evs {
             let kind = match e.kind {
-                BmcEventKind::FaultStarted(f) => EventKind::FaultOn(f.to_string()),
-                BmcEventKind::FaultStopped(k) => EventKind::FaultOff(k.to_string()),
+                BmcEventKind::FaultStarted(f) => EventKind::FaultOn(f),
+                BmcEventKind::FaultStopped(k) => EventKind::FaultOff(k),
                 BmcEventKind::RequestTaken { .. }
                 | BmcEventKind::ResponsePosted { .. }
                 | BmcEventKind::RequestDropped { .. }

@@ -37,6 +37,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::bmc::fault::{FaultEntry, FaultSpecError, FaultTiming, ParamDecl, ParamType};
+pub use crate::bmc::fault::{FaultKind, FaultParams, ParamValue};
+
 /// A whole scenario file. Field names are the TOML keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -295,18 +298,16 @@ fn is_one(v: &u32) -> bool {
 }
 
 /// One `[[fault]]` entry: what goes wrong in the BMC, from when, for how long.
-/// Parameters apply only to the kinds named in their docs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// `kind` and its parameters are declared once, in
+/// [`crate::bmc::fault`]; this entry holds them as given. Read and written
+/// as a TOML table by hand-written serde impls (below) that take every
+/// parameter any kind declares, typed as declared, and reject other keys.
+#[derive(Debug, Clone, PartialEq)]
 pub struct FaultSpec {
-    /// What the BMC does wrong.
-    pub kind: FaultKindName,
+    /// What the BMC does wrong (its file name: `silent`, `stuck-busy`, …).
+    pub kind: FaultKind,
     /// Start time. Exactly one of `at` / `at_command` must be given.
-    #[serde(
-        default,
-        with = "super::duration_text::option",
-        skip_serializing_if = "Option::is_none"
-    )]
     pub at: Option<Duration>,
     /// Start when the Nth message reaches the BMC (1-based), i.e. at the
     /// host's Nth H2B_ATN 0→1 edge ([`crate::bmc::SimBmc::commands_seen`]):
@@ -314,121 +315,187 @@ pub struct FaultSpec {
     /// resend after a timeout and the BT soft reset count; requests the host
     /// refuses before writing them (0xC0 during LONG_BUSY, 0xD5 in a wrong
     /// state) do not. The fault already applies to message N.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_command: Option<u64>,
     /// How long the fault lasts; absent = until the end of the run.
-    #[serde(
-        default,
-        with = "super::duration_text::option",
-        skip_serializing_if = "Option::is_none"
-    )]
     pub duration: Option<Duration>,
-    /// `slow`: processing time per request.
-    #[serde(
-        default,
-        with = "super::duration_text::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub latency: Option<Duration>,
-    /// `lose-responses`: how many responses to lose (absent: all).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u32>,
-    /// `random-loss`: loss probability in thousandths.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub per_mille: Option<u16>,
-    /// `wrong-seq`: added to the request's seq.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub seq_delta: Option<u8>,
-    /// `wrong-seq` / `stale-response`: the right response follows this much later.
-    #[serde(
-        default,
-        with = "super::duration_text::option",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub correct_after: Option<Duration>,
-    /// `corrupt-length`: the length byte to post.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub len: Option<u8>,
-    /// `bmc-reset`: whether the watchdog survives.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keep_watchdog: Option<bool>,
-    /// `ignore-command`: request NetFn.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub netfn: Option<u8>,
-    /// `ignore-command`: command code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cmd: Option<u8>,
-    /// `error-response`: completion code to answer with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cc: Option<u8>,
+    /// The kind's parameters (`latency`, `count`, …; see [`FaultKind::params`]).
+    pub params: FaultParams,
 }
 
-/// Fault kinds a scenario can schedule; each maps onto one
-/// [`crate::bmc::fault::Fault`] (see its docs for the register-level behaviour).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKindName {
-    /// Takes each request and drops it; CTRL reads 0x00 while the host waits.
-    Silent,
-    /// B_BUSY stuck at 1; no request is taken.
-    StuckBusy,
-    /// H2B_ATN is never cleared; nothing is taken.
-    NeverClearH2b,
-    /// Takes each request (H2B_ATN clears), keeps B_BUSY set and never
-    /// answers; when the fault ends the request is dropped and B_BUSY clears.
-    /// QEMU's view of an answer that never comes for the awaited msg_id.
-    HoldBusy,
-    /// Responses take `latency`.
-    Slow,
-    /// Responses are lost (`count` of them, or all).
-    LoseResponses,
-    /// Each response lost with probability `per_mille`/1000.
-    RandomLoss,
-    /// Responses carry a wrong seq (`seq_delta`), maybe corrected later.
-    WrongSeq,
-    /// The previous response is posted again instead of the right one.
-    StaleResponse,
-    /// Every response is posted twice.
-    DuplicateResponse,
-    /// The response length byte is replaced by `len`.
-    CorruptLength,
-    /// B2H_ATN stuck at 1; the host's clears are ignored (bug B-8).
-    StuckB2h,
-    /// Every register reads 0xFF (device gone).
-    ReadsFf,
-    /// Instant: the BMC reboots (busy for its boot time).
-    BmcReset,
-    /// Instant: every active fault ends.
-    Reconnect,
-    /// One command (`netfn`, `cmd`) is dropped like `silent`.
-    IgnoreCommand,
-    /// Every request is answered with completion code `cc`.
-    ErrorResponse,
-}
-
-impl FaultKindName {
-    /// The kebab-case name used in files.
-    pub const fn name(self) -> &'static str {
-        use FaultKindName as K;
-        match self {
-            K::Silent => "silent",
-            K::StuckBusy => "stuck-busy",
-            K::NeverClearH2b => "never-clear-h2b",
-            K::HoldBusy => "hold-busy",
-            K::Slow => "slow",
-            K::LoseResponses => "lose-responses",
-            K::RandomLoss => "random-loss",
-            K::WrongSeq => "wrong-seq",
-            K::StaleResponse => "stale-response",
-            K::DuplicateResponse => "duplicate-response",
-            K::CorruptLength => "corrupt-length",
-            K::StuckB2h => "stuck-b2h",
-            K::ReadsFf => "reads-ff",
-            K::BmcReset => "bmc-reset",
-            K::Reconnect => "reconnect",
-            K::IgnoreCommand => "ignore-command",
-            K::ErrorResponse => "error-response",
+impl FaultSpec {
+    /// A fault of `kind` starting at command `n`, without parameters.
+    pub fn at_command(kind: FaultKind, n: u64) -> Self {
+        Self {
+            kind,
+            at: None,
+            at_command: Some(n),
+            duration: None,
+            params: FaultParams::new(),
         }
+    }
+
+    /// The BMC's plan entry for this fault, checked against the kind's
+    /// declaration ([`FaultEntry::lower`]).
+    pub fn entry(&self) -> Result<FaultEntry, FaultSpecError> {
+        FaultEntry::lower(
+            self.kind,
+            &self.params,
+            FaultTiming {
+                at: self.at,
+                at_command: self.at_command,
+                duration: self.duration,
+            },
+        )
+    }
+}
+
+/// A file-format duration as one serde value (`"1.5s"`), for the
+/// hand-written `[[fault]]` table impls below.
+struct DurText(Duration);
+
+impl Serialize for DurText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        super::duration_text::serialize(&self.0, s)
+    }
+}
+
+impl<'de> Deserialize<'de> for DurText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        super::duration_text::deserialize(d).map(DurText)
+    }
+}
+
+/// The keys of a `[[fault]]` table besides the parameters.
+const FAULT_TIMING_KEYS: [&str; 4] = ["kind", "at", "at_command", "duration"];
+
+/// Every key a `[[fault]]` table may have, for "unknown field" messages.
+fn fault_keys() -> &'static [&'static str] {
+    static KEYS: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut keys = FAULT_TIMING_KEYS.to_vec();
+        for k in FaultKind::ALL {
+            for p in k.params() {
+                if !keys.contains(&p.name) {
+                    keys.push(p.name);
+                }
+            }
+        }
+        keys
+    })
+}
+
+impl Serialize for FaultSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let n = 1
+            + usize::from(self.at.is_some())
+            + usize::from(self.at_command.is_some())
+            + usize::from(self.duration.is_some())
+            + self.params.iter().count();
+        let mut st = s.serialize_struct("FaultSpec", n)?;
+        st.serialize_field("kind", &self.kind)?;
+        if let Some(at) = self.at {
+            st.serialize_field("at", &DurText(at))?;
+        }
+        if let Some(n) = &self.at_command {
+            st.serialize_field("at_command", n)?;
+        }
+        if let Some(d) = self.duration {
+            st.serialize_field("duration", &DurText(d))?;
+        }
+        for (name, v) in self.params.iter() {
+            match v {
+                ParamValue::Duration(d) => st.serialize_field(name, &DurText(d))?,
+                ParamValue::U8(x) => st.serialize_field(name, &x)?,
+                ParamValue::U16(x) => st.serialize_field(name, &x)?,
+                ParamValue::U32(x) => st.serialize_field(name, &x)?,
+                ParamValue::Bool(x) => st.serialize_field(name, &x)?,
+            }
+        }
+        st.end()
+    }
+}
+
+/// A key of a `[[fault]]` table; an unknown key fails here, so the error
+/// points at the key.
+enum FaultKey {
+    Kind,
+    At,
+    AtCommand,
+    Duration,
+    Param(&'static ParamDecl),
+}
+
+impl<'de> Deserialize<'de> for FaultKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = FaultKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a fault key")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FaultKey, E> {
+                Ok(match v {
+                    "kind" => FaultKey::Kind,
+                    "at" => FaultKey::At,
+                    "at_command" => FaultKey::AtCommand,
+                    "duration" => FaultKey::Duration,
+                    _ => FaultKey::Param(
+                        FaultKind::any_param(v).ok_or_else(|| E::unknown_field(v, fault_keys()))?,
+                    ),
+                })
+            }
+        }
+        d.deserialize_identifier(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for FaultSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FaultSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a [[fault]] table")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<FaultSpec, A::Error> {
+                use serde::de::Error;
+                let mut kind = None;
+                let (mut at, mut at_command, mut duration) = (None, None, None);
+                let mut params = FaultParams::new();
+                while let Some(key) = m.next_key::<FaultKey>()? {
+                    match key {
+                        FaultKey::Kind => kind = Some(m.next_value::<FaultKind>()?),
+                        FaultKey::At => at = Some(m.next_value::<DurText>()?.0),
+                        FaultKey::AtCommand => at_command = Some(m.next_value::<u64>()?),
+                        FaultKey::Duration => duration = Some(m.next_value::<DurText>()?.0),
+                        FaultKey::Param(p) => {
+                            let v = match p.ty {
+                                ParamType::Duration => {
+                                    ParamValue::Duration(m.next_value::<DurText>()?.0)
+                                }
+                                ParamType::U8 => ParamValue::U8(m.next_value()?),
+                                ParamType::U16 => ParamValue::U16(m.next_value()?),
+                                ParamType::U32 => ParamValue::U32(m.next_value()?),
+                                ParamType::Bool => ParamValue::Bool(m.next_value()?),
+                            };
+                            params.set(p.name, v);
+                        }
+                    }
+                }
+                Ok(FaultSpec {
+                    kind: kind.ok_or_else(|| A::Error::missing_field("kind"))?,
+                    at,
+                    at_command,
+                    duration,
+                    params,
+                })
+            }
+        }
+        d.deserialize_struct("FaultSpec", &FAULT_TIMING_KEYS, V)
     }
 }
 
@@ -857,91 +924,10 @@ impl Scenario {
             }
         }
         for (i, fl) in self.faults.iter().enumerate() {
-            let f = |k: &str| format!("fault[{}].{k}", i + 1);
-            match (fl.at, fl.at_command) {
-                (Some(_), Some(_)) => {
-                    return Err(ScenarioError::semantic(
-                        f("at_command"),
-                        "give either `at` or `at_command`, not both",
-                    ))
-                }
-                (None, None) => {
-                    return Err(ScenarioError::semantic(
-                        f("kind"),
-                        "missing start: give `at = \"<time>\"` or `at_command = <n>`",
-                    ))
-                }
-                (None, Some(0)) => {
-                    return Err(ScenarioError::semantic(
-                        f("at_command"),
-                        "at_command counts from 1",
-                    ))
-                }
-                _ => {}
-            }
-            if fl.duration == Some(Duration::ZERO) {
+            if let Err(e) = fl.entry() {
                 return Err(ScenarioError::semantic(
-                    f("duration"),
-                    "duration must be greater than 0s (omit it for \"until the end\")",
-                ));
-            }
-            use FaultKindName as K;
-            let params: [(&str, bool, &[FaultKindName]); 10] = [
-                ("latency", fl.latency.is_some(), &[K::Slow]),
-                ("count", fl.count.is_some(), &[K::LoseResponses]),
-                ("per_mille", fl.per_mille.is_some(), &[K::RandomLoss]),
-                ("seq_delta", fl.seq_delta.is_some(), &[K::WrongSeq]),
-                (
-                    "correct_after",
-                    fl.correct_after.is_some(),
-                    &[K::WrongSeq, K::StaleResponse],
-                ),
-                ("len", fl.len.is_some(), &[K::CorruptLength]),
-                ("keep_watchdog", fl.keep_watchdog.is_some(), &[K::BmcReset]),
-                ("netfn", fl.netfn.is_some(), &[K::IgnoreCommand]),
-                ("cmd", fl.cmd.is_some(), &[K::IgnoreCommand]),
-                ("cc", fl.cc.is_some(), &[K::ErrorResponse]),
-            ];
-            for (key, present, kinds) in params {
-                if present && !kinds.contains(&fl.kind) {
-                    return Err(ScenarioError::semantic(
-                        f(key),
-                        format!("`{key}` does not apply to fault kind {}", fl.kind.name()),
-                    ));
-                }
-            }
-            let need = |key: &str, present: bool| {
-                if present {
-                    Ok(())
-                } else {
-                    Err(ScenarioError::semantic(
-                        f("kind"),
-                        format!("fault kind {} needs `{key}`", fl.kind.name()),
-                    ))
-                }
-            };
-            match fl.kind {
-                K::Slow => need("latency", fl.latency.is_some())?,
-                K::RandomLoss => need("per_mille", fl.per_mille.is_some())?,
-                K::WrongSeq => need("seq_delta", fl.seq_delta.is_some())?,
-                K::CorruptLength => need("len", fl.len.is_some())?,
-                K::IgnoreCommand => need("netfn and cmd", fl.netfn.is_some() && fl.cmd.is_some())?,
-                K::ErrorResponse => need("cc", fl.cc.is_some())?,
-                K::BmcReset | K::Reconnect if fl.duration.is_some() => {
-                    return Err(ScenarioError::semantic(
-                        f("duration"),
-                        format!(
-                            "fault kind {} is instantaneous; remove `duration`",
-                            fl.kind.name()
-                        ),
-                    ))
-                }
-                _ => {}
-            }
-            if fl.per_mille.is_some_and(|p| p > 1000) {
-                return Err(ScenarioError::semantic(
-                    f("per_mille"),
-                    "per_mille must be at most 1000",
+                    format!("fault[{}].{}", i + 1, e.field),
+                    e.message,
                 ));
             }
         }
@@ -1135,5 +1121,52 @@ duration = "1.5s"
         let e =
             Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\n[driver\nhz=250\n").unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
+    }
+
+    #[test]
+    fn fault_parameters_follow_the_declaration() {
+        let head = "name = \"x\"\nstop = \"1s\"\n[[fault]]\nat = \"1s\"\n";
+        let e = Scenario::from_toml_str(&format!("{head}kind = \"silent\"\nlatency = \"1s\"\n"))
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("fault[1].latency"), "{e}");
+        assert_eq!(e.line, Some(6), "{e}");
+        assert!(e.message.contains("which takes no parameters"), "{e}");
+        let e = Scenario::from_toml_str(&format!("{head}kind = \"ignore-command\"\nnetfn = 6\n"))
+            .unwrap_err();
+        assert!(e.message.ends_with("needs `cmd`"), "{e}");
+        let e = Scenario::from_toml_str(&format!("{head}kind = \"slow\"\nlatncy = \"1s\"\n"))
+            .unwrap_err();
+        assert_eq!((e.line, e.column), (Some(6), Some(1)), "{e}");
+        assert!(
+            e.message
+                .starts_with("unknown field `latncy`, expected one of `kind`"),
+            "{e}"
+        );
+        let e =
+            Scenario::from_toml_str(&format!("{head}kind = \"slow\"\nlatency = 5\n")).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("fault[1].latency"), "{e}");
+        let e =
+            Scenario::from_toml_str(&format!("{head}kind = \"random-loss\"\nper_mille = 1001\n"))
+                .unwrap_err();
+        assert_eq!(e.message, "per_mille must be at most 1000");
+        let sc = Scenario::from_toml_str(&format!(
+            "{head}kind = \"wrong-seq\"\nseq_delta = 0xFF\ncorrect_after = \"1.5s\"\nduration = \"2s\"\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            Scenario::from_toml_str(&sc.to_toml_string()),
+            Ok(sc.clone())
+        );
+        let plan = sc.fault_plan();
+        assert_eq!(
+            plan.entries[0].action,
+            crate::bmc::fault::FaultAction::StartFor(
+                crate::bmc::fault::Fault::WrongSeq {
+                    seq_delta: 0xFF,
+                    correct_after: Some(core::time::Duration::from_millis(1500)),
+                },
+                core::time::Duration::from_secs(2),
+            )
+        );
     }
 }

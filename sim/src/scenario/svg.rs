@@ -11,6 +11,7 @@ use core::fmt::Write as _;
 
 use ipmi_bt_sm::State;
 
+use crate::bmc::fault::Fault;
 use crate::scenario::trace::{EventKind, Trace};
 
 const WIDTH: f64 = 1200.0;
@@ -210,14 +211,14 @@ pub fn render(trace: &Trace) -> String {
     }
 
     // Fault intervals.
-    let mut open: Vec<(String, f64)> = Vec::new();
-    let mut fault_rects: Vec<(String, f64, f64)> = Vec::new();
+    let mut open: Vec<(Fault, f64)> = Vec::new();
+    let mut fault_rects: Vec<(Fault, f64, f64)> = Vec::new();
     for e in &trace.events {
         let t = e.t.since_start().as_secs_f64();
         match &e.kind {
-            EventKind::FaultOn(d) => open.push((d.clone(), t)),
+            EventKind::FaultOn(d) => open.push((*d, t)),
             EventKind::FaultOff(k) => {
-                if let Some(i) = open.iter().position(|(d, _)| d.starts_with(k.as_str())) {
+                if let Some(i) = open.iter().position(|(d, _)| d.kind() == *k) {
                     let (d, t0) = open.remove(i);
                     fault_rects.push((d, t0, t));
                 }
@@ -234,7 +235,7 @@ pub fn render(trace: &Trace) -> String {
         let _ = writeln!(
             s,
             r##"<rect x="{x0:.1}" y="{fault_y}" width="{w:.1}" height="{band_h}" fill="#de2d26" fill-opacity="0.25" stroke="#de2d26"><title>fault {} {t0:.6}s – {t1:.6}s</title></rect>"##,
-            esc(d)
+            esc(&d.to_string())
         );
         let _ = writeln!(
             s,
@@ -247,7 +248,7 @@ pub fn render(trace: &Trace) -> String {
                 r#"<text x="{:.1}" y="{:.1}">{}</text>"#,
                 x0 + 3.0,
                 fault_y + band_h / 2.0 + 4.0,
-                esc(d)
+                esc(&d.to_string())
             );
         }
     }

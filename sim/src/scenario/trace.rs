@@ -6,6 +6,7 @@ use core::fmt::{self, Write as _};
 
 use ipmi_bt_sm::{Level, LogMsg, LogRecord, LogSink, PrintkEra, State};
 
+use crate::bmc::fault::{Fault, FaultKind};
 use crate::host::msghandler::{Completion, Pending};
 use crate::host::si::RegEvent;
 use crate::host::{HostEvents, SiPhase};
@@ -60,10 +61,11 @@ pub enum EventKind {
         /// Index into [`Trace::completions`].
         index: usize,
     },
-    /// A fault switched on (text describes it).
-    FaultOn(String),
-    /// A fault switched off.
-    FaultOff(String),
+    /// A fault switched on (printed as its file name and parameters,
+    /// e.g. `slow(latency=1.5s)`).
+    FaultOn(Fault),
+    /// Every fault of this kind switched off (printed as its file name).
+    FaultOff(FaultKind),
     /// A BMC-side event (reset, watchdog action, …).
     Bmc(String),
     /// A driver phase boundary (`detect`, `probe done`, `registered`, …).

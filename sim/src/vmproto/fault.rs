@@ -27,6 +27,25 @@
 //! `hold=MS` (send a held answer MS after the fault hit instead of waiting
 //! for `none`), e.g. `wrong-cmd count=1 only=06:01`,
 //! `wrong-msgid count=1 hold=15000`.
+//!
+//! # Relation to the BMC core's fault vocabulary
+//!
+//! The register-level faults of the BMC core ([`crate::bmc::fault::Fault`],
+//! named as in scenario files) and these message-level faults meet where
+//! the guest sees the same thing; [`VmFault::bmc_equivalent`] names the BMC
+//! fault for each of them:
+//!
+//! | VM fault | BMC fault | same observable behaviour |
+//! |---|---|---|
+//! | `silent` | `silent` | no answer ever comes |
+//! | `delay=MS` | `slow` (`latency`) | the right answer, late |
+//! | `cc=XX` | `error-response` (`cc`) | an answer with that completion code and no data |
+//! | `wrong-msgid`, `stuck` | `hold-busy` | B_BUSY stays set, the host times out in WR_CONSUME |
+//!
+//! `bad-checksum`, `wrong-cmd` and `disconnect` shape the message or the
+//! link, which has no register-level equivalent, so they stay VM-only. The
+//! text form keeps its own spelling (`delay=MS`, `cc=XX`): it is the control
+//! file syntax of the QEMU rig (`tests/vm/`).
 
 use core::fmt;
 use core::str::FromStr;
@@ -34,6 +53,8 @@ use core::time::Duration;
 use std::sync::{Arc, Mutex};
 
 use ipmi_bt_sm::CompletionCode;
+
+use crate::bmc::fault::Fault;
 
 /// One VM-level fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -58,6 +79,21 @@ pub enum VmFault {
     Cc(CompletionCode),
     /// Close the connection when the next matching request arrives.
     Disconnect,
+}
+
+impl VmFault {
+    /// The BMC core's fault with the same observable behaviour, where there
+    /// is one (see the module doc's table); `None` for `none` and for the
+    /// message- and link-level faults.
+    pub fn bmc_equivalent(&self) -> Option<Fault> {
+        match *self {
+            Self::Silent => Some(Fault::Silent),
+            Self::Delay(latency) => Some(Fault::Slow { latency }),
+            Self::Cc(cc) => Some(Fault::ErrorResponse { cc: cc.0 }),
+            Self::WrongMsgId | Self::Stuck => Some(Fault::HoldBusy),
+            Self::None | Self::BadChecksum | Self::WrongCmd | Self::Disconnect => None,
+        }
+    }
 }
 
 impl fmt::Display for VmFault {
@@ -339,6 +375,26 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn shared_faults_map_to_the_bmc_vocabulary() {
+        let bmc = |t: &str| {
+            t.parse::<VmFaultSpec>()
+                .ok()
+                .and_then(|s| s.fault.bmc_equivalent())
+        };
+        assert_eq!(bmc("silent").map(|f| f.kind().name()), Some("silent"));
+        assert_eq!(
+            bmc("delay=1500").map(|f| f.to_string()).as_deref(),
+            Some("slow(latency=1.5s)")
+        );
+        assert_eq!(
+            bmc("cc=c0").map(|f| f.to_string()).as_deref(),
+            Some("error-response(cc=0xc0)")
+        );
+        assert_eq!(bmc("stuck").map(|f| f.kind().name()), Some("hold-busy"));
+        assert_eq!(bmc("wrong-cmd"), None);
     }
 
     #[test]

@@ -99,8 +99,9 @@ fn check(rel: &str, regions: &[(&str, String)], rows: &[(&str, String)]) {
     let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {rel}: {e}"));
     let mut want = text.clone();
     for (name, body) in regions {
-        want = splice(&want, name, body)
-            .unwrap_or_else(|| panic!("{rel}: no <!-- presets:{name} --> … <!-- /presets:{name} -->"));
+        want = splice(&want, name, body).unwrap_or_else(|| {
+            panic!("{rel}: no <!-- presets:{name} --> … <!-- /presets:{name} -->")
+        });
     }
     for (prefix, row) in rows {
         let line = want

@@ -267,8 +267,13 @@ impl SiProfile {
     pub const NAMES: &'static [&'static str] = &SI_NAMES;
 
     /// The profile called `name` (`pre-2014`, `v2014`, `v2016`, `v2020`,
-    /// `current`), if there is one.
+    /// `current`), if there is one. `pre2014`, the only spelling scenario
+    /// files accepted before these names were read from this list, still
+    /// reads as `pre-2014`.
     pub fn from_name(name: &str) -> Option<Self> {
+        if name == "pre2014" {
+            return Some(Self::PRE_2014);
+        }
         Self::ALL.iter().copied().find(|p| p.name == name)
     }
 }
@@ -326,6 +331,7 @@ mod tests {
             assert_eq!(SiProfile::NAMES[i], s.name);
         }
         assert_eq!(SiProfile::from_name("v2099"), None);
+        assert_eq!(SiProfile::from_name("pre2014"), Some(SiProfile::PRE_2014));
     }
 
     #[test]

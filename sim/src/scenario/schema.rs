@@ -402,7 +402,12 @@ mod kernel_name {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<KernelPreset, D::Error> {
-        named(d, "a kernel preset name", KernelPreset::NAMES, KernelPreset::from_name)
+        named(
+            d,
+            "a kernel preset name",
+            KernelPreset::NAMES,
+            KernelPreset::from_name,
+        )
     }
 }
 
@@ -420,34 +425,48 @@ mod si_name {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SiProfile>, D::Error> {
-        named(d, "an SI profile name", SiProfile::NAMES, SiProfile::from_name).map(Some)
+        named(
+            d,
+            "an SI profile name",
+            SiProfile::NAMES,
+            SiProfile::from_name,
+        )
+        .map(Some)
     }
 }
 
-/// A value written as one of `names`, looked up with `find`. The error is
-/// serde's own for an unknown enum variant (`unknown variant `x`, expected one
-/// of ...`), as when these were enums.
+/// A value written as one of `names`, looked up with `find`. It is read as
+/// a unit enum variant, as when these were enums, so every error is serde's
+/// own (`unknown variant `x`, expected one of ...`, `wanted string or table`).
 fn named<'de, D: Deserializer<'de>, T>(
     d: D,
     what: &'static str,
     names: &'static [&'static str],
     find: fn(&str) -> Option<T>,
 ) -> Result<T, D::Error> {
+    use serde::de::{EnumAccess, Error, VariantAccess};
     struct V<T> {
         what: &'static str,
         names: &'static [&'static str],
         find: fn(&str) -> Option<T>,
     }
-    impl<T> serde::de::Visitor<'_> for V<T> {
+    impl<'de, T> serde::de::Visitor<'de> for V<T> {
         type Value = T;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str(self.what)
         }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        fn visit_str<E: Error>(self, v: &str) -> Result<T, E> {
             (self.find)(v).ok_or_else(|| E::unknown_variant(v, self.names))
         }
+        fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<T, A::Error> {
+            let (name, variant): (String, _) = data.variant()?;
+            let v =
+                (self.find)(&name).ok_or_else(|| A::Error::unknown_variant(&name, self.names))?;
+            variant.unit_variant()?;
+            Ok(v)
+        }
     }
-    d.deserialize_str(V { what, names, find })
+    d.deserialize_enum(what, names, V { what, names, find })
 }
 
 /// CONFIG_HZ: one of 100, 250, 300, 1000.
@@ -1090,14 +1109,21 @@ duration = "1.5s"
         }
         assert_eq!(KernelPreset::from_name("v9"), None);
         for s in SiProfile::ALL {
-            let src = format!("name = \"x\"\nstop = \"1s\"\n[driver]\nsi = \"{}\"\n", s.name);
+            let src = format!(
+                "name = \"x\"\nstop = \"1s\"\n[driver]\nsi = \"{}\"\n",
+                s.name
+            );
             let sc = Scenario::from_toml_str(&src).unwrap();
             assert_eq!(sc.driver.si, Some(s));
             assert_eq!(Scenario::from_toml_str(&sc.to_toml_string()).unwrap(), sc);
         }
         let e = Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\n[driver]\nsi = \"v2099\"\n")
             .unwrap_err();
-        assert_eq!((e.line, e.field.as_deref()), (Some(4), Some("driver.si")), "{e}");
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(4), Some("driver.si")),
+            "{e}"
+        );
         assert!(
             e.message
                 .ends_with("unknown variant `v2099`, expected one of `pre-2014`, `v2014`, `v2016`, `v2020`, `current`"),

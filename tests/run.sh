@@ -2,7 +2,8 @@
 # The project's one test command (README "Test"), also what .ci/run calls.
 #
 #   bash tests/run.sh            # everything: format, lints, unit + integration + property
-#                                # tests, then the real-kernel QEMU rig (installs its packages)
+#                                # tests (layering and citation checks among them), docs,
+#                                # then the real-kernel QEMU rig (installs its packages)
 #   bash tests/run.sh --no-vm    # the same without the QEMU rig (no packages installed)
 #
 # Every step must pass; the first failure stops the run with a non-zero exit.
@@ -27,6 +28,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit, integration, property and doc tests)"
 cargo test --workspace --locked
+
+step "cargo doc (every public item documented, no broken links: warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 
 if [ "$run_vm" = 1 ]; then
     step "real-kernel rig: Debian's kernel under QEMU against QEMU's BMC and ours"

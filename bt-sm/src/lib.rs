@@ -111,7 +111,7 @@
 //! assert_eq!(&rsp[..n], &[0x1c, 0x01, 0xc3]); // timeout
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod cc;
 pub mod io;

@@ -36,7 +36,7 @@
 //! # Ok::<(), bmcwd::client::ClientError>(())
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod client;
 pub mod commands;

@@ -37,7 +37,7 @@
 //! print!("{}", trace.render_timeline());
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod bmc;
 #[cfg(feature = "explore")]

@@ -1,6 +1,6 @@
 //! Shared helpers for the workspace-level integration and property tests in `tests/tests/`.
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 use std::path::PathBuf;
 

@@ -52,7 +52,7 @@
 //! assert_eq!(wd.next_deadline(), None);
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod codec;
 pub mod profile;

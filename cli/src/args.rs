@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipmi_watchdog::{PreTimeoutInterrupt, TimerAction, TimerUse};
 
+use bmc_sim::scenario::KernelPreset;
 use bmcwd::duration::Deciseconds;
 
 /// Arm, pet, read and disarm the IPMI BMC watchdog; run BT/BMC simulations.
@@ -336,6 +337,33 @@ pub enum BmcPreset {
     Openbmc,
 }
 
+/// The names of `bmc_sim::scenario::KernelPreset::ALL` as the possible values
+/// of a kernel-preset argument (help text and completions); the value stays a
+/// string, checked by `simcmd::preset` with an error that lists the names.
+#[derive(Debug, Clone, Copy)]
+pub struct KernelPresetName;
+
+impl clap::builder::TypedValueParser for KernelPresetName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(KernelPreset::ALL.iter().map(|p| {
+            clap::builder::PossibleValue::new(p.name).help(p.description)
+        })))
+    }
+}
+
 /// Watchdog behaviour profiles (`ipmi_watchdog::CompatProfile`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WatchdogProfile {
@@ -374,9 +402,13 @@ pub enum ScenarioCommand {
     /// Search random fault schedules for a property violation and print the
     /// shrunk counterexample as a scenario file.
     Explore {
-        /// Kernel preset to test: v2.6.12, v3.13, v3.14, v4.14, v4.19,
-        /// mainline, fixed-reset, fixed-b8.
-        #[arg(long, value_name = "PROFILE")]
+        /// Kernel preset to test (a `[driver] kernel` name of scenario files).
+        #[arg(
+            long,
+            visible_alias = "kernel",
+            value_name = "PROFILE",
+            value_parser = KernelPresetName
+        )]
         profile: String,
         /// Fault space shaped after a historical bug: b3 (dead BMC at probe),
         /// b4 (silence at a command), b6 (request during the capabilities

@@ -275,10 +275,10 @@ pub fn space_for_bug(bug: Option<&str>) -> Result<Space, CliError> {
 
 /// Kernel preset by its scenario-file name (`v3.13`, `mainline`, …).
 pub fn preset(name: &str) -> Result<KernelPreset, CliError> {
-    serde_json::from_value(Value::String(name.to_string())).map_err(|_| {
+    KernelPreset::from_name(name).ok_or_else(|| {
         CliError::Usage(format!(
-            "--profile {name}: unknown kernel preset; use one of v2.6.12, v3.13, v3.14, v4.14, \
-             v4.19, mainline, fixed-reset, fixed-b8"
+            "--profile {name}: unknown kernel preset; use one of {}",
+            KernelPreset::NAMES.join(", ")
         ))
     })
 }

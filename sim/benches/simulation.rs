@@ -59,11 +59,11 @@ fn time_to_find(c: &mut Criterion) {
         (
             "B-4_mainline",
             Space::SilenceAtCommand,
-            KernelPreset::Mainline,
+            KernelPreset::MAINLINE,
         ),
         ("B-6_v3.14", Space::CapsWindow, KernelPreset::V3_14),
         ("B-3_v3.13", Space::DeadAtProbe, KernelPreset::V3_13),
-        ("B-8_mainline", Space::StuckB2h, KernelPreset::Mainline),
+        ("B-8_mainline", Space::StuckB2h, KernelPreset::MAINLINE),
     ] {
         let cfg = ExploreConfig {
             space,

@@ -525,7 +525,7 @@ pub fn search_with_progress(
             if let Some(v) = &v {
                 sc.description = format!(
                     "counterexample for kernel {} found by `{}` search: {v}",
-                    kernel.name(),
+                    kernel.name,
                     cfg.space.name()
                 );
             }

@@ -86,7 +86,7 @@ fn busy_bmc_at_load_hangs_mainline_detect_in_the_reset_loop() {
         "mainline",
         "[[fault]]\nkind = \"silent\"\nat = \"0s\"\n[bmc]\ntake_latency = \"0s\"",
     );
-    sc.driver.kernel = KernelPreset::Mainline;
+    sc.driver.kernel = KernelPreset::MAINLINE;
     let t = run(&sc);
     assert_eq!(
         lines_with(&t, "using default values").len(),

@@ -54,7 +54,7 @@ fn violation(sc: &Scenario) -> explore::Violation {
 fn b4_seq_based_reset_loops_on_mainline_and_not_with_fixed_reset() {
     let sc = counterexample(search(
         Space::SilenceAtCommand,
-        KernelPreset::Mainline,
+        KernelPreset::MAINLINE,
         Property::Liveness,
         64,
     ));
@@ -80,12 +80,12 @@ fn b4_seq_based_reset_loops_on_mainline_and_not_with_fixed_reset() {
     );
     // The same schedule is handled on the fixed profile.
     let mut fixed = sc.clone();
-    fixed.driver.kernel = KernelPreset::FixedReset;
+    fixed.driver.kernel = KernelPreset::FIXED_RESET;
     assert_eq!(check(Property::Liveness, &fixed, &run(&fixed)), Ok(()));
     // And no schedule of the space breaks it.
     search(
         Space::SilenceAtCommand,
-        KernelPreset::FixedReset,
+        KernelPreset::FIXED_RESET,
         Property::Liveness,
         64,
     )
@@ -115,7 +115,7 @@ fn b6_caps_inside_the_state_machine_answers_d5_to_a_healthy_bmc() {
     .expect("detect-time caps hold");
     search(
         Space::CapsWindow,
-        KernelPreset::Mainline,
+        KernelPreset::MAINLINE,
         Property::Liveness,
         64,
     )
@@ -166,7 +166,7 @@ fn b3_pre_2014_init_wait_stretches_probe_timeouts() {
 fn b8_stuck_b2h_suppresses_the_timeout_on_mainline_only() {
     let sc = counterexample(search(
         Space::StuckB2h,
-        KernelPreset::Mainline,
+        KernelPreset::MAINLINE,
         Property::Liveness,
         32,
     ));
@@ -181,7 +181,7 @@ fn b8_stuck_b2h_suppresses_the_timeout_on_mainline_only() {
     );
     search(
         Space::StuckB2h,
-        KernelPreset::FixedB8,
+        KernelPreset::FIXED_B8,
         Property::Liveness,
         32,
     )
@@ -190,7 +190,7 @@ fn b8_stuck_b2h_suppresses_the_timeout_on_mainline_only() {
 
 #[test]
 fn proposed_profile_passes_the_mixed_space() {
-    search(Space::Mixed, KernelPreset::FixedB8, Property::Liveness, 96)
+    search(Space::Mixed, KernelPreset::FIXED_B8, Property::Liveness, 96)
         .expect("all fixes together hold");
 }
 
@@ -218,7 +218,7 @@ fn search_api_reports_counterexample_progress_and_counts() {
     assert_eq!(again, sc);
     // A profile without the bug: no counterexample, every case tried.
     let out = explore::search(
-        KernelPreset::Mainline,
+        KernelPreset::MAINLINE,
         Property::Liveness,
         &cfg(Space::CapsWindow, 40),
     );
@@ -233,10 +233,10 @@ fn fast_forward_never_changes_what_happens() {
     // every jiffy.
     use proptest::strategy::Strategy;
     for kernel in [
-        KernelPreset::Mainline,
+        KernelPreset::MAINLINE,
         KernelPreset::V3_14,
         KernelPreset::V2_6_12,
-        KernelPreset::FixedB8,
+        KernelPreset::FIXED_B8,
     ] {
         let mut runner = explore::runner_for(&cfg(Space::Mixed, 48));
         // Also vary the interrupt mode and HZ (the spaces use polling at 250).

@@ -156,7 +156,7 @@ fn reset_loop_at_seq_wrap_never_ends_on_mainline_and_fails_cleanly_when_fixed() 
     );
 
     let mut fixed = sc.clone();
-    fixed.driver.kernel = KernelPreset::FixedReset;
+    fixed.driver.kernel = KernelPreset::FIXED_RESET;
     let t = run(&fixed);
     assert!(lines_with(&t, "BT reset").is_empty(), "{}", t.render_log());
     let c = t
@@ -228,7 +228,7 @@ fn stuck_b2h_blocks_mainline_for_the_whole_fault_but_not_the_b8_fix() {
         t.render_log()
     );
     let mut fixed = sc.clone();
-    fixed.driver.kernel = KernelPreset::FixedB8;
+    fixed.driver.kernel = KernelPreset::FIXED_B8;
     let t = run(&fixed);
     let c = t
         .completions
@@ -404,7 +404,7 @@ fn bad_scenario_file_names_file_line_and_field() {
 
 #[test]
 fn sms_attention_fetches_flags_and_clears_the_pretimeout_b10_delays_it() {
-    use bmc_sim::scenario::SiProfileName;
+    use bmc_sim::SiProfile;
     let sc = shipped("attn-pretimeout");
     let clear_latency = |sc: &Scenario| {
         let t = run(sc);
@@ -435,7 +435,7 @@ fn sms_attention_fetches_flags_and_clears_the_pretimeout_b10_delays_it() {
     };
     let now = clear_latency(&sc);
     let mut old = sc.clone();
-    old.driver.si = Some(SiProfileName::V2014);
+    old.driver.si = Some(SiProfile::V2014);
     let before = clear_latency(&old);
     // d9dffd2a0bd8: the next request goes out in the same handler run (answered
     // ~1 ms later); before it, it waited for the next long timer tick (8 ms at HZ=250).
@@ -498,7 +498,7 @@ fn failed_in_sm_caps_fetch_swallows_the_next_response() {
 
 #[test]
 fn unload_with_a_silent_bmc_blocks_for_an_hour_before_the_2022_fix() {
-    use bmc_sim::scenario::SiProfileName;
+    use bmc_sim::SiProfile;
     let unload_time = |sc: &Scenario| {
         let t = run(sc);
         let at = |what: &str| {
@@ -518,7 +518,7 @@ fn unload_with_a_silent_bmc_blocks_for_an_hour_before_the_2022_fix() {
     let before = unload_time(&sc);
     assert!((3600.0..3600.1).contains(&before), "{before}");
     let mut fixed = sc.clone();
-    fixed.driver.si = Some(SiProfileName::Current);
+    fixed.driver.si = Some(SiProfile::CURRENT);
     let after = unload_time(&fixed);
     // Cumulative crediting: done in a few dozen jiffies (kernel-bt.md B-9 analysis).
     assert!((0.1..0.5).contains(&after), "{after}");

@@ -544,14 +544,18 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__scenario__subcmd__explore)
-            opts="-h -V --profile --bug --property --cases --seed --out --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-h -V --kernel --profile --bug --property --cases --seed --out --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --profile)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "v2.6.12 v3.13 v3.14 v4.14 v4.19 mainline fixed-reset fixed-b8" -- "${cur}"))
+                    return 0
+                    ;;
+                --kernel)
+                    COMPREPLY=($(compgen -W "v2.6.12 v3.13 v3.14 v4.14 v4.19 mainline fixed-reset fixed-b8" -- "${cur}"))
                     return 0
                     ;;
                 --bug)

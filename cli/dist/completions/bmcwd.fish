@@ -186,7 +186,14 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_su
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -s h -l help -d 'Print help'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from run" -s V -l version -d 'Print version'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l profile -d 'Kernel preset to test: v2.6.12, v3.13, v3.14, v4.14, v4.19, mainline, fixed-reset, fixed-b8' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l profile -l kernel -d 'Kernel preset to test (a `[driver] kernel` name of scenario files)' -r -f -a "v2.6.12\t'2.6.12-2.6.14: original BT driver (HOSED), 100 us init-wait credit (B-3)'
+v3.13\t'2.6.31-3.13: caps inside the SM (B-6), seq reset heuristic (B-4), 100 us init wait (B-3)'
+v3.14\t'3.14-4.4: e21404dc0ac7 fixed B-3; B-4, B-6, B-10 remain'
+v4.14\t'4.5-4.17: d9dffd2a0bd8 (B-10) and fe50a7d0393a applied; B-4, B-6 remain'
+v4.19\t'4.18-5.9: caps in detect (B-6 fixed); B-4, B-8 remain'
+mainline\t'5.10-now: as v4.19 plus Get Device ID retries; B-4, B-8 remain'
+fixed-reset\t'mainline with the reset only during init (B-4 fix; not upstream)'
+fixed-b8\t'mainline with B-4 and B-8 fixed, one reset per message (proposal)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l bug -d 'Fault space shaped after a historical bug: b3 (dead BMC at probe), b4 (silence at a command), b6 (request during the capabilities fetch), b8 (stuck B2H_ATN); default: all of them mixed' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l property -d 'Property to check: liveness (all of the following), bounded-completion, recovers-when-healthy, no-reset-loop' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l cases -d 'Number of random cases' -r
@@ -198,7 +205,7 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_su
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l json -d 'Print machine-readable JSON on stdout instead of text'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -s V -l version -d 'Print version'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from help" -f -a "run" -d 'Run a scenario file: kernel-style log and a timeline'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from help" -f -a "explore" -d 'Search random fault schedules for a property violation and print the shrunk counterexample as a scenario file'

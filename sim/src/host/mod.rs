@@ -3,7 +3,8 @@
 //! What the kernel does above the BT state machine ([`ipmi_bt_sm::BtSm`]):
 //! the SI layer of `ipmi_si_intf.c` ([`si`]), the jiffy clock and the
 //! deadline queue ([`sched`]), and the message handler of `ipmi_msghandler.c`
-//! ([`msghandler`]).
+//! ([`msghandler`]). [`presets`] holds the named kernels ([`KernelPreset`]) and
+//! SI-layer profiles: one row of data each.
 //!
 //! The host model does not know the simulated BMC or the scenario layer: it
 //! drives any register device that implements [`si::SimDevice`], and reports
@@ -12,11 +13,13 @@
 
 mod events;
 pub mod msghandler;
+pub mod presets;
 pub mod sched;
 pub mod si;
 
 pub use events::{HostEvents, SiPhase};
 pub use msghandler::{Completion, MsgHandler, Pending};
+pub use presets::KernelPreset;
 pub use si::{
     Bus, HostLimits, Origin, RegEvent, SiDriver, SiEnv, SiMsg, SiProfile, SiStats, SimDevice,
 };

@@ -8,7 +8,8 @@
 //! `handle_flags`, `wait_for_msg_done`, `try_get_dev_id`), each with the
 //! behaviour read at torvalds/linux `drivers/char/ipmi/ipmi_si_intf.c` @
 //! 02897f5e56b2 (see `spec-notes/si-driver.md` for what was verified and the
-//! history behind each [`SiProfile`] switch).
+//! history behind each [`SiProfile`] switch; the named profiles are rows in
+//! [`super::presets`]).
 //!
 //! The model is sans-IO like the state machine: it is handed an [`SiEnv`] with
 //! the state machine, the register bus (a [`SimDevice`]), the kernel log and the
@@ -96,65 +97,6 @@ pub enum UnloadWait {
     /// one-jiffy sleep. The timer is stopped, so the stamp is never refreshed
     /// and each iteration credits the *cumulative* time since it (analysis).
     ElapsedSinceLastTimer,
-}
-
-impl SiProfile {
-    /// 2.6.12 … 3.13: 100 µs init-wait credit (B-3), no restart, no retry.
-    pub const PRE_2014: Self = Self {
-        name: "pre-2014",
-        kernels: "2.6.12 .. 3.13",
-        init_wait_credit: InitWaitCredit::Fixed100us,
-        restart_after_complete: false,
-        get_device_id_retries: 0,
-        unload_wait: UnloadWait::Poll10us,
-    };
-    /// 3.14 … 4.4: e21404dc0ac7 applied.
-    pub const V2014: Self = Self {
-        name: "v2014",
-        kernels: "3.14 .. 4.4",
-        init_wait_credit: InitWaitCredit::JiffiesToUsecs,
-        restart_after_complete: false,
-        get_device_id_retries: 0,
-        unload_wait: UnloadWait::Poll10us,
-    };
-    /// 4.5 … 5.9: d9dffd2a0bd8 applied.
-    pub const V2016: Self = Self {
-        name: "v2016",
-        kernels: "4.5 .. 5.9",
-        init_wait_credit: InitWaitCredit::JiffiesToUsecs,
-        restart_after_complete: true,
-        get_device_id_retries: 0,
-        unload_wait: UnloadWait::Poll10us,
-    };
-    /// 5.10 … now: Get Device ID retried up to 5 times at probe.
-    /// 5.10 … 6.0: Get Device ID retried up to 5 times at probe (release of
-    /// the B-9 fix UNVERIFIED; taken as 6.1).
-    pub const V2020: Self = Self {
-        name: "v2020",
-        kernels: "5.10 .. 6.0",
-        init_wait_credit: InitWaitCredit::JiffiesToUsecs,
-        restart_after_complete: true,
-        get_device_id_retries: 5,
-        unload_wait: UnloadWait::Poll10us,
-    };
-    /// 6.1 … now: unload waits credit elapsed jiffies (B-9 fix).
-    pub const CURRENT: Self = Self {
-        name: "current",
-        kernels: "6.1 .. mainline",
-        init_wait_credit: InitWaitCredit::JiffiesToUsecs,
-        restart_after_complete: true,
-        get_device_id_retries: 5,
-        unload_wait: UnloadWait::ElapsedSinceLastTimer,
-    };
-
-    /// Every profile, oldest first.
-    pub const ALL: [Self; 5] = [
-        Self::PRE_2014,
-        Self::V2014,
-        Self::V2016,
-        Self::V2020,
-        Self::CURRENT,
-    ];
 }
 
 /// How many polls of `per_poll_us` each may be credited in one `event()` call

@@ -1,9 +1,9 @@
 //! Lowering a [`Scenario`] to what the layers below take: the driver
 //! profiles ([`DriverChoice`]), the BMC's [`BmcConfig`] and its [`FaultPlan`].
 
-use ipmi_bt_sm::{Behaviour, KernelProfile, PrintkEra};
+use ipmi_bt_sm::{Behaviour, KernelProfile};
 
-use super::schema::{BmcPreset, KernelPreset, Scenario, SiProfileName};
+use super::schema::{BmcPreset, KernelPreset, Scenario};
 use crate::bmc::fault::FaultPlan;
 use crate::bmc::{BmcConfig, BtCapabilities};
 use crate::host::si::SiProfile;
@@ -15,65 +15,31 @@ pub struct DriverChoice {
     pub preset: KernelPreset,
     /// BT state-machine profile.
     pub bt: KernelProfile,
-    /// Its switches, adjusted for the preset (e.g. printk joining of 2.6.31+).
+    /// Its switches, in the preset's printk era unless `bt` was overridden.
     pub behaviour: Behaviour,
     /// SI-layer profile.
     pub si: SiProfile,
 }
 
-/// The BT and SI profiles of a kernel preset (see `spec-notes/si-driver.md`).
-pub fn preset_profiles(p: KernelPreset) -> (KernelProfile, SiProfile) {
-    match p {
-        KernelPreset::V2_6_12 => (KernelProfile::Linux2005, SiProfile::PRE_2014),
-        KernelPreset::V3_13 => (KernelProfile::CapsInSm, SiProfile::PRE_2014),
-        KernelPreset::V3_14 => (KernelProfile::CapsInSm, SiProfile::V2014),
-        KernelPreset::V4_14 => (KernelProfile::CapsInSmTimeoutFix, SiProfile::V2016),
-        KernelPreset::V4_19 => (KernelProfile::Mainline2018, SiProfile::V2016),
-        KernelPreset::Mainline => (KernelProfile::Mainline, SiProfile::CURRENT),
-        KernelPreset::FixedReset => (KernelProfile::FixedReset, SiProfile::CURRENT),
-        KernelPreset::FixedB8 => (KernelProfile::Proposed, SiProfile::CURRENT),
-    }
-}
-
-/// The SI profile for a scenario name.
-pub fn si_profile(n: SiProfileName) -> SiProfile {
-    match n {
-        SiProfileName::Pre2014 => SiProfile::PRE_2014,
-        SiProfileName::V2014 => SiProfile::V2014,
-        SiProfileName::V2016 => SiProfile::V2016,
-        SiProfileName::V2020 => SiProfile::V2020,
-        SiProfileName::Current => SiProfile::CURRENT,
-    }
-}
-
 impl Scenario {
-    /// The driver behaviour this scenario selects (preset plus overrides).
+    /// The driver behaviour this scenario selects: the preset's row of
+    /// [`KernelPreset::ALL`], then the `bt` and `si` overrides.
     pub fn driver_choice(&self) -> DriverChoice {
-        let (mut bt, mut si) = preset_profiles(self.driver.kernel);
-        if let Some(name) = &self.driver.bt {
-            if let Some(p) = KernelProfile::from_name(name) {
-                bt = p;
+        let preset = self.driver.kernel;
+        let (bt, mut behaviour) = match &self.driver.bt {
+            None => (preset.bt, preset.behaviour()),
+            // An overriding state machine brings its own printk era.
+            Some(name) => {
+                let bt = KernelProfile::from_name(name).unwrap_or(preset.bt);
+                (bt, bt.behaviour())
             }
-        }
-        if let Some(n) = self.driver.si {
-            si = si_profile(n);
-        }
-        let mut behaviour = bt.behaviour();
-        // bt-sm's CapsInSm models 2.6.20-2.6.30 printk joining; the v3.x presets
-        // are 2.6.31+ kernels, where a levelled printk always starts a line.
-        if matches!(
-            self.driver.kernel,
-            KernelPreset::V3_13 | KernelPreset::V3_14
-        ) && self.driver.bt.is_none()
-        {
-            behaviour.printk = PrintkEra::Modern;
-        }
+        };
         behaviour.debug = self.driver.bt_debug;
         DriverChoice {
-            preset: self.driver.kernel,
+            preset,
             bt,
             behaviour,
-            si,
+            si: self.driver.si.unwrap_or(preset.si),
         }
     }
 

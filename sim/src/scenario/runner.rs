@@ -19,7 +19,7 @@
 
 use ipmi_bt_sm::BtSm;
 
-pub use super::lower::{preset_profiles, si_profile, DriverChoice};
+pub use super::lower::DriverChoice;
 use super::schema::Scenario;
 use super::trace::{EventKind, Recorder, RunStats, Trace};
 use crate::bmc::device::DeviceEvents;
@@ -455,8 +455,8 @@ impl Simulation {
         self.rec.events.sort_by_key(|e| e.t);
         let sc = &self.scenario;
         let driver = format!(
-            "kernel {:?}: bt {} + si {} ({}), HZ={}, {}{}",
-            self.choice.preset,
+            "kernel {}: bt {} + si {} ({}), HZ={}, {}{}",
+            self.choice.preset.label(),
             self.choice.bt.name(),
             self.choice.si.name,
             self.choice.si.kernels,

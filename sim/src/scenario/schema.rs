@@ -40,6 +40,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::bmc::fault::{FaultEntry, FaultSpecError, FaultTiming, ParamDecl, ParamType};
 pub use crate::bmc::fault::{FaultKind, FaultParams, ParamValue};
 
+pub use crate::host::presets::KernelPreset;
+use crate::host::si::SiProfile;
+
 /// A whole scenario file. Field names are the TOML keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,9 +79,9 @@ pub struct Scenario {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DriverSpec {
-    /// Named kernel preset (see [`KernelPreset`]); sets `bt` and `si` unless they
-    /// are given explicitly.
-    #[serde(default)]
+    /// Named kernel preset (a row of [`KernelPreset::ALL`]); sets `bt` and `si`
+    /// unless they are given explicitly.
+    #[serde(default, with = "kernel_name")]
     pub kernel: KernelPreset,
     /// Override of the BT state-machine behaviour (`ipmi_bt_sm.c`): an
     /// `ipmi_bt_sm::KernelProfile` name (`linux-2.6.12`, `linux-2.6.15`,
@@ -86,9 +89,11 @@ pub struct DriverSpec {
     /// `fixed-reset`, `proposed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bt: Option<String>,
-    /// Override of the SI-layer behaviour (`ipmi_si_intf.c`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub si: Option<SiProfileName>,
+    /// Override of the SI-layer behaviour (`ipmi_si_intf.c`): a row of
+    /// [`SiProfile::ALL`] by name (`pre-2014`, `v2014`, `v2016`, `v2020`,
+    /// `current`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "si_name")]
+    pub si: Option<SiProfile>,
     /// CONFIG_HZ of the simulated kernel.
     #[serde(default)]
     pub hz: Hz,
@@ -499,105 +504,82 @@ impl<'de> Deserialize<'de> for FaultSpec {
     }
 }
 
-/// Named kernel versions: each selects a BT state-machine profile and an SI-layer
-/// profile (see `spec-notes/si-driver.md` for the commit mapping).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum KernelPreset {
-    /// 2.6.12 (2005): original BT design, 100 µs init-wait crediting.
-    #[serde(rename = "v2.6.12")]
-    V2_6_12,
-    /// 2.6.31 … 3.13: caps inside the SM (before fe50a7d0393a), 100 µs init wait (B-3).
-    #[serde(rename = "v3.13")]
-    V3_13,
-    /// 3.14 … 4.4: e21404dc0ac7 fixed the init wait; caps still inside the SM.
-    #[serde(rename = "v3.14")]
-    V3_14,
-    /// 4.5 … 4.14: d9dffd2a0bd8 loops after completion; fe50a7d0393a applied.
-    #[serde(rename = "v4.14")]
-    V4_14,
-    /// 4.19 … 5.9: caps fetched in bt_detect (B-6 fixed); no Get Device ID retry.
-    #[serde(rename = "v4.19")]
-    V4_19,
-    /// Current mainline: as v4.19 plus the Get Device ID retry loop.
-    #[default]
-    #[serde(rename = "mainline")]
-    Mainline,
-    /// Mainline with the reset gated on initialisation (B-4 fixed).
-    #[serde(rename = "fixed-reset")]
-    FixedReset,
-    /// Mainline with B-4 fixed, time charged in the stale-response drain (B-8)
-    /// and at most one reset per transaction (bt-sm's `proposed` profile).
-    #[serde(rename = "fixed-b8")]
-    FixedB8,
+/// Serde for a [`KernelPreset`] field: its name (`"v4.19"`); an unknown name
+/// is an error listing [`KernelPreset::NAMES`].
+mod kernel_name {
+    use super::{named, KernelPreset};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(p: &KernelPreset, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(p.name)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<KernelPreset, D::Error> {
+        named(
+            d,
+            "a kernel preset name",
+            KernelPreset::NAMES,
+            KernelPreset::from_name,
+        )
+    }
 }
 
-impl KernelPreset {
-    /// Every preset, oldest first.
-    pub const ALL: [KernelPreset; 8] = [
-        KernelPreset::V2_6_12,
-        KernelPreset::V3_13,
-        KernelPreset::V3_14,
-        KernelPreset::V4_14,
-        KernelPreset::V4_19,
-        KernelPreset::Mainline,
-        KernelPreset::FixedReset,
-        KernelPreset::FixedB8,
-    ];
+/// Serde for an optional [`SiProfile`] field: its name (`"v2014"`); an unknown
+/// name is an error listing [`SiProfile::NAMES`].
+mod si_name {
+    use super::{named, SiProfile};
+    use serde::{Deserializer, Serializer};
 
-    /// The name used in scenario files and on the command line.
-    pub const fn name(self) -> &'static str {
-        match self {
-            KernelPreset::V2_6_12 => "v2.6.12",
-            KernelPreset::V3_13 => "v3.13",
-            KernelPreset::V3_14 => "v3.14",
-            KernelPreset::V4_14 => "v4.14",
-            KernelPreset::V4_19 => "v4.19",
-            KernelPreset::Mainline => "mainline",
-            KernelPreset::FixedReset => "fixed-reset",
-            KernelPreset::FixedB8 => "fixed-b8",
+    pub fn serialize<S: Serializer>(p: &Option<SiProfile>, s: S) -> Result<S::Ok, S::Error> {
+        match p {
+            Some(p) => s.serialize_some(p.name),
+            None => s.serialize_none(),
         }
     }
 
-    /// Parse a [`name`](Self::name).
-    pub fn from_name(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.name() == s)
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SiProfile>, D::Error> {
+        named(
+            d,
+            "an SI profile name",
+            SiProfile::NAMES,
+            SiProfile::from_name,
+        )
+        .map(Some)
     }
+}
 
-    /// One line for help texts: kernels covered and the bugs present.
-    pub const fn description(self) -> &'static str {
-        match self {
-            KernelPreset::V2_6_12 => "2.6.12-2.6.14: original BT driver (HOSED), 100 us init-wait credit (B-3)",
-            KernelPreset::V3_13 => "2.6.31-3.13: caps inside the SM (B-6), seq reset heuristic (B-4), 100 us init wait (B-3)",
-            KernelPreset::V3_14 => "3.14-4.4: e21404dc0ac7 fixed B-3; B-4, B-6, B-10 remain",
-            KernelPreset::V4_14 => "4.5-4.17: d9dffd2a0bd8 (B-10) and fe50a7d0393a applied; B-4, B-6 remain",
-            KernelPreset::V4_19 => "4.18-5.9: caps in detect (B-6 fixed); B-4, B-8 remain",
-            KernelPreset::Mainline => "5.10-now: as v4.19 plus Get Device ID retries; B-4, B-8 remain",
-            KernelPreset::FixedReset => "mainline with the reset only during init (B-4 fix; not upstream)",
-            KernelPreset::FixedB8 => "mainline with B-4 and B-8 fixed, one reset per message (proposal)",
+/// A value written as one of `names`, looked up with `find`. It is read as
+/// a unit enum variant, as when these were enums, so every error is serde's
+/// own (`unknown variant `x`, expected one of ...`, `wanted string or table`).
+fn named<'de, D: Deserializer<'de>, T>(
+    d: D,
+    what: &'static str,
+    names: &'static [&'static str],
+    find: fn(&str) -> Option<T>,
+) -> Result<T, D::Error> {
+    use serde::de::{EnumAccess, Error, VariantAccess};
+    struct V<T> {
+        what: &'static str,
+        names: &'static [&'static str],
+        find: fn(&str) -> Option<T>,
+    }
+    impl<'de, T> serde::de::Visitor<'de> for V<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.what)
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<T, E> {
+            (self.find)(v).ok_or_else(|| E::unknown_variant(v, self.names))
+        }
+        fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<T, A::Error> {
+            let (name, variant): (String, _) = data.variant()?;
+            let v =
+                (self.find)(&name).ok_or_else(|| A::Error::unknown_variant(&name, self.names))?;
+            variant.unit_variant()?;
+            Ok(v)
         }
     }
-}
-
-impl fmt::Display for KernelPreset {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// SI-layer behaviour names (`[driver] si = ...`), see [`crate::host::si::SiProfile`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SiProfileName {
-    /// Before e21404dc0ac7 (v3.14): 100 µs credited per 1-jiffy init sleep (B-3).
-    Pre2014,
-    /// v3.14 … v4.4: correct init crediting; one event(0) after completion (B-10).
-    V2014,
-    /// v4.5 … v5.9: d9dffd2a0bd8 restarts the handler after completion.
-    V2016,
-    /// v5.10 … v6.0: plus GET_DEVICE_ID_MAX_RETRY = 5 at probe.
-    V2020,
-    /// Current (6.1+): plus the unload-wait fix (B-9).
-    Current,
+    d.deserialize_enum(what, names, V { what, names, find })
 }
 
 /// CONFIG_HZ: one of 100, 250, 300, 1000.
@@ -1020,12 +1002,35 @@ duration = "1.5s"
 
     #[test]
     fn preset_names_match_the_file_format() {
-        for p in KernelPreset::ALL {
+        for &p in KernelPreset::ALL {
             let src = format!("name = \"x\"\nstop = \"1s\"\n[driver]\nkernel = \"{p}\"\n");
-            assert_eq!(Scenario::from_toml_str(&src).unwrap().driver.kernel, p);
-            assert_eq!(KernelPreset::from_name(p.name()), Some(p));
+            let sc = Scenario::from_toml_str(&src).unwrap();
+            assert_eq!(sc.driver.kernel, p);
+            assert_eq!(KernelPreset::from_name(p.name), Some(p));
+            assert_eq!(Scenario::from_toml_str(&sc.to_toml_string()).unwrap(), sc);
         }
         assert_eq!(KernelPreset::from_name("v9"), None);
+        for s in SiProfile::ALL {
+            let src = format!(
+                "name = \"x\"\nstop = \"1s\"\n[driver]\nsi = \"{}\"\n",
+                s.name
+            );
+            let sc = Scenario::from_toml_str(&src).unwrap();
+            assert_eq!(sc.driver.si, Some(s));
+            assert_eq!(Scenario::from_toml_str(&sc.to_toml_string()).unwrap(), sc);
+        }
+        let e = Scenario::from_toml_str("name = \"x\"\nstop = \"1s\"\n[driver]\nsi = \"v2099\"\n")
+            .unwrap_err();
+        assert_eq!(
+            (e.line, e.field.as_deref()),
+            (Some(4), Some("driver.si")),
+            "{e}"
+        );
+        assert!(
+            e.message
+                .ends_with("unknown variant `v2099`, expected one of `pre-2014`, `v2014`, `v2016`, `v2020`, `current`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! The type is defined once, in the workspace's vocabulary crate
 //! (`ipmi_vocab::CompletionCode`); it is re-exported here so that
-//! `ipmi_bt_sm::CompletionCode` and `ipmi_bt_sm::cc::CompletionCode` keep
-//! working for users of the state machine alone.
+//! `ipmi_bt_sm::CompletionCode` keeps working for users of the state machine
+//! alone.
 
 pub use ipmi_vocab::CompletionCode;

@@ -18,13 +18,16 @@
 //! Collect the kernel's messages with any [`LogSink`] (a closure, `Vec<String>`,
 //! [`NullLog`]) or join them into `dmesg` lines with [`LineAssembler`].
 //!
-//! | Module | Holds |
+//! Everything is exported from the crate root except the register layout,
+//! which keeps its own namespace:
+//!
+//! | Part | Items |
 //! |---|---|
-//! | [`sm`] | [`BtSm`], [`SmResult`], detect |
-//! | [`state`] | [`State`] and the kernel's range tests |
-//! | [`profile`] | [`KernelProfile`] presets and [`Behaviour`] switches (mapping table) |
-//! | [`log`] | [`LogRecord`], [`LogMsg`], sinks, [`LineAssembler`], [`StatusText`] |
-//! | [`io`], [`regs`], [`cc`] | register access trait, register bits, completion codes |
+//! | the machine | [`BtSm`], [`SmResult`], detect ([`DetectRun`], [`DetectPhase`], [`NotPresent`]) |
+//! | states | [`State`], [`Design`] |
+//! | kernel behaviours | [`KernelProfile`] presets and [`Behaviour`] switches (mapping table) |
+//! | the kernel's log | [`LogRecord`], [`LogMsg`], sinks ([`LogSink`], [`NullLog`], [`FnSink`]), [`LineAssembler`], [`StatusText`] |
+//! | registers | the [`Io`] access trait, [`regs`] (offsets and bits: [`Ctrl`], [`IntMask`]), [`CompletionCode`] |
 //!
 //! # Example
 //!
@@ -113,13 +116,15 @@
 
 #![deny(missing_docs)]
 
-pub mod cc;
-pub mod io;
-pub mod log;
-pub mod profile;
+#![warn(unreachable_pub)]
+
+mod cc;
+mod io;
+mod log;
+mod profile;
 pub mod regs;
-pub mod sm;
-pub mod state;
+mod sm;
+mod state;
 
 pub use cc::CompletionCode;
 pub use io::Io;

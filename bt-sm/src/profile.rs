@@ -18,9 +18,9 @@
 
 use crate::log::{Level, LineAssembler, LogStyle, PrintkEra};
 
-/// The state-machine generation; declared beside [`State`](crate::State) (whose
-/// numbering depends on it) and re-exported here with the other switches.
-pub use crate::state::Design;
+// The state-machine generation ([`Design`]) is declared beside `State` (whose
+// numbering depends on it); the crate root exports it with the other switches.
+use crate::state::Design;
 
 /// When Get BT Interface Capabilities (NetFn App, cmd 0x36) is fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -14,7 +14,8 @@ use ipmi_vocab::{app, NetFn};
 use crate::cc::CompletionCode;
 use crate::io::Io;
 use crate::log::{Level, LogMsg, LogRecord, LogSink, LogStyle, NullLog, Reason};
-use crate::profile::{Behaviour, Design, KernelProfile, ResetRule, Y2005Variant};
+use crate::profile::{Behaviour, KernelProfile, ResetRule, Y2005Variant};
+use crate::state::Design;
 use crate::regs::Ctrl;
 use crate::state::State;
 
@@ -22,25 +23,25 @@ use crate::state::State;
 pub use ipmi_vocab::IPMI_MAX_MSG_LENGTH;
 /// Size of the request/response buffers: 272 + 2 as in newer kernels (the +2 holds
 /// the length and seq bytes of a maximal request; older kernels overran 272).
-pub const BUF_LEN: usize = IPMI_MAX_MSG_LENGTH + 2;
+pub(crate) const BUF_LEN: usize = IPMI_MAX_MSG_LENGTH + 2;
 /// Register bytes the BT interface claims (`bt_init_data` returns 3).
 pub const REGISTERS_CLAIMED: u32 = 3;
 /// `BT_NORMAL_TIMEOUT` (2006+): 5 s per attempt, in µs.
-pub const BT_NORMAL_TIMEOUT_US: i64 = 5_000_000;
+pub(crate) const BT_NORMAL_TIMEOUT_US: i64 = 5_000_000;
 /// `BT_NORMAL_RETRY_LIMIT` (2006+): default "retries" = total attempts.
-pub const BT_NORMAL_RETRY_LIMIT: i64 = 2;
+pub(crate) const BT_NORMAL_RETRY_LIMIT: i64 = 2;
 /// `BT_RESET_DELAY`: 6 s hold-off after the soft reset, in µs.
-pub const BT_RESET_DELAY_US: i64 = 6_000_000;
+pub(crate) const BT_RESET_DELAY_US: i64 = 6_000_000;
 /// 2005 `BT_NORMAL_TIMEOUT`: 2 s per attempt, in µs.
-pub const BT_2005_TIMEOUT_US: i64 = 2_000_000;
+pub(crate) const BT_2005_TIMEOUT_US: i64 = 2_000_000;
 /// 2005 `BT_RETRY_LIMIT`: retries after the first attempt (3 attempts).
-pub const BT_2005_RETRY_LIMIT: u32 = 2;
+pub(crate) const BT_2005_RETRY_LIMIT: u32 = 2;
 /// The soft-reset frame RESET2 writes: len 3, NetFn App/LUN 0, seq 42, cmd 0x03
 /// (Warm Reset, IPMI v2.0 §20.3).
-pub const RESET_FRAME: [u8; 4] = [0x03, NetFn::App.netfn_lun(0), 42, app::WARM_RESET];
+pub(crate) const RESET_FRAME: [u8; 4] = [0x03, NetFn::App.netfn_lun(0), 42, app::WARM_RESET];
 /// Get BT Interface Capabilities request: NetFn App (0x06 << 2), cmd 0x36
 /// (IPMI v2.0 §22.9).
-pub const GET_BT_CAPS: [u8; 2] = [NetFn::App.netfn_lun(0), app::GET_BT_CAPS];
+pub(crate) const GET_BT_CAPS: [u8; 2] = [NetFn::App.netfn_lun(0), app::GET_BT_CAPS];
 
 const CLR_WR_PTR: u8 = Ctrl::CLR_WR_PTR.bits();
 const CLR_RD_PTR: u8 = Ctrl::CLR_RD_PTR.bits();

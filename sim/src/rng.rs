@@ -6,7 +6,7 @@
 
 use core::time::Duration;
 
-use ipmi_vocab::time::duration_nanos;
+use ipmi_vocab::duration_nanos;
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast, seedable PRNG.
 ///

@@ -32,12 +32,13 @@
 
 #![cfg_attr(not(test), no_std)]
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
 mod cc;
 mod command;
 mod limits;
 mod netfn;
-pub mod time;
+mod time;
 
 pub use cc::CompletionCode;
 pub use command::{
@@ -48,4 +49,4 @@ pub use netfn::{
     pack_netfn_lun, split_netfn_lun, NetFn, NETFN_APP, NETFN_BRIDGE, NETFN_CHASSIS, NETFN_FIRMWARE,
     NETFN_SENSOR_EVENT, NETFN_STORAGE, NETFN_TRANSPORT,
 };
-pub use time::Instant;
+pub use time::{duration_nanos, Instant};

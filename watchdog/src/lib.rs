@@ -2,16 +2,20 @@
 //! simulated BMC and the typed codecs of its commands, shared by the
 //! simulator and the client.
 //!
-//! * [`codec`]: Set / Get / Reset Watchdog Timer and Get / Clear Message
-//!   Flags requests and responses, with exact encode/decode.
-//! * [`types`]: the field types ([`TimerUse`], [`TimerAction`],
+//! Everything is exported from the crate root:
+//!
+//! * Codecs: Set / Get / Reset Watchdog Timer and Get / Clear Message
+//!   Flags requests and responses ([`SetWatchdog`], [`GetWatchdogResponse`],
+//!   [`GetMessageFlagsResponse`], [`ClearMessageFlags`]), with exact
+//!   encode/decode ([`DecodeError`]).
+//! * Field types: [`TimerUse`], [`TimerAction`],
 //!   [`PreTimeoutInterrupt`], [`ExpirationFlags`], [`MessageFlags`],
-//!   [`Countdown`] in 100 ms units with a `Duration` API).
-//! * [`timer`]: the [`Watchdog`] model, driven by a caller-supplied
+//!   [`Countdown`] in 100 ms units with a `Duration` API.
+//! * The [`Watchdog`] model, driven by a caller-supplied
 //!   [`Instant`] (virtual nanoseconds); it never reads a clock.
-//! * [`profile`]: [`CompatProfile`] reproduces QEMU, OpenIPMI lanserv and
+//! * [`CompatProfile`] reproduces QEMU, OpenIPMI lanserv and
 //!   OpenBMC phosphor deviations from the spec.
-//! * [`sel`]: the "Watchdog 2" (sensor type 0x23) SEL event.
+//! * [`SelEvent`]: the "Watchdog 2" (sensor type 0x23) SEL event.
 //!
 //! Completion codes are [`ipmi_vocab::CompletionCode`] throughout (re-exported
 //! as [`CompletionCode`]); command numbers and names come from `ipmi_vocab` too.
@@ -53,13 +57,14 @@
 //! ```
 
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub mod codec;
-pub mod profile;
-pub mod sel;
-pub mod time;
-pub mod timer;
-pub mod types;
+mod codec;
+mod profile;
+mod sel;
+mod time;
+mod timer;
+mod types;
 
 pub use codec::{
     check_empty_request, command_name, split_completion, ClearMessageFlags, Data, DecodeError,

@@ -2,16 +2,16 @@
 //! type 0x6F (sensor-specific), IPMI v2.0 §42.2 Table 42-3 and the system
 //! event record format of §32.1.
 
-use crate::types::{PreTimeoutInterrupt, TimerAction, TimerUse};
+use crate::types::TimerAction;
 
 /// Sensor type "Watchdog 2" (IPMI v2.0 Table 42-3).
 pub const SENSOR_TYPE_WATCHDOG2: u8 = 0x23;
 /// Event/reading type "sensor-specific" (IPMI v2.0 Table 42-1).
 pub const EVENT_TYPE_SENSOR_SPECIFIC: u8 = 0x6F;
 /// SEL record type "system event record" (IPMI v2.0 §32.1).
-pub const RECORD_TYPE_SYSTEM_EVENT: u8 = 0x02;
+pub(crate) const RECORD_TYPE_SYSTEM_EVENT: u8 = 0x02;
 /// Event message format revision for IPMI v1.5/v2.0 (§32.1).
-pub const EVM_REV: u8 = 0x04;
+pub(crate) const EVM_REV: u8 = 0x04;
 
 /// Watchdog 2 sensor-specific offsets (IPMI v2.0 Table 42-3, sensor type 0x23).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,17 +55,6 @@ impl WatchdogOffset {
             Self::TimerInterrupt => "Timer interrupt",
         }
     }
-}
-
-/// Event Data 2 high nibble "interrupt type" for a pre-timeout interrupt
-/// (Table 42-3: 0 none, 1 SMI, 2 NMI, 3 messaging, 0xF unspecified).
-pub const fn interrupt_nibble(irq: PreTimeoutInterrupt) -> u8 {
-    irq.bits()
-}
-
-/// Event Data 2 low nibble "timer use at expiration" (1–5; 0xF unspecified).
-pub const fn use_nibble(timer_use: TimerUse) -> u8 {
-    timer_use.bits()
 }
 
 /// A Watchdog 2 sensor event, ready to be put in the SEL (and in the event

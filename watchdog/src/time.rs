@@ -7,8 +7,7 @@
 //! nanoseconds since it started, taken from `std::time::Instant`).
 //!
 //! The type is the workspace's one virtual-time type, defined in
-//! `ipmi_vocab::time`; `ipmi_watchdog::Instant` and `ipmi_watchdog::time::Instant`
-//! name it. Its arithmetic saturates, and it prints microseconds by default
+//! `ipmi_vocab`; `ipmi_watchdog::Instant` names it. Its arithmetic saturates, and it prints microseconds by default
 //! (`1.500000s`); the watchdog's event text asks for nanoseconds (`{:.9}`).
 
 pub use ipmi_vocab::Instant;

@@ -7,9 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bmc_sim::bmc::{BmcConfig, SimBmc};
-use bmc_sim::vmproto::server::VmServer;
-use bmc_sim::vmproto::simbmc::VmSimBmc;
+use bmc_sim::{BmcConfig, SimBmc};
+use bmc_sim::vmproto::VmServer;
+use bmc_sim::vmproto::VmSimBmc;
 use bmc_sim::vmproto::ServerOptions;
 use bmcwd::client::Client;
 use bmcwd::transport::vm::VmSocketTransport;

@@ -326,7 +326,7 @@ pub struct DaemonArgs {
     pub max_backoff: Deciseconds,
 }
 
-/// Simulated BMC presets (`bmc_sim::bmc::config::BmcConfig`).
+/// Simulated BMC presets (`bmc_sim::BmcConfig`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BmcPreset {
     /// A healthy real-ish BMC, IPMI-spec watchdog.

@@ -6,17 +6,17 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bmc_sim::bmc::config::BmcConfig;
-use bmc_sim::bmc::BmcPort;
-use bmc_sim::bmc::SimBmc;
-use bmc_sim::vmproto::server::{watch_fault_file, VmServer};
-use bmc_sim::vmproto::simbmc::VmSimBmc;
+use bmc_sim::BmcConfig;
+use bmc_sim::BmcPort;
+use bmc_sim::SimBmc;
+use bmc_sim::vmproto::{watch_fault_file, VmServer};
+use bmc_sim::vmproto::VmSimBmc;
 use bmc_sim::vmproto::{ServerOptions, VmLogFn};
 
 use std::io::IsTerminal;
 
 use bmc_sim::explore::{search_with_progress, ExploreConfig, Progress, Property, Space};
-use bmc_sim::scenario::trace::{EventKind, Trace};
+use bmc_sim::scenario::{EventKind, Trace};
 use bmc_sim::scenario::{KernelPreset, Scenario};
 use bmc_sim::Instant;
 use bmc_sim::Origin;
@@ -107,7 +107,7 @@ fn cannot_write(path: &Path, e: &std::io::Error) -> CliError {
 
 fn scenario_run(cli: &Cli, file: &Path, svg: Option<&Path>) -> Result<(), CliError> {
     let sc = load_scenario(file)?;
-    let trace = bmc_sim::scenario::runner::run(&sc);
+    let trace = bmc_sim::scenario::run(&sc);
     // Print the trace first: a bad --svg path must not lose it.
     print_trace(cli, file, &trace);
     if let Some(path) = svg {
@@ -155,7 +155,7 @@ fn write_svg(trace: &Trace, path: &Path) -> Result<(), CliError> {
 }
 
 fn render_svg(trace: &Trace) -> Result<String, CliError> {
-    Ok(bmc_sim::scenario::svg::render(trace))
+    Ok(bmc_sim::scenario::render_svg(trace))
 }
 
 fn origin_json(o: &Origin) -> Value {
@@ -223,7 +223,7 @@ pub fn trace_json(trace: &Trace) -> Value {
             "origin": origin_json(&c.origin),
             "netfn": c.netfn(),
             "cmd": c.cmd(),
-            "command": bmc_sim::scenario::trace::command_name(c.netfn(), c.cmd()),
+            "command": bmc_sim::scenario::command_name(c.netfn(), c.cmd()),
             "request": hex(&c.request),
             "response": hex(&c.response),
             "cc": c.cc.0,
@@ -598,7 +598,7 @@ cmd = 0x01
     #[test]
     fn a_truncated_run_is_an_input_error_naming_file_time_and_reason() {
         let sc = Scenario::from_toml_str(TINY).unwrap();
-        let mut trace = bmc_sim::scenario::runner::run(&sc);
+        let mut trace = bmc_sim::scenario::run(&sc);
         let file = Path::new("flood.toml");
         assert!(stopped_early(file, &trace).is_ok());
         assert_eq!(trace_json(&trace)["truncated"], Value::Null);

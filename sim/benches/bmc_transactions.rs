@@ -5,7 +5,7 @@
 
 use core::time::Duration;
 
-use bmc_sim::bmc::{BmcConfig, SimBmc};
+use bmc_sim::{BmcConfig, SimBmc};
 use bmc_sim::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ipmi_bt_sm::{BtSm, Io, KernelProfile, NullLog, SmResult};

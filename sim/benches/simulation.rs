@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use bmc_sim::explore::{search, ExploreConfig, Property, Space};
-use bmc_sim::scenario::runner::run;
+use bmc_sim::scenario::run;
 use bmc_sim::scenario::{KernelPreset, Scenario};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 

@@ -26,8 +26,8 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use crate::host::si::Origin;
-use crate::scenario::runner::run;
-use crate::scenario::trace::{EventKind, Trace};
+use crate::scenario::run;
+use crate::scenario::{EventKind, Trace};
 use crate::scenario::{
     BmcSpec, DriverSpec, FaultKind, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario, TraceSpec,
 };

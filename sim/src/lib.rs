@@ -38,23 +38,24 @@
 //! ```
 
 #![deny(missing_docs)]
+#![warn(unreachable_pub)]
 
-pub mod bmc;
+mod bmc;
 #[cfg(feature = "explore")]
 pub mod explore;
-pub mod host;
-pub mod rng;
+mod host;
+mod rng;
 pub mod scenario;
 pub mod vmproto;
 
 pub use bmc::device::{BtDevice, DeviceEvents, NoEvents};
-pub use bmc::fault::{Fault, FaultAction, FaultKind, FaultPlan, Trigger};
-pub use bmc::{BmcConfig, BmcEvent, BmcEventKind, SimBmc};
+pub use bmc::fault::{
+    Fault, FaultAction, FaultKind, FaultPlan, ParamDecl, ParamType, ParamValue, Presence, Trigger,
+};
+pub use bmc::{BmcConfig, BmcEvent, BmcEventKind, BmcPort, HostAction, Reply, SimBmc};
 pub use host::msghandler::{Completion, MsgHandler, Pending};
 pub use host::si::{Origin, SiDriver, SiProfile, SimDevice};
 pub use host::HostEvents;
 pub use ipmi_vocab::Instant;
 pub use rng::SplitMix64;
-pub use scenario::runner::{run, RunLimits, Simulation};
-pub use scenario::trace::{Event, EventKind, Trace};
-pub use scenario::{KernelPreset, Scenario, ScenarioError};
+pub use scenario::{run, Event, EventKind, KernelPreset, RunLimits, Scenario, ScenarioError, Simulation, Trace};

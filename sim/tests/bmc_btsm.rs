@@ -1,13 +1,13 @@
 //! The host state machine (`ipmi_bt_sm::BtSm`, Linux mainline profile) against
 //! the simulated BMC, through public APIs only, with a trivial fixed-step loop
 //! (event every 1 ms with time 1000 µs, chained at 0 while it asks for
-//! CALL_WITHOUT_DELAY). The faithful kernel timer loop lives in `bmc_sim::si`;
+//! CALL_WITHOUT_DELAY). The faithful kernel timer loop lives in `bmc_sim::SiDriver`;
 //! this only checks that the two halves fit together.
 
 use core::time::Duration;
 
-use bmc_sim::bmc::fault::{Fault, FaultKind};
-use bmc_sim::bmc::{BmcConfig, SimBmc};
+use bmc_sim::{Fault, FaultKind};
+use bmc_sim::{BmcConfig, SimBmc};
 use bmc_sim::Instant;
 use ipmi_bt_sm::{BtSm, CompletionCode, KernelProfile, NullLog, SmResult};
 

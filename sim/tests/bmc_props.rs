@@ -4,8 +4,8 @@
 
 use core::time::Duration;
 
-use bmc_sim::bmc::fault::{Fault, FaultKind};
-use bmc_sim::bmc::{BmcConfig, SimBmc};
+use bmc_sim::{Fault, FaultKind};
+use bmc_sim::{BmcConfig, SimBmc};
 use bmc_sim::Instant;
 use ipmi_bt_sm::Io;
 use proptest::prelude::*;

@@ -2,7 +2,7 @@
 //! kinds and parameters declared in `bmc::fault` (`declare_faults!`), in
 //! declaration order.
 
-use bmc_sim::bmc::fault::{FaultKind, ParamDecl, Presence};
+use bmc_sim::{FaultKind, ParamDecl, Presence};
 
 /// One parameter as the README shows it: name, type, and required / what
 /// absence means / default, and a declared maximum.

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use bmc_sim::scenario::trace::{KernelLine, Trace};
+use bmc_sim::scenario::{KernelLine, Trace};
 use bmc_sim::scenario::Scenario;
 
 /// Path of a scenario shipped in `sim/scenarios/`.

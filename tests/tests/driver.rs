@@ -1,7 +1,7 @@
 //! The probe sequence of the SI-layer model: bt_detect, try_get_dev_id with the
 //! profile's retries, and what a missing device or BMC looks like in the log.
 
-use bmc_sim::scenario::runner::run;
+use bmc_sim::scenario::run;
 use bmc_sim::scenario::{KernelPreset, Scenario};
 use bmc_sim::Origin;
 use bmcwd_integration_tests::lines_with;

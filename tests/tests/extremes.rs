@@ -4,8 +4,8 @@
 //! names), the file is parsed, and whatever loads is run under small
 //! [`RunLimits`] with overflow checks on (tests build in debug).
 
-use bmc_sim::scenario::runner::{RunLimits, Simulation};
-use bmc_sim::scenario::trace::{EventKind, Trace};
+use bmc_sim::scenario::{RunLimits, Simulation};
+use bmc_sim::scenario::{EventKind, Trace};
 use bmc_sim::scenario::Scenario;
 use bmc_sim::Instant;
 use proptest::prelude::*;
@@ -276,7 +276,7 @@ fn load_and_run(src: &str) -> Result<Outcome, TestCaseError> {
     // Rendering and re-saving never panic; the saved file loads back equal.
     let _ = trace.render_log();
     let _ = trace.render_timeline();
-    let _ = bmc_sim::scenario::svg::render(&trace);
+    let _ = bmc_sim::scenario::render_svg(&trace);
     let back = Scenario::from_toml_str(&sc.to_toml_string());
     prop_assert_eq!(back.as_ref().ok(), Some(&sc), "{:?}", back.as_ref().err());
     Ok(Outcome::Ran {
@@ -329,7 +329,7 @@ fn run_limited(src: &str, limits: RunLimits) -> (Trace, String) {
         "the last event says why"
     );
     assert!(trace.render_timeline().contains("RUN STOPPED EARLY"));
-    assert!(bmc_sim::scenario::svg::render(&trace).contains("STOPPED EARLY"));
+    assert!(bmc_sim::scenario::render_svg(&trace).contains("STOPPED EARLY"));
     (trace, why)
 }
 
@@ -397,7 +397,7 @@ fn step_limit_stops_dense_polling() {
 fn shipped_scenarios_stay_well_inside_the_default_limits() {
     for name in bmcwd_integration_tests::shipped_names() {
         let sc = bmcwd_integration_tests::shipped(&name);
-        let t = bmc_sim::scenario::runner::run(&sc);
+        let t = bmc_sim::scenario::run(&sc);
         assert_eq!(t.truncated, None, "{name}");
         let l = RunLimits::DEFAULT;
         assert!(t.stats.steps * 10 < l.max_steps, "{name}: {:?}", t.stats);

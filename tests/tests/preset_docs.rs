@@ -1,5 +1,5 @@
 //! The kernel-preset lists in the READMEs are generated from the one list,
-//! `bmc_sim::host::presets::KernelPreset::ALL` (and `SiProfile::ALL`), and this
+//! `bmc_sim::KernelPreset::ALL` (and `SiProfile::ALL`), and this
 //! test fails when they are stale, like `cli/tests/completions.rs` does for the
 //! shell completions. Regenerate them with
 //! `BMCWD_BLESS=1 cargo test -p bmcwd-integration-tests --test preset_docs`.
@@ -11,7 +11,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use bmc_sim::host::presets::KernelPreset;
+use bmc_sim::KernelPreset;
 use bmc_sim::SiProfile;
 use ipmi_bt_sm::PrintkEra;
 

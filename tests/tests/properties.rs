@@ -6,7 +6,7 @@
 //! The runners are seeded, so the tests are deterministic.
 
 use bmc_sim::explore::{self, check, strategy, ExploreConfig, Property, Space};
-use bmc_sim::scenario::runner::run;
+use bmc_sim::scenario::run;
 use bmc_sim::scenario::{FaultKind, KernelPreset, Scenario};
 use bmc_sim::Origin;
 use ipmi_bt_sm::CompletionCode;
@@ -259,11 +259,11 @@ fn fast_forward_never_changes_what_happens() {
                 proptest::prop_assert_eq!(&a.log, &b.log);
                 proptest::prop_assert_eq!(&a.completions, &b.completions);
                 proptest::prop_assert_eq!(&a.pending, &b.pending);
-                let states = |t: &bmc_sim::scenario::trace::Trace| {
+                let states = |t: &bmc_sim::scenario::Trace| {
                     t.events
                         .iter()
                         .filter(|e| {
-                            matches!(e.kind, bmc_sim::scenario::trace::EventKind::State { .. })
+                            matches!(e.kind, bmc_sim::scenario::EventKind::State { .. })
                         })
                         .cloned()
                         .collect::<Vec<_>>()

@@ -2,8 +2,8 @@
 //! the right virtual times, the right completion codes, and the fast-forward of
 //! idle polls changes nothing observable.
 
-use bmc_sim::scenario::runner::run;
-use bmc_sim::scenario::trace::EventKind;
+use bmc_sim::scenario::run;
+use bmc_sim::scenario::EventKind;
 use bmc_sim::scenario::{KernelPreset, Scenario};
 use bmc_sim::Origin;
 use bmcwd_integration_tests::{assert_between, lines_with, shipped, shipped_names};
@@ -329,7 +329,7 @@ fn fast_forward_is_exact() {
             assert_eq!(a.log, b.log, "{name} irq={irq}");
             assert_eq!(a.completions, b.completions, "{name} irq={irq}");
             assert_eq!(a.pending, b.pending, "{name} irq={irq}");
-            let states = |t: &bmc_sim::scenario::trace::Trace| {
+            let states = |t: &bmc_sim::scenario::Trace| {
                 t.events
                     .iter()
                     .filter(|e| matches!(e.kind, EventKind::State { .. }))
@@ -374,7 +374,7 @@ fn every_shipped_scenario_loads_round_trips_and_runs() {
                 .starts_with(&format!("scenario {}  —  ", sc.name)),
             "{n}"
         );
-        let svg = bmc_sim::scenario::svg::render(&t);
+        let svg = bmc_sim::scenario::render_svg(&t);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"), "{n}");
     }
 }
@@ -446,7 +446,7 @@ fn sms_attention_fetches_flags_and_clears_the_pretimeout_b10_delays_it() {
 #[test]
 fn pictures_of_long_runs_stay_small() {
     let t = run(&shipped("24h-disconnect"));
-    let svg = bmc_sim::scenario::svg::render(&t);
+    let svg = bmc_sim::scenario::render_svg(&t);
     assert!(svg.len() < 1_000_000, "{} bytes", svg.len());
     assert!(svg.contains(">24h</text>") || svg.contains(">21h</text>"));
 }

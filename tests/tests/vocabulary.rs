@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use bmc_sim::bmc::{BmcConfig, SimBmc};
+use bmc_sim::{BmcConfig, SimBmc};
 use bmc_sim::Instant;
 use bmcwd::client::{stop_request, Client};
 use bmcwd::commands::{GetWatchdogTimer, ResetWatchdogTimer, SetWatchdogTimer};
@@ -73,23 +73,23 @@ fn simulated_bmc_answers_exactly_the_commands_marked_sim_bmc() {
         let Some(entry) = lookup(n, c) else {
             panic!("{} has no vocabulary entry", name_of(n, c));
         };
-        assert_eq!(bmc_sim::scenario::trace::command_name(n, c), entry.name);
-        assert_eq!(bmc_sim::scenario::trace::command_name(n | 1, c), entry.name);
+        assert_eq!(bmc_sim::scenario::command_name(n, c), entry.name);
+        assert_eq!(bmc_sim::scenario::command_name(n | 1, c), entry.name);
     }
     assert_eq!(
-        bmc_sim::scenario::trace::command_name(0x0A, 0x42),
+        bmc_sim::scenario::command_name(0x0A, 0x42),
         "Reserve SEL"
     );
     assert_eq!(
-        bmc_sim::scenario::trace::command_name(0x0A, 0x10),
+        bmc_sim::scenario::command_name(0x0A, 0x10),
         "Get FRU Inventory Area Info"
     );
     assert_eq!(
-        bmc_sim::scenario::trace::command_name(0x0A, 0x40),
+        bmc_sim::scenario::command_name(0x0A, 0x40),
         "Get SEL Info"
     );
     assert_eq!(
-        bmc_sim::scenario::trace::command_name(0x06, 0x37),
+        bmc_sim::scenario::command_name(0x06, 0x37),
         "command"
     );
 }

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant as WallInstant};
 
-use bmc_sim::bmc::BmcPort;
+use bmc_sim::BmcPort;
 use bmc_sim::Instant;
 use ipmi_bt_sm::CompletionCode;
 

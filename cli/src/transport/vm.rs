@@ -11,7 +11,7 @@
 //!   response `msg_id, netfn<<2 | lun, cmd, cc, data…, checksum, A0`;
 //!   checksum = two's complement of the byte sum of the unit before it.
 //! * Framing, msg_id allocation and the read loop are
-//!   `bmc_sim::vmproto::client::BlockingVmClient`'s (the same core as the
+//!   `bmc_sim::vmproto::BlockingVmClient`'s (the same core as the
 //!   async VM-side client the server's tests use); this module adds what a
 //!   management tool needs on top: a response must also carry the request's
 //!   command and NetFn + 1, and errors name the command and the socket.
@@ -27,7 +27,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bmc_sim::vmproto::client::{BlockingVmClient, VmClientError};
+use bmc_sim::vmproto::{BlockingVmClient, VmClientError};
 
 use super::{Request, Response, Transport, TransportError};
 

@@ -1,14 +1,17 @@
 //! Layer 3: scenarios.
 //!
 //! The scenario file format ([`Scenario`] and its parts), the event loop that runs one
-//! ([`runner`]) and joins the BMC core to the host model, what a run records
-//! ([`trace`]) and its picture ([`svg`]).
+//! ([`run`], [`Simulation`]) and joins the BMC core to the host model, what a run records
+//! ([`Trace`]) and its picture ([`render_svg`]).
 
-pub mod duration_text;
+mod duration_text;
 mod lower;
-pub mod runner;
+mod runner;
 mod schema;
-pub mod svg;
-pub mod trace;
+mod svg;
+mod trace;
 
+pub use runner::{run, RunLimits, Simulation};
 pub use schema::*;
+pub use svg::render as render_svg;
+pub use trace::{command_name, Event, EventKind, KernelLine, Trace};

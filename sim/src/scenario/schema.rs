@@ -1,6 +1,6 @@
 //! Scenario files: a workload, a fault schedule, a driver (kernel) profile and a
-//! BMC configuration, written in TOML, that [`crate::scenario::runner::run`] turns into a
-//! [`crate::scenario::trace::Trace`].
+//! BMC configuration, written in TOML, that [`run`](crate::scenario::run) turns into a
+//! [`Trace`](crate::scenario::Trace).
 //!
 //! The format is documented with examples in `sim/scenarios/README.md`. In short:
 //!

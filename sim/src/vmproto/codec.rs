@@ -16,7 +16,7 @@
 //! [`Unit`]s back; build outgoing bytes with an [`Encoder`].
 //!
 //! ```
-//! use bmc_sim::vmproto::codec::{Decoder, Encoder, VmRequest, Unit};
+//! use bmc_sim::vmproto::{Decoder, Encoder, VmRequest, Unit};
 //!
 //! // QEMU asks for Get Device ID with msg_id 5 (bmc-watchdog.md §4.3).
 //! let mut dec = Decoder::new();

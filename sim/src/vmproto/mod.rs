@@ -15,13 +15,13 @@
 //!   timeouts), for tools that talk to a served BMC without QEMU (blocking;
 //!   an async one with the `server` feature).
 
-pub mod client;
-pub mod codec;
-pub mod connection;
-pub mod fault;
+mod client;
+mod codec;
+mod connection;
+mod fault;
 #[cfg(feature = "server")]
-pub mod server;
-pub mod simbmc;
+mod server;
+mod simbmc;
 
 #[cfg(feature = "server")]
 pub use client::VmClient;
@@ -32,5 +32,6 @@ pub use codec::{
 };
 pub use connection::{Connection, ServerOptions, VmLogFn};
 pub use fault::{FaultControl, VmFault, VmFaultSpec};
+pub use simbmc::VmSimBmc;
 #[cfg(feature = "server")]
 pub use server::{watch_fault_file, VmServer};

@@ -115,7 +115,6 @@
 //! ```
 
 #![deny(missing_docs)]
-
 #![warn(unreachable_pub)]
 
 mod cc;

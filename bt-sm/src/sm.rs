@@ -15,8 +15,8 @@ use crate::cc::CompletionCode;
 use crate::io::Io;
 use crate::log::{Level, LogMsg, LogRecord, LogSink, LogStyle, NullLog, Reason};
 use crate::profile::{Behaviour, KernelProfile, ResetRule, Y2005Variant};
-use crate::state::Design;
 use crate::regs::Ctrl;
+use crate::state::Design;
 use crate::state::State;
 
 /// `IPMI_MAX_MSG_LENGTH` (include/linux/ipmi_msgdefs.h), from the workspace vocabulary.

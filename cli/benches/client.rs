@@ -7,10 +7,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bmc_sim::{BmcConfig, SimBmc};
+use bmc_sim::vmproto::ServerOptions;
 use bmc_sim::vmproto::VmServer;
 use bmc_sim::vmproto::VmSimBmc;
-use bmc_sim::vmproto::ServerOptions;
+use bmc_sim::{BmcConfig, SimBmc};
 use bmcwd::client::Client;
 use bmcwd::transport::vm::VmSocketTransport;
 use criterion::{criterion_group, criterion_main, Criterion};

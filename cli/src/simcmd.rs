@@ -6,12 +6,12 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bmc_sim::vmproto::VmSimBmc;
+use bmc_sim::vmproto::{watch_fault_file, VmServer};
+use bmc_sim::vmproto::{ServerOptions, VmLogFn};
 use bmc_sim::BmcConfig;
 use bmc_sim::BmcPort;
 use bmc_sim::SimBmc;
-use bmc_sim::vmproto::{watch_fault_file, VmServer};
-use bmc_sim::vmproto::VmSimBmc;
-use bmc_sim::vmproto::{ServerOptions, VmLogFn};
 
 use std::io::IsTerminal;
 

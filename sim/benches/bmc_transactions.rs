@@ -5,8 +5,8 @@
 
 use core::time::Duration;
 
-use bmc_sim::{BmcConfig, SimBmc};
 use bmc_sim::Instant;
+use bmc_sim::{BmcConfig, SimBmc};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ipmi_bt_sm::{BtSm, Io, KernelProfile, NullLog, SmResult};
 

@@ -27,10 +27,10 @@ use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, Test
 
 use crate::host::si::Origin;
 use crate::scenario::run;
-use crate::scenario::{EventKind, Trace};
 use crate::scenario::{
     BmcSpec, DriverSpec, FaultKind, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario, TraceSpec,
 };
+use crate::scenario::{EventKind, Trace};
 
 /// BT_RESET_DELAY: the 6 s hold-off of RESET3 (ipmi_bt_sm.c).
 const RESET_HOLD_OFF: Duration = Duration::from_secs(6);

@@ -39,6 +39,7 @@
 
 #![deny(missing_docs)]
 #![warn(unreachable_pub)]
+#![warn(unnameable_types)]
 
 mod bmc;
 #[cfg(feature = "explore")]
@@ -48,14 +49,23 @@ mod rng;
 pub mod scenario;
 pub mod vmproto;
 
-pub use bmc::device::{BtDevice, DeviceEvents, NoEvents};
-pub use bmc::fault::{
-    Fault, FaultAction, FaultKind, FaultPlan, ParamDecl, ParamType, ParamValue, Presence, Trigger,
+pub use bmc::config::{
+    BmcConfig, BtCapabilities, ColdResetBehaviour, DeviceIdConfig, MalformedPolicy,
 };
-pub use bmc::{BmcConfig, BmcEvent, BmcEventKind, BmcPort, HostAction, Reply, SimBmc};
-pub use host::msghandler::{Completion, MsgHandler, Pending};
-pub use host::si::{Origin, SiDriver, SiProfile, SimDevice};
-pub use host::HostEvents;
+pub use bmc::device::{
+    AccessDir, BtDevice, BtDeviceConfig, DeviceEvents, DeviceState, NoEvents, PostError, Reg,
+    RegAccess,
+};
+pub use bmc::fault::{
+    ActiveFaults, Fault, FaultAction, FaultEntry, FaultKind, FaultParams, FaultPlan,
+    FaultSpecError, FaultTiming, ParamDecl, ParamType, ParamValue, Presence, Trigger,
+};
+pub use bmc::port::{BmcPort, HostAction, Reply};
+pub use bmc::sel::Sel;
+pub use bmc::{BmcEvent, BmcEventKind, DropReason, PostKind, ResetCause, Response, SimBmc};
+pub use host::msghandler::{Completion, Pending};
+pub use host::presets::KernelPreset;
+pub use host::si::{InitWaitCredit, Origin, RegEvent, SiProfile, UnloadWait};
 pub use ipmi_vocab::Instant;
 pub use rng::SplitMix64;
-pub use scenario::{run, Event, EventKind, KernelPreset, RunLimits, Scenario, ScenarioError, Simulation, Trace};
+pub use scenario::{run, Event, EventKind, RunLimits, Scenario, ScenarioError, Simulation, Trace};

@@ -4,9 +4,9 @@
 
 use core::time::Duration;
 
-use bmc_sim::{Fault, FaultKind};
-use bmc_sim::{BmcConfig, SimBmc};
 use bmc_sim::Instant;
+use bmc_sim::{BmcConfig, SimBmc};
+use bmc_sim::{Fault, FaultKind};
 use ipmi_bt_sm::Io;
 use proptest::prelude::*;
 

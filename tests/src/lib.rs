@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use bmc_sim::scenario::{KernelLine, Trace};
 use bmc_sim::scenario::Scenario;
+use bmc_sim::scenario::{KernelLine, Trace};
 
 /// Path of a scenario shipped in `sim/scenarios/`.
 pub fn scenario_path(name: &str) -> PathBuf {

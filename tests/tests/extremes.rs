@@ -4,9 +4,9 @@
 //! names), the file is parsed, and whatever loads is run under small
 //! [`RunLimits`] with overflow checks on (tests build in debug).
 
-use bmc_sim::scenario::{RunLimits, Simulation};
-use bmc_sim::scenario::{EventKind, Trace};
 use bmc_sim::scenario::Scenario;
+use bmc_sim::scenario::{EventKind, Trace};
+use bmc_sim::scenario::{RunLimits, Simulation};
 use bmc_sim::Instant;
 use proptest::prelude::*;
 use proptest::sample::select;

@@ -262,9 +262,7 @@ fn fast_forward_never_changes_what_happens() {
                 let states = |t: &bmc_sim::scenario::Trace| {
                     t.events
                         .iter()
-                        .filter(|e| {
-                            matches!(e.kind, bmc_sim::scenario::EventKind::State { .. })
-                        })
+                        .filter(|e| matches!(e.kind, bmc_sim::scenario::EventKind::State { .. }))
                         .cloned()
                         .collect::<Vec<_>>()
                 };

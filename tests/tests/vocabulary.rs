@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use bmc_sim::{BmcConfig, SimBmc};
 use bmc_sim::Instant;
+use bmc_sim::{BmcConfig, SimBmc};
 use bmcwd::client::{stop_request, Client};
 use bmcwd::commands::{GetWatchdogTimer, ResetWatchdogTimer, SetWatchdogTimer};
 use bmcwd::transport::{Request, Response, Transport, TransportError};
@@ -76,22 +76,13 @@ fn simulated_bmc_answers_exactly_the_commands_marked_sim_bmc() {
         assert_eq!(bmc_sim::scenario::command_name(n, c), entry.name);
         assert_eq!(bmc_sim::scenario::command_name(n | 1, c), entry.name);
     }
-    assert_eq!(
-        bmc_sim::scenario::command_name(0x0A, 0x42),
-        "Reserve SEL"
-    );
+    assert_eq!(bmc_sim::scenario::command_name(0x0A, 0x42), "Reserve SEL");
     assert_eq!(
         bmc_sim::scenario::command_name(0x0A, 0x10),
         "Get FRU Inventory Area Info"
     );
-    assert_eq!(
-        bmc_sim::scenario::command_name(0x0A, 0x40),
-        "Get SEL Info"
-    );
-    assert_eq!(
-        bmc_sim::scenario::command_name(0x06, 0x37),
-        "command"
-    );
+    assert_eq!(bmc_sim::scenario::command_name(0x0A, 0x40), "Get SEL Info");
+    assert_eq!(bmc_sim::scenario::command_name(0x06, 0x37), "command");
 }
 
 #[test]

@@ -218,9 +218,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 /// processes, serve one (`bmcwd sim serve --socket PATH`) and use
 /// [`vm::VmSocketTransport`].
 pub fn embedded_simulator() -> Box<dyn Transport> {
+    use bmc_sim::vmproto::VmSimBmc;
     use bmc_sim::BmcConfig;
     use bmc_sim::SimBmc;
-    use bmc_sim::vmproto::VmSimBmc;
     Box::new(sim::SimTransport::new(VmSimBmc::new(SimBmc::new(
         BmcConfig::default(),
     ))))

@@ -93,7 +93,7 @@ impl ParamValue {
 }
 
 /// A Rust type a fault parameter can have (the field type in [`Fault`]).
-pub trait ParamField: Copy {
+pub(crate) trait ParamField: Copy {
     /// Its [`ParamType`].
     const TYPE: ParamType;
     /// The value as this type (`None` if it has another type).
@@ -769,7 +769,7 @@ impl FaultPlan {
 
 /// Maximum number of distinct (netfn, cmd) pairs [`Fault::IgnoreCommand`] can
 /// hold at once; starting more replaces the oldest.
-pub const MAX_IGNORED_COMMANDS: usize = 8;
+pub(crate) const MAX_IGNORED_COMMANDS: usize = 8;
 
 /// The set of currently active (non-instant) faults.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

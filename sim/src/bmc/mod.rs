@@ -46,10 +46,10 @@
 //! Commands without request data accept (ignore) extra bytes, like QEMU;
 //! commands with data answer 0xC7 when it is too short.
 
-pub mod config;
-pub mod device;
-pub mod fault;
-pub mod sel;
+pub(crate) mod config;
+pub(crate) mod device;
+pub(crate) mod fault;
+pub(crate) mod sel;
 
 use core::fmt;
 use core::time::Duration;
@@ -61,40 +61,38 @@ use ipmi_watchdog::{
     MessageFlags, PreTimeoutInterrupt, TimerAction, TimerUse, Watchdog, WatchdogEvent,
 };
 
-pub use self::config::{
-    BmcConfig, BtCapabilities, ColdResetBehaviour, DeviceIdConfig, MalformedPolicy,
-};
-mod port;
-pub use self::port::{BmcPort, HostAction, Reply};
+pub(crate) use self::config::{BmcConfig, BtCapabilities, ColdResetBehaviour, MalformedPolicy};
+pub(crate) mod port;
+pub(crate) use self::port::{BmcPort, HostAction, Reply};
 use self::sel::Sel;
 use crate::bmc::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
 use crate::bmc::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
 use crate::rng::SplitMix64;
 
 /// NetFn App and NetFn Storage (IPMI v2.0 §5.1, Table 5-1), from the vocabulary.
-pub use ipmi_vocab::{NETFN_APP, NETFN_STORAGE};
+pub(crate) use ipmi_vocab::{NETFN_APP, NETFN_STORAGE};
 
 /// Command numbers the dispatcher knows (IPMI v2.0 Appendix G), from
 /// `ipmi_vocab`'s one table. Each is marked there as answered by the
 /// simulated BMC (`Users::SIM_BMC`); `tests/tests/vocabulary.rs` checks both
 /// lists agree.
-pub mod cmd {
-    pub use ipmi_vocab::app::{
+pub(crate) mod cmd {
+    pub(crate) use ipmi_vocab::app::{
         CLEAR_MSG_FLAGS, COLD_RESET, GET_BT_CAPS, GET_DEVICE_ID, GET_GLOBAL_ENABLES, GET_MESSAGE,
         GET_MSG_FLAGS, GET_WATCHDOG, READ_EVENT_BUFFER, RESET_WATCHDOG, SET_GLOBAL_ENABLES,
         SET_WATCHDOG, WARM_RESET,
     };
-    pub use ipmi_vocab::storage::{
+    pub(crate) use ipmi_vocab::storage::{
         CLEAR_SEL, GET_SEL_ENTRY, GET_SEL_INFO, GET_SEL_TIME, RESERVE_SEL,
     };
 }
 
 /// Completion code 0x80 for Get Message / Read Event Message Buffer: "data
 /// not available (queue / buffer empty)" (IPMI v2.0 §22.6, §22.8).
-pub const CC_DATA_NOT_AVAILABLE: CompletionCode = CompletionCode(0x80);
+pub(crate) const CC_DATA_NOT_AVAILABLE: CompletionCode = CompletionCode(0x80);
 
 /// Most response data bytes that can follow the completion code in one frame.
-pub const MAX_RESPONSE_DATA: usize = BT_MAX_BUF - 5;
+pub(crate) const MAX_RESPONSE_DATA: usize = BT_MAX_BUF - 5;
 
 /// How long a Cold Reset answer may wait to be read before the BMC reboots anyway.
 const COLD_RESET_GRACE: Duration = Duration::from_secs(1);

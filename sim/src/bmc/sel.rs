@@ -13,9 +13,9 @@ use ipmi_bt_sm::CompletionCode;
 use super::Response;
 
 /// Size of one SEL record (IPMI v2.0 §32.1).
-pub const SEL_RECORD_LEN: usize = 16;
+pub(crate) const SEL_RECORD_LEN: usize = 16;
 /// SEL version reported by Get SEL Info: 0x51 = IPMI 1.5/2.0 (§31.2).
-pub const SEL_VERSION: u8 = 0x51;
+pub(crate) const SEL_VERSION: u8 = 0x51;
 
 /// The log.
 #[derive(Debug, Clone, Default)]

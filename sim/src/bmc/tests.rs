@@ -2,6 +2,7 @@
 //! the BT protocol the way Linux `ipmi_bt_sm.c` does, one register at a time.
 
 use super::*;
+use crate::bmc::config::DeviceIdConfig;
 use crate::bmc::fault::FaultPlan;
 use ipmi_bt_sm::Io;
 

@@ -13,7 +13,7 @@ use ipmi_vocab::Instant;
 
 /// A driver phase boundary the SI layer reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SiPhase {
+pub(crate) enum SiPhase {
     /// `bt_detect` starts (probe).
     Detect,
     /// The probe's Get Device ID starts (`try_get_dev_id`).
@@ -58,7 +58,7 @@ impl fmt::Display for SiPhase {
 /// (as a [`LogSink`]) and everything the SI layer and the message handler do.
 ///
 /// Calls come in virtual-time order; `t` is the host's clock at the call.
-pub trait HostEvents: LogSink {
+pub(crate) trait HostEvents: LogSink {
     /// Log records from now on happen at `t` (the state machine's records
     /// carry no time).
     fn set_now(&mut self, t: Instant);

@@ -11,17 +11,12 @@
 //! what it does through a [`HostEvents`] observer, which the scenario layer's
 //! recorder implements.
 
-mod events;
-pub mod msghandler;
-pub mod presets;
-pub mod sched;
-pub mod si;
+pub(crate) mod events;
+pub(crate) mod msghandler;
+pub(crate) mod presets;
+pub(crate) mod sched;
+pub(crate) mod si;
 
-pub use events::{HostEvents, SiPhase};
-pub use msghandler::{Completion, MsgHandler, Pending};
-pub use presets::KernelPreset;
-pub use si::{
-    Bus, HostLimits, Origin, RegEvent, SiDriver, SiEnv, SiMsg, SiProfile, SiStats, SimDevice,
-};
+pub(crate) use events::{HostEvents, SiPhase};
 #[cfg(test)]
 mod harness;

@@ -77,7 +77,7 @@ pub struct Pending {
 /// The message handler's state (`struct ipmi_smi` and its users, reduced to
 /// what the model needs).
 #[derive(Debug, Clone)]
-pub struct MsgHandler {
+pub(crate) struct MsgHandler {
     /// Messages not yet handed to the SI layer.
     queue: VecDeque<SiMsg>,
     /// The message at the SI layer.
@@ -102,7 +102,7 @@ impl Default for MsgHandler {
 
 impl MsgHandler {
     /// An idle handler; the first message id is 1.
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             queue: VecDeque::new(),
             outstanding: None,
@@ -115,13 +115,13 @@ impl MsgHandler {
     }
 
     /// The next message id (ids so far + 1).
-    pub fn next_id(&self) -> u32 {
+    pub(crate) fn next_id(&self) -> u32 {
         self.next_id
     }
 
     /// The id counter, for the probe's synchronous messages
     /// ([`SiDriver::probe`]), which take ids from the same sequence.
-    pub fn id_counter(&mut self) -> &mut u32 {
+    pub(crate) fn id_counter(&mut self) -> &mut u32 {
         &mut self.next_id
     }
 
@@ -132,23 +132,23 @@ impl MsgHandler {
     }
 
     /// Finished messages so far, in completion order.
-    pub fn completions(&self) -> &[Completion] {
+    pub(crate) fn completions(&self) -> &[Completion] {
         &self.completions
     }
 
     /// Messages queued above the SI layer.
-    pub fn queued(&self) -> usize {
+    pub(crate) fn queued(&self) -> usize {
         self.queue.len()
     }
 
     /// When `ipmi_timeout` runs next, while its timer runs.
-    pub fn timer_deadline(&self) -> Option<Instant> {
+    pub(crate) fn timer_deadline(&self) -> Option<Instant> {
         self.tick
     }
 
     /// `ipmi_register_smi`: the handler's own Get Device ID, queued ahead of
     /// everything else.
-    pub fn register_smi<O: HostEvents>(&mut self, now: Instant, obs: &mut O) {
+    pub(crate) fn register_smi<O: HostEvents>(&mut self, now: Instant, obs: &mut O) {
         let id = self.alloc_id();
         self.queue.push_front(SiMsg {
             id,
@@ -163,7 +163,7 @@ impl MsgHandler {
     /// A user sends `data` (`[NetFn/LUN, cmd, data…]`) at `t`; returns the
     /// message id. A user that `gets_events` starts the one-second timer
     /// (`ipmi_set_gets_events` → `need_waiter`) if it is not running.
-    pub fn submit<O: HostEvents>(
+    pub(crate) fn submit<O: HostEvents>(
         &mut self,
         t: Instant,
         origin: Origin,
@@ -194,7 +194,7 @@ impl MsgHandler {
     /// = 1 tick). Without waiters the timer stops. Returns whether the SI
     /// layer should be asked for events now (the caller does that with
     /// [`SiDriver::request_events`] when the interface is up).
-    pub fn timeout(&mut self, t: Instant) -> bool {
+    pub(crate) fn timeout(&mut self, t: Instant) -> bool {
         if self.event_waiters.is_empty() {
             self.tick = None;
             return false;
@@ -205,7 +205,7 @@ impl MsgHandler {
 
     /// Hand the next queued message to the SI layer if none is outstanding
     /// there. Returns whether a message was handed over (or handed back).
-    pub fn feed<D: SimDevice, O: HostEvents>(
+    pub(crate) fn feed<D: SimDevice, O: HostEvents>(
         &mut self,
         si: &mut SiDriver,
         env: &mut SiEnv<'_, D, O>,
@@ -227,7 +227,7 @@ impl MsgHandler {
     /// Book the responses the SI layer delivered and the messages it lost
     /// (`deliver_response`). `on_complete(id, at)` is called per completion,
     /// after it is booked.
-    pub fn collect<O: HostEvents>(
+    pub(crate) fn collect<O: HostEvents>(
         &mut self,
         si: &mut SiDriver,
         now: Instant,
@@ -268,7 +268,7 @@ impl MsgHandler {
 
     /// Everything submitted that has not completed (held by the SI layer,
     /// lost by it, or still queued here), by id.
-    pub fn pending(&self, si: &SiDriver) -> Vec<Pending> {
+    pub(crate) fn pending(&self, si: &SiDriver) -> Vec<Pending> {
         let to_pending = |m: &SiMsg| Pending {
             id: m.id,
             origin: m.origin,
@@ -287,7 +287,7 @@ impl MsgHandler {
     }
 
     /// Take the completions out.
-    pub fn into_completions(self) -> Vec<Completion> {
+    pub(crate) fn into_completions(self) -> Vec<Completion> {
         self.completions
     }
 }

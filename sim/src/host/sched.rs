@@ -17,51 +17,46 @@ const NS_PER_SEC: u128 = 1_000_000_000;
 /// `jiffies` is 0 at virtual time 0 and increments every `1/hz` seconds
 /// (exactly, with rational arithmetic, so HZ = 300 does not drift).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Jiffies {
+pub(crate) struct Jiffies {
     hz: u32,
 }
 
 impl Jiffies {
     /// A jiffy clock for `hz` ticks per second (values below 1 are treated as 1).
-    pub const fn new(hz: u32) -> Self {
+    pub(crate) const fn new(hz: u32) -> Self {
         Self {
             hz: if hz == 0 { 1 } else { hz },
         }
     }
 
-    /// `HZ`.
-    pub const fn hz(self) -> u32 {
-        self.hz
-    }
-
     /// The value of `jiffies` at virtual time `t`.
-    pub fn at(self, t: Instant) -> u64 {
+    pub(crate) fn at(self, t: Instant) -> u64 {
         let j = u128::from(t.as_nanos()) * u128::from(self.hz) / NS_PER_SEC;
         u64::try_from(j).unwrap_or(u64::MAX)
     }
 
     /// The earliest virtual time at which `jiffies == j` (a timer set to expire
     /// at `j` fires then).
-    pub fn time_of(self, j: u64) -> Instant {
+    pub(crate) fn time_of(self, j: u64) -> Instant {
         let ns = (u128::from(j) * NS_PER_SEC).div_ceil(u128::from(self.hz));
         Instant::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
     }
 
     /// `SI_USEC_PER_JIFFY` = 1000000 / HZ, integer division as in
     /// `ipmi_si_intf.c` (HZ = 300 gives 3333).
-    pub const fn si_usec_per_jiffy(self) -> u32 {
+    pub(crate) const fn si_usec_per_jiffy(self) -> u32 {
         1_000_000 / self.hz
     }
 
     /// `jiffies_to_usecs(1)` (kernel/time/time.c), used by `wait_for_msg_done`
     /// and `bt_detect`: 10^6/HZ, truncated on 64-bit kernels (HZ = 300 → 3333).
-    pub const fn jiffies_to_usecs_1(self) -> u32 {
+    pub(crate) const fn jiffies_to_usecs_1(self) -> u32 {
         1_000_000 / self.hz
     }
 
     /// `SI_TIMEOUT_JIFFIES` = SI_TIMEOUT_TIME_USEC (10 000) / SI_USEC_PER_JIFFY:
     /// the "long" timer period (HZ = 250 → 2 jiffies = 8 ms; HZ = 100 → 1).
-    pub const fn si_timeout_jiffies(self) -> u64 {
+    pub(crate) const fn si_timeout_jiffies(self) -> u64 {
         match 10_000_u32.checked_div(self.si_usec_per_jiffy()) {
             Some(0) | None => 1,
             Some(j) => j as u64,
@@ -71,11 +66,9 @@ impl Jiffies {
 
 /// Who owns a deadline in the event loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Source {
+pub(crate) enum Source {
     /// The simulated BMC (response ready, fault switching, watchdog expiry).
     Bmc,
-    /// The BT interrupt line is asserted and enabled.
-    Irq,
     /// The driver's kernel timer (`smi_timeout`).
     Timer,
     /// The message handler's one-second timer (`ipmi_msghandler.c`
@@ -85,8 +78,6 @@ pub enum Source {
     Workload,
     /// The driver is unloaded.
     Unload,
-    /// The end of the run.
-    Stop,
 }
 
 /// Picks the earliest of a fixed set of optional deadlines without allocating.
@@ -96,18 +87,18 @@ pub enum Source {
 /// expiry is visible to that timer's poll (the hardware would have raised the
 /// bit before the CPU looked).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NextEvent {
+pub(crate) struct NextEvent {
     best: Option<(Instant, Source)>,
 }
 
 impl NextEvent {
     /// No candidate yet.
-    pub const fn new() -> Self {
+    pub(crate) const fn new() -> Self {
         Self { best: None }
     }
 
     /// Offer `deadline` from `src` (None = that source has nothing pending).
-    pub fn offer(&mut self, src: Source, deadline: Option<Instant>) {
+    pub(crate) fn offer(&mut self, src: Source, deadline: Option<Instant>) {
         if let Some(t) = deadline {
             match self.best {
                 Some((bt, bs)) if (bt, bs) <= (t, src) => {}
@@ -117,7 +108,7 @@ impl NextEvent {
     }
 
     /// The earliest deadline offered and who owns it.
-    pub const fn get(self) -> Option<(Instant, Source)> {
+    pub(crate) const fn get(self) -> Option<(Instant, Source)> {
         self.best
     }
 }
@@ -172,7 +163,7 @@ mod tests {
         assert_eq!(n.get(), Some((Instant::from_millis(3), Source::Workload)));
         n.offer(Source::Bmc, Some(Instant::from_millis(3)));
         assert_eq!(n.get(), Some((Instant::from_millis(3), Source::Bmc)));
-        n.offer(Source::Stop, Some(Instant::from_millis(3)));
+        n.offer(Source::Unload, Some(Instant::from_millis(3)));
         assert_eq!(n.get(), Some((Instant::from_millis(3), Source::Bmc)));
     }
 }

@@ -25,11 +25,11 @@ use super::sched::Jiffies;
 use ipmi_vocab::Instant;
 
 /// `IPMI_MAX_MSG_LENGTH` (include/uapi/linux/ipmi_msgdefs.h), from the vocabulary.
-pub use ipmi_vocab::IPMI_MAX_MSG_LENGTH;
+pub(crate) use ipmi_vocab::IPMI_MAX_MSG_LENGTH;
 /// NetFn App request (`IPMI_NETFN_APP_REQUEST`), shifted into the NetFn/LUN byte.
 const APP: u8 = ipmi_vocab::NetFn::App.netfn_lun(0);
 /// `IPMI_GET_DEVICE_ID_CMD`.
-pub use ipmi_vocab::app::GET_DEVICE_ID;
+pub(crate) use ipmi_vocab::app::GET_DEVICE_ID;
 /// `IPMI_CLEAR_MSG_FLAGS_CMD`, `IPMI_GET_MSG_FLAGS_CMD`, `IPMI_GET_MSG_CMD`,
 /// `IPMI_READ_EVENT_MSG_BUFFER_CMD`.
 use ipmi_vocab::app::{
@@ -114,7 +114,7 @@ fn linear_limit(design: ipmi_bt_sm::Design, per_poll_us: u64) -> u64 {
 
 /// `enum si_intf_state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SiState {
+pub(crate) enum SiState {
     /// Normal operation: user messages go through.
     Normal,
     /// Get Message Flags in flight after an ATTN.
@@ -179,7 +179,7 @@ pub struct RegEvent {
 
 /// What the SI layer needs from the thing behind the registers, beyond [`Io`]:
 /// virtual time and the interrupt line.
-pub trait SimDevice: Io {
+pub(crate) trait SimDevice: Io {
     /// Let the device run up to `now` (responses become ready, faults switch).
     fn advance(&mut self, now: Instant);
     /// The next time the device changes by itself, if any.
@@ -192,13 +192,13 @@ pub trait SimDevice: Io {
 /// (the fast-forward needs to know a poll was a single CTRL read) and records
 /// them when asked.
 #[derive(Debug)]
-pub struct Bus<D> {
+pub(crate) struct Bus<D> {
     /// The device.
-    pub dev: D,
+    pub(crate) dev: D,
     /// Record every access into [`regs`](Self::regs).
-    pub record: bool,
+    pub(crate) record: bool,
     /// Recorded accesses.
-    pub regs: Vec<RegEvent>,
+    pub(crate) regs: Vec<RegEvent>,
     now: Instant,
     ctrl_reads: u64,
     other: u64,
@@ -206,7 +206,7 @@ pub struct Bus<D> {
 
 impl<D: SimDevice> Bus<D> {
     /// Wrap `dev`.
-    pub fn new(dev: D, record: bool) -> Self {
+    pub(crate) fn new(dev: D, record: bool) -> Self {
         Self {
             dev,
             record,
@@ -217,18 +217,18 @@ impl<D: SimDevice> Bus<D> {
         }
     }
     /// Advance the device and the bus clock to `now`.
-    pub fn advance(&mut self, now: Instant) {
+    pub(crate) fn advance(&mut self, now: Instant) {
         if now > self.now {
             self.now = now;
         }
         self.dev.advance(now);
     }
     /// Current bus time.
-    pub fn now(&self) -> Instant {
+    pub(crate) fn now(&self) -> Instant {
         self.now
     }
     /// Total accesses so far.
-    pub fn accesses(&self) -> u64 {
+    pub(crate) fn accesses(&self) -> u64 {
         self.ctrl_reads + self.other
     }
     fn rec(&mut self, offset: u8, write: bool, value: u8) {
@@ -283,34 +283,35 @@ impl<D: SimDevice> Io for Bus<D> {
 /// run is over them, as well as at the run's stop time or when the observer
 /// is over its own budget ([`HostEvents::over_budget`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HostLimits {
+pub(crate) struct HostLimits {
     /// `BtSm::event` calls ([`SiStats::sm_events`]).
-    pub max_sm_events: u64,
+    pub(crate) max_sm_events: u64,
     /// Register accesses recorded by the [`Bus`].
-    pub max_register_records: usize,
+    pub(crate) max_register_records: usize,
 }
 
 impl HostLimits {
     /// No limit.
-    pub const NONE: Self = Self {
+    #[cfg(test)]
+    pub(crate) const NONE: Self = Self {
         max_sm_events: u64::MAX,
         max_register_records: usize::MAX,
     };
 }
 
 /// Everything one SI-layer call works on besides the driver itself.
-pub struct SiEnv<'a, D: SimDevice, O: HostEvents> {
+pub(crate) struct SiEnv<'a, D: SimDevice, O: HostEvents> {
     /// The BT state machine.
-    pub sm: &'a mut BtSm,
+    pub(crate) sm: &'a mut BtSm,
     /// The register bus.
-    pub bus: &'a mut Bus<D>,
+    pub(crate) bus: &'a mut Bus<D>,
     /// Who hears what the host does (kernel log, state changes, phases).
-    pub obs: &'a mut O,
+    pub(crate) obs: &'a mut O,
     /// Simulation end: synchronous loops give up here.
-    pub stop: Instant,
+    pub(crate) stop: Instant,
     /// Work limits: synchronous loops also give up when a run is over them
     /// (the caller then reports which).
-    pub limits: HostLimits,
+    pub(crate) limits: HostLimits,
 }
 
 impl<D: SimDevice, O: HostEvents> SiEnv<'_, D, O> {
@@ -321,15 +322,15 @@ impl<D: SimDevice, O: HostEvents> SiEnv<'_, D, O> {
 
 /// Work counters of one [`SiDriver`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SiStats {
+pub(crate) struct SiStats {
     /// `BtSm::event` calls.
-    pub sm_events: u64,
+    pub(crate) sm_events: u64,
     /// Kernel timer expiries handled.
-    pub timer_fires: u64,
+    pub(crate) timer_fires: u64,
     /// Interrupts handled.
-    pub irqs: u64,
+    pub(crate) irqs: u64,
     /// Timer expiries skipped by fast-forwarding (provably identical polls).
-    pub skipped_polls: u64,
+    pub(crate) skipped_polls: u64,
 }
 
 /// Forwards the state machine's log records to the observer and notes a
@@ -354,35 +355,35 @@ impl<O: HostEvents> LogSink for LogTap<'_, O> {
 
 /// A message as the SI layer holds it (`struct ipmi_smi_msg`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SiMsg {
+pub(crate) struct SiMsg {
     /// Id for the trace.
-    pub id: u32,
+    pub(crate) id: u32,
     /// Who sent it.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     /// `[NetFn/LUN, cmd, data…]`.
-    pub data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
     /// Handed to the sender at.
-    pub submitted: Instant,
+    pub(crate) submitted: Instant,
     /// `start_transaction` called at.
-    pub started: Option<Instant>,
+    pub(crate) started: Option<Instant>,
 }
 
 /// A response handed to the upper layer (`deliver_recv_msg`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivered {
+pub(crate) struct Delivered {
     /// The message.
-    pub msg: SiMsg,
+    pub(crate) msg: SiMsg,
     /// Response bytes `[NetFn/LUN, cmd, cc, data…]`.
-    pub response: Vec<u8>,
+    pub(crate) response: Vec<u8>,
     /// When.
-    pub at: Instant,
+    pub(crate) at: Instant,
     /// Made up by the host (start refused, or error recovery).
-    pub synthesized: bool,
+    pub(crate) synthesized: bool,
 }
 
 /// Result of the probe sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProbeOutcome {
+pub(crate) enum ProbeOutcome {
     /// Interface registered.
     Registered,
     /// `bt_detect` said not present.
@@ -395,7 +396,7 @@ pub enum ProbeOutcome {
 
 /// The SI layer's state for one interface (`struct smi_info`).
 #[derive(Debug, Clone)]
-pub struct SiDriver {
+pub(crate) struct SiDriver {
     profile: SiProfile,
     clock: Jiffies,
     irq: bool,
@@ -429,7 +430,7 @@ pub struct SiDriver {
 impl SiDriver {
     /// A driver with `profile`, a kernel of `hz`, IRQ or polling, and the
     /// fast-forward of provably identical polls on or off.
-    pub fn new(profile: SiProfile, hz: u32, irq: bool, fast_forward: bool) -> Self {
+    pub(crate) fn new(profile: SiProfile, hz: u32, irq: bool, fast_forward: bool) -> Self {
         Self {
             profile,
             clock: Jiffies::new(hz),
@@ -459,7 +460,7 @@ impl SiDriver {
     }
 
     /// Work counters so far.
-    pub fn stats(&self) -> SiStats {
+    pub(crate) fn stats(&self) -> SiStats {
         self.stats
     }
 
@@ -543,37 +544,30 @@ impl SiDriver {
         r
     }
 
-    /// The profile.
-    pub fn profile(&self) -> &SiProfile {
-        &self.profile
-    }
     /// The jiffy clock.
-    pub fn clock(&self) -> Jiffies {
+    #[cfg(test)]
+    pub(crate) fn clock(&self) -> Jiffies {
         self.clock
-    }
-    /// `si_state`.
-    pub fn si_state(&self) -> SiState {
-        self.si_state
     }
     /// Whether `sender` may be called (the message handler keeps one message
     /// outstanding; the SI layer has a single `waiting_msg` slot).
-    pub fn can_accept(&self) -> bool {
+    pub(crate) fn can_accept(&self) -> bool {
         self.waiting.is_none()
     }
     /// When the kernel timer fires next.
-    pub fn timer_deadline(&self) -> Option<Instant> {
+    pub(crate) fn timer_deadline(&self) -> Option<Instant> {
         self.timer.map(|j| self.clock.time_of(j))
     }
     /// Responses delivered since the last call.
-    pub fn take_delivered(&mut self) -> Vec<Delivered> {
+    pub(crate) fn take_delivered(&mut self) -> Vec<Delivered> {
         core::mem::take(&mut self.delivered)
     }
     /// Messages the SI layer dropped without a response (B-6's diverted completion).
-    pub fn take_lost(&mut self) -> Vec<SiMsg> {
+    pub(crate) fn take_lost(&mut self) -> Vec<SiMsg> {
         core::mem::take(&mut self.lost)
     }
     /// The messages the SI layer still holds (current, waiting).
-    pub fn in_flight(&self) -> impl Iterator<Item = &SiMsg> {
+    pub(crate) fn in_flight(&self) -> impl Iterator<Item = &SiMsg> {
         self.curr.iter().chain(self.waiting.iter())
     }
 
@@ -803,7 +797,10 @@ impl SiDriver {
 
     /// `start_clear_flags`: Clear Message Flags (watchdog pre-timeout) at the end
     /// of probe, started before the timer runs.
-    pub fn start_clear_flags<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
+    pub(crate) fn start_clear_flags<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+    ) {
         self.start_new_msg(env, &[APP, CLEAR_MSG_FLAGS, WDT_PRE_TIMEOUT_INT]);
         self.si_state = SiState::ClearingFlags;
         if self.irq {
@@ -855,7 +852,7 @@ impl SiDriver {
 
     /// `smi_event_handler`: run the state machine until it needs a delay,
     /// handling completions, ATTN and the next queued message.
-    pub fn smi_event_handler<D: SimDevice, O: HostEvents>(
+    pub(crate) fn smi_event_handler<D: SimDevice, O: HostEvents>(
         &mut self,
         env: &mut SiEnv<'_, D, O>,
         time_us: i64,
@@ -936,7 +933,10 @@ impl SiDriver {
     /// queued) the handler runs now, where the kernel's watch timer
     /// (`set_need_watch`, kept running while events are wanted) would run it
     /// within one SI tick.
-    pub fn request_events<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
+    pub(crate) fn request_events<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+    ) {
         if !self.supports_event_msg_buff {
             return;
         }
@@ -947,7 +947,10 @@ impl SiDriver {
     }
 
     /// `smi_start_processing`: arm the timer and set up the BT interrupt.
-    pub fn start_processing<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
+    pub(crate) fn start_processing<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+    ) {
         self.timer_can_start = true;
         let j = self.jiffies(env);
         self.smi_mod_timer(j, j + self.clock.si_timeout_jiffies());
@@ -963,7 +966,7 @@ impl SiDriver {
     /// `sender`: the message handler hands over one message. The caller must
     /// check [`can_accept`](Self::can_accept) first (the kernel BUG()s otherwise);
     /// if the slot is taken the message is returned.
-    pub fn sender<D: SimDevice, O: HostEvents>(
+    pub(crate) fn sender<D: SimDevice, O: HostEvents>(
         &mut self,
         env: &mut SiEnv<'_, D, O>,
         msg: SiMsg,
@@ -988,7 +991,7 @@ impl SiDriver {
     }
 
     /// Runs the timer expiry due now, if any (`smi_timeout`).
-    pub fn timer_expired<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
+    pub(crate) fn timer_expired<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
         let j = self.jiffies(env);
         match self.timer {
             Some(e) if e <= j => {}
@@ -1094,7 +1097,7 @@ impl SiDriver {
     /// them now (one aggregated poll, crediting the same time the kernel's
     /// individual polls would have), so that whatever happens at `t` sees the
     /// same state and `last_timeout_jiffies` as in the kernel.
-    pub fn catch_up_before<D: SimDevice, O: HostEvents>(
+    pub(crate) fn catch_up_before<D: SimDevice, O: HostEvents>(
         &mut self,
         env: &mut SiEnv<'_, D, O>,
         t: Instant,
@@ -1130,7 +1133,7 @@ impl SiDriver {
 
     /// Called after the device may have changed: takes the BT interrupt on a
     /// rising edge of the line (`ipmi_si_irq_handler`).
-    pub fn poll_irq<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
+    pub(crate) fn poll_irq<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
         if !self.irq || !self.timer_can_start {
             return;
         }
@@ -1152,7 +1155,10 @@ impl SiDriver {
     /// stop the timer, then `wait_msg_processed` twice (around
     /// `disable_si_irq`, a no-op here). Returns false if the run's stop time
     /// came first (the unload is still waiting).
-    pub fn shutdown<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) -> bool {
+    pub(crate) fn shutdown<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+    ) -> bool {
         self.catch_up(env);
         env.obs.phase(env.now(), SiPhase::Shutdown);
         if self.irq {
@@ -1434,7 +1440,7 @@ impl SiDriver {
     /// then, if `get_device_id`, `try_get_dev_id` through `wait_for_msg_done`
     /// with this profile's crediting and retries. Probe messages are reported
     /// through [`take_delivered`](Self::take_delivered) with [`Origin::Probe`].
-    pub fn probe<D: SimDevice, O: HostEvents>(
+    pub(crate) fn probe<D: SimDevice, O: HostEvents>(
         &mut self,
         env: &mut SiEnv<'_, D, O>,
         get_device_id: bool,

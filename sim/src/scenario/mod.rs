@@ -11,7 +11,8 @@ mod schema;
 mod svg;
 mod trace;
 
+pub use lower::DriverChoice;
 pub use runner::{run, RunLimits, Simulation};
 pub use schema::*;
 pub use svg::render as render_svg;
-pub use trace::{command_name, Event, EventKind, KernelLine, Trace};
+pub use trace::{command_name, Event, EventKind, KernelLine, RunStats, Trace};

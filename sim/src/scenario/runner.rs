@@ -19,7 +19,7 @@
 
 use ipmi_bt_sm::BtSm;
 
-pub use super::lower::DriverChoice;
+use super::lower::DriverChoice;
 use super::schema::Scenario;
 use super::trace::{EventKind, Recorder, RunStats, Trace};
 use crate::bmc::device::DeviceEvents;
@@ -342,7 +342,7 @@ impl Simulation {
                     self.unloaded = true;
                     self.si.shutdown(&mut env!(self));
                 }
-                Source::Bmc | Source::Irq | Source::Stop => {}
+                Source::Bmc => {}
             }
             self.si.poll_irq(&mut env!(self));
             self.collect();

@@ -510,11 +510,11 @@ mod kernel_name {
     use super::{named, KernelPreset};
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(p: &KernelPreset, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(p: &KernelPreset, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(p.name)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<KernelPreset, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<KernelPreset, D::Error> {
         named(
             d,
             "a kernel preset name",
@@ -530,14 +530,16 @@ mod si_name {
     use super::{named, SiProfile};
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(p: &Option<SiProfile>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(p: &Option<SiProfile>, s: S) -> Result<S::Ok, S::Error> {
         match p {
             Some(p) => s.serialize_some(p.name),
             None => s.serialize_none(),
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SiProfile>, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SiProfile>, D::Error> {
         named(
             d,
             "an SI profile name",

@@ -4,7 +4,7 @@
 
 use core::fmt::{self, Write as _};
 
-use ipmi_bt_sm::{Level, LogMsg, LogRecord, LogSink, PrintkEra, State};
+use ipmi_bt_sm::{Level, LogRecord, LogSink, PrintkEra, State};
 
 use crate::bmc::fault::{Fault, FaultKind};
 use crate::host::msghandler::{Completion, Pending};
@@ -13,7 +13,7 @@ use crate::host::{HostEvents, SiPhase};
 use ipmi_vocab::Instant;
 
 /// The prefix `dev_*` messages carry (`dev_name` of an ACPI-probed BT interface).
-pub const DEFAULT_DEVICE_PREFIX: &str = "ipmi_si IPI0001:00: ";
+pub(super) const DEFAULT_DEVICE_PREFIX: &str = "ipmi_si IPI0001:00: ";
 
 /// One complete kernel log line, as `dmesg` would show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub struct KernelLine {
 }
 
 /// Formats a virtual time like a dmesg stamp: `[   10.000123]`.
-pub struct DmesgStamp(pub Instant);
+pub(super) struct DmesgStamp(pub(super) Instant);
 
 impl fmt::Display for DmesgStamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -293,47 +293,33 @@ impl Trace {
 /// the `dev_*` device prefix, and stamps each line with the virtual time of its
 /// first fragment.
 #[derive(Debug, Clone)]
-pub struct KernelLog {
+pub(super) struct KernelLog {
     era: PrintkEra,
     prefix: String,
     now: Instant,
     pending: Option<KernelLine>,
     lines: Vec<KernelLine>,
-    failed: bool,
 }
 
 impl KernelLog {
     /// New log for a printk era, with `prefix` before `dev_*` lines.
-    pub fn new(era: PrintkEra, prefix: &str) -> Self {
+    pub(super) fn new(era: PrintkEra, prefix: &str) -> Self {
         Self {
             era,
             prefix: prefix.to_owned(),
             now: Instant::ZERO,
             pending: None,
             lines: Vec::new(),
-            failed: false,
         }
     }
 
-    /// A new transaction starts: forget whether the last one failed.
-    pub fn begin_transaction(&mut self) {
-        self.failed = false;
-    }
-
-    /// Whether the state machine logged a final failure (`failed %d retries` /
-    /// `retry limit exceeded`) since [`begin_transaction`](Self::begin_transaction),
-    /// i.e. the result about to be read was made up by the host. Clears it.
-    pub fn take_failed(&mut self) -> bool {
-        core::mem::take(&mut self.failed)
-    }
-
     /// Set the virtual time stamped on lines started from now on.
-    pub fn set_now(&mut self, t: Instant) {
+    pub(super) fn set_now(&mut self, t: Instant) {
         self.now = t;
     }
 
     /// Emit a complete line from the SI layer itself (`dev_*` when `dev`).
-    pub fn line(&mut self, level: Level, dev: bool, text: &str) {
+    pub(super) fn line(&mut self, level: Level, dev: bool, text: &str) {
         self.flush();
         let mut t = String::new();
         if dev {
@@ -348,19 +334,19 @@ impl KernelLog {
     }
 
     /// Terminate an open line.
-    pub fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         if let Some(l) = self.pending.take() {
             self.lines.push(l);
         }
     }
 
     /// All complete lines (call [`flush`](Self::flush) first to include an open one).
-    pub fn lines(&self) -> &[KernelLine] {
+    pub(super) fn lines(&self) -> &[KernelLine] {
         &self.lines
     }
 
     /// Take the lines out.
-    pub fn into_lines(mut self) -> Vec<KernelLine> {
+    pub(super) fn into_lines(mut self) -> Vec<KernelLine> {
         self.flush();
         self.lines
     }
@@ -368,12 +354,6 @@ impl KernelLog {
 
 impl LogSink for KernelLog {
     fn log(&mut self, rec: &LogRecord) {
-        match rec.msg {
-            LogMsg::Failed { .. } | LogMsg::RetryLimitExceeded(_) => self.failed = true,
-            // The reset branch resends the same request: no result yet.
-            LogMsg::Reset => self.failed = false,
-            _ => {}
-        }
         // Same joining rules as ipmi_bt_sm::LineAssembler, per printk era; a
         // dev_* call always ends its line (LogRecord::ends_line).
         let join = self.pending.is_some() && self.era.continues(rec);
@@ -473,7 +453,7 @@ impl HostEvents for Recorder {
 mod tests {
     use super::*;
     use crate::host::si::Origin;
-    use ipmi_bt_sm::{LogStyle, Reason};
+    use ipmi_bt_sm::{LogMsg, LogStyle, Reason};
 
     #[test]
     fn origin_reads_like_the_scenario_file() {

@@ -25,7 +25,7 @@ use super::codec::{
 };
 
 /// Capabilities the client announces: everything QEMU 7.2+ announces.
-pub const CLIENT_CAPS: Capabilities = Capabilities(0x3F);
+pub(super) const CLIENT_CAPS: Capabilities = Capabilities(0x3F);
 
 /// A response received by the client, owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +102,7 @@ impl From<io::Error> for VmClientError {
 
 /// Most control commands kept unread (see `take_controls`); more are
 /// counted in `dropped` instead.
-pub const MAX_CONTROLS: usize = 1024;
+pub(super) const MAX_CONTROLS: usize = 1024;
 
 /// Sans-IO client state shared by both front ends.
 #[derive(Debug, Default)]

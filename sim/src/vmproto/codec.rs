@@ -37,27 +37,27 @@
 use core::fmt;
 
 /// Ends an IPMI message unit (QEMU `VM_MSG_CHAR`).
-pub const MSG_END: u8 = 0xA0;
+pub(super) const MSG_END: u8 = 0xA0;
 /// Ends a control command unit (QEMU `VM_CMD_CHAR`).
-pub const CMD_END: u8 = 0xA1;
+pub(super) const CMD_END: u8 = 0xA1;
 /// Escape byte: the next byte has bit 4 set and must have it cleared
 /// (QEMU `VM_ESCAPE_CHAR`).
-pub const ESCAPE: u8 = 0xAA;
+pub(super) const ESCAPE: u8 = 0xAA;
 /// Bit toggled on an escaped byte.
-pub const ESCAPE_BIT: u8 = 0x10;
+pub(super) const ESCAPE_BIT: u8 = 0x10;
 /// Protocol version both ends announce with [`ControlCommand::Version`]
 /// (QEMU `VM_PROTOCOL_VERSION`).
-pub const PROTOCOL_VERSION: u8 = 1;
+pub(super) const PROTOCOL_VERSION: u8 = 1;
 /// Largest unescaped unit QEMU accepts: `MAX_IPMI_MSG_SIZE + 2` = 302 bytes
 /// (QEMU `IPMIBmcExtern::inbuf`). A longer unit is discarded here.
-pub const MAX_UNIT: usize = 302;
+pub(super) const MAX_UNIT: usize = 302;
 /// Largest IPMI message (netfn, cmd, data) QEMU forwards
 /// (`include/hw/ipmi/ipmi.h`, `MAX_IPMI_MSG_SIZE`).
-pub const MAX_IPMI_MSG: usize = 300;
+pub(super) const MAX_IPMI_MSG: usize = 300;
 
 /// Two's-complement checksum of `bytes`: the byte that makes the 8-bit sum
 /// of `bytes` and itself zero (IPMI v2.0 §13.8, QEMU `ipmb_checksum`).
-pub fn checksum(bytes: &[u8]) -> u8 {
+pub(super) fn checksum(bytes: &[u8]) -> u8 {
     bytes
         .iter()
         .fold(0u8, |acc, b| acc.wrapping_add(*b))

@@ -89,19 +89,19 @@ impl core::fmt::Debug for ServerOptions {
 }
 
 /// OEM netfn (IPMI v2.0 §5.1, 30h–3Fh) of the in-band fault command.
-pub const INBAND_FAULT_NETFN: u8 = 0x30;
+pub(super) const INBAND_FAULT_NETFN: u8 = 0x30;
 /// Command byte of the in-band fault command.
-pub const INBAND_FAULT_CMD: u8 = 0x5A;
+pub(super) const INBAND_FAULT_CMD: u8 = 0x5A;
 
 /// Most answers a `delay=` fault keeps waiting at once on one connection; a
 /// peer that floods requests beyond this gets no answer for the excess (each
 /// drop is logged), so memory stays bounded.
-pub const MAX_DELAYED: usize = 1024;
+pub(super) const MAX_DELAYED: usize = 1024;
 
 /// While an answer is held, the connection looks at the fault setting at
 /// least this often (through [`Connection::poll_timeout`]), so a change
 /// nobody announced still releases it.
-pub const HELD_POLL: Duration = Duration::from_millis(100);
+pub(super) const HELD_POLL: Duration = Duration::from_millis(100);
 
 /// Least time between two timer wake-ups: a BMC whose deadline does not move
 /// after `advance()` must not make the carrier spin.

@@ -180,7 +180,7 @@ impl std::error::Error for FaultParseError {}
 
 /// Longest `delay=` / `hold=` accepted: one day, in milliseconds. Longer
 /// is never what a test means, and it keeps every deadline representable.
-pub const MAX_FAULT_MS: u64 = 86_400_000;
+pub(super) const MAX_FAULT_MS: u64 = 86_400_000;
 
 /// `MS` of `delay=MS` / `hold=MS`, at most [`MAX_FAULT_MS`].
 fn parse_ms(ms: &str) -> Option<Duration> {

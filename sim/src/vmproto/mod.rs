@@ -25,13 +25,13 @@ mod simbmc;
 
 #[cfg(feature = "server")]
 pub use client::VmClient;
-pub use client::{BlockingVmClient, OwnedResponse, VmClientError};
+pub use client::{BlockingVmClient, OwnedResponse, SetReadTimeout, VmClientError};
 pub use codec::{
     Capabilities, ControlCommand, Decoder, Discard, Encoder, Unit, VmParseError, VmRequest,
     VmResponse,
 };
 pub use connection::{Connection, ServerOptions, VmLogFn};
-pub use fault::{FaultControl, VmFault, VmFaultSpec};
-pub use simbmc::VmSimBmc;
+pub use fault::{FaultControl, FaultParseError, VmFault, VmFaultSpec};
 #[cfg(feature = "server")]
 pub use server::{watch_fault_file, VmServer};
+pub use simbmc::VmSimBmc;

@@ -188,7 +188,7 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
 /// Longest fault control file read: a fault spec is one short line, and a
 /// control file pointed at something huge (or endless, like `/dev/zero`)
 /// must not fill memory.
-pub const MAX_FAULT_FILE: u64 = 4096;
+pub(super) const MAX_FAULT_FILE: u64 = 4096;
 
 /// The control file's text, at most [`MAX_FAULT_FILE`] bytes of UTF-8.
 fn read_fault_file(path: &Path) -> io::Result<String> {

@@ -115,7 +115,10 @@
 //! ```
 
 #![deny(missing_docs)]
-#![warn(unreachable_pub)]
+// The public API is the `pub use` list below (and the `pub mod` namespaces);
+// everything else is `pub(crate)` at most, and no public signature names a
+// type a user cannot name.
+#![warn(unreachable_pub, unnameable_types)]
 
 mod cc;
 mod io;

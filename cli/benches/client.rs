@@ -11,8 +11,8 @@ use bmc_sim::vmproto::ServerOptions;
 use bmc_sim::vmproto::VmServer;
 use bmc_sim::vmproto::VmSimBmc;
 use bmc_sim::{BmcConfig, SimBmc};
-use bmcwd::client::Client;
-use bmcwd::transport::vm::VmSocketTransport;
+use bmcwd::Client;
+use bmcwd::VmSocketTransport;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ipmi_watchdog::{Countdown, SetWatchdog, TimerAction, TimerUse};
 

@@ -8,15 +8,15 @@ use ipmi_watchdog::{
 };
 use serde_json::json;
 
-use bmcwd::client::{stop_request, Client};
 use bmcwd::daemon::{self, DaemonConfig, StderrLogger};
-use bmcwd::duration::Deciseconds;
 use bmcwd::output;
 use bmcwd::statefile;
-use bmcwd::transport::device::DeviceTransport;
-use bmcwd::transport::select::{resolve, Target};
-use bmcwd::transport::vm::VmSocketTransport;
 use bmcwd::transport::Transport;
+use bmcwd::transport::{resolve, Target};
+use bmcwd::Deciseconds;
+use bmcwd::DeviceTransport;
+use bmcwd::VmSocketTransport;
+use bmcwd::{stop_request, Client};
 
 use crate::args::{Cli, Command, DaemonArgs, LogTarget, SetArgs, StartArgs};
 use crate::console::{note, out, out_json};

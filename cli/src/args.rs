@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipmi_watchdog::{PreTimeoutInterrupt, TimerAction, TimerUse};
 
 use bmc_sim::scenario::KernelPreset;
-use bmcwd::duration::Deciseconds;
+use bmcwd::Deciseconds;
 
 /// Arm, pet, read and disarm the IPMI BMC watchdog; run BT/BMC simulations.
 ///

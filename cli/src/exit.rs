@@ -11,9 +11,9 @@
 //! | 5 | communication: timeout, connection closed, I/O error mid-command |
 //! | 6 | `scenario explore` found a counterexample (printed) |
 
-use bmcwd::client::ClientError;
 use bmcwd::daemon::DaemonError;
 use bmcwd::transport::TransportError;
+use bmcwd::ClientError;
 
 /// Success.
 pub const OK: u8 = 0;

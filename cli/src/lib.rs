@@ -3,12 +3,15 @@
 //! * [`transport`]: one [`transport::Transport`] trait, three ways to a BMC —
 //!   `/dev/ipmiN` via ipmi-rs, the embedded simulator, and a simulator served
 //!   over a Unix socket with the OpenIPMI VM protocol.
-//! * [`commands`]: Get/Set/Reset Watchdog Timer as ipmi-rs `IpmiCommand`s.
-//! * [`client`]: runs commands, decodes completion codes into actionable
-//!   errors, and recovers a Reset's 0x80 like Linux's `ipmi_watchdog`.
+//! * Get/Set/Reset Watchdog Timer as ipmi-rs `IpmiCommand`s
+//!   ([`GetWatchdogTimer`], [`SetWatchdogTimer`], [`ResetWatchdogTimer`],
+//!   answered by a [`WatchdogReading`]).
+//! * [`Client`]: runs commands, decodes completion codes into actionable
+//!   errors ([`ClientError`]), and recovers a Reset's 0x80 like Linux's
+//!   `ipmi_watchdog`.
 //! * [`daemon`]: the petting loop (tokio), backoff, signal handling.
 //! * [`output`]: ipmitool-style text and JSON.
-//! * [`duration`]: command-line durations (`90s`, `250ms`) in whole
+//! * [`Deciseconds`]: command-line durations (`90s`, `250ms`) in whole
 //!   deciseconds, the watchdog's 100 ms unit.
 //! * [`statefile`]: the last Set per BMC, so a later Reset can recover from 0x80.
 //!
@@ -22,7 +25,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use bmcwd::client::Client;
+//! use bmcwd::Client;
 //! use ipmi_watchdog::{Countdown, SetWatchdog, TimerAction, TimerUse};
 //!
 //! let mut bmc = Client::new(bmcwd::transport::embedded_simulator(), Duration::from_secs(1));
@@ -33,25 +36,31 @@
 //! assert!(now.running());
 //! assert_eq!(now.initial_countdown.ticks(), 600);
 //! print!("{}", bmcwd::output::reading_text(&now)); // ipmitool layout
-//! # Ok::<(), bmcwd::client::ClientError>(())
+//! # Ok::<(), bmcwd::ClientError>(())
 //! ```
 
 #![deny(missing_docs)]
+// The public API is the `pub use` list below (and the `pub mod` namespaces);
+// everything else is `pub(crate)` at most, and no public signature names a
+// type a user cannot name.
+#![warn(unreachable_pub, unnameable_types)]
 
-pub mod client;
-pub mod commands;
+mod client;
+mod commands;
 pub mod daemon;
-pub mod duration;
+mod duration;
 pub mod output;
 pub mod statefile;
 pub mod transport;
 
-pub use client::{Client, ClientError, PetOutcome};
-pub use commands::{GetWatchdogTimer, ResetWatchdogTimer, SetWatchdogTimer, WatchdogReading};
+pub use client::{stop_request, Client, ClientError, PetOutcome, MAX_RESETS_ON_0X80};
+pub use commands::{
+    ipmi_rs_completion, ipmi_rs_netfn, vocab_netfn, GetWatchdogTimer, ParseError,
+    ResetWatchdogTimer, SetWatchdogTimer, WatchdogReading,
+};
 pub use daemon::{DaemonConfig, DaemonError, DaemonExit, Logger, OnExit, Priority, StderrLogger};
 pub use duration::{Deciseconds, DurationError};
-pub use transport::device::DeviceTransport;
-pub use transport::select::Target;
-pub use transport::sim::SimTransport;
-pub use transport::vm::VmSocketTransport;
-pub use transport::{embedded_simulator, Request, Response, Transport, TransportError};
+pub use transport::{
+    embedded_simulator, DeviceTransport, Request, Response, SimTransport, Target, Transport,
+    TransportError, VmSocketTransport,
+};

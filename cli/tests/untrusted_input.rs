@@ -8,13 +8,13 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::time::Duration;
 
-use bmcwd::client::{Client, ClientError};
-use bmcwd::commands::GetWatchdogTimer;
-use bmcwd::duration::{Deciseconds, DurationError};
 use bmcwd::output;
 use bmcwd::statefile;
-use bmcwd::transport::vm::VmSocketTransport;
 use bmcwd::transport::{Request, Response, Transport, TransportError};
+use bmcwd::GetWatchdogTimer;
+use bmcwd::VmSocketTransport;
+use bmcwd::{Client, ClientError};
+use bmcwd::{Deciseconds, DurationError};
 use ipmi_bt_sm::CompletionCode;
 use ipmi_rs::connection::IpmiCommand;
 use ipmi_watchdog::{SetWatchdog, TimerUse};

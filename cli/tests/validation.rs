@@ -226,7 +226,7 @@ fn negative_and_zero_durations() {
 /// simulator (it would "protect" nothing); --sim asks for it explicitly.
 #[test]
 fn daemon_does_not_pet_a_simulator_by_accident() {
-    if !bmcwd::transport::select::find_devices(std::path::Path::new("/dev")).is_empty() {
+    if !bmcwd::transport::find_devices(std::path::Path::new("/dev")).is_empty() {
         return; // a real BMC is the default on this machine
     }
     let dir = tempfile::tempdir().unwrap();

@@ -7,12 +7,22 @@
 //!
 //! | layer | module | what it is |
 //! |---|---|---|
-//! | 0 | [`rng`] | The seeded random source ([`SplitMix64`]). Virtual time is [`Instant`] from `ipmi-vocab` (re-exported here), durations are [`core::time::Duration`]. |
-//! | 1 | [`bmc`] | The BMC core: the BT register device, the firmware and command dispatcher, the watchdog, the SEL and fault injection, sans-IO. |
-//! | 2 | [`host`] | The Linux host model: the SI layer of `ipmi_si_intf.c`, the message handler of `ipmi_msghandler.c` and the jiffy clock; it drives any register device and reports through an observer. |
+//! | 0 | `rng` | The seeded random source ([`SplitMix64`]). Virtual time is [`Instant`] from `ipmi-vocab` (re-exported here), durations are [`core::time::Duration`]. |
+//! | 1 | `bmc` | The BMC core: the BT register device ([`BtDevice`]), the firmware and command dispatcher ([`SimBmc`]), the watchdog, the SEL ([`Sel`]) and fault injection ([`Fault`], [`FaultPlan`]), sans-IO. |
+//! | 2 | `host` | The Linux host model: the SI layer of `ipmi_si_intf.c`, the message handler of `ipmi_msghandler.c` and the jiffy clock; it drives any register device and reports through an observer. Its named kernels ([`KernelPreset`]) and SI profiles ([`SiProfile`]) are public; the model itself runs inside a [`Simulation`]. |
 //! | 3 | [`scenario`] | Scenario files, the event loop that joins the BMC core to the host model, and what a run records (trace, kernel log, SVG). |
 //! | 4 | `explore` | Property search over fault schedules with proptest (cargo feature `explore`). |
 //! | — | [`vmproto`] | The VM protocol (QEMU `ipmi-bmc-extern`) server and client in front of the BMC core. |
+//!
+//! # Public API
+//!
+//! The modules `rng`, `bmc` and `host` are private: what a user needs from
+//! them is exported from the crate root (the `pub use` list in `lib.rs`).
+//! [`scenario`], [`vmproto`] and `explore` are namespaces: each exports its
+//! items directly (`bmc_sim::scenario::render_svg`,
+//! `bmc_sim::vmproto::Decoder`, `bmc_sim::explore::search`), and the most used
+//! scenario items ([`run`], [`Scenario`], [`Trace`], …) are re-exported at the
+//! root as well.
 //!
 //! # Running a scenario
 //!
@@ -38,8 +48,10 @@
 //! ```
 
 #![deny(missing_docs)]
-#![warn(unreachable_pub)]
-#![warn(unnameable_types)]
+// The public API is the `pub use` list below (and the `pub mod` namespaces);
+// everything else is `pub(crate)` at most, and no public signature names a
+// type a user cannot name.
+#![warn(unreachable_pub, unnameable_types)]
 
 mod bmc;
 #[cfg(feature = "explore")]
@@ -54,7 +66,7 @@ pub use bmc::config::{
 };
 pub use bmc::device::{
     AccessDir, BtDevice, BtDeviceConfig, DeviceEvents, DeviceState, NoEvents, PostError, Reg,
-    RegAccess,
+    RegAccess, BT_DEFAULT_BUF, BT_MAX_BUF, BT_MIN_BUF,
 };
 pub use bmc::fault::{
     ActiveFaults, Fault, FaultAction, FaultEntry, FaultKind, FaultParams, FaultPlan,
@@ -62,7 +74,9 @@ pub use bmc::fault::{
 };
 pub use bmc::port::{BmcPort, HostAction, Reply};
 pub use bmc::sel::Sel;
-pub use bmc::{BmcEvent, BmcEventKind, DropReason, PostKind, ResetCause, Response, SimBmc};
+pub use bmc::{
+    BmcEvent, BmcEventKind, DropReason, PostKind, ResetCause, Response, SimBmc, MAX_RESPONSE_DATA,
+};
 pub use host::msghandler::{Completion, Pending};
 pub use host::presets::KernelPreset;
 pub use host::si::{InitWaitCredit, Origin, RegEvent, SiProfile, UnloadWait};

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use bmc_sim::Instant;
 use bmc_sim::{BmcConfig, SimBmc};
-use bmcwd::client::{stop_request, Client};
-use bmcwd::commands::{GetWatchdogTimer, ResetWatchdogTimer, SetWatchdogTimer};
 use bmcwd::transport::{Request, Response, Transport, TransportError};
+use bmcwd::{stop_request, Client};
+use bmcwd::{GetWatchdogTimer, ResetWatchdogTimer, SetWatchdogTimer};
 use ipmi_rs::connection::Message;
 use ipmi_vocab::{command_name, lookup, CompletionCode, NetFn, Users, COMMANDS};
 use ipmi_watchdog::{CompatProfile, Countdown, SetWatchdog, TimerAction, TimerUse, Watchdog};

@@ -57,7 +57,10 @@
 //! ```
 
 #![deny(missing_docs)]
-#![warn(unreachable_pub)]
+// The public API is the `pub use` list below (every module is private);
+// everything else is `pub(crate)` at most, and no public signature names a
+// type a user cannot name.
+#![warn(unreachable_pub, unnameable_types)]
 
 mod codec;
 mod profile;

@@ -31,7 +31,7 @@ use ipmi_rs::connection::{IpmiConnection, LogicalUnit, Message, RequestTargetAdd
 use super::{Request, Response, Transport, TransportError};
 
 /// How long one `poll` inside ipmi-rs may block before we re-check our deadline.
-pub const POLL_SLICE: Duration = Duration::from_millis(200);
+pub(super) const POLL_SLICE: Duration = Duration::from_millis(200);
 
 /// A BMC reached through a `/dev/ipmiN` device node. Generic over the
 /// ipmi-rs connection so the wrapper logic can be tested with a scripted one;

@@ -1,33 +1,35 @@
 //! How a request reaches a BMC: one [`Transport`] trait with three
 //! implementations — the kernel's `/dev/ipmiN` through ipmi-rs
-//! ([`device::DeviceTransport`]), the embedded simulator in this process
-//! ([`sim::SimTransport`]), and a simulator served over a Unix socket with the
-//! OpenIPMI "VM" protocol ([`vm::VmSocketTransport`]).
+//! ([`DeviceTransport`]), the embedded simulator in this process
+//! ([`SimTransport`]), and a simulator served over a Unix socket with the
+//! OpenIPMI "VM" protocol ([`VmSocketTransport`]); [`Target`] and [`resolve`]
+//! pick one from the command line.
 //!
 //! The trait is synchronous: every IPMI system interface carries one request at a
 //! time, and a blocking call with a deadline is the simplest faithful model. The
 //! daemon calls it from a single-threaded tokio runtime.
 
-pub mod device;
-pub mod select;
-pub mod sim;
-pub mod vm;
+mod device;
+mod select;
+mod sim;
+mod vm;
+
+pub use device::DeviceTransport;
+pub use select::{find_devices, resolve, Target};
+pub use sim::SimTransport;
+pub use vm::VmSocketTransport;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use ipmi_bt_sm::CompletionCode;
 
-/// NetFn App (IPMI v2.0 §5.1, Table 5-1), the watchdog commands' network function.
-pub use ipmi_vocab::NETFN_APP;
-/// Get Device ID (IPMI v2.0 §20.1).
-pub const CMD_GET_DEVICE_ID: u8 = ipmi_vocab::app::GET_DEVICE_ID;
 /// Reset Watchdog Timer (IPMI v2.0 §27.5).
-pub const CMD_RESET_WATCHDOG: u8 = ipmi_vocab::app::RESET_WATCHDOG;
+pub(crate) const CMD_RESET_WATCHDOG: u8 = ipmi_vocab::app::RESET_WATCHDOG;
 /// Set Watchdog Timer (IPMI v2.0 §27.6).
-pub const CMD_SET_WATCHDOG: u8 = ipmi_vocab::app::SET_WATCHDOG;
+pub(crate) const CMD_SET_WATCHDOG: u8 = ipmi_vocab::app::SET_WATCHDOG;
 /// Get Watchdog Timer (IPMI v2.0 §27.7).
-pub const CMD_GET_WATCHDOG: u8 = ipmi_vocab::app::GET_WATCHDOG;
+pub(crate) const CMD_GET_WATCHDOG: u8 = ipmi_vocab::app::GET_WATCHDOG;
 
 /// The spec name of a command, for messages ("Reset Watchdog Timer failed: …"),
 /// from [`ipmi_vocab::command_name`]; a command the vocabulary does not name

@@ -43,12 +43,12 @@
 use ipmi_bt_sm::regs::{Ctrl, IntMask, BT_BUF_OFFSET, BT_CTRL_OFFSET, BT_INTMASK_OFFSET};
 
 /// Largest buffer the device model supports, in bytes (QEMU `MAX_IPMI_MSG_SIZE`).
-pub(crate) const BT_MAX_BUF: usize = ipmi_vocab::QEMU_MAX_IPMI_MSG_SIZE;
+pub const BT_MAX_BUF: usize = ipmi_vocab::QEMU_MAX_IPMI_MSG_SIZE;
 /// IPMI v2.0 §11.6.3 minimum buffer depth, in bytes (including the length byte).
-pub(crate) const BT_MIN_BUF: usize = 64;
+pub const BT_MIN_BUF: usize = 64;
 /// Default buffer size: 64 bytes, what real BMC stacks provide
 /// (phosphor-host-ipmid `MAX_IPMI_BUFFER`, btbridged `BT_MAX_MESSAGE`).
-pub(crate) const BT_DEFAULT_BUF: usize = 64;
+pub const BT_DEFAULT_BUF: usize = 64;
 
 /// Static configuration of a [`BtDevice`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

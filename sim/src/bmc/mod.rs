@@ -92,7 +92,7 @@ pub(crate) mod cmd {
 pub(crate) const CC_DATA_NOT_AVAILABLE: CompletionCode = CompletionCode(0x80);
 
 /// Most response data bytes that can follow the completion code in one frame.
-pub(crate) const MAX_RESPONSE_DATA: usize = BT_MAX_BUF - 5;
+pub const MAX_RESPONSE_DATA: usize = BT_MAX_BUF - 5;
 
 /// How long a Cold Reset answer may wait to be read before the BMC reboots anyway.
 const COLD_RESET_GRACE: Duration = Duration::from_secs(1);

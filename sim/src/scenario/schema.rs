@@ -304,9 +304,9 @@ fn is_one(v: &u32) -> bool {
 
 /// One `[[fault]]` entry: what goes wrong in the BMC, from when, for how long.
 ///
-/// `kind` and its parameters are declared once, in
-/// [`crate::bmc::fault`]; this entry holds them as given. Read and written
-/// as a TOML table by hand-written serde impls (below) that take every
+/// `kind` and its parameters are declared once, in the BMC core
+/// (`sim/src/bmc/fault.rs`, see [`FaultKind`]); this entry holds them as
+/// given. Read and written as a TOML table by hand-written serde impls (below) that take every
 /// parameter any kind declares, typed as declared, and reject other keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FaultSpec {

@@ -50,7 +50,7 @@ pub(super) const ESCAPE_BIT: u8 = 0x10;
 pub(super) const PROTOCOL_VERSION: u8 = 1;
 /// Largest unescaped unit QEMU accepts: `MAX_IPMI_MSG_SIZE + 2` = 302 bytes
 /// (QEMU `IPMIBmcExtern::inbuf`). A longer unit is discarded here.
-pub(super) const MAX_UNIT: usize = 302;
+pub const MAX_UNIT: usize = 302;
 /// Largest IPMI message (netfn, cmd, data) QEMU forwards
 /// (`include/hw/ipmi/ipmi.h`, `MAX_IPMI_MSG_SIZE`).
 pub(super) const MAX_IPMI_MSG: usize = 300;

@@ -89,9 +89,9 @@ impl core::fmt::Debug for ServerOptions {
 }
 
 /// OEM netfn (IPMI v2.0 §5.1, 30h–3Fh) of the in-band fault command.
-pub(super) const INBAND_FAULT_NETFN: u8 = 0x30;
+pub const INBAND_FAULT_NETFN: u8 = 0x30;
 /// Command byte of the in-band fault command.
-pub(super) const INBAND_FAULT_CMD: u8 = 0x5A;
+pub const INBAND_FAULT_CMD: u8 = 0x5A;
 
 /// Most answers a `delay=` fault keeps waiting at once on one connection; a
 /// peer that floods requests beyond this gets no answer for the excess (each

@@ -337,7 +337,7 @@ pub enum BmcPreset {
     Openbmc,
 }
 
-/// The names of `bmc_sim::scenario::KernelPreset::ALL` as the possible values
+/// The names of `bmc_sim::KernelPreset::ALL` as the possible values
 /// of a kernel-preset argument (help text and completions); the value stays a
 /// string, checked by `simcmd::preset` with an error that lists the names.
 #[derive(Debug, Clone, Copy)]

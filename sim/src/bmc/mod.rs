@@ -389,7 +389,7 @@ enum Phase {
 /// dispatcher, an [`ipmi_watchdog::Watchdog`], a SEL and active faults.
 ///
 /// ```
-/// use bmc_sim::bmc::{BmcConfig, SimBmc};
+/// use bmc_sim::{BmcConfig, SimBmc};
 /// use bmc_sim::Instant;
 /// use ipmi_bt_sm::Io;
 ///

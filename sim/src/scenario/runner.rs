@@ -2,7 +2,7 @@
 //! simulated BMC on one virtual clock, jumping from deadline to deadline.
 //!
 //! ```
-//! use bmc_sim::scenario::{runner, Scenario};
+//! use bmc_sim::scenario::{run, Scenario};
 //!
 //! let sc = Scenario::from_toml_str(r#"
 //!     name = "one"
@@ -12,7 +12,7 @@
 //!     netfn = 0x06
 //!     cmd = 0x01
 //! "#).unwrap();
-//! let trace = runner::run(&sc);
+//! let trace = run(&sc);
 //! assert_eq!(trace.completions.len(), 1);
 //! assert!(trace.completions[0].cc.is_ok());
 //! ```

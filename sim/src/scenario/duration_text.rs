@@ -17,7 +17,7 @@ use serde::{Deserializer, Serializer};
 /// the number may have a fractional part, exact to the nanosecond). The error
 /// text names the input and says what is wrong (negative, missing unit,
 /// unknown unit, missing number, not a number, too large).
-pub(super) fn parse(s: &str) -> Result<Duration, String> {
+pub fn parse(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     if t.starts_with('-') {
         return Err(format!(
@@ -82,7 +82,7 @@ pub(super) fn parse(s: &str) -> Result<Duration, String> {
 
 /// `d` in the shortest exact unit form that [`parse`] reads back: `5s`,
 /// `10ms`, `1500ms`, `250us`, `3ns`, `0s`.
-pub(super) fn display(d: Duration) -> impl fmt::Display + Copy {
+pub fn display(d: Duration) -> impl fmt::Display + Copy {
     Text(d)
 }
 
@@ -112,12 +112,12 @@ impl fmt::Display for Text {
 }
 
 /// Serialises a `Duration` field as its [`display`] text.
-pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(&display(*d))
 }
 
 /// Deserialises a `Duration` field from a string [`parse`] accepts.
-pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     struct V;
     impl serde::de::Visitor<'_> for V {
         type Value = Duration;
@@ -133,14 +133,14 @@ pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D
 
 /// The same for an `Option<Duration>` field: `#[serde(default, with =
 /// "duration_text::option", skip_serializing_if = "Option::is_none")]`.
-pub(super) mod option {
+pub mod option {
     use core::time::Duration;
 
     use serde::{Deserializer, Serializer};
 
     /// Serialises `Some(d)` as [`display`](super::display)`(d)`, `None` as a
     /// unit (skip it with `skip_serializing_if = "Option::is_none"`).
-    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => super::serialize(d, s),
             None => s.serialize_none(),
@@ -149,9 +149,7 @@ pub(super) mod option {
 
     /// Deserialises a present field with [`super::deserialize`]; an absent one
     /// is `None` through the field's `default`.
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Duration>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
         super::deserialize(d).map(Some)
     }
 }

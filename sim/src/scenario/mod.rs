@@ -2,9 +2,11 @@
 //!
 //! The scenario file format ([`Scenario`] and its parts), the event loop that runs one
 //! ([`run`], [`Simulation`]) and joins the BMC core to the host model, what a run records
-//! ([`Trace`]) and its picture ([`render_svg`]).
+//! ([`Trace`]) and its picture ([`render_svg`]). Everything is exported from
+//! this module; [`duration_text`] stays a module because it is a serde `with`
+//! helper (`#[serde(with = "bmc_sim::scenario::duration_text")]`).
 
-mod duration_text;
+pub mod duration_text;
 mod lower;
 mod runner;
 mod schema;

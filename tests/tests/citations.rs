@@ -274,11 +274,7 @@ fn workspace_paths(text: &str) -> Vec<(usize, String)> {
             let has_ext = file.rsplit_once('.').is_some_and(|(stem, ext)| {
                 !stem.is_empty() && matches!(ext, "rs" | "md" | "toml" | "sh" | "py")
             });
-            if has_ext
-                && !file
-                    .chars()
-                    .any(|c| c.is_ascii_uppercase() && file.starts_with("NAME"))
-            {
+            if has_ext && !file.starts_with("NAME") {
                 out.push((i + 1, path.to_string()));
             }
         }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Regenerates the shipped shell completions from the current CLI definition
-# (tests/completions.rs fails when they are stale).
+# (cli/tests/completions.rs and the binary's unit test
+# completions_match_the_shipped_scripts fail when they are stale).
 set -eu
 cd "$(dirname "$0")/../.."
 cargo run -q -p bmcwd -- completions bash > cli/dist/completions/bmcwd.bash

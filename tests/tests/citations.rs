@@ -13,6 +13,9 @@
 //! then to the repository root; a bare name is looked up beside the citing file, then in
 //! `spec-notes/`, then at the root, then anywhere in the repository (must be unique).
 //!
+//! Paths into the workspace's own source (`sim/src/host/si.rs`, `cli/tests/e2e_sim.rs`,
+//! `tests/vm/run.sh`, …) must exist too: a file that moved leaves no stale pointer behind.
+//!
 //! What counts as a section: a Markdown heading whose first word is the number (`## 7.`,
 //! `### 7.3`) or the label (`### B-4 — …`, `### B-1 / B-2 — …`), or a table row whose first
 //! cell is the label (`| T3 | …`, `| D-e214 | …`, `| B-6 | …`).
@@ -231,6 +234,54 @@ fn outside_refs(text: &str) -> Vec<(usize, &'static str)> {
     out
 }
 
+/// The top-level folders whose file paths a text may name.
+const TREES: [&str; 7] = [
+    "vocab/",
+    "bt-sm/",
+    "watchdog/",
+    "sim/",
+    "cli/",
+    "tests/",
+    "spec-notes/",
+];
+
+/// Paths into the workspace's own trees named in `text` (`sim/src/bmc/fault.rs`), with
+/// their line numbers: a run of path characters that starts with one of [`TREES`] (not in
+/// the middle of a longer path) and ends in a file extension. Globs (`*`) and templates
+/// (`{a,b}`, `NAME`) are not paths and are skipped.
+fn workspace_paths(text: &str) -> Vec<(usize, String)> {
+    let is_path_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/');
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut start = 0;
+        while start < line.len() {
+            let rest = &line[start..];
+            let Some(tree) = TREES.iter().find(|t| rest.starts_with(**t)) else {
+                start += rest.chars().next().map_or(1, char::len_utf8);
+                continue;
+            };
+            let before = line[..start].chars().next_back();
+            let len = rest.find(|c: char| !is_path_char(c)).unwrap_or(rest.len());
+            let path = rest[..len].trim_end_matches('.');
+            let next = rest[len..].chars().next();
+            start += len.max(tree.len());
+            if before.is_some_and(|c| is_path_char(c) || c == '$' || c == '{')
+                || matches!(next, Some('*' | '{' | '<'))
+            {
+                continue;
+            }
+            let file = path.rsplit('/').next().unwrap_or("");
+            let has_ext = file.rsplit_once('.').is_some_and(|(stem, ext)| {
+                !stem.is_empty() && matches!(ext, "rs" | "md" | "toml" | "sh" | "py")
+            });
+            if has_ext && !file.starts_with("NAME") {
+                out.push((i + 1, path.to_string()));
+            }
+        }
+    }
+    out
+}
+
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -319,6 +370,14 @@ fn check_repo() -> Vec<String> {
         let Ok(text) = fs::read_to_string(root.join(rel)) else {
             continue;
         };
+        for (line, path) in workspace_paths(&text) {
+            if !root.join(&path).is_file() {
+                problems.push(format!(
+                    "{}:{line}: `{path}` → no such file in the repository (moved? say where it is now)",
+                    rel.display()
+                ));
+            }
+        }
         for (line, what) in outside_refs(&text) {
             problems.push(format!(
                 "{}:{line}: {what} → keep references inside the repository",
@@ -489,4 +548,20 @@ fn dangling_citations_and_outside_paths_are_reported() {
     assert_eq!(outside_refs("see ../shared/reference/x.md\n").len(), 1);
     assert_eq!(outside_refs("ok\n`/work/shared/design/r.md`\n")[0].0, 2);
     assert!(outside_refs("/tests/vm/work/ and tests/vm/work/x\n").is_empty());
+}
+
+#[test]
+fn workspace_paths_are_found_and_templates_skipped() {
+    let text = "see `sim/src/host/si.rs` and sim/src/fault.rs.\n\
+                not a/sim/src/x.rs, nor sim/scenarios/*.toml, nor cli/src/{a,b}.rs\n\
+                dir sim/src/ and tests/vm/run.sh";
+    let found = workspace_paths(text);
+    assert_eq!(
+        found,
+        vec![
+            (1, "sim/src/host/si.rs".to_string()),
+            (1, "sim/src/fault.rs".to_string()),
+            (3, "tests/vm/run.sh".to_string()),
+        ]
+    );
 }

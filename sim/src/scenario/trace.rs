@@ -124,7 +124,7 @@ pub struct Trace {
     /// Work counters.
     pub stats: RunStats,
     /// Why the run stopped before the scenario's stop time (a
-    /// [`RunLimits`](crate::scenario::runner::RunLimits) limit), if it did.
+    /// [`RunLimits`](crate::RunLimits) limit), if it did.
     pub truncated: Option<String>,
 }
 

@@ -13,8 +13,14 @@ const SHIM: &[(&str, &str)] = &[
     ("linux/kernel.h", include_str!("../shim/linux/kernel.h")),
     ("linux/string.h", include_str!("../shim/linux/string.h")),
     ("linux/module.h", include_str!("../shim/linux/module.h")),
-    ("linux/moduleparam.h", include_str!("../shim/linux/moduleparam.h")),
-    ("linux/ipmi_msgdefs.h", include_str!("../shim/linux/ipmi_msgdefs.h")),
+    (
+        "linux/moduleparam.h",
+        include_str!("../shim/linux/moduleparam.h"),
+    ),
+    (
+        "linux/ipmi_msgdefs.h",
+        include_str!("../shim/linux/ipmi_msgdefs.h"),
+    ),
     ("bmcwd_harness.c", include_str!("../shim/bmcwd_harness.c")),
 ];
 

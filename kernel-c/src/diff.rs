@@ -160,7 +160,11 @@ impl Io for Device {
     fn read_ctrl(&mut self) -> u8 {
         let v = self.ctrl[usize::from(self.ctrl_reads > 0)];
         self.ctrl_reads += 1;
-        self.log.push(Access { write: false, offset: 0, value: v });
+        self.log.push(Access {
+            write: false,
+            offset: 0,
+            value: v,
+        });
         v
     }
     fn write_ctrl(&mut self, v: u8) {
@@ -170,27 +174,47 @@ impl Io for Device {
         if v & 0x02 != 0 {
             self.build_rsp();
         }
-        self.log.push(Access { write: true, offset: 0, value: v });
+        self.log.push(Access {
+            write: true,
+            offset: 0,
+            value: v,
+        });
     }
     fn read_buf(&mut self) -> u8 {
         let v = self.rsp.get(self.rd).copied().unwrap_or(0);
         self.rd += 1;
-        self.log.push(Access { write: false, offset: 1, value: v });
+        self.log.push(Access {
+            write: false,
+            offset: 1,
+            value: v,
+        });
         v
     }
     fn write_buf(&mut self, v: u8) {
         if self.req.len() < 1024 {
             self.req.push(v);
         }
-        self.log.push(Access { write: true, offset: 1, value: v });
+        self.log.push(Access {
+            write: true,
+            offset: 1,
+            value: v,
+        });
     }
     fn read_intmask(&mut self) -> u8 {
         let v = self.intmask;
-        self.log.push(Access { write: false, offset: 2, value: v });
+        self.log.push(Access {
+            write: false,
+            offset: 2,
+            value: v,
+        });
         v
     }
     fn write_intmask(&mut self, v: u8) {
-        self.log.push(Access { write: true, offset: 2, value: v });
+        self.log.push(Access {
+            write: true,
+            offset: 2,
+            value: v,
+        });
     }
 }
 
@@ -289,7 +313,10 @@ fn run_step(m: &mut dyn HostStateMachine, dev: &mut Device, case: &Case, step: &
             if let Some(b) = data.get_mut(1) {
                 *b = cmd;
             }
-            format!("{:?}", m.start_transaction(&mut log, &data).map_err(|c| c.0))
+            format!(
+                "{:?}",
+                m.start_transaction(&mut log, &data).map_err(|c| c.0)
+            )
         }
         Step::Event {
             jiffies,
@@ -314,7 +341,12 @@ fn run_step(m: &mut dyn HostStateMachine, dev: &mut Device, case: &Case, step: &
     }
 }
 
-fn run_detect(m: &mut dyn HostStateMachine, dev: &mut Device, case: &Case, d: (u8, u8, Rsp)) -> Observed {
+fn run_detect(
+    m: &mut dyn HostStateMachine,
+    dev: &mut Device,
+    case: &Case,
+    d: (u8, u8, Rsp),
+) -> Observed {
     let mut log = Lines::default();
     dev.log.clear();
     dev.script(d.0, d.0, d.1, d.2);
@@ -361,10 +393,22 @@ fn shown(a: &Observed, b: &Observed) -> (String, String) {
     let cut = |o: &Observed| {
         let mut c = o.clone();
         let end = c.regs.len().min(from + 40);
-        c.regs = c.regs.get(from..end).map(<[Access]>::to_vec).unwrap_or_default();
+        c.regs = c
+            .regs
+            .get(from..end)
+            .map(<[Access]>::to_vec)
+            .unwrap_or_default();
         let more = o.regs.len().saturating_sub(end);
-        let pre = if from > 0 { format!("(after {from} equal accesses) ") } else { String::new() };
-        let post = if more > 0 { format!(" (+{more} more accesses)") } else { String::new() };
+        let pre = if from > 0 {
+            format!("(after {from} equal accesses) ")
+        } else {
+            String::new()
+        };
+        let post = if more > 0 {
+            format!(" (+{more} more accesses)")
+        } else {
+            String::new()
+        };
         format!("{pre}{c}{post}")
     };
     (cut(a), cut(b))
@@ -382,7 +426,10 @@ pub fn compare(
     c.set_hz(case.hz);
     let (mut d1, mut d2) = (Device::default(), Device::default());
     if let Some(d) = case.detect {
-        let (a, b) = (run_detect(model, &mut d1, case, d), run_detect(c, &mut d2, case, d));
+        let (a, b) = (
+            run_detect(model, &mut d1, case, d),
+            run_detect(c, &mut d2, case, d),
+        );
         if a != b {
             let (ma, mb) = shown(&a, &b);
             return Some(Divergence {
@@ -396,7 +443,10 @@ pub fn compare(
         }
     }
     for (i, s) in case.steps.iter().enumerate() {
-        let (a, b) = (run_step(model, &mut d1, case, s), run_step(c, &mut d2, case, s));
+        let (a, b) = (
+            run_step(model, &mut d1, case, s),
+            run_step(c, &mut d2, case, s),
+        );
         let (sa, sb) = (model.state(), c.state());
         if a != b || sa != sb {
             let (ma, mb) = shown(&a, &b);
@@ -460,7 +510,14 @@ pub fn case_strategy() -> impl Strategy<Value = Case> {
     (
         prop_oneof![Just(100u32), Just(250u32), Just(300u32), Just(1000u32)],
         0u8..4,
-        proptest::option::weighted(0.3, (ctrl(), prop_oneof![3 => Just(0u8), 1 => Just(0xffu8)], rsp())),
+        proptest::option::weighted(
+            0.3,
+            (
+                ctrl(),
+                prop_oneof![3 => Just(0u8), 1 => Just(0xffu8)],
+                rsp(),
+            ),
+        ),
         proptest::collection::vec(step(), 1..60),
     )
         .prop_map(|(hz, debug, detect, steps)| Case {
@@ -542,6 +599,6 @@ pub fn reproducer(case: &Case, source: &str, profile: &str) -> String {
         .replacen("steps: [", "steps: vec![", 1)
         .replace('\n', "\n    ");
     format!(
-        "#[test]\nfn bt_diff_reproducer() {{\n    use ipmi_kernel_c::diff::{{Case, Rsp::*, Step::*}};\n    let case = {case:#?};\n    let lib = ipmi_kernel_c::CLibrary::open({source:?}.as_ref(), &Default::default()).unwrap();\n    let profile = ipmi_bt_sm::KernelProfile::from_name({profile:?}).unwrap();\n    let mut c = lib.machine(profile.behaviour()).unwrap();\n    let mut m = ipmi_bt_sm::BtSm::new(profile);\n    assert_eq!(ipmi_kernel_c::diff::compare(&mut m, &mut c, &case), None);\n}}\n"
+        "#[test]\nfn bt_diff_reproducer() {{\n    use ipmi_kernel_c::diff::{{Case, Rsp::*, Step::*}};\n    let case = {case};\n    let lib = ipmi_kernel_c::CLibrary::open({source:?}.as_ref(), &Default::default()).unwrap();\n    let profile = ipmi_bt_sm::KernelProfile::from_name({profile:?}).unwrap();\n    let mut c = lib.machine(profile.behaviour()).unwrap();\n    let mut m = ipmi_bt_sm::BtSm::new(profile);\n    assert_eq!(ipmi_kernel_c::diff::compare(&mut m, &mut c, &case), None);\n}}\n"
     )
 }

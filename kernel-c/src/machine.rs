@@ -4,8 +4,8 @@ use std::ffi::{c_char, c_int, c_long, c_uint, c_void, CStr};
 use std::sync::{Arc, Mutex};
 
 use ipmi_bt_sm::{
-    Behaviour, CapsFetch, CompletionCode, Design, HostStateMachine, Io, KernelText, Level,
-    LogMsg, LogRecord, LogSink, LogStyle, NotPresent, NullLog, SmResult, State,
+    Behaviour, CapsFetch, CompletionCode, Design, HostStateMachine, Io, KernelText, Level, LogMsg,
+    LogRecord, LogSink, LogStyle, NotPresent, NullLog, SmResult, State,
 };
 use libloading::Library;
 
@@ -49,7 +49,9 @@ pub struct CLibrary {
 
 impl std::fmt::Debug for CLibrary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CLibrary").field("built", &self.built).finish()
+        f.debug_struct("CLibrary")
+            .field("built", &self.built)
+            .finish()
     }
 }
 
@@ -89,7 +91,13 @@ unsafe extern "C" fn cb_out(ctx: *mut c_void, offset: c_uint, v: u8) {
     }
 }
 
-unsafe extern "C" fn cb_log(ctx: *mut c_void, level: c_int, flags: c_int, text: *const c_char, len: usize) {
+unsafe extern "C" fn cb_log(
+    ctx: *mut c_void,
+    level: c_int,
+    flags: c_int,
+    text: *const c_char,
+    len: usize,
+) {
     // SAFETY: as in `cb_in`; `text` points at `len` bytes of the harness's buffer.
     let (ctx, bytes) = unsafe {
         (
@@ -245,7 +253,9 @@ impl CLibrary {
             unsafe { (self.api.new)() }
         };
         if inst.is_null() {
-            return Err(BuildError::Load("out of memory for the C state machine".into()));
+            return Err(BuildError::Load(
+                "out of memory for the C state machine".into(),
+            ));
         }
         let behaviour = Behaviour {
             design: Design::Y2006,
@@ -401,7 +411,10 @@ impl HostStateMachine for CBtSm {
         let n = self.call(None, log, |api, inst, ctx| unsafe {
             (api.get_result)(inst, ctx, tmp.as_mut_ptr(), length)
         });
-        let n = usize::try_from(n).unwrap_or(0).min(buf.len()).min(tmp.len());
+        let n = usize::try_from(n)
+            .unwrap_or(0)
+            .min(buf.len())
+            .min(tmp.len());
         buf[..n].copy_from_slice(&tmp[..n]);
         n
     }

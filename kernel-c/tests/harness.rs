@@ -11,7 +11,9 @@ use ipmi_bt_sm::{
 use ipmi_kernel_c::{BuildError, BuildOptions, CLibrary, FileShape};
 
 fn c_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/c")
+        .join(name)
 }
 
 fn opts() -> BuildOptions {
@@ -56,15 +58,24 @@ fn tiny_machine_runs_through_the_interface() {
     let lib = CLibrary::open(&c_file("tiny_sm.c"), &opts()).expect("builds");
     assert_eq!(lib.built().shape, FileShape::CapsInDetect);
     assert!(lib.built().dev_style);
-    let mut m = lib.machine(KernelProfile::Mainline.behaviour()).expect("machine");
+    let mut m = lib
+        .machine(KernelProfile::Mainline.behaviour())
+        .expect("machine");
     let mut regs = Regs::default();
     let mut log: Vec<LogRecord> = Vec::new();
     assert_eq!(m.state(), State::Idle);
-    assert_eq!(m.start_transaction(&mut log, &[0x18]), Err(ipmi_bt_sm::CompletionCode(0xc7)));
-    m.start_transaction(&mut log, &[0x18, 0x01, 0xaa]).expect("start");
+    assert_eq!(
+        m.start_transaction(&mut log, &[0x18]),
+        Err(ipmi_bt_sm::CompletionCode(0xc7))
+    );
+    m.start_transaction(&mut log, &[0x18, 0x01, 0xaa])
+        .expect("start");
     assert_eq!(m.state(), State::XactionStart);
     assert_eq!(m.timeout_us(), 5_000_000);
-    assert_eq!(m.event(&mut regs, &mut log, 0), SmResult::TransactionComplete);
+    assert_eq!(
+        m.event(&mut regs, &mut log, 0),
+        SmResult::TransactionComplete
+    );
     assert_eq!(regs.written, [0x18, 0x01, 0xaa]);
     let mut buf = [0u8; 2];
     assert_eq!(m.get_result(&mut log, &mut buf), 2, "only what fits");
@@ -78,15 +89,21 @@ fn tiny_machine_runs_through_the_interface() {
 #[test]
 fn printk_continuations_join_as_the_kernel_does() {
     let lib = CLibrary::open(&c_file("tiny_sm.c"), &opts()).expect("builds");
-    let mut m = lib.machine(KernelProfile::Mainline.behaviour()).expect("machine");
+    let mut m = lib
+        .machine(KernelProfile::Mainline.behaviour())
+        .expect("machine");
     m.set_debug(1);
     let mut lines = LineAssembler::new(PrintkEra::KernCont);
-    m.start_transaction(&mut lines, &[0x18, 0x01]).expect("start");
+    m.start_transaction(&mut lines, &[0x18, 0x01])
+        .expect("start");
     let mut regs = Regs {
         ctrl: 0x80,
         ..Regs::default()
     };
-    assert_eq!(m.event(&mut regs, &mut lines, 4000), SmResult::CallWithDelay);
+    assert_eq!(
+        m.event(&mut regs, &mut lines, 4000),
+        SmResult::CallWithDelay
+    );
     regs.ctrl = 0;
     assert_eq!(
         m.event(&mut regs, &mut lines, 10_000_000),
@@ -122,13 +139,18 @@ fn printk_continuations_join_as_the_kernel_does() {
 #[test]
 fn records_carry_the_c_text_and_flags() {
     let lib = CLibrary::open(&c_file("tiny_sm.c"), &opts()).expect("builds");
-    let mut m = lib.machine(KernelProfile::Mainline.behaviour()).expect("machine");
+    let mut m = lib
+        .machine(KernelProfile::Mainline.behaviour())
+        .expect("machine");
     let mut recs: Vec<LogRecord> = Vec::new();
-    m.start_transaction(&mut recs, &[0x18, 0x01]).expect("start");
+    m.start_transaction(&mut recs, &[0x18, 0x01])
+        .expect("start");
     let mut regs = Regs::default();
     m.event(&mut regs, &mut recs, 6_000_000);
     assert_eq!(recs.len(), 3);
-    assert!(matches!(recs[0].msg, LogMsg::Text(t) if t.as_str() == "IPMI BT: timeout in XACTION " && !t.ends_line()));
+    assert!(
+        matches!(recs[0].msg, LogMsg::Text(t) if t.as_str() == "IPMI BT: timeout in XACTION " && !t.ends_line())
+    );
     assert!(recs[0].is_dev_call() && recs[0].ends_line());
     assert!(recs[1].cont && !recs[1].bare);
     assert_eq!(recs[2].level, ipmi_bt_sm::Level::Err);
@@ -137,7 +159,9 @@ fn records_carry_the_c_text_and_flags() {
 #[test]
 fn detect_sleeps_take_virtual_time() {
     let lib = CLibrary::open(&c_file("tiny_sm.c"), &opts()).expect("builds");
-    let mut m = lib.machine(KernelProfile::Mainline.behaviour()).expect("machine");
+    let mut m = lib
+        .machine(KernelProfile::Mainline.behaviour())
+        .expect("machine");
     m.set_hz(250);
     let mut regs = Regs {
         busy_reads: 3,
@@ -160,18 +184,26 @@ fn detect_sleeps_take_virtual_time() {
     let text: Vec<&str> = lines.lines().iter().map(|l| l.text.as_str()).collect();
     assert_eq!(text, ["waited 8000 us"]);
     // A dropped machine in the middle of detect is fine.
-    let mut m2 = lib.machine(KernelProfile::Mainline.behaviour()).expect("machine");
+    let mut m2 = lib
+        .machine(KernelProfile::Mainline.behaviour())
+        .expect("machine");
     regs.busy_reads = 5;
     m2.detect(&mut regs, &mut lines).expect("present");
     drop(m2);
     // Not present.
     struct Absent;
     impl Io for Absent {
-        fn read_ctrl(&mut self) -> u8 { 0xff }
+        fn read_ctrl(&mut self) -> u8 {
+            0xff
+        }
         fn write_ctrl(&mut self, _v: u8) {}
-        fn read_buf(&mut self) -> u8 { 0xff }
+        fn read_buf(&mut self) -> u8 {
+            0xff
+        }
         fn write_buf(&mut self, _v: u8) {}
-        fn read_intmask(&mut self) -> u8 { 0xff }
+        fn read_intmask(&mut self) -> u8 {
+            0xff
+        }
         fn write_intmask(&mut self, _v: u8) {}
     }
     assert!(m.detect(&mut Absent, &mut lines).is_err());
@@ -181,7 +213,10 @@ fn detect_sleeps_take_virtual_time() {
 fn a_missing_handler_is_named() {
     let err = CLibrary::open(&c_file("no_event.c"), &opts()).expect_err("must fail");
     assert!(matches!(err, BuildError::Shape(_)), "{err:?}");
-    assert!(err.to_string().contains("bt_smi_handlers has no event"), "{err}");
+    assert!(
+        err.to_string().contains("bt_smi_handlers has no event"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -235,6 +270,9 @@ fn kernel_file_matches_mainline_when_available() {
         7,
     );
     if let Some((case, d)) = &out.divergence {
-        panic!("{d}\n{}", ipmi_kernel_c::diff::reproducer(case, "x", "mainline"));
+        panic!(
+            "{d}\n{}",
+            ipmi_kernel_c::diff::reproducer(case, "x", "mainline")
+        );
     }
 }

@@ -14,7 +14,7 @@ mod svg;
 mod trace;
 
 pub use lower::DriverChoice;
-pub use runner::{run, RunLimits, Simulation};
+pub use runner::{run, run_with_state_machine, RunLimits, Simulation};
 pub use schema::*;
 pub use svg::render as render_svg;
 pub use trace::{command_name, Event, EventKind, KernelLine, RunStats, Trace};

@@ -133,8 +133,8 @@ pub use cc::CompletionCode;
 pub use host::HostStateMachine;
 pub use io::Io;
 pub use log::{
-    FnSink, KernelText, Level, LineAssembler, LogLine, LogMsg, LogRecord, LogSink, LogStyle, NullLog,
-    PrintkEra, Reason, StatusText, KERNEL_TEXT_MAX,
+    FnSink, KernelText, Level, LineAssembler, LogLine, LogMsg, LogRecord, LogSink, LogStyle,
+    NullLog, PrintkEra, Reason, StatusText, KERNEL_TEXT_MAX,
 };
 pub use profile::{Behaviour, CapsFetch, KernelProfile, ResetRule, Y2005Variant};
 pub use regs::{Ctrl, IntMask};

@@ -297,7 +297,12 @@ impl KernelText {
 
 impl fmt::Debug for KernelText {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}{}", self.as_str(), if self.newline { "\\n" } else { "" })
+        write!(
+            f,
+            "{:?}{}",
+            self.as_str(),
+            if self.newline { "\\n" } else { "" }
+        )
     }
 }
 

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use ipmi_bt_sm::LogSink as _;
 use ipmi_bt_sm::{
     HostStateMachine, Io, KernelProfile, LineAssembler, LogMsg, LogRecord, PrintkEra, SmResult,
     State,
@@ -275,4 +276,38 @@ fn kernel_file_matches_mainline_when_available() {
             ipmi_kernel_c::diff::reproducer(case, "x", "mainline")
         );
     }
+}
+
+/// The pre-2018 shape (capabilities inside the state machine, `printk`
+/// texts, a non-const handler table) is recognised and runs.
+#[test]
+fn pre_2018_shape_is_recognised() {
+    let lib = CLibrary::open(&c_file("tiny_pre2018.c"), &opts()).expect("builds");
+    assert_eq!(lib.built().shape, FileShape::CapsInSm);
+    assert!(!lib.built().dev_style);
+    let m = lib
+        .machine(KernelProfile::CapsInSm.behaviour())
+        .expect("machine");
+    assert!(m.behaviour().caps_in_sm());
+    assert_eq!(m.behaviour().log_style, ipmi_bt_sm::LogStyle::Printk);
+    let mut m = m;
+    let mut recs: Vec<LogRecord> = Vec::new();
+    m.start_transaction(&mut recs, &[0x18, 0x01])
+        .expect("start");
+    m.event(&mut Regs::default(), &mut recs, 6_000_000);
+    // printk(KERN_WARNING …) head, then pr_cont: not dev calls.
+    assert!(!recs[0].is_dev_call() && !recs[0].ends_line());
+    let mut lines = LineAssembler::new(PrintkEra::KernCont);
+    for r in &recs {
+        lines.log(r);
+    }
+    lines.flush();
+    let text: Vec<&str> = lines.lines().iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        text,
+        [
+            "IPMI BT: timeout in XACTION 0 retries left",
+            "stuck, try power cycle"
+        ]
+    );
 }

@@ -20,11 +20,12 @@ use bmcwd::Deciseconds;
     version,
     propagate_version = true,
     max_term_width = 100,
-    after_help = "Exit codes: 0 success; 1 internal error; 2 bad arguments or input file \
+    after_help = "Exit codes: 0 success; 1 internal error, or a --bt-source C file that does \
+                  not build or load; 2 bad arguments or input file \
                   (nothing sent); 3 the BMC refused the command (completion code) or answered \
                   garbage; 4 setup (no /dev/ipmi*, no driver, permission, no simulator \
                   socket); 5 communication (timeout, connection lost); 6 scenario explore \
-                  found a counterexample."
+                  found a counterexample; 7 bt diff found a divergence."
 )]
 pub struct Cli {
     /// Where commands go.

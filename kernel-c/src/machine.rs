@@ -482,6 +482,8 @@ impl HostStateMachine for CBtSm {
             .and_then(|i| self.lib.states.get(i).copied())
             .unwrap_or(State::PrintMe)
     }
+    // `c_long` is `i64` only on 64-bit targets.
+    #[allow(clippy::useless_conversion)]
     fn timeout_us(&self) -> i64 {
         let _g = self.lib.lock.lock();
         // SAFETY: plain C call.

@@ -10,6 +10,8 @@ use ipmi_bt_sm::{
 };
 
 /// The BT state machine of a [`Simulation`](crate::Simulation).
+// The model stays inline: boxing it would put a pointer chase on every event.
+#[allow(clippy::large_enum_variant)]
 pub enum HostSm {
     /// The `bt-sm` model.
     Rust(BtSm),

@@ -11,7 +11,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use ipmi_bt_sm::CompletionCode;
+use ipmi_bt_sm::{CompletionCode, Level};
 
 use super::events::HostEvents;
 use super::si::{Origin, SiDriver, SiEnv, SiMsg, SimDevice};
@@ -19,6 +19,47 @@ use ipmi_vocab::Instant;
 
 /// `IPMI_TIMEOUT_TIME`: the period of `ipmi_timeout`.
 const IPMI_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `PFX` of `ipmi_msghandler.c` (`pr_fmt`/`dev_fmt` since 4.20): every
+/// warning of the message handler starts with it.
+const PFX: &str = "IPMI message handler: ";
+
+/// `IPMI_ERR_UNSPECIFIED`: what the handler hands up instead of a response it
+/// cannot use.
+const IPMI_ERR_UNSPECIFIED: u8 = 0xFF;
+
+/// The message handler's response check (`ipmi_msghandler.c`
+/// `handle_one_recv_msg`, the first branches): a response shorter than two
+/// bytes, or whose NetFn is not the request's NetFn | 1 or whose command is
+/// not the request's, is replaced by `[NetFn|1, cmd, 0xFF]` and logged. The
+/// BT state machine has already compared cmd, seq and NetFn *ignoring the
+/// request/response bit* (`read_all_bytes`), so a BMC that answers with the
+/// request's own NetFn (6 instead of 7) passes the BT layer and is caught
+/// here. Returns the warning text (without device prefix) when it rewrote
+/// `rsp`.
+pub(crate) fn check_response(req: &[u8], rsp: &mut Vec<u8>) -> Option<String> {
+    let (Some(&req_netfn), Some(&req_cmd)) = (req.first(), req.get(1)) else {
+        return None;
+    };
+    let expect_netfn = (req_netfn >> 2) | 1;
+    let warning = match (rsp.first(), rsp.get(1)) {
+        (Some(&netfn), Some(&cmd)) => {
+            if netfn >> 2 == expect_netfn && cmd == req_cmd {
+                return None;
+            }
+            format!(
+                "{PFX}BMC returned incorrect response, expected netfn {expect_netfn:x} cmd {req_cmd:x}, got netfn {:x} cmd {cmd:x}",
+                netfn >> 2
+            )
+        }
+        _ => format!(
+            "{PFX}BMC returned too small a message for netfn {expect_netfn:x} cmd {req_cmd:x}, got {} bytes",
+            rsp.len()
+        ),
+    };
+    *rsp = vec![req_netfn | (1 << 2), req_cmd, IPMI_ERR_UNSPECIFIED];
+    Some(warning)
+}
 
 /// A finished message: what was asked, what came back, when.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +133,9 @@ pub(crate) struct MsgHandler {
     completions: Vec<Completion>,
     /// Next message id (ids count submissions, probe messages included).
     next_id: u32,
+    /// The handler's own warnings are `dev_warn(intf->si_dev, …)` (4.20+,
+    /// device prefix) rather than `printk(KERN_WARNING PFX …)`.
+    dev_log: bool,
 }
 
 impl Default for MsgHandler {
@@ -111,7 +155,14 @@ impl MsgHandler {
             lost: Vec::new(),
             completions: Vec::new(),
             next_id: 1,
+            dev_log: true,
         }
+    }
+
+    /// Whether the handler's warnings carry the device prefix (`dev_warn`,
+    /// kernels with the `KernCont` printk era) or only its `PFX` (older).
+    pub(crate) fn set_dev_log(&mut self, dev: bool) {
+        self.dev_log = dev;
     }
 
     /// The next message id (ids so far + 1).
@@ -234,8 +285,19 @@ impl MsgHandler {
         obs: &mut O,
         mut on_complete: impl FnMut(u32, Instant),
     ) {
-        for d in si.take_delivered() {
+        let dev_log = self.dev_log;
+        for mut d in si.take_delivered() {
+            // The probe's Get Device ID never reaches the message handler.
+            let mut rewritten = false;
+            if !matches!(d.msg.origin, Origin::Probe { .. }) {
+                if let Some(warning) = check_response(&d.msg.data, &mut d.response) {
+                    obs.set_now(d.at);
+                    obs.line(Level::Warning, dev_log, &warning);
+                    rewritten = true;
+                }
+            }
             let cc = CompletionCode(d.response.get(2).copied().unwrap_or(0xFF));
+            let synthesized = d.synthesized || rewritten;
             let id = d.msg.id;
             let index = self.completions.len();
             self.completions.push(Completion {
@@ -247,7 +309,7 @@ impl MsgHandler {
                 completed: d.at,
                 response: d.response,
                 cc,
-                synthesized: d.synthesized,
+                synthesized,
             });
             obs.completed(d.at, index);
             if self.outstanding == Some(id) {
@@ -289,5 +351,38 @@ impl MsgHandler {
     /// Take the completions out.
     pub(crate) fn into_completions(self) -> Vec<Completion> {
         self.completions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_response;
+
+    #[test]
+    fn response_with_request_netfn_is_replaced_by_0xff_and_logged() {
+        // Get Watchdog Timer (App 06/25) answered with NetFn 6 instead of 7.
+        let mut rsp = vec![0x06 << 2, 0x25, 0x00, 0x44];
+        let w = check_response(&[0x06 << 2, 0x25], &mut rsp);
+        assert_eq!(
+            w.as_deref(),
+            Some("IPMI message handler: BMC returned incorrect response, expected netfn 7 cmd 25, got netfn 6 cmd 25")
+        );
+        assert_eq!(rsp, vec![0x1C, 0x25, 0xFF]);
+    }
+
+    #[test]
+    fn matching_response_passes_and_short_one_is_too_small() {
+        let mut ok = vec![0x1C, 0x25, 0x00];
+        assert_eq!(check_response(&[0x18, 0x25], &mut ok), None);
+        assert_eq!(ok, vec![0x1C, 0x25, 0x00]);
+        let mut wrong_cmd = vec![0x1C, 0x24, 0x00];
+        assert!(check_response(&[0x18, 0x25], &mut wrong_cmd)
+            .is_some_and(|w| w.ends_with("expected netfn 7 cmd 25, got netfn 7 cmd 24")));
+        let mut short = vec![0x1C];
+        assert_eq!(
+            check_response(&[0x18, 0x25], &mut short).as_deref(),
+            Some("IPMI message handler: BMC returned too small a message for netfn 7 cmd 25, got 1 bytes")
+        );
+        assert_eq!(short, vec![0x1C, 0x25, 0xFF]);
     }
 }

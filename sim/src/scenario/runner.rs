@@ -161,6 +161,9 @@ impl Simulation {
         let ff = sc.driver.fast_forward && !record;
         let si = SiDriver::new(choice.si, sc.driver.hz.0, sc.driver.irq, ff);
         let rec = Recorder::new(sm.behaviour().printk, RunLimits::DEFAULT.max_records);
+        let mut mh = MsgHandler::new();
+        // The handler's warnings became dev_warn in 4.20 (KernCont era, 4.18+).
+        mh.set_dev_log(sm.behaviour().printk == ipmi_bt_sm::PrintkEra::KernCont);
         let first = sc
             .requests
             .first()
@@ -171,7 +174,7 @@ impl Simulation {
             sm,
             bus: Bus::new(bmc, record),
             si,
-            mh: MsgHandler::new(),
+            mh,
             rec,
             steps: 0,
             workload: Workload {

@@ -190,28 +190,34 @@ fn remove_stale_socket(path: &Path) -> io::Result<()> {
 /// must not fill memory.
 pub(super) const MAX_FAULT_FILE: u64 = 4096;
 
-/// The control file's text, at most [`MAX_FAULT_FILE`] bytes of UTF-8.
-fn read_fault_file(path: &Path) -> io::Result<String> {
+/// The control file's text, at most [`MAX_FAULT_FILE`] bytes of UTF-8, with
+/// its modification time (a write of the same text changes it).
+fn read_fault_file(path: &Path) -> io::Result<(String, Option<std::time::SystemTime>)> {
     use std::io::Read;
     let mut buf = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_FAULT_FILE + 1)
-        .read_to_end(&mut buf)?;
+    let file = std::fs::File::open(path)?;
+    let modified = file.metadata().and_then(|m| m.modified()).ok();
+    file.take(MAX_FAULT_FILE + 1).read_to_end(&mut buf)?;
     if buf.len() as u64 > MAX_FAULT_FILE {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("longer than {MAX_FAULT_FILE} bytes; a fault spec is one short line"),
         ));
     }
-    String::from_utf8(buf).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
+    let text = String::from_utf8(buf)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))?;
+    Ok((text, modified))
 }
 
 /// Watches a control file and applies its content as a [`VmFaultSpec`]
-/// whenever it changes (polled every 50 ms), so a shell script can inject
-/// faults with `echo wrong-cmd > FILE`. Parse and read errors go to `log`
-/// (each once, until the file changes); the fault in force stays as it was.
+/// whenever it is written (polled every 50 ms; a write is a new text or a
+/// new modification time), so a shell script can inject faults with `echo
+/// wrong-cmd count=1 > FILE` — and inject the same fault again by writing
+/// the same text again after its count ran out. Parse and read errors go to
+/// `log` (each once, until the file changes); the fault in force stays as
+/// it was.
 pub async fn watch_fault_file(path: PathBuf, faults: FaultControl, log: Option<VmLogFn>) {
-    let mut last: Option<Result<String, String>> = None;
+    let mut last: Option<Result<(String, Option<std::time::SystemTime>), String>> = None;
     loop {
         let p = path.clone();
         let read = match tokio::task::spawn_blocking(move || read_fault_file(&p)).await {
@@ -220,7 +226,7 @@ pub async fn watch_fault_file(path: PathBuf, faults: FaultControl, log: Option<V
         };
         if last.as_ref() != Some(&read) {
             let msg = match &read {
-                Ok(text) => match text.trim().parse::<VmFaultSpec>() {
+                Ok((text, _)) => match text.trim().parse::<VmFaultSpec>() {
                     Ok(spec) => {
                         faults.set(spec);
                         spec.to_string()
@@ -244,6 +250,7 @@ mod tests {
     use super::super::codec::{Capabilities, ControlCommand, Decoder, Encoder, Unit};
     use super::super::connection::test_bmc::TestBmc;
     use super::super::connection::{INBAND_FAULT_CMD, INBAND_FAULT_NETFN, MAX_DELAYED};
+    use super::super::fault::VmFault;
     use super::*;
 
     fn setup(reset_at: Option<Instant>) -> (Arc<VmServer<TestBmc>>, tokio::net::UnixStream) {
@@ -419,6 +426,20 @@ mod tests {
             n,
             "an unchanged file is reported once"
         );
+        // The same text written again re-arms a fault whose count ran out.
+        std::fs::write(&path, "silent count=1\n").unwrap();
+        until_logged("silent count=1").await;
+        assert_ne!(faults.take_for(0x06, 0x25).fault, VmFault::None);
+        assert_eq!(faults.get(), VmFaultSpec::NONE);
+        let before = faults.generation();
+        for _ in 0..500 {
+            if faults.generation() != before {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            std::fs::write(&path, "silent count=1\n").unwrap();
+        }
+        assert_eq!(faults.get(), "silent count=1".parse().unwrap(), "re-armed");
         task.abort();
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -70,7 +70,8 @@ pub use bmc::device::{
 };
 pub use bmc::fault::{
     ActiveFaults, Fault, FaultAction, FaultEntry, FaultKind, FaultParams, FaultPlan,
-    FaultSpecError, FaultTiming, ParamDecl, ParamType, ParamValue, Presence, Trigger,
+    FaultSpecError, FaultTiming, ParamDecl, ParamType, ParamValue, Presence, ResponseRewrite,
+    Trigger,
 };
 pub use bmc::port::{BmcPort, HostAction, Reply};
 pub use bmc::sel::Sel;

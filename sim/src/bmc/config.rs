@@ -241,6 +241,24 @@ pub struct BmcConfig {
     /// [`Fault::IgnoreCommand`]: crate::bmc::fault::Fault::IgnoreCommand
     /// [`Fault::HoldBusy`]: crate::bmc::fault::Fault::HoldBusy
     pub unanswered_holds_b_busy: bool,
+    /// True: QEMU's BT device (`hw/ipmi/ipmi_bt.c`) stands between the
+    /// registers and the firmware. It answers Get BT Interface Capabilities
+    /// itself (`ipmi_bt_handle_event`; no fault of the BMC behind it touches
+    /// that answer), owns the BT seq (it keeps the request's seq as
+    /// `waiting_seq` and writes it into whatever answer it accepts), and
+    /// accepts one answer per msg_id (`ipmi_bt_handle_rsp`: only for
+    /// `waiting_rsp`, which then advances): a second copy, a correction or
+    /// an answer for a request already answered (by the extern timer, say)
+    /// is dropped. A request sent while one is unanswered gets the same
+    /// msg_id (nothing advanced it), so a late answer for the earlier one is
+    /// taken as the answer to the new one.
+    pub qemu_bt_device: bool,
+    /// QEMU `ipmi-bmc-extern`'s timer (`hw/ipmi/ipmi_bmc_extern.c`
+    /// `continue_send` arms it 4 s after a request is sent; `extern_timeout`
+    /// answers 0xC3 for the awaited msg_id; `handle_msg` cancels it on any
+    /// well-formed answer, whatever its msg_id). `None`: no timer (QEMU's
+    /// `ipmi-bmc-sim`, real BMCs). Only with `qemu_bt_device`.
+    pub extern_timeout: Option<Duration>,
     /// Handling of malformed requests.
     pub malformed: MalformedPolicy,
     /// True: a host write of BMC_HWRST=1 resets the BMC (watchdog lost). False
@@ -294,6 +312,8 @@ impl Default for BmcConfig {
             boot_time: Duration::from_secs(2),
             b_busy_until_response: true,
             unanswered_holds_b_busy: false,
+            qemu_bt_device: false,
+            extern_timeout: None,
             malformed: MalformedPolicy::Respond,
             honor_hwrst: false,
             reset_clears_intmask: false,
@@ -334,6 +354,27 @@ impl BmcConfig {
             irq_needs_global_enable: true,
             boot_time: Duration::ZERO,
             ..Self::default()
+        }
+    }
+
+    /// QEMU `isa-ipmi-bt` + `ipmi-bmc-extern` + a BMC behind the VM link
+    /// (what `tests/vm/` runs with `bmcwd sim serve`): [`qemu`](Self::qemu)
+    /// plus QEMU's BT device in front of the firmware (`qemu_bt_device`:
+    /// caps answered by the device, seq owned by it, one answer per msg_id;
+    /// `hw/ipmi/ipmi_bt.c` `ipmi_bt_handle_event`, `ipmi_bt_handle_rsp`) and
+    /// the extern layer's 4 s timer (`hw/ipmi/ipmi_bmc_extern.c`
+    /// `continue_send`, `extern_timeout`, `handle_msg`). Buffer limits as
+    /// QEMU's: a request frame whose length byte disagrees with the bytes
+    /// written, or shorter than 4 bytes, leaves B_BUSY set (`malformed =
+    /// wedge`; a frame over the 300-byte buffer always disagrees, as the
+    /// length byte tops out at 255); an answer longer than the device's
+    /// buffer is replaced by 0xCA. Faults on the BMC are faults behind the
+    /// link: `silent` gets QEMU's 0xC3 after 4 s, `link-drop` 0xD2 at once.
+    pub fn qemu_extern() -> Self {
+        Self {
+            qemu_bt_device: true,
+            extern_timeout: Some(Duration::from_secs(4)),
+            ..Self::qemu()
         }
     }
 

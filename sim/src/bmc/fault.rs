@@ -496,6 +496,60 @@ declare_faults! {
         /// Completion code to return.
         cc: u8 => required,
     } = "error-response": "answers everything with that completion code";
+
+    /// The BMC's answer is rewritten before it is posted: its NetFn (without
+    /// LUN), its command and/or one byte from the completion code on
+    /// (`data_index` 0 is the completion code, 1 the first data byte; an
+    /// index past the answer changes nothing). A NetFn that differs from the
+    /// request's only in the response bit (6 for a NetFn 6 request) passes
+    /// Linux's BT layer (`ipmi_bt_sm.c` `read_all_bytes` masks that bit) and
+    /// is caught by the message handler (0xFF, `BMC returned incorrect
+    /// response`); another NetFn or command is a BT "bad packet". `count`
+    /// answers are rewritten, then the fault ends by itself.
+    RewriteResponse {
+        /// Response NetFn to post (without LUN; e.g. 0x06 where 0x07 is due).
+        netfn: u8 => optional("absent: unchanged"),
+        /// Command to post.
+        cmd: u8 => optional("absent: unchanged"),
+        /// Which byte from the completion code on gets `value` (0 = cc).
+        data_index: u8 => optional("absent: no byte changes"),
+        /// The value written at `data_index`.
+        value: u8 => default(0),
+        /// How many answers to rewrite.
+        count: u32 => optional("absent: all"),
+    } = "rewrite-response": "rewrites the answer's NetFn, cmd and/or one byte";
+
+    /// The link between the BT interface and the BMC is down (QEMU
+    /// `ipmi-bmc-extern` with its chardev closed, `hw/ipmi/ipmi_bmc_extern.c`
+    /// `ipmi_bmc_extern_handle_command`, `!ibe->connected`): every request is
+    /// answered 0xD2 at once and never reaches the BMC. With
+    /// `qemu_bt_device`, Get BT Interface Capabilities is still answered by
+    /// QEMU's BT device itself, and a request awaiting its answer when the
+    /// link drops is answered 0xD2 then (`chr_event`, `CHR_EVENT_CLOSED`).
+    /// Ends with its `duration` or `reconnect` (the chardev reconnects).
+    LinkDrop = "link-drop": "the link to the BMC is down: every request is answered 0xD2 at once and never reaches the BMC (QEMU extern disconnected); ends at `reconnect`";
+
+    /// Instantaneous: the BMC raises SMS_ATN (the VM protocol's `ATTN`,
+    /// QEMU `ipmi_bt_set_atn`); with `irq` also the BT interrupt, when the
+    /// host enabled it and B2H_ATN is clear (`ATTN_IRQ`). Linux answers with
+    /// Get Message Flags.
+    RaiseAttn {
+        /// Also raise the interrupt (`VM_CMD_ATTN_IRQ`).
+        irq: bool => default(false),
+    } = "raise-attn", instant: "raises SMS_ATN, with `irq` also the interrupt (instant)";
+
+    /// The answer to each request is held back and posted `delay` later, as
+    /// an answer for that request's msg_id, while the BMC takes the next
+    /// requests. Without `qemu_bt_device` the late frame carries its old seq
+    /// (the BT layer drops it); with it, QEMU accepts the late answer only if
+    /// its msg_id is still awaited (`ipmi_bt_handle_rsp`: no answer and no
+    /// extern timeout came in between) and writes the *current* seq into
+    /// it, so a late answer of the same command reaches the host as the
+    /// answer to the next request.
+    LateAnswer {
+        /// How long after it was due the answer comes.
+        delay: Duration => required,
+    } = "late-answer": "answers each request `delay` late, while the BMC takes the next ones";
 }
 
 impl FaultKind {
@@ -804,6 +858,25 @@ pub struct ActiveFaults {
     pub ignored: [Option<(u8, u8)>; MAX_IGNORED_COMMANDS],
     /// [`Fault::ErrorResponse`] completion code.
     pub error_response: Option<u8>,
+    /// [`Fault::RewriteResponse`]: (netfn, cmd, data_index, value, answers left).
+    pub rewrite: Option<ResponseRewrite>,
+    /// [`Fault::LinkDrop`].
+    pub link_down: bool,
+    /// [`Fault::LateAnswer`] delay.
+    pub late_answer: Option<Duration>,
+}
+
+/// The parameters of an active [`Fault::RewriteResponse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ResponseRewrite {
+    /// Response NetFn to post (without LUN).
+    pub netfn: Option<u8>,
+    /// Command to post.
+    pub cmd: Option<u8>,
+    /// Byte index from the completion code on, and its new value.
+    pub byte: Option<(u8, u8)>,
+    /// Answers left to rewrite (`None`: all).
+    pub left: Option<u32>,
 }
 
 impl ActiveFaults {
@@ -840,7 +913,23 @@ impl ActiveFaults {
                 }
             }
             Fault::ErrorResponse { cc } => self.error_response = Some(cc),
-            Fault::BmcReset { .. } | Fault::Reconnect => {}
+            Fault::RewriteResponse {
+                netfn,
+                cmd,
+                data_index,
+                value,
+                count,
+            } => {
+                self.rewrite = Some(ResponseRewrite {
+                    netfn,
+                    cmd,
+                    byte: data_index.map(|i| (i, value)),
+                    left: count,
+                })
+            }
+            Fault::LinkDrop => self.link_down = true,
+            Fault::LateAnswer { delay } => self.late_answer = Some(delay),
+            Fault::BmcReset { .. } | Fault::Reconnect | Fault::RaiseAttn { .. } => {}
         }
     }
 
@@ -862,8 +951,11 @@ impl ActiveFaults {
             FaultKind::ReadsFf => self.registers_ff = false,
             FaultKind::IgnoreCommand => self.ignored = [None; MAX_IGNORED_COMMANDS],
             FaultKind::ErrorResponse => self.error_response = None,
+            FaultKind::RewriteResponse => self.rewrite = None,
+            FaultKind::LinkDrop => self.link_down = false,
+            FaultKind::LateAnswer => self.late_answer = None,
             FaultKind::Reconnect => self.clear_all(),
-            FaultKind::BmcReset => {}
+            FaultKind::BmcReset | FaultKind::RaiseAttn => {}
         }
     }
 
@@ -902,7 +994,10 @@ impl ActiveFaults {
             FaultKind::ReadsFf => self.registers_ff,
             FaultKind::IgnoreCommand => self.ignored.iter().any(Option::is_some),
             FaultKind::ErrorResponse => self.error_response.is_some(),
-            FaultKind::BmcReset | FaultKind::Reconnect => false,
+            FaultKind::RewriteResponse => self.rewrite.is_some(),
+            FaultKind::LinkDrop => self.link_down,
+            FaultKind::LateAnswer => self.late_answer.is_some(),
+            FaultKind::BmcReset | FaultKind::Reconnect | FaultKind::RaiseAttn => false,
         }
     }
 }
@@ -950,6 +1045,17 @@ mod tests {
                 cmd: 0x36,
             },
             Fault::ErrorResponse { cc: 0xC0 },
+            Fault::RewriteResponse {
+                netfn: Some(6),
+                cmd: None,
+                data_index: None,
+                value: 0,
+                count: Some(1),
+            },
+            Fault::LinkDrop,
+            Fault::LateAnswer {
+                delay: Duration::from_secs(1),
+            },
         ];
         for f in faults {
             let mut a = ActiveFaults::default();

@@ -188,6 +188,12 @@ pub enum DropReason {
     Hung,
     /// The response could not be posted (cannot happen with sane framing).
     PostFailed,
+    /// [`Fault::LateAnswer`]: executed, the answer comes later.
+    Late,
+    /// QEMU's BT device (`qemu_bt_device`) dropped an answer whose msg_id is
+    /// not the awaited one (`ipmi_bt_handle_rsp`): a second copy, a
+    /// correction, or an answer to a request already answered.
+    NotAwaited,
 }
 
 /// Which copy of a response was posted.
@@ -203,6 +209,13 @@ pub enum PostKind {
     Duplicate,
     /// The correct answer following a wrong-seq or stale one.
     Correction,
+    /// [`Fault::LateAnswer`]: an answer posted after its time.
+    Late,
+    /// QEMU `ipmi-bmc-extern`'s own answer: 0xC3 when its timer fired
+    /// (`extern_timeout`), 0xD2 while or when the link is down.
+    Extern,
+    /// QEMU's BT device answered Get BT Interface Capabilities itself.
+    Device,
 }
 
 /// Why the BMC rebooted.
@@ -376,6 +389,9 @@ enum Phase {
         frame: Frame,
         kind: PostKind,
         followup: Option<(Duration, Frame, PostKind)>,
+        /// With `qemu_bt_device`: this answer is for the awaited msg_id (it
+        /// advances it); false for the device's own caps answer.
+        answers_id: bool,
     },
     /// Malformed request with [`MalformedPolicy::Wedge`]: B_BUSY stays set
     /// until a BMC reset.
@@ -430,6 +446,16 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     phase: Phase,
     followup: Option<(Instant, Frame, PostKind)>,
     last_response: Option<Frame>,
+    // QEMU's BT device and extern layer (`qemu_bt_device`, `extern_timeout`).
+    /// `waiting_rsp` of `ipmi_bt.c`: the msg_id the device awaits.
+    waiting_rsp: u8,
+    /// `waiting_seq` of `ipmi_bt.c`: the seq written into accepted answers.
+    waiting_seq: u8,
+    /// The extern timer: when, the answer it gives, for which msg_id.
+    extern_timer: Option<(Instant, Frame, u8)>,
+    /// [`Fault::LateAnswer`]: the one late answer pending (a newer one
+    /// replaces it), when, and for which msg_id.
+    late: Option<(Instant, Frame, u8)>,
     boot_until: Option<Instant>,
     deferred_reset: Option<(Instant, ResetCause)>,
     // Firmware state.
@@ -480,6 +506,10 @@ impl<E: DeviceEvents> SimBmc<E> {
             phase: Phase::Idle,
             followup: None,
             last_response: None,
+            waiting_rsp: 0,
+            waiting_seq: 0,
+            extern_timer: None,
+            late: None,
             boot_until: None,
             deferred_reset: None,
             faults: ActiveFaults::default(),
@@ -663,6 +693,20 @@ impl<E: DeviceEvents> SimBmc<E> {
                     self.stop_fault(k);
                 }
             }
+            Fault::RaiseAttn { irq } => {
+                // QEMU ipmi_bt_set_atn via the VM protocol's ATTN / ATTN_IRQ.
+                self.dev.set_sms_atn(irq);
+                self.emit(BmcEventKind::SmsAtn);
+            }
+            Fault::LinkDrop => {
+                self.faults.start(f);
+                // ipmi_bmc_extern.c chr_event CHR_EVENT_CLOSED: a request the
+                // extern layer still awaits is answered 0xD2 now.
+                if let Some((_, mut frame, id)) = self.extern_timer.take() {
+                    frame.buf[4] = CompletionCode::INITIALIZATION_IN_PROGRESS.0;
+                    self.extern_timer = Some((self.now, frame, id));
+                }
+            }
             _ => {
                 self.faults.start(f);
                 self.sync_overlays();
@@ -682,7 +726,9 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.sync_overlays();
         self.emit(BmcEventKind::FaultStopped(kind));
         if let Phase::Hung { seq, cmd } = self.phase {
-            if !self.holding_fault_active() {
+            // Behind QEMU's extern layer the request stays awaited until its
+            // timer answers it.
+            if !self.holding_fault_active() && self.extern_timer.is_none() {
                 self.drop_request(seq, cmd, DropReason::Hung);
             }
         }
@@ -695,6 +741,7 @@ impl<E: DeviceEvents> SimBmc<E> {
         f.hang_after_take
             || (self.holds_unanswered()
                 && (f.silent
+                    || f.late_answer.is_some()
                     || f.lose_responses.is_some()
                     || f.random_loss_per_mille > 0
                     || f.is_active(FaultKind::IgnoreCommand)))
@@ -761,6 +808,11 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
         }
         if let Some((due, _, _)) = self.followup {
+            if due > now || can_post {
+                consider(Some(due));
+            }
+        }
+        for (due, _, _) in [self.extern_timer, self.late].into_iter().flatten() {
             if due > now || can_post {
                 consider(Some(due));
             }
@@ -849,11 +901,17 @@ impl<E: DeviceEvents> SimBmc<E> {
             frame,
             kind,
             followup,
+            answers_id,
         } = self.phase
         {
             if due <= now && self.dev.can_post() {
                 self.phase = Phase::Idle;
-                self.post(&frame, kind);
+                if answers_id {
+                    let id = self.waiting_rsp;
+                    self.post_for(&frame, kind, id);
+                } else {
+                    self.post(&frame, kind);
+                }
                 if self.cfg.b_busy_until_response && self.boot_until.is_none() {
                     self.dev.set_b_busy(false);
                 }
@@ -866,11 +924,80 @@ impl<E: DeviceEvents> SimBmc<E> {
         if let Some((due, frame, kind)) = self.followup {
             if due <= now && self.dev.can_post() {
                 self.followup = None;
-                self.post(&frame, kind);
+                if self.cfg.qemu_bt_device {
+                    // A second answer for a msg_id already answered.
+                    let stale = self.waiting_rsp.wrapping_sub(1);
+                    self.post_for(&frame, kind, stale);
+                } else {
+                    self.post(&frame, kind);
+                }
+                progressed = true;
+            }
+        }
+        if let Some((due, frame, id)) = self.extern_timer {
+            if due <= now && self.dev.can_post() {
+                // ipmi_bmc_extern.c extern_timeout (or chr_event on a link
+                // drop): the extern layer answers for the awaited msg_id.
+                self.extern_timer = None;
+                if matches!(self.phase, Phase::Hung { .. } | Phase::Processing { .. }) {
+                    self.phase = Phase::Idle;
+                }
+                if self.post_for(&frame, PostKind::Extern, id) && self.boot_until.is_none() {
+                    self.dev.set_b_busy(false);
+                }
+                progressed = true;
+            }
+        }
+        if let Some((due, frame, id)) = self.late {
+            if due <= now && self.dev.can_post() {
+                self.late = None;
+                if self.cfg.qemu_bt_device {
+                    // Any well-formed answer cancels the extern timer.
+                    self.extern_timer = None;
+                    if self.post_for(&frame, PostKind::Late, id) {
+                        if matches!(self.phase, Phase::Hung { .. }) {
+                            self.phase = Phase::Idle;
+                        }
+                        if self.boot_until.is_none() {
+                            self.dev.set_b_busy(false);
+                        }
+                    }
+                } else {
+                    self.post(&frame, PostKind::Late);
+                }
                 progressed = true;
             }
         }
         progressed
+    }
+
+    /// Post an answer for msg_id `id` through QEMU's BT device
+    /// (`ipmi_bt.c` `ipmi_bt_handle_rsp`): accepted only for the awaited
+    /// msg_id, which then advances, with the device's `waiting_seq` written
+    /// in; otherwise dropped. Without `qemu_bt_device`, posted as it is.
+    /// Returns whether it was posted.
+    fn post_for(&mut self, frame: &Frame, kind: PostKind, id: u8) -> bool {
+        if !self.cfg.qemu_bt_device {
+            self.post(frame, kind);
+            return true;
+        }
+        if id != self.waiting_rsp {
+            self.emit(BmcEventKind::RequestDropped {
+                seq: frame.byte(2),
+                cmd: frame.byte(3),
+                reason: DropReason::NotAwaited,
+            });
+            return false;
+        }
+        self.waiting_rsp = self.waiting_rsp.wrapping_add(1);
+        // Any answer from the BMC cancels the extern timer (handle_msg).
+        if kind != PostKind::Extern {
+            self.extern_timer = None;
+        }
+        let mut f = *frame;
+        f.buf[2] = self.waiting_seq;
+        self.post(&f, kind);
+        true
     }
 
     fn reset_ready(&self) -> bool {
@@ -920,6 +1047,8 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.dev.bmc_reset(booting, self.cfg.reset_clears_intmask);
         self.phase = Phase::Idle;
         self.followup = None;
+        self.extern_timer = None;
+        self.late = None;
         self.h2b_seen = None;
         self.deferred_reset = None;
         self.set_global_enables(self.cfg.global_enables);
@@ -979,6 +1108,59 @@ impl<E: DeviceEvents> SimBmc<E> {
             cmd,
             data_len: data.len() as u8,
         });
+        if self.cfg.qemu_bt_device {
+            if netfn_lun == NETFN_APP << 2 && cmd == cmd::GET_BT_CAPS {
+                // ipmi_bt_handle_event answers this itself, at once, with the
+                // request's seq; the BMC behind it never sees it.
+                let rsp = self.dispatch(netfn_lun, cmd, data);
+                if let Some(frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
+                {
+                    self.phase = Phase::Processing {
+                        due: self.now,
+                        frame,
+                        kind: PostKind::Device,
+                        followup: None,
+                        answers_id: false,
+                    };
+                }
+                return;
+            }
+            self.waiting_seq = seq;
+            let id = self.waiting_rsp;
+            if self.faults.link_down {
+                // ipmi_bmc_extern_handle_command, !connected: 0xD2 at once.
+                self.extern_timer = None;
+                let rsp = Response::new(CompletionCode::INITIALIZATION_IN_PROGRESS);
+                if let Some(frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
+                {
+                    self.phase = Phase::Processing {
+                        due: self.now,
+                        frame,
+                        kind: PostKind::Extern,
+                        followup: None,
+                        answers_id: true,
+                    };
+                }
+                return;
+            }
+            // continue_send: the request went out; answer within 4 s. An
+            // answer for another msg_id (hold-busy) cancels it at once.
+            self.extern_timer = match self.cfg.extern_timeout {
+                Some(t) if !self.faults.hang_after_take => {
+                    let rsp = Response::new(CompletionCode::TIMEOUT);
+                    Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
+                        .map(|f| (self.now + t, f, id))
+                }
+                _ => None,
+            };
+        } else if self.faults.link_down {
+            let rsp = Response::new(CompletionCode::INITIALIZATION_IN_PROGRESS);
+            // Nothing behind the link touches this answer.
+            let saved = core::mem::take(&mut self.faults);
+            self.schedule(netfn_lun, seq, cmd, &rsp);
+            self.faults = saved;
+            return;
+        }
         if self.faults.hang_after_take {
             self.phase = Phase::Hung { seq, cmd };
             return;
@@ -1011,13 +1193,54 @@ impl<E: DeviceEvents> SimBmc<E> {
         {
             return self.drop_request(seq, cmd, DropReason::RandomLoss);
         }
+        if let Some(delay) = self.faults.late_answer {
+            if let Some(mut frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
+            {
+                self.rewrite(&mut frame);
+                let due = self.now + self.cfg.response_latency + delay;
+                self.late = Some((due, frame, self.waiting_rsp));
+            }
+            return self.drop_request(seq, cmd, DropReason::Late);
+        }
         self.schedule(netfn_lun, seq, cmd, &rsp);
+    }
+
+    /// [`Fault::RewriteResponse`] on a framed answer; counts it down.
+    fn rewrite(&mut self, f: &mut Frame) {
+        let Some(rw) = self.faults.rewrite else {
+            return;
+        };
+        if let Some(n) = rw.netfn {
+            f.buf[1] = (n << 2) | (f.buf[1] & 0x03);
+        }
+        if let Some(c) = rw.cmd {
+            f.buf[3] = c;
+        }
+        if let Some((i, v)) = rw.byte {
+            let at = 4 + usize::from(i);
+            if at < usize::from(f.len) {
+                f.buf[at] = v;
+            }
+        }
+        match rw.left {
+            Some(n) if n <= 1 => self.stop_fault(FaultKind::RewriteResponse),
+            Some(n) => {
+                if let Some(r) = self.faults.rewrite.as_mut() {
+                    r.left = Some(n - 1);
+                }
+            }
+            None => {}
+        }
     }
 
     fn drop_request(&mut self, seq: u8, cmd: u8, reason: DropReason) {
         let unanswered = matches!(
             reason,
-            DropReason::Silent | DropReason::Ignored | DropReason::Lost | DropReason::RandomLoss
+            DropReason::Silent
+                | DropReason::Ignored
+                | DropReason::Lost
+                | DropReason::RandomLoss
+                | DropReason::Late
         );
         if unanswered && self.holds_unanswered() {
             // QEMU ipmi_bt.c: B_BUSY is cleared only by ipmi_bt_handle_rsp
@@ -1050,6 +1273,8 @@ impl<E: DeviceEvents> SimBmc<E> {
                 None => return self.drop_request(seq, cmd, DropReason::PostFailed),
             },
         };
+        let mut correct = correct;
+        self.rewrite(&mut correct);
         let previous = self.last_response.replace(correct);
         let mut frame = correct;
         let mut kind = PostKind::Normal;
@@ -1084,6 +1309,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             frame,
             kind,
             followup,
+            answers_id: true,
         };
         if !self.cfg.b_busy_until_response && self.boot_until.is_none() {
             self.dev.set_b_busy(false);

@@ -1182,3 +1182,199 @@ fn clone_is_a_deterministic_snapshot() {
     };
     assert_eq!(trace(&mut a), trace(&mut b));
 }
+
+// ----- issue #13: QEMU's BT device and extern layer, new fault kinds ----------
+
+fn qemu_extern() -> SimBmc {
+    SimBmc::new(BmcConfig::qemu_extern())
+}
+
+#[test]
+fn rewrite_response_netfn_cmd_and_byte_then_counts_down() {
+    let mut b = healthy();
+    b.inject(
+        b.now(),
+        Fault::RewriteResponse {
+            netfn: Some(0x06),
+            cmd: None,
+            data_index: Some(0),
+            value: 0xD5,
+            count: Some(1),
+        },
+    );
+    let r = transact(&mut b, 0x18, 3, cmd::GET_WATCHDOG, &[]);
+    assert_eq!(
+        &r[1..5],
+        &[0x18, 3, cmd::GET_WATCHDOG, 0xD5],
+        "NetFn 6, cc rewritten"
+    );
+    assert!(
+        !b.faults().is_active(FaultKind::RewriteResponse),
+        "count ran out"
+    );
+    let r = transact(&mut b, 0x18, 4, cmd::GET_WATCHDOG, &[]);
+    assert_eq!(&r[1..4], &[0x1C, 4, cmd::GET_WATCHDOG]);
+}
+
+#[test]
+fn qemu_extern_answers_caps_itself_even_when_the_bmc_is_silent() {
+    let mut b = qemu_extern();
+    b.inject(b.now(), Fault::Silent);
+    let r = transact(&mut b, 0x18, 9, cmd::GET_BT_CAPS, &[]);
+    assert_eq!(&r[1..], &[0x1C, 9, 0x36, 0, 1, 0xFF, 0xFF, 10, 0]);
+}
+
+#[test]
+fn qemu_extern_timer_answers_0xc3_after_4s_for_a_silent_bmc() {
+    let mut b = qemu_extern();
+    b.inject(b.now(), Fault::Silent);
+    let t0 = b.now();
+    send(&mut b, t0, 0x18, 5, cmd::GET_WATCHDOG, &[]);
+    assert_eq!(b.read_ctrl() & B_BUSY, B_BUSY);
+    let at = wait_b2h(&mut b, t0 + Duration::from_secs(10)).expect("extern timer");
+    assert_eq!(at - t0, Duration::from_secs(4));
+    assert_eq!(b.read_ctrl() & B_BUSY, 0);
+    let r = read_response(&mut b);
+    assert_eq!(&r[1..5], &[0x1C, 5, cmd::GET_WATCHDOG, 0xC3]);
+}
+
+#[test]
+fn qemu_extern_timer_beats_a_slow_answer_which_is_then_dropped() {
+    let mut b = qemu_extern();
+    b.inject(
+        b.now(),
+        Fault::Slow {
+            latency: Duration::from_secs(6),
+        },
+    );
+    let t0 = b.now();
+    send(&mut b, t0, 0x18, 5, cmd::GET_WATCHDOG, &[]);
+    wait_b2h(&mut b, t0 + Duration::from_secs(10)).expect("extern timer");
+    assert_eq!(read_response(&mut b)[4], 0xC3);
+    b.clear(b.now(), FaultKind::Slow);
+    // The next request is served at once; nothing late shows up.
+    let r = transact(&mut b, 0x18, 6, cmd::GET_DEVICE_ID, &[]);
+    assert_eq!(&r[1..5], &[0x1C, 6, cmd::GET_DEVICE_ID, 0]);
+    let limit = b.now() + Duration::from_secs(10);
+    assert!(wait_b2h(&mut b, limit).is_none());
+}
+
+#[test]
+fn qemu_extern_owns_seq_and_takes_one_answer_per_msg_id() {
+    // wrong-seq with a correction: QEMU writes the seq itself and drops the
+    // second answer.
+    let mut b = qemu_extern();
+    b.inject(
+        b.now(),
+        Fault::WrongSeq {
+            seq_delta: 1,
+            correct_after: Some(Duration::from_millis(10)),
+        },
+    );
+    let r = transact(&mut b, 0x18, 7, cmd::GET_DEVICE_ID, &[]);
+    assert_eq!(&r[1..5], &[0x1C, 7, cmd::GET_DEVICE_ID, 0], "seq rewritten");
+    let limit = b.now() + Duration::from_secs(1);
+    assert!(wait_b2h(&mut b, limit).is_none());
+    assert!(events(&mut b).iter().any(|e| matches!(
+        e,
+        BmcEventKind::RequestDropped {
+            reason: DropReason::NotAwaited,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn stale_answer_through_qemu_carries_the_current_seq_and_the_right_one_is_dropped() {
+    let mut b = qemu_extern();
+    let _ = transact(&mut b, 0x18, 1, cmd::GET_DEVICE_ID, &[]);
+    b.inject(
+        b.now(),
+        Fault::StaleResponse {
+            correct_after: Some(Duration::from_secs(1)),
+        },
+    );
+    let r = transact(&mut b, 0x18, 2, cmd::GET_WATCHDOG, &[]);
+    // The previous command's answer, with this request's seq: Linux's BT
+    // layer rejects it on cmd and times out; the right one never comes.
+    assert_eq!(&r[1..4], &[0x1C, 2, cmd::GET_DEVICE_ID]);
+    let limit = b.now() + Duration::from_secs(5);
+    assert!(wait_b2h(&mut b, limit).is_none());
+}
+
+#[test]
+fn link_drop_answers_0xd2_at_once_and_the_bmc_never_sees_it() {
+    let mut b = qemu_extern();
+    b.inject(b.now(), Fault::LinkDrop);
+    let handled = b.commands_handled();
+    let (cc, _) = app(&mut b, cmd::RESET_WATCHDOG, &[]);
+    assert_eq!(cc, 0xD2);
+    assert!(!b.watchdog().is_running(), "not executed");
+    let r = transact(&mut b, 0x18, 3, cmd::GET_BT_CAPS, &[]);
+    assert_eq!(r[4], 0, "caps still answered by QEMU's BT device");
+    assert!(b.commands_handled() >= handled);
+    b.inject(b.now(), Fault::Reconnect);
+    let (cc, _) = app(&mut b, cmd::GET_DEVICE_ID, &[]);
+    assert_eq!(cc, 0);
+}
+
+#[test]
+fn link_drop_answers_the_awaited_request_0xd2_when_it_drops() {
+    let mut b = qemu_extern();
+    b.inject(b.now(), Fault::Silent);
+    let t0 = b.now();
+    send(&mut b, t0, 0x18, 5, cmd::GET_WATCHDOG, &[]);
+    b.advance(t0 + Duration::from_secs(1));
+    b.inject(b.now(), Fault::LinkDrop);
+    assert_eq!(b.read_ctrl() & B2H, B2H);
+    assert_eq!(read_response(&mut b)[4], 0xD2);
+    assert_eq!(b.now() - t0, Duration::from_secs(1));
+}
+
+#[test]
+fn raise_attn_sets_sms_atn() {
+    let mut b = healthy();
+    b.inject(b.now(), Fault::RaiseAttn { irq: false });
+    assert_eq!(b.read_ctrl() & SMS, SMS);
+    assert!(events(&mut b).contains(&BmcEventKind::SmsAtn));
+}
+
+#[test]
+fn late_answer_through_qemu_answers_the_next_request_with_the_old_data() {
+    let mut b = qemu_extern();
+    b.inject(
+        b.now(),
+        Fault::LateAnswer {
+            delay: Duration::from_secs(2),
+        },
+    );
+    let t0 = b.now();
+    send(&mut b, t0, 0x18, 5, cmd::GET_DEVICE_ID, &[]);
+    b.advance(t0 + Duration::from_secs(1));
+    b.clear(b.now(), FaultKind::LateAnswer);
+    // Before the answer, the host (having given up) sends another request:
+    // it gets the same msg_id, so the late answer is taken for it, with its seq.
+    let t1 = b.now();
+    send(&mut b, t1, 0x18, 6, cmd::GET_DEVICE_ID, &[]);
+    let at = wait_b2h(&mut b, t1 + Duration::from_secs(10)).expect("answer");
+    let r = read_response(&mut b);
+    assert_eq!(&r[1..5], &[0x1C, 6, cmd::GET_DEVICE_ID, 0]);
+    assert!(at - t0 <= Duration::from_secs(2));
+}
+
+#[test]
+fn late_answer_without_qemu_keeps_its_old_seq() {
+    let mut b = healthy();
+    b.inject(
+        b.now(),
+        Fault::LateAnswer {
+            delay: Duration::from_secs(2),
+        },
+    );
+    let t0 = b.now();
+    send(&mut b, t0, 0x18, 5, cmd::GET_DEVICE_ID, &[]);
+    assert!(wait_b2h(&mut b, t0 + Duration::from_secs(1)).is_none());
+    assert_eq!(b.read_ctrl() & B_BUSY, 0, "dropped for now");
+    wait_b2h(&mut b, t0 + Duration::from_secs(5)).expect("late answer");
+    assert_eq!(read_response(&mut b)[2], 5);
+}

@@ -49,6 +49,7 @@ impl Scenario {
         let mut cfg = match b.preset {
             BmcPreset::Default => BmcConfig::default(),
             BmcPreset::Qemu => BmcConfig::qemu(),
+            BmcPreset::QemuExtern => BmcConfig::qemu_extern(),
             BmcPreset::Openbmc => BmcConfig::openbmc(),
         };
         if let Some(l) = b.latency {

@@ -200,6 +200,9 @@ pub enum BmcPreset {
     Default,
     /// QEMU `isa-ipmi-bt` + `ipmi-bmc-sim`.
     Qemu,
+    /// QEMU `isa-ipmi-bt` + `ipmi-bmc-extern` + a BMC on the VM link
+    /// ([`BmcConfig::qemu_extern`](crate::BmcConfig::qemu_extern)).
+    QemuExtern,
     /// OpenBMC on an Aspeed iBT.
     Openbmc,
 }

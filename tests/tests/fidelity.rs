@@ -209,3 +209,47 @@ at = "10s"
     assert_eq!(flags.len(), 1, "{}", t.render_timeline());
     assert_eq!(flags[0].started.since_start().as_secs_f64(), 10.0);
 }
+
+#[test]
+fn seed_slides_2014_gaps_are_the_reports_to_within_missed_ticks() {
+    let t = run(&bmcwd_integration_tests::shipped("seed-slides-2014"));
+    let at = |needle: &str| -> Vec<f64> {
+        t.log
+            .iter()
+            .filter(|l| l.text.contains(needle))
+            .map(|l| l.t.since_start().as_secs_f64())
+            .collect()
+    };
+    let left = at("1 retries left");
+    let failed = at("failed 2 retries, sending error response");
+    let reset = at("IPMI: BT reset (takes 5 secs)");
+    assert_eq!(left.len(), 1, "{}", t.render_log());
+    assert_eq!(failed, reset, "reset decided at each failure");
+    assert_eq!(failed.len(), 3, "{}", t.render_log());
+    let gaps = [
+        failed[0] - left[0],
+        failed[1] - failed[0],
+        failed[2] - failed[1],
+    ];
+    // The model: 5 s and 6 s + 5 s, x10 (100 us credited per 1 ms jiffy).
+    for (g, want) in gaps.iter().zip([50.0, 110.0, 110.0]) {
+        assert!((g - want).abs() < 0.01, "{gaps:?}");
+    }
+    // The report: 51.75, 110.67, 111.49 s - each at most 3.5 % longer (one
+    // missed tick in 30 iterations), never shorter.
+    for (g, real) in gaps.iter().zip([51.75, 110.67, 111.49]) {
+        assert!(real >= *g && real / g < 1.036, "{g} vs {real}");
+    }
+    assert!(t.completions.is_empty(), "the probe never returns");
+    // v3.14 (e21404dc0ac7) credits the jiffy: 5 s and 11 s.
+    let mut sc = bmcwd_integration_tests::shipped("seed-slides-2014");
+    sc.driver.kernel = bmc_sim::KernelPreset::from_name("v3.14").unwrap();
+    let t = run(&sc);
+    let failed: Vec<f64> = t
+        .log
+        .iter()
+        .filter(|l| l.text.contains("failed 2 retries"))
+        .map(|l| l.t.since_start().as_secs_f64())
+        .collect();
+    assert!((failed[1] - failed[0] - 11.0).abs() < 0.01, "{failed:?}");
+}

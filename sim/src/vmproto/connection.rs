@@ -159,6 +159,8 @@ pub struct Connection {
     held: Option<Held>,
     /// Answers delayed by `delay=`, oldest first.
     delayed: Vec<(Instant, Vec<u8>)>,
+    /// The last answer sent (`netfn_lun`, cmd, cc, data), for `stale`.
+    last_answer: Option<(u8, u8, u8, Vec<u8>)>,
     out: VecDeque<Out>,
     /// A `disconnect` fault hit: send what is queued, then close.
     close: bool,
@@ -196,6 +198,7 @@ impl Connection {
             atn: false,
             held: None,
             delayed: Vec::new(),
+            last_answer: None,
             out: VecDeque::from([Out::Ctl(ControlCommand::Version(PROTOCOL_VERSION))]),
             close: false,
             quiet_until: now,
@@ -479,9 +482,47 @@ impl Connection {
             return;
         };
         let mut enc = Encoder::new();
+        let previous = self
+            .last_answer
+            .replace((rsp_netfn_lun, cmd, reply.cc, reply.data.clone()));
         match fault {
             VmFault::None | VmFault::Disconnect => {
                 enc.response(id, rsp_netfn_lun, cmd, reply.cc, &reply.data);
+            }
+            VmFault::WrongNetFn => {
+                self.log(now, || "fault wrong-netfn".to_string());
+                enc.response(id, netfn_lun, cmd, reply.cc, &reply.data);
+            }
+            VmFault::Attn => {
+                enc.response(id, rsp_netfn_lun, cmd, reply.cc, &reply.data);
+                self.log(now, || {
+                    format!("-> rsp id={id:02x} cc={:02x} {:02x?}", reply.cc, reply.data)
+                });
+                self.out.push_back(Out::Msg(enc.take()));
+                self.log(now, || "fault attn".to_string());
+                self.queue_action(now, HostAction::SmsAtn(true));
+                return;
+            }
+            VmFault::Stale => {
+                // The previous answer under this msg_id, the real one
+                // `hold` ms later (default 1 s) like `delay=`.
+                let (pn, pc, pcc, pdata) =
+                    previous.unwrap_or((rsp_netfn_lun, cmd ^ 0x80, 0, Vec::new()));
+                enc.response(id, pn, pc, pcc, &pdata);
+                self.out.push_back(Out::Msg(enc.take()));
+                let mut real = Encoder::new();
+                real.response(id, rsp_netfn_lun, cmd, reply.cc, &reply.data);
+                let after = spec.hold.unwrap_or(Duration::from_secs(1));
+                if self.delayed.len() < MAX_DELAYED {
+                    self.delayed.push((deadline_after(now, after), real.take()));
+                }
+                self.log(now, || {
+                    format!(
+                        "fault stale: previous answer {pn:02x}/{pc:02x}, real one in {} ms",
+                        after.as_millis()
+                    )
+                });
+                return;
             }
             VmFault::Silent => {
                 self.log(now, || "fault silent: no answer".to_string());

@@ -16,6 +16,9 @@
 //! | `delay=MS` | the right answer MS later | slow BMC (QEMU gives 0xC3 itself after 4 s) |
 //! | `cc=XX` | right header, completion code XX, no data | the kernel passes XX up |
 //! | `disconnect` | the server closes the link | 0xD2 at once until QEMU reconnects |
+//! | `wrong-netfn` | right msg_id, the request's NetFn (response bit clear) | passes QEMU and the BT layer; the message handler answers 0xFF and logs `BMC returned incorrect response` |
+//! | `stale` | the previous answer under this msg_id, the real one `hold` ms (1 s) later | QEMU writes the current seq into the first and drops the second: another command's answer → RD_WAIT timeout, 0xC3 after 10 s; the same command's → its old data, cc 0x00 at once |
+//! | `attn` | the right answer, then `ATTN_IRQ` | the kernel asks Get Message Flags |
 //!
 //! For `wrong-msgid` and `stuck` the real answer is kept; switching the fault
 //! back to `none` sends it late with the right msg_id, which lets QEMU clear
@@ -41,9 +44,16 @@
 //! | `delay=MS` | `slow` (`latency`) | the right answer, late |
 //! | `cc=XX` | `error-response` (`cc`) | an answer with that completion code and no data |
 //! | `wrong-msgid`, `stuck` | `hold-busy` | B_BUSY stays set, the host times out in WR_CONSUME |
+//! | `stale` | `stale-response` (`correct_after` 1 s) | the previous answer, then the right one (dropped by QEMU) |
+//! | `attn` | `raise-attn` (`irq`) | SMS_ATN with the interrupt |
 //!
-//! `bad-checksum`, `wrong-cmd` and `disconnect` shape the message or the
-//! link, which has no register-level equivalent, so they stay VM-only. The
+//! `wrong-cmd` and `wrong-netfn` are `rewrite-response` with `cmd` = the
+//! request's cmd ^ 0x80 and `netfn` = the request's NetFn, and `disconnect` is
+//! `link-drop` behind the `qemu-extern` preset, which the rig's model files use;
+//! they name request-dependent values, so they have no fixed equivalent here.
+//!
+//! `bad-checksum` (QEMU drops the answer: `silent` behind `qemu-extern`)
+//! shapes the message, which has no register-level equivalent. The
 //! text form keeps its own spelling (`delay=MS`, `cc=XX`): it is the control
 //! file syntax of the QEMU rig (`tests/vm/`).
 
@@ -79,6 +89,14 @@ pub enum VmFault {
     Cc(CompletionCode),
     /// Close the connection when the next matching request arrives.
     Disconnect,
+    /// Answer with the request's own NetFn (response bit clear): QEMU and
+    /// Linux's BT layer pass it, the message handler answers 0xFF.
+    WrongNetFn,
+    /// Answer first with the previous answer sent (its NetFn, cmd and data)
+    /// under this msg_id, then the real one `hold` ms later (default 1 s).
+    Stale,
+    /// Answer normally, then raise ATTN (`ATTN_IRQ` with the interrupt on).
+    Attn,
 }
 
 impl VmFault {
@@ -91,7 +109,15 @@ impl VmFault {
             Self::Delay(latency) => Some(Fault::Slow { latency }),
             Self::Cc(cc) => Some(Fault::ErrorResponse { cc: cc.0 }),
             Self::WrongMsgId | Self::Stuck => Some(Fault::HoldBusy),
-            Self::None | Self::BadChecksum | Self::WrongCmd | Self::Disconnect => None,
+            Self::Stale => Some(Fault::StaleResponse {
+                correct_after: Some(Duration::from_secs(1)),
+            }),
+            Self::Attn => Some(Fault::RaiseAttn { irq: true }),
+            Self::None
+            | Self::BadChecksum
+            | Self::WrongCmd
+            | Self::WrongNetFn
+            | Self::Disconnect => None,
         }
     }
 }
@@ -108,6 +134,9 @@ impl fmt::Display for VmFault {
             Self::Delay(d) => write!(f, "delay={}", d.as_millis()),
             Self::Cc(cc) => write!(f, "cc={:02x}", cc.0),
             Self::Disconnect => f.write_str("disconnect"),
+            Self::WrongNetFn => f.write_str("wrong-netfn"),
+            Self::Stale => f.write_str("stale"),
+            Self::Attn => f.write_str("attn"),
         }
     }
 }
@@ -212,6 +241,9 @@ impl FromStr for VmFaultSpec {
             "wrong-msgid" => VmFault::WrongMsgId,
             "stuck" => VmFault::Stuck,
             "disconnect" => VmFault::Disconnect,
+            "wrong-netfn" => VmFault::WrongNetFn,
+            "stale" => VmFault::Stale,
+            "attn" => VmFault::Attn,
             w => match w.split_once('=') {
                 Some(("delay", ms)) => VmFault::Delay(parse_ms(ms).ok_or_else(|| bad(w))?),
                 Some(("cc", cc)) => {
@@ -340,6 +372,9 @@ mod tests {
             "delay=1500",
             "cc=c0 only=06:25",
             "disconnect",
+            "wrong-netfn count=1 only=06:25",
+            "stale count=1 only=06:25 hold=1000",
+            "attn count=1",
         ] {
             let spec: VmFaultSpec = text.parse().unwrap();
             assert_eq!(spec.to_string(), text);

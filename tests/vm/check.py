@@ -655,6 +655,123 @@ def scn_extern_reset(con, logdir, root):
                 + f"                     model  {list(zip(spacing([t[0] for t in taken]), m_seq))}\n")
 
 
+# ---------------------------------------------------------------- (e) -------
+# extern-fid (issue #13): twelve VM-level fault schedules, each on one Get
+# Watchdog Timer, against model/extern-fid.toml (BMC preset qemu-extern).
+FID_PROBES = (
+    # tag, VM fault (as the server logs it), client
+    ("f-silent", "silent", "ipmitool"),
+    ("f-badsum", "bad-checksum", "ipmitool"),
+    ("f-delay2", "delay", "ipmitool"),
+    ("f-delay35", "delay", "ipmitool"),
+    ("f-delay6", "delay", "ipmitool"),
+    ("f-cc", "cc", "ipmitool"),
+    ("f-netfn", "wrong-netfn", "ipmitool"),
+    ("f-cmd", "wrong-cmd", "ipmitool"),
+    ("f-stale", "stale", "ipmitool"),
+    ("f-stale-same", "stale", "bmcwd"),
+    ("f-attn", "attn", "ipmitool"),
+    ("f-disc", "disconnect", "ipmitool"),
+)
+FID_OTHER = (("base", "ipmitool"), ("s-prime", "bmcwd"), ("f-attn.after", "ipmitool"),
+             ("f-disc.after", "ipmitool"))
+FID_LINE = re.compile(BT_LINE.pattern + r"|BMC returned")
+SRV_FAULT = re.compile(r"\] fault ([^:\s]+)")
+
+
+def client_cc(block, client):
+    """The completion code a guest client run reports (ipmitool raw, or
+    bmcwd --json get: exit 0 with a reading is 0x00)."""
+    if client == "bmcwd":
+        if block.rc == 0 and parse_json(block.text) is not None:
+            return 0
+        m = re.search(r"0x([0-9A-Fa-f]{2})", block.text)
+        return int(m.group(1), 16) if m else None
+    return guest_cc(block)
+
+
+def server_after_faults(bmclog, n=2):
+    """[(fault, [next n requests nf/cm])] in the order the server applied them."""
+    lines = bmclog.splitlines()
+    out = []
+    for i, l in enumerate(lines):
+        m = SRV_FAULT.search(l)
+        if not m or "fault file" in l:
+            continue
+        nxt = []
+        for l2 in lines[i + 1:]:
+            r = REQ_LINE.search(l2)
+            if r:
+                nxt.append(f"{r.group(1)}/{r.group(2)}")
+                if len(nxt) == n:
+                    break
+        out.append((m.group(1), nxt))
+    return out
+
+
+def model_taken_after(model, target, n=2):
+    """The next n messages (nf/cm) the model's BMC took after `target`'s own."""
+    taken = []
+    for e in model.get("events", []):
+        m = MODEL_TAKEN.search(str(e.get("detail"))) if e.get("kind") == "bmc" else None
+        if m:
+            taken.append((float(e["t"]), int(m.group(1)) >> 2, int(m.group(3))))
+    st, cmd = float(target.get("started_s", -1)), int(target.get("cmd", -1))
+    i = next((k for k, (t, _, c) in enumerate(taken) if t >= st and c == cmd), None)
+    if i is None:
+        return []
+    return [f"{nf:02x}/{c:02x}" for _, nf, c in taken[i + 1:i + 1 + n]]
+
+
+def scn_extern_fid(con, logdir, root):
+    scn = "extern-fid"
+    common(scn, con, logdir)
+    bmclog = read(os.path.join(logdir, scn + ".bmc.log"))
+    applied = server_after_faults(bmclog)
+    want = [f for _, f, _ in FID_PROBES]
+    check(f"{scn}: server applied the {len(want)} faults in order, once each", [f for f, _ in applied] == want,
+          f"{[f for f, _ in applied]}")
+    model_file = os.path.join(root, "tests", "vm", "model", scn + ".toml")
+    model, err = run_model(root, logdir, model_file)
+    if not check(f"{scn}: model ran (bmcwd scenario run tests/vm/model/{scn}.toml)", model is not None, err):
+        return
+    by_label = completions_by_label(model, model_file)
+    for tag, client in [(t, c) for t, _, c in FID_PROBES] + list(FID_OTHER):
+        b, mc = con.block(tag), by_label.get(tag)
+        if not check(f"{scn}: model has request '{tag}'", mc is not None, f"labels {sorted(by_label)}"):
+            continue
+        kcc, mcc, mlat = client_cc(b, client), mc.get("cc"), float(mc.get("latency_s", 0.0))
+        check(f"{scn}: {tag}: completion code kernel {kcc if kcc is None else hex(kcc)} == model {hex(mcc)}",
+              kcc == mcc, b.text[-200:])
+        check(f"{scn}: {tag}: duration kernel {b.secs:.2f} s ~ model {mlat:.2f} s",
+              mlat - 0.5 <= b.secs <= mlat + 2.5, "")
+    # What the BMC gets next after each fault (event checks after runs over a
+    # second, Get Message Flags after ATTN), kernel against model. Not after
+    # the disconnect: the run ends there.
+    for (tag, fault, _), (sf, k) in zip(FID_PROBES, applied):
+        if fault == "disconnect":
+            continue
+        mc = by_label.get(tag)
+        m = model_taken_after(model, mc) if mc is not None else None
+        check(f"{scn}: after {tag} the BMC next gets {k} (kernel) == {m} (model)", k == m and len(k) == 2, "")
+    # Every kernel line the faults produced (BT layer and message handler),
+    # in order, strictly.
+    mlines = [norm_line(l["text"]) for l in model.get("log", [])
+              if FID_LINE.search(l["text"]) and "req2rsp" not in l["text"]]
+    klines = []
+    for tag, _, _ in FID_PROBES:
+        klines += [norm_line(l) for l in con.block(f"{tag}.dmesg").lines if FID_LINE.search(l)]
+    diffs = [f"#{i}: model {m!r} vs kernel {k!r}"
+             for i, (m, k) in enumerate(zip(mlines + [None] * len(klines), klines + [None] * len(mlines)))
+             if m != k]
+    check(f"{scn}: kernel log == model, line for line ({len(klines)} lines)", not diffs, "; ".join(diffs))
+    with open(os.path.join(logdir, "kernel-vs-model-fid.txt"), "w") as f:
+        f.write("model:\n" + "".join(f"  {x}\n" for x in mlines) + "kernel:\n"
+                + "".join(f"  {x}\n" for x in klines)
+                + "".join(f"{t}: kernel cc {client_cc(con.block(t), c)} {con.block(t).secs:.2f} s\n"
+                          for t, _, c in FID_PROBES))
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)

@@ -24,7 +24,7 @@ LOGS=$WORK/logs
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TRIPLE=x86_64-unknown-linux-gnu
 JOBS=${VM_JOBS:-2}
-SCENARIOS=(extern-fault extern-reset qemu-sim qemu-leave extern-basic extern-wdt)
+SCENARIOS=(extern-fault extern-reset qemu-sim qemu-leave extern-basic extern-wdt extern-fid)
 T_START=$(date +%s)
 
 PASSED=0
@@ -250,6 +250,15 @@ scn_extern_reset() {
         || { echo "bmc server did not start" >"$LOGS/extern-reset.meta"; return; }
     # shellcheck disable=SC2046
     boot extern-reset 150 $(extern_args)
+    stop_bmc
+}
+
+# Issue #13: twelve more VM-level fault schedules (model/extern-fid.toml).
+scn_extern_fid() {
+    start_bmc extern-fid "${SIM_ARGS[@]}" \
+        || { echo "bmc server did not start" >"$LOGS/extern-fid.meta"; return; }
+    # shellcheck disable=SC2046
+    boot extern-fid 240 $(extern_args)
     stop_bmc
 }
 

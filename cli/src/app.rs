@@ -471,6 +471,10 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         state_path(cli, &t),
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
+    let cfg = DaemonConfig {
+        rearm: !a.no_rearm,
+        ..cfg
+    };
     let cmd_timeout = cmd_timeout(cli.cmd_timeout)?;
     let mut logger = StderrLogger {
         journal: a.log == LogTarget::Journal,
@@ -483,21 +487,34 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::Internal(format!("cannot start the tokio runtime: {e}")))?;
     rt.block_on(async {
-        // Register the handlers before arming, so a signal during start-up is
-        // handled, not fatal.
+        // Register every handler before arming, so a signal during start-up
+        // is handled, not fatal: SIGHUP is logged and ignored, every other
+        // terminating signal honours --on-exit (spec-notes/cli.md, "Daemon").
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())
-            .map_err(|e| CliError::Internal(format!("cannot install a SIGTERM handler: {e}")))?;
-        let mut int = signal(SignalKind::interrupt())
-            .map_err(|e| CliError::Internal(format!("cannot install a SIGINT handler: {e}")))?;
-        let shutdown = async move {
-            tokio::select! {
-                _ = term.recv() => "SIGTERM".to_string(),
-                _ = int.recv() => "SIGINT".to_string(),
-            }
-        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        for sig in ipmi_watchdog::DaemonSignal::ALL {
+            let mut stream = signal(SignalKind::from_raw(sig.number())).map_err(|e| {
+                CliError::Internal(format!("cannot install a {} handler: {e}", sig.name()))
+            })?;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while stream.recv().await.is_some() {
+                    if tx.send(sig).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
         let mut c = Client::new(open(&t)?, cmd_timeout);
-        daemon::run(&mut c, &cfg, shutdown, &mut logger).await?;
+        let reopen = || -> Result<Box<dyn Transport>, bmcwd::transport::TransportError> {
+            Ok(match &t {
+                Target::Device(p) => Box::new(DeviceTransport::open(p)?),
+                Target::Socket(p) => Box::new(VmSocketTransport::connect(p)?),
+                Target::Sim => bmcwd::transport::embedded_simulator(),
+            })
+        };
+        daemon::run(&mut c, &cfg, rx, &mut logger, reopen).await?;
         Ok::<(), CliError>(())
     })
 }
@@ -629,6 +646,8 @@ mod tests {
         assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_devintf"));
         assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_si"));
         assert!(unit.contains("Restart=on-failure"));
+        // DeviceAllow= is resolved at start: the modules must be loaded before.
+        assert!(unit.contains("After=modprobe@ipmi_si.service modprobe@ipmi_devintf.service"));
         // The ExecStart arguments parse.
         let exec = unit
             .lines()

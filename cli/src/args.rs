@@ -309,9 +309,14 @@ pub struct DaemonArgs {
     /// How often to pet (default: a third of the timeout; must be shorter than it).
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Option<Deciseconds>,
-    /// On SIGTERM/SIGINT: stop the timer, or leave it armed.
+    /// On SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 (and the other
+    /// terminating signals; SIGHUP is ignored): stop the timer, or leave it armed.
     #[arg(long, value_name = "WHAT", default_value = "stop")]
     pub on_exit: OnExit,
+    /// Do not re-arm a timer someone else stopped or reconfigured (the
+    /// timer-state check after each pet still logs it).
+    #[arg(long)]
+    pub no_rearm: bool,
     /// Log destination.
     #[arg(long, value_name = "WHERE", default_value = "stderr")]
     pub log: LogTarget,

@@ -188,7 +188,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__daemon)
-            opts="-h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --interval --on-exit --log --max-backoff --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --interval --on-exit --no-rearm --log --max-backoff --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

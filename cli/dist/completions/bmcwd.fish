@@ -152,7 +152,7 @@ msg\t'Messaging interrupt (the system interface\'s own interrupt)'
 none\t'None'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l clear-flags -d 'Clear timer-use expiration flags: comma-separated uses or `all`' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l interval -d 'How often to pet (default: a third of the timeout; must be shorter than it)' -r
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l on-exit -d 'On SIGTERM/SIGINT: stop the timer, or leave it armed' -r -f -a "stop\t'Stop the timer (the machine is no longer watched)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l on-exit -d 'On SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 (and the other terminating signals; SIGHUP is ignored): stop the timer, or leave it armed' -r -f -a "stop\t'Stop the timer (the machine is no longer watched)'
 leave\t'Leave it armed (the BMC acts unless someone else pets it)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l log -d 'Log destination' -r -f -a "stderr\t'Plain lines on stderr'
 journal\t'stderr lines with `<N>` syslog-priority prefixes that journald understands'"
@@ -162,6 +162,7 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l socket -d 'Use a 
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l dont-log -d 'Don\'t log a SEL event when the timer expires'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l no-rearm -d 'Do not re-arm a timer someone else stopped or reconfigured (the timer-state check after each pet still logs it)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -328,6 +328,7 @@ fn base(name: &str, kernel: KernelPreset, hz: u32, probe: bool, stop: Duration) 
         trace: TraceSpec::default(),
         requests: Vec::new(),
         faults: Vec::new(),
+        daemon: None,
     }
 }
 

@@ -149,6 +149,15 @@ impl DaemonSignal {
         }
     }
 
+    /// Parses `SIGTERM`, `TERM` or `term`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        let up = name.to_ascii_uppercase();
+        let bare = up.strip_prefix("SIG").unwrap_or(&up);
+        Self::ALL
+            .into_iter()
+            .find(|s| s.name().strip_prefix("SIG") == Some(bare))
+    }
+
     /// The Linux signal number (x86, arm, riscv numbering; signal(7)).
     pub fn number(self) -> i32 {
         match self {

@@ -339,6 +339,8 @@ enum Step {
     /// Only watch (the timer was stopped by someone else and `rearm` is off).
     Check,
     Reopen,
+    /// Send (again) the stop Set a signal asked for.
+    Stop(DaemonSignal),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -376,6 +378,8 @@ pub struct PetPolicy {
     sent_at: Instant,
     /// Watching a timer someone else stopped (rearm off).
     foreign_stop: bool,
+    /// Stopping on this signal (`--on-exit stop`), retried until the deadline.
+    stopping: Option<(DaemonSignal, Instant)>,
 }
 
 impl PetPolicy {
@@ -397,6 +401,7 @@ impl PetPolicy {
             exit_requested: None,
             sent_at: now,
             foreign_stop: false,
+            stopping: None,
         }
     }
 
@@ -453,13 +458,17 @@ impl PetPolicy {
             Step::Pet => self.send_pet(now),
             Step::Check => self.send(Pending::Check { pre: true }, PolicyCommand::Get),
             Step::Reopen => {
-                self.phase = Phase::Reopening(if self.ever_armed {
-                    Step::Pet
-                } else {
-                    Step::Arm
+                self.phase = Phase::Reopening(match self.stopping {
+                    Some((sig, _)) => Step::Stop(sig),
+                    None if self.ever_armed => Step::Pet,
+                    None => Step::Arm,
                 });
                 self.out.push_back(PolicyAction::Reopen);
             }
+            Step::Stop(sig) => self.send(
+                Pending::Stop(sig),
+                PolicyCommand::Set(stop_set_for(&self.cfg.set)),
+            ),
         }
     }
 
@@ -527,7 +536,7 @@ impl PetPolicy {
                 });
             } else {
                 let e = cc_text(CMD_SET_WATCHDOG, cc);
-                self.stop_failed(sig, &e);
+                self.stop_retry(now, sig, &e, is_transient(cc), false);
             }
             return;
         }
@@ -538,7 +547,7 @@ impl PetPolicy {
         }
         if let Some(sig) = self.exit_requested.take() {
             if !self.is_done() {
-                self.begin_exit(sig);
+                self.begin_exit(now, sig);
             }
         }
     }
@@ -827,7 +836,7 @@ impl PetPolicy {
             return;
         };
         if let Pending::Stop(sig) = p {
-            self.stop_failed(sig, detail);
+            self.stop_retry(now, sig, detail, true, fault == TransportFault::Lost);
             return;
         }
         if let (Pending::Check { pre }, TransportFault::Timeout) = (p, fault) {
@@ -853,7 +862,7 @@ impl PetPolicy {
             self.due(now.saturating_add(delay), Step::Reopen);
         }
         if let Some(sig) = self.exit_requested.take() {
-            self.begin_exit(sig);
+            self.begin_exit(now, sig);
         }
     }
 
@@ -882,12 +891,12 @@ impl PetPolicy {
             }
         }
         if let Some(sig) = self.exit_requested.take() {
-            self.begin_exit(sig);
+            self.begin_exit(now, sig);
         }
     }
 
     /// A signal arrived.
-    pub fn on_signal(&mut self, _now: Instant, sig: DaemonSignal) {
+    pub fn on_signal(&mut self, now: Instant, sig: DaemonSignal) {
         if self.is_done() {
             return;
         }
@@ -902,20 +911,23 @@ impl PetPolicy {
             );
             return;
         }
-        if matches!(self.phase, Phase::Waiting(Pending::Stop(_))) {
+        if self.stopping.is_some() {
             return;
         }
         if self.is_waiting() {
             self.exit_requested.get_or_insert(sig);
             return;
         }
-        self.begin_exit(sig);
+        self.begin_exit(now, sig);
     }
 
-    fn begin_exit(&mut self, sig: DaemonSignal) {
+    fn begin_exit(&mut self, now: Instant, sig: DaemonSignal) {
         let name = sig.name();
         match self.cfg.on_exit {
             OnExit::Stop => {
+                let deadline = now.saturating_add(self.cfg.set.initial_countdown.as_duration());
+                self.stopping = Some((sig, deadline));
+                self.failures = 0;
                 self.log(
                     LogPriority::Notice,
                     format!("received {name}: stopping the watchdog timer (--on-exit stop)"),
@@ -946,6 +958,48 @@ impl PetPolicy {
                     pets: self.pets,
                 });
             }
+        }
+    }
+
+    /// The stop Set failed: retry it with backoff while that can still
+    /// matter (until one countdown after the signal: by then an armed timer
+    /// has fired anyway), else give up saying the timer may be armed.
+    fn stop_retry(
+        &mut self,
+        now: Instant,
+        sig: DaemonSignal,
+        detail: &str,
+        retry: bool,
+        reopen: bool,
+    ) {
+        let deadline = self.stopping.map_or(now, |s| s.1);
+        self.failures = self.failures.saturating_add(1);
+        let delay = self.cfg.backoff(self.failures);
+        let at = now.saturating_add(delay);
+        if retry && at < deadline {
+            let n = self.failures;
+            self.log(
+                LogPriority::Warning,
+                format!(
+                    "could not stop the watchdog timer (attempt {n}): {detail}; {} in {:.1} s",
+                    if reopen {
+                        "re-opening the connection and retrying"
+                    } else {
+                        "retrying"
+                    },
+                    delay.as_secs_f64()
+                ),
+            );
+            self.due(
+                at,
+                if reopen {
+                    Step::Reopen
+                } else {
+                    Step::Stop(sig)
+                },
+            );
+        } else {
+            self.stop_failed(sig, detail);
         }
     }
 

@@ -363,9 +363,10 @@ async fn failed_stop_on_exit_is_an_error_and_says_armed() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| resp(0x22, 0));
+    // The stop times out every time: retried for one countdown, then given up.
     t.expect_send()
         .withf(|r, _| r.cmd == 0x24)
-        .times(1)
+        .times(7)
         .in_sequence(&mut seq)
         .returning(|_, _| timeout_err());
     let mut client = Client::new(t, Duration::from_secs(1));

@@ -414,3 +414,43 @@ fn backoff_doubles_and_is_capped_by_max_and_interval() {
     assert_eq!(d, vec![500, 1000, 2000, 3000, 3000, 3000, 3000]);
     assert_eq!(c.backoff(u32::MAX), Duration::from_secs(3));
 }
+
+#[test]
+fn a_failed_stop_is_retried_until_it_succeeds_or_a_countdown_has_passed() {
+    let mut r = Rig::new(cfg(OnExit::Stop, true));
+    r.run(4_000);
+    // The first three stop Sets time out: retried, then it succeeds.
+    let mut n = 0;
+    r.fault = Box::new(move |c| {
+        n += 1;
+        (matches!(c, PolicyCommand::Set(_)) && n < 4).then_some(Err(TransportFault::Timeout))
+    });
+    r.signal(DaemonSignal::Term);
+    r.run(20_000);
+    let t = r.text();
+    assert!(
+        t.contains("could not stop the watchdog timer (attempt 1)"),
+        "{t}"
+    );
+    assert!(
+        matches!(r.exit, Some(PolicyExit::Signal { stopped: true, .. })),
+        "{t}"
+    );
+    assert!(!r.running() && r.expired.is_none(), "{t}");
+
+    // A BMC that never answers: give up one countdown after the signal.
+    let mut r = Rig::new(cfg(OnExit::Stop, true));
+    r.run(4_000);
+    r.fault = Box::new(|_| Some(Err(TransportFault::Timeout)));
+    r.signal(DaemonSignal::Usr2);
+    r.run(30_000);
+    assert!(matches!(
+        r.exit,
+        Some(PolicyExit::StopFailed {
+            signal: DaemonSignal::Usr2
+        })
+    ));
+    let last = r.sent.last().map(|s| s.0).unwrap_or(0);
+    assert!(last < 14_000, "retried for one countdown only: {last}");
+    assert!(r.text().contains("may still be ARMED"));
+}

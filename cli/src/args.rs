@@ -317,6 +317,20 @@ pub struct DaemonArgs {
     /// timer-state check after each pet still logs it).
     #[arg(long)]
     pub no_rearm: bool,
+    /// Print the worst-case pet gap for --kernel and the longest BMC outage
+    /// ridden out, and refuse (exit 2) a configuration in which one failed
+    /// command can let the timer expire; sends nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// The host's kernel (a scenario `[driver] kernel` preset), whose BT
+    /// driver's worst case --check and the start-up warning use.
+    #[arg(
+        long,
+        value_name = "PROFILE",
+        default_value = "mainline",
+        value_parser = KernelPresetName
+    )]
+    pub kernel: String,
     /// Log destination.
     #[arg(long, value_name = "WHERE", default_value = "stderr")]
     pub log: LogTarget,

@@ -80,8 +80,9 @@ pub use codec::{
 };
 pub use ipmi_vocab::CompletionCode;
 pub use policy::{
-    is_transient, stop_set_for, DaemonSignal, LogPriority, OnExit, PetPolicy, PolicyAction,
-    PolicyCommand, PolicyConfig, PolicyExit, TransportFault, INITIAL_BACKOFF, MAX_SETS_ON_0X80,
+    is_transient, stop_set_for, DaemonSignal, KernelWorstCase, LogPriority, OnExit, PetPolicy,
+    PolicyAction, PolicyCommand, PolicyConfig, PolicyExit, TransportFault, BOUND_SLACK,
+    INITIAL_BACKOFF, MAX_SETS_ON_0X80,
 };
 pub use profile::CompatProfile;
 pub use sel::{SelEvent, WatchdogOffset, EVENT_TYPE_SENSOR_SPECIFIC, SENSOR_TYPE_WATCHDOG2};

@@ -299,6 +299,81 @@ impl PolicyConfig {
     }
 }
 
+/// How long the kernel can take to finish one message when the BMC stops
+/// answering, in the worst case of its BT driver (`ipmi_bt_sm.c`): every
+/// attempt times out (`retries` × `req2rsp`), the soft-reset branch holds
+/// off (`BT_RESET_DELAY`), and the interface reports busy (LONG_BUSY, 0xC0)
+/// for up to one more attempt before the next message gets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelWorstCase {
+    /// Attempts that time out before the error response (`retries` of the
+    /// BMC's capabilities, at least 1).
+    pub retries: u32,
+    /// Per-attempt timeout (`req2rsp` of the capabilities).
+    pub req2rsp: Duration,
+    /// Hold-off after the BT soft reset (`BT_RESET_DELAY`, 6 s).
+    pub reset_hold_off: Duration,
+    /// Time the interface can stay LONG_BUSY before a message gets through.
+    pub long_busy: Duration,
+}
+
+impl KernelWorstCase {
+    /// Linux 2.6.31 to today with the default capabilities (5 s, 2 retries).
+    pub const LINUX_DEFAULT: Self = Self {
+        retries: 2,
+        req2rsp: Duration::from_secs(5),
+        reset_hold_off: Duration::from_secs(6),
+        long_busy: Duration::from_secs(5),
+    };
+
+    /// `retries` × `req2rsp` + reset hold-off + LONG_BUSY.
+    pub fn message(&self) -> Duration {
+        self.req2rsp
+            .saturating_mul(self.retries.max(1))
+            .saturating_add(self.reset_hold_off)
+            .saturating_add(self.long_busy)
+    }
+}
+
+/// Slack for command latencies and the kernel's polling in the bounds.
+pub const BOUND_SLACK: Duration = Duration::from_secs(1);
+
+impl PolicyConfig {
+    /// The longest gap between two countdown reloads when one command fails
+    /// in the kernel's worst way (`k`) on an otherwise healthy BMC: the
+    /// interval, the failed command, the first retry delay and slack.
+    pub fn worst_pet_gap(&self, k: &KernelWorstCase) -> Duration {
+        self.interval
+            .saturating_add(k.message())
+            .saturating_add(INITIAL_BACKOFF)
+            .saturating_add(BOUND_SLACK)
+    }
+
+    /// The longest BMC outage the daemon rides out without the timer
+    /// expiring: the outage can begin just before a pet is due (an interval
+    /// after the last reload), and after it the command in flight can take
+    /// the kernel's worst case and the retry the backoff cap. `None` when
+    /// no outage at all is safe.
+    pub fn max_outage(&self, k: &KernelWorstCase) -> Option<Duration> {
+        let used = self
+            .interval
+            .saturating_add(k.message())
+            .saturating_add(self.backoff_cap())
+            .saturating_add(BOUND_SLACK);
+        self.set
+            .initial_countdown
+            .as_duration()
+            .checked_sub(used)
+            .filter(|d| !d.is_zero())
+    }
+
+    /// True when one failed command can let the timer expire: a healthy
+    /// host could be reset.
+    pub fn can_reset_healthy_host(&self, k: &KernelWorstCase) -> bool {
+        self.worst_pet_gap(k) >= self.set.initial_countdown.as_duration()
+    }
+}
+
 /// The Set that stops the timer armed by `set`: same use and countdown, no
 /// action, no pre-timeout, no don't-stop.
 pub fn stop_set_for(set: &SetWatchdog) -> SetWatchdog {

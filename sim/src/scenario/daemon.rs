@@ -587,3 +587,28 @@ impl HostDaemon {
         v
     }
 }
+
+/// The kernel's worst case for one message (see
+/// [`ipmi_watchdog::KernelWorstCase`]) for a kernel preset talking to a BMC
+/// with these BT capabilities: 2006+ designs use the capabilities'
+/// `req2rsp` and `retries` (at least one attempt, `bt_detect` in
+/// `ipmi_bt_sm.c`), the 2005 design its fixed 2 s × 3 attempts; every
+/// design can take the 6 s reset hold-off and one more attempt's LONG_BUSY.
+pub fn kernel_worst_case(
+    preset: crate::KernelPreset,
+    caps: crate::BtCapabilities,
+) -> ipmi_watchdog::KernelWorstCase {
+    let (retries, req2rsp) = match preset.behaviour().design {
+        ipmi_bt_sm::Design::Y2005 => (3, Duration::from_secs(2)),
+        ipmi_bt_sm::Design::Y2006 => (
+            u32::from(caps.retries).max(1),
+            Duration::from_secs(u64::from(caps.req2rsp_secs).max(1)),
+        ),
+    };
+    ipmi_watchdog::KernelWorstCase {
+        retries,
+        req2rsp,
+        reset_hold_off: Duration::from_secs(6),
+        long_busy: req2rsp,
+    }
+}

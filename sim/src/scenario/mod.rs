@@ -14,7 +14,7 @@ mod schema;
 mod svg;
 mod trace;
 
-pub use daemon::{DaemonKind, DaemonSpec, SignalSpec};
+pub use daemon::{kernel_worst_case, DaemonKind, DaemonSpec, SignalSpec};
 pub use lower::DriverChoice;
 pub use runner::{run, RunLimits, Simulation};
 pub use schema::*;

@@ -306,6 +306,37 @@ def scn_qemu_leave(con, logdir, root):
           f"qemu rc {rc}, still alive {con.said('leave: STILL ALIVE')}")
 
 
+def scn_qemu_daemon(con, logdir, root):
+    # Issue #12 on the real /dev/ipmi0: timer-state check, SIGHUP, module reload, SIGUSR1.
+    scn = "qemu-daemon"
+    common(scn, con, logdir)
+    log = con.block("daemon-log").text
+    check(f"{scn}: ipmitool mc watchdog off ran", con.block("wd-off").rc == 0, con.block("wd-off").text[-200:])
+    check(f"{scn}: daemon noticed the timer changed by someone else and re-armed",
+          "by someone else" in log and "watchdog re-armed" in log, log[-600:])
+    expect(f"{scn}: timer armed again after ipmitool's off", parse_json(con.block("after-off.bmcwd").text),
+           action="hard-reset", initial_countdown_s=10.0)
+    check(f"{scn}: SIGHUP is logged and ignored", con.said("daemon: alive after SIGHUP")
+          and "received SIGHUP: ignored" in log, log[-400:])
+    # The daemon's open device pins ipmi_si (rmmod refused); the interface
+    # is then taken away and back with ipmi_si's hotmod parameter.
+    pinned = con.said("daemon: rmmod ipmi_si refused")
+    check(f"{scn}: ipmi_si under a running daemon: unload refused (pinned), or unloaded and reloaded",
+          pinned or con.said("daemon: rmmod ipmi_si succeeded"))
+    check(f"{scn}: daemon logged the lost interface and re-opened /dev/ipmi0 when it came back",
+          con.said("daemon: alive after the reload") and "re-opening the connection" in log
+          and "connection re-opened" in log, log[-800:])
+    expect(f"{scn}: timer armed after the reload", parse_json(con.block("after-reload.bmcwd").text),
+           action="hard-reset", initial_countdown_s=10.0)
+    check(f"{scn}: SIGUSR1 stops the timer (--on-exit stop) and exits 0",
+          con.said("daemon: exit status 0 after SIGUSR1")
+          and "received SIGUSR1: stopping the watchdog timer" in log
+          and "watchdog timer stopped" in log, log[-400:])
+    expect(f"{scn}: timer stopped after SIGUSR1", parse_json(con.block("after-usr1.bmcwd").text),
+           action="none")
+    check(f"{scn}: no reset after the stop", con.said("daemon: guest alive 15 s after the stop"))
+
+
 # ---------------------------------------------------------------- (b) -------
 SIM_IDENT = dict(dev_id="0x20", man_id="0x000000", prod_id="0x0bc1", fw="1.23")
 

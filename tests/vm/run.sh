@@ -24,7 +24,7 @@ LOGS=$WORK/logs
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TRIPLE=x86_64-unknown-linux-gnu
 JOBS=${VM_JOBS:-2}
-SCENARIOS=(extern-fault extern-reset qemu-sim qemu-leave extern-basic extern-wdt)
+SCENARIOS=(extern-fault extern-reset qemu-sim qemu-leave qemu-daemon extern-basic extern-wdt)
 T_START=$(date +%s)
 
 PASSED=0
@@ -226,6 +226,7 @@ SIM_ARGS=(--bmc default)
 # One function per scenario: boot, then leave logs for check.py.
 scn_qemu_sim() { boot qemu-sim 120 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
 scn_qemu_leave() { boot qemu-leave 90 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
+scn_qemu_daemon() { boot qemu-daemon 120 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
 scn_extern_basic() {
     start_bmc extern-basic "${SIM_ARGS[@]}" || { echo "bmc server did not start" >"$LOGS/extern-basic.meta"; return; }
     # shellcheck disable=SC2046

@@ -3,6 +3,7 @@
 #
 #   bash tests/run.sh            # everything: format, lints, unit + integration + property
 #                                # tests (layering and citation checks among them), docs,
+#                                # patches/ against Debian's kernel source (downloads it),
 #                                # then the real-kernel QEMU rig (installs its packages)
 #   bash tests/run.sh --no-vm    # the same without the QEMU rig (no packages installed)
 #
@@ -31,6 +32,9 @@ cargo test --workspace --locked
 
 step "cargo doc (every public item documented, no broken links: warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
+
+step "patches/ apply cleanly to the kernel source the rig boots (patch --dry-run)"
+bash patches/check.sh
 
 if [ "$run_vm" = 1 ]; then
     step "real-kernel rig: Debian's kernel under QEMU against QEMU's BMC and ours"

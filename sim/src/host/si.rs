@@ -558,13 +558,15 @@ impl SiDriver {
     pub(crate) fn timer_deadline(&self) -> Option<Instant> {
         self.timer.map(|j| self.clock.time_of(j))
     }
-    /// Responses delivered since the last call.
-    pub(crate) fn take_delivered(&mut self) -> Vec<Delivered> {
-        core::mem::take(&mut self.delivered)
+    /// Responses delivered since the last call, drained in place (the buffer
+    /// keeps its capacity: no allocation per scheduler step).
+    pub(crate) fn take_delivered(&mut self) -> std::vec::Drain<'_, Delivered> {
+        self.delivered.drain(..)
     }
-    /// Messages the SI layer dropped without a response (B-6's diverted completion).
-    pub(crate) fn take_lost(&mut self) -> Vec<SiMsg> {
-        core::mem::take(&mut self.lost)
+    /// Messages the SI layer dropped without a response (B-6's diverted
+    /// completion), drained in place like [`take_delivered`](Self::take_delivered).
+    pub(crate) fn take_lost(&mut self) -> std::vec::Drain<'_, SiMsg> {
+        self.lost.drain(..)
     }
     /// The messages the SI layer still holds (current, waiting).
     pub(crate) fn in_flight(&self) -> impl Iterator<Item = &SiMsg> {

@@ -3,18 +3,23 @@
 #
 #   bash tests/run.sh            # everything: format, lints, unit + integration + property
 #                                # tests (layering and citation checks among them), docs,
+#                                # patches/ against Debian's kernel source (downloads it),
 #                                # then the real-kernel QEMU rig (installs its packages)
-#   bash tests/run.sh --no-vm    # the same without the QEMU rig (no packages installed)
+#   bash tests/run.sh --no-vm    # the same without the QEMU rig (no packages installed;
+#                                # the kernel-source step still downloads linux-source)
+#   bash tests/run.sh --no-vm --no-kernel-src   # and without the kernel's C file (offline)
 #
 # Every step must pass; the first failure stops the run with a non-zero exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 run_vm=1
+run_ksrc=1
 for arg in "$@"; do
     case "$arg" in
         --no-vm) run_vm=0 ;;
-        *) echo "tests/run.sh: unknown argument '$arg' (known: --no-vm)" >&2; exit 2 ;;
+        --no-kernel-src) run_ksrc=0 ;;
+        *) echo "tests/run.sh: unknown argument '$arg' (known: --no-vm, --no-kernel-src)" >&2; exit 2 ;;
     esac
 done
 
@@ -31,6 +36,14 @@ cargo test --workspace --locked
 
 step "cargo doc (every public item documented, no broken links: warnings are errors)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
+
+if [ "$run_ksrc" = 1 ]; then
+    step "the kernel's own ipmi_bt_sm.c: differential vs bt-sm mainline, B-4 search on the C file"
+    bash tests/kernel-src/check.sh
+
+    step "patches/ apply cleanly to the kernel source the rig boots (patch --dry-run)"
+    bash patches/check.sh
+fi
 
 if [ "$run_vm" = 1 ]; then
     step "real-kernel rig: Debian's kernel under QEMU against QEMU's BMC and ours"

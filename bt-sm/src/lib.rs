@@ -23,10 +23,10 @@
 //!
 //! | Part | Items |
 //! |---|---|
-//! | the machine | [`BtSm`], [`SmResult`], detect ([`DetectRun`], [`DetectPhase`], [`NotPresent`]) |
+//! | the machine | [`BtSm`], the SI contract it implements ([`HostStateMachine`]), [`SmResult`], detect ([`DetectRun`], [`DetectPhase`], [`NotPresent`]) |
 //! | states | [`State`], [`Design`] |
 //! | kernel behaviours | [`KernelProfile`] presets and [`Behaviour`] switches (mapping table) |
-//! | the kernel's log | [`LogRecord`], [`LogMsg`], sinks ([`LogSink`], [`NullLog`], [`FnSink`]), [`LineAssembler`], [`StatusText`] |
+//! | the kernel's log | [`LogRecord`], [`LogMsg`], sinks ([`LogSink`], [`NullLog`], [`FnSink`]), [`LineAssembler`], [`StatusText`], C text ([`KernelText`]) |
 //! | registers | the [`Io`] access trait, [`regs`] (offsets and bits: [`Ctrl`], [`IntMask`]), [`CompletionCode`] |
 //!
 //! # Example
@@ -121,6 +121,7 @@
 #![warn(unreachable_pub, unnameable_types)]
 
 mod cc;
+mod host;
 mod io;
 mod log;
 mod profile;
@@ -129,10 +130,11 @@ mod sm;
 mod state;
 
 pub use cc::CompletionCode;
+pub use host::HostStateMachine;
 pub use io::Io;
 pub use log::{
-    FnSink, Level, LineAssembler, LogLine, LogMsg, LogRecord, LogSink, LogStyle, NullLog,
-    PrintkEra, Reason, StatusText,
+    FnSink, KernelText, Level, LineAssembler, LogLine, LogMsg, LogRecord, LogSink, LogStyle,
+    NullLog, PrintkEra, Reason, StatusText, KERNEL_TEXT_MAX,
 };
 pub use profile::{Behaviour, CapsFetch, KernelProfile, ResetRule, Y2005Variant};
 pub use regs::{Ctrl, IntMask};

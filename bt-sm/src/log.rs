@@ -243,11 +243,75 @@ pub enum LogMsg {
     /// Not kernel text: the model's note that an 8-bit read index would make the
     /// kernel loop forever here (B-11).
     ReadIndexWrapped,
+    /// Text formatted by C code (the kernel's own `ipmi_bt_sm.c` run through the
+    /// `ipmi-kernel-c` harness): exactly what its `vsnprintf` produced, inline.
+    Text(KernelText),
+}
+
+/// Capacity of a [`KernelText`] in bytes (longer texts are cut at a character
+/// boundary; no message of `ipmi_bt_sm.c` comes near it).
+pub const KERNEL_TEXT_MAX: usize = 190;
+
+/// A formatted kernel message carried inline (no heap), so a [`LogRecord`] from C
+/// stays `Copy` like every other record.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KernelText {
+    len: u8,
+    /// The format ended with `\n` (the newline itself is not stored).
+    newline: bool,
+    bytes: [u8; KERNEL_TEXT_MAX],
+}
+
+impl KernelText {
+    /// Stores `text`; a trailing `\n` is removed and remembered as
+    /// [`ends_line`](Self::ends_line). Over-long text is cut at a char boundary.
+    pub fn new(text: &str) -> Self {
+        let (body, newline) = match text.strip_suffix('\n') {
+            Some(b) => (b, true),
+            None => (text, false),
+        };
+        let mut n = body.len().min(KERNEL_TEXT_MAX);
+        while !body.is_char_boundary(n) {
+            n -= 1;
+        }
+        let mut bytes = [0u8; KERNEL_TEXT_MAX];
+        bytes[..n].copy_from_slice(&body.as_bytes()[..n]);
+        Self {
+            len: n as u8,
+            newline,
+            bytes,
+        }
+    }
+
+    /// The text without the trailing newline.
+    pub fn as_str(&self) -> &str {
+        let n = usize::from(self.len).min(KERNEL_TEXT_MAX);
+        core::str::from_utf8(&self.bytes[..n]).unwrap_or("")
+    }
+
+    /// True if the formatted text ended with `\n`.
+    pub const fn ends_line(&self) -> bool {
+        self.newline
+    }
+}
+
+impl fmt::Debug for KernelText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:?}{}",
+            self.as_str(),
+            if self.newline { "\\n" } else { "" }
+        )
+    }
 }
 
 impl LogMsg {
     /// True if the kernel's format ends with `\n` (the line is complete).
     pub const fn ends_line(&self) -> bool {
+        if let LogMsg::Text(t) = self {
+            return t.ends_line();
+        }
         !matches!(
             self,
             LogMsg::ErrorRecovery { .. }
@@ -454,6 +518,7 @@ impl fmt::Display for LogRecord {
             LogMsg::ReadIndexWrapped => f.write_str(
                 "[bmcwd model] response length 255 with an 8-bit read index: the kernel loops here forever (B-11)",
             ),
+            LogMsg::Text(t) => f.write_str(t.as_str()),
         }
     }
 }

@@ -35,6 +35,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         // The only subcommand whose success can carry a finding.
         Command::Scenario(s) => return crate::simcmd::scenario(&cli, s),
         Command::Sim(s) => crate::simcmd::sim(&cli, s),
+        Command::Bt(b) => return crate::simcmd::bt(&cli, b),
         Command::Completions { shell } => {
             out(&completions(*shell));
             Ok(())

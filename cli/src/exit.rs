@@ -10,6 +10,10 @@
 //! | 4 | setup: no IPMI device, no driver, permission denied, simulator socket absent |
 //! | 5 | communication: timeout, connection closed, I/O error mid-command |
 //! | 6 | `scenario explore` found a counterexample (printed) |
+//! | 7 | `bt diff` found a divergence between the C file and the profile (printed) |
+//!
+//! A `--bt-source` file that cannot be read, compiled or loaded (or lacks
+//! `bt_smi_handlers` or one of its functions) exits 1 with the reason.
 
 use bmcwd::daemon::DaemonError;
 use bmcwd::transport::TransportError;
@@ -29,6 +33,8 @@ pub const SETUP: u8 = 4;
 pub const COMM: u8 = 5;
 /// A property search found a counterexample.
 pub const COUNTEREXAMPLE: u8 = 6;
+/// `bt diff` found a divergence.
+pub const DIVERGENCE: u8 = 7;
 
 /// Everything that can end a `bmcwd` run unsuccessfully.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +65,8 @@ pub enum Outcome {
     Success,
     /// `scenario explore` found (and printed) a counterexample.
     CounterexampleFound,
+    /// `bt diff` found (and printed) a divergence.
+    DivergenceFound,
 }
 
 impl Outcome {
@@ -67,6 +75,7 @@ impl Outcome {
         match self {
             Self::Success => OK,
             Self::CounterexampleFound => COUNTEREXAMPLE,
+            Self::DivergenceFound => DIVERGENCE,
         }
     }
 }

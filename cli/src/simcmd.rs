@@ -1,5 +1,5 @@
 //! The simulation subcommands (`scenario run`, `scenario explore`,
-//! `sim serve`) and the embedded BMC behind `--sim`.
+//! `sim serve`, `bt diff`) and the embedded BMC behind `--sim`.
 
 use std::path::Path;
 use std::rc::Rc;
@@ -15,14 +15,20 @@ use bmc_sim::SimBmc;
 
 use std::io::IsTerminal;
 
-use bmc_sim::explore::{search_with_progress, ExploreConfig, Progress, Property, Space};
+use bmc_sim::explore::{
+    search_with_progress, search_with_state_machine, ExploreConfig, Progress, Property, Space,
+};
 use bmc_sim::scenario::{EventKind, Trace};
 use bmc_sim::scenario::{KernelPreset, Scenario};
 use bmc_sim::Instant;
 use bmc_sim::Origin;
+use ipmi_bt_sm::{HostStateMachine, KernelProfile};
+use ipmi_kernel_c::{BuildOptions, CLibrary};
 use serde_json::{json, Value};
 
-use crate::args::{BmcPreset, Cli, ScenarioCommand, ServeArgs, SimCommand, WatchdogProfile};
+use crate::args::{
+    BmcPreset, BtCommand, Cli, ScenarioCommand, ServeArgs, SimCommand, WatchdogProfile,
+};
 use crate::console::{err_raw, note, out};
 use crate::exit::{CliError, Outcome};
 
@@ -46,8 +52,12 @@ pub fn bmc_config(preset: BmcPreset, profile: Option<WatchdogProfile>) -> BmcCon
 /// `bmcwd scenario …`
 pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<Outcome, CliError> {
     match s {
-        ScenarioCommand::Run { file, svg } => {
-            scenario_run(cli, file, svg.as_deref()).map(|()| Outcome::Success)
+        ScenarioCommand::Run {
+            file,
+            svg,
+            bt_source,
+        } => {
+            scenario_run(cli, file, svg.as_deref(), bt_source.as_deref()).map(|()| Outcome::Success)
         }
         ScenarioCommand::Explore {
             profile,
@@ -56,6 +66,7 @@ pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<Outcome, CliError> {
             cases,
             seed,
             out,
+            bt_source,
         } => scenario_explore(
             cli,
             profile,
@@ -64,7 +75,107 @@ pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<Outcome, CliError> {
             *cases,
             *seed,
             out.as_deref(),
+            bt_source.as_deref(),
         ),
+    }
+}
+
+/// Builds (or takes from the cache) and loads a `--bt-source` file; any
+/// failure — unreadable, does not compile, lacks `bt_smi_handlers` or one of
+/// its functions — is exit 1 with the reason.
+fn load_c(path: &Path) -> Result<Arc<CLibrary>, CliError> {
+    let lib = CLibrary::open(path, &BuildOptions::default())
+        .map_err(|e| CliError::Internal(format!("--bt-source {}: {e}", path.display())))?;
+    let b = lib.built();
+    note(&format!(
+        "BT state machine: C {} ({:?} shape, {}; {})",
+        path.display(),
+        b.shape,
+        if b.dev_style {
+            "dev_* log texts"
+        } else {
+            "printk log texts"
+        },
+        if b.cached {
+            "from the build cache"
+        } else {
+            "compiled"
+        }
+    ));
+    Ok(lib)
+}
+
+/// A fresh C machine for a scenario (its kernel gives the printk era).
+fn c_machine(lib: &Arc<CLibrary>, sc: &Scenario) -> Result<Box<dyn HostStateMachine>, CliError> {
+    lib.machine(sc.driver_choice().behaviour)
+        .map(|m| Box::new(m) as Box<dyn HostStateMachine>)
+        .map_err(|e| CliError::Internal(e.to_string()))
+}
+
+/// `bmcwd bt …`
+pub fn bt(cli: &Cli, b: &BtCommand) -> Result<Outcome, CliError> {
+    let BtCommand::Diff {
+        bt_source,
+        profile,
+        cases,
+        seed,
+    } = b;
+    let p = KernelProfile::from_name(profile).ok_or_else(|| {
+        let names: Vec<&str> = KernelProfile::ALL.iter().map(|p| p.name()).collect();
+        CliError::Usage(format!(
+            "--profile {profile}: unknown bt-sm profile; use one of {}",
+            names.join(", ")
+        ))
+    })?;
+    if *cases == 0 {
+        return Err(CliError::Usage("--cases must be at least 1".into()));
+    }
+    let lib = load_c(bt_source)?;
+    let outcome = ipmi_kernel_c::diff::run(
+        &|| ipmi_kernel_c::diff::model(p),
+        &|| {
+            lib.machine(p.behaviour())
+                .ok()
+                .map(|m| Box::new(m) as Box<dyn HostStateMachine>)
+        },
+        *cases,
+        *seed,
+    );
+    let src = bt_source.display().to_string();
+    match &outcome.divergence {
+        None => {
+            if cli.json {
+                out(&format!(
+                    "{}\n",
+                    json!({"divergence": false, "cases": cases, "seed": seed,
+                           "elapsed_s": outcome.elapsed.as_secs_f64()})
+                ));
+            } else {
+                out(&format!(
+                    "bt diff: {src} vs bt-sm {profile}: no divergence in {cases} random schedules (seed {seed}, {:.1} s)\n",
+                    outcome.elapsed.as_secs_f64()
+                ));
+            }
+            Ok(Outcome::Success)
+        }
+        Some((case, d)) => {
+            let test = ipmi_kernel_c::diff::reproducer(case, &src, profile);
+            if cli.json {
+                out(&format!(
+                    "{}\n",
+                    json!({"divergence": true, "step": d.step, "model": d.model, "c": d.c,
+                           "cases_run": outcome.cases_run, "seed": seed, "test": test})
+                ));
+            } else {
+                out(&format!(
+                    "bt diff: {src} diverges from bt-sm {profile} (seed {seed}, {} schedules run with shrinking, {:.1} s)\nminimal case, {}\n\n# Reproduce: bmcwd bt diff --bt-source {src} --profile {profile} --cases {cases} --seed {seed}\n# or as a test:\n{test}",
+                    outcome.cases_run,
+                    outcome.elapsed.as_secs_f64(),
+                    d
+                ));
+            }
+            Ok(Outcome::DivergenceFound)
+        }
     }
 }
 
@@ -105,9 +216,22 @@ fn cannot_write(path: &Path, e: &std::io::Error) -> CliError {
     CliError::Internal(format!("cannot write {}: {e}", path.display()))
 }
 
-fn scenario_run(cli: &Cli, file: &Path, svg: Option<&Path>) -> Result<(), CliError> {
+fn scenario_run(
+    cli: &Cli,
+    file: &Path,
+    svg: Option<&Path>,
+    bt_source: Option<&Path>,
+) -> Result<(), CliError> {
     let sc = load_scenario(file)?;
-    let trace = bmc_sim::scenario::run(&sc);
+    let trace = match bt_source {
+        None => bmc_sim::scenario::run(&sc),
+        Some(src) => {
+            let lib = load_c(src)?;
+            let mut t = bmc_sim::run_with_state_machine(&sc, c_machine(&lib, &sc)?);
+            t.driver = format!("{}; BT state machine: C {}", t.driver, src.display());
+            t
+        }
+    };
     // Print the trace first: a bad --svg path must not lose it.
     print_trace(cli, file, &trace);
     if let Some(path) = svg {
@@ -348,6 +472,7 @@ fn scenario_explore(
     cases: u32,
     seed: u64,
     out_file: Option<&Path>,
+    bt_source: Option<&Path>,
 ) -> Result<Outcome, CliError> {
     let kernel = preset(profile)?;
     let space = space_for_bug(bug)?;
@@ -371,10 +496,30 @@ fn scenario_explore(
         tty: std::io::stderr().is_terminal(),
         last: None,
     };
-    let outcome = search_with_progress(kernel, property, &cfg, &mut |p| bar.draw(p));
+    let outcome = match bt_source {
+        None => search_with_progress(kernel, property, &cfg, &mut |p| bar.draw(p)),
+        Some(src) => {
+            let lib = load_c(src)?;
+            // A machine for every searched scenario; only an allocation
+            // failure can refuse one, and then nothing can go on.
+            let make = |sc: &Scenario| -> Box<dyn HostStateMachine> {
+                match c_machine(&lib, sc) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        crate::console::err_raw(&format!("bmcwd: {e}\n"));
+                        std::process::exit(i32::from(crate::exit::INTERNAL));
+                    }
+                }
+            };
+            search_with_state_machine(kernel, property, &cfg, &make, &mut |p| bar.draw(p))
+        }
+    };
     bar.finish();
+    let c_note = bt_source
+        .map(|p| format!(", BT state machine: C {}", p.display()))
+        .unwrap_or_default();
     let what = format!(
-        "profile {profile}, space {}, property {}, seed {seed}",
+        "profile {profile}{c_note}, space {}, property {}, seed {seed}",
         space.name(),
         property.name()
     );
@@ -403,9 +548,12 @@ fn scenario_explore(
                 ));
             } else {
                 let text = format!(
-                    "# Counterexample ({what}; {found}, {} runs with shrinking, {:.1} s)\n# {v}\n# Replay: bmcwd scenario run FILE\n{}",
+                    "# Counterexample ({what}; {found}, {} runs with shrinking, {:.1} s)\n# {v}\n# Replay: bmcwd scenario run FILE{}\n{}",
                     outcome.cases_tried,
                     outcome.elapsed.as_secs_f64(),
+                    bt_source
+                        .map(|p| format!(" --bt-source {}", p.display()))
+                        .unwrap_or_default(),
                     sc.to_toml_string()
                 );
                 match out_file {

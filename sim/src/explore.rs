@@ -26,11 +26,12 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use crate::host::si::Origin;
-use crate::scenario::run;
+use crate::scenario::{run, run_with_state_machine};
 use crate::scenario::{
     BmcSpec, DriverSpec, FaultKind, FaultSpec, Hz, KernelPreset, RequestSpec, Scenario, TraceSpec,
 };
 use crate::scenario::{EventKind, Trace};
+use ipmi_bt_sm::HostStateMachine;
 
 /// BT_RESET_DELAY: the 6 s hold-off of RESET3 (ipmi_bt_sm.c).
 const RESET_HOLD_OFF: Duration = Duration::from_secs(6);
@@ -498,6 +499,36 @@ pub fn search_with_progress(
     cfg: &ExploreConfig,
     progress: &mut dyn FnMut(&Progress),
 ) -> ExploreOutcome {
+    search_inner(kernel, property, cfg, None, progress)
+}
+
+/// Makes the BT state machine for one searched scenario (a fresh one per run).
+pub type MakeStateMachine<'a> = &'a dyn Fn(&Scenario) -> Box<dyn HostStateMachine>;
+
+/// [`search_with_progress`] with every scenario run on the state machine
+/// `make` gives (the kernel's own C file, say) instead of the `bt-sm` model;
+/// `kernel` still gives the SI layer, HZ and the printk era.
+pub fn search_with_state_machine(
+    kernel: KernelPreset,
+    property: Property,
+    cfg: &ExploreConfig,
+    make: MakeStateMachine<'_>,
+    progress: &mut dyn FnMut(&Progress),
+) -> ExploreOutcome {
+    search_inner(kernel, property, cfg, Some(make), progress)
+}
+
+fn search_inner(
+    kernel: KernelPreset,
+    property: Property,
+    cfg: &ExploreConfig,
+    make: Option<MakeStateMachine<'_>>,
+    progress: &mut dyn FnMut(&Progress),
+) -> ExploreOutcome {
+    let run = |sc: &Scenario| match make {
+        Some(m) => run_with_state_machine(sc, m(sc)),
+        None => run(sc),
+    };
     let start = Instant::now();
     let runs = Cell::new(0u64);
     let first: Cell<Option<(u64, Duration)>> = Cell::new(None);

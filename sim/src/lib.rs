@@ -77,9 +77,13 @@ pub use bmc::sel::Sel;
 pub use bmc::{
     BmcEvent, BmcEventKind, DropReason, PostKind, ResetCause, Response, SimBmc, MAX_RESPONSE_DATA,
 };
+pub use host::hostsm::HostSm;
 pub use host::msghandler::{Completion, Pending};
 pub use host::presets::KernelPreset;
 pub use host::si::{InitWaitCredit, Origin, RegEvent, SiProfile, UnloadWait};
 pub use ipmi_vocab::Instant;
 pub use rng::SplitMix64;
-pub use scenario::{run, Event, EventKind, RunLimits, Scenario, ScenarioError, Simulation, Trace};
+pub use scenario::{
+    run, run_with_state_machine, Event, EventKind, RunLimits, Scenario, ScenarioError, Simulation,
+    Trace,
+};

@@ -16,6 +16,9 @@ _bmcwd() {
             ",$1")
                 cmd="bmcwd"
                 ;;
+            bmcwd,bt)
+                cmd="bmcwd__subcmd__bt"
+                ;;
             bmcwd,completions)
                 cmd="bmcwd__subcmd__completions"
                 ;;
@@ -52,6 +55,21 @@ _bmcwd() {
             bmcwd,stop)
                 cmd="bmcwd__subcmd__stop"
                 ;;
+            bmcwd__subcmd__bt,diff)
+                cmd="bmcwd__subcmd__bt__subcmd__diff"
+                ;;
+            bmcwd__subcmd__bt,help)
+                cmd="bmcwd__subcmd__bt__subcmd__help"
+                ;;
+            bmcwd__subcmd__bt__subcmd__help,diff)
+                cmd="bmcwd__subcmd__bt__subcmd__help__subcmd__diff"
+                ;;
+            bmcwd__subcmd__bt__subcmd__help,help)
+                cmd="bmcwd__subcmd__bt__subcmd__help__subcmd__help"
+                ;;
+            bmcwd__subcmd__help,bt)
+                cmd="bmcwd__subcmd__help__subcmd__bt"
+                ;;
             bmcwd__subcmd__help,completions)
                 cmd="bmcwd__subcmd__help__subcmd__completions"
                 ;;
@@ -81,6 +99,9 @@ _bmcwd() {
                 ;;
             bmcwd__subcmd__help,stop)
                 cmd="bmcwd__subcmd__help__subcmd__stop"
+                ;;
+            bmcwd__subcmd__help__subcmd__bt,diff)
+                cmd="bmcwd__subcmd__help__subcmd__bt__subcmd__diff"
                 ;;
             bmcwd__subcmd__help__subcmd__scenario,explore)
                 cmd="bmcwd__subcmd__help__subcmd__scenario__subcmd__explore"
@@ -128,7 +149,7 @@ _bmcwd() {
 
     case "${cmd}" in
         bmcwd)
-            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version get set reset pet start stop off daemon scenario sim completions help"
+            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version get set reset pet start stop off daemon scenario sim bt completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -150,6 +171,124 @@ _bmcwd() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__bt)
+            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version diff help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cmd-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__bt__subcmd__diff)
+            opts="-h -V --bt-source --profile --cases --seed --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bt-source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cases)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cmd-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__bt__subcmd__help)
+            opts="diff help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__bt__subcmd__help__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__bt__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;
@@ -292,8 +431,36 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__help)
-            opts="get set reset start stop daemon scenario sim completions help"
+            opts="get set reset start stop daemon scenario sim bt completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__help__subcmd__bt)
+            opts="diff"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__help__subcmd__bt__subcmd__diff)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -548,7 +715,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__scenario__subcmd__explore)
-            opts="-h -V --kernel --profile --bug --property --cases --seed --out --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-h -V --kernel --profile --bug --property --cases --seed --out --bt-source --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -579,6 +746,10 @@ _bmcwd() {
                     return 0
                     ;;
                 --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bt-source)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -662,13 +833,17 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__scenario__subcmd__run)
-            opts="-h -V --svg --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-h -V --svg --bt-source --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --svg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bt-source)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -7,6 +7,7 @@
 //! It is deliberately not the simulated BMC of [`crate::bmc`]: the host
 //! layer does not depend on the BMC core.
 
+use super::hostsm::HostSm;
 use ipmi_bt_sm::regs::{Ctrl, IntMask};
 use ipmi_bt_sm::{BtSm, Io, KernelProfile, Level, LogRecord, LogSink, State};
 
@@ -236,7 +237,7 @@ impl HostEvents for Recording {
 
 /// The SI layer, a state machine and a [`FakeBt`] on one virtual clock.
 pub(crate) struct Pair {
-    pub(crate) sm: BtSm,
+    pub(crate) sm: HostSm,
     pub(crate) bus: Bus<FakeBt>,
     pub(crate) si: SiDriver,
     pub(crate) obs: Recording,
@@ -265,7 +266,7 @@ impl Pair {
     /// (every poll is a real one), a device answering after 10 ms.
     pub(crate) fn new(bt: KernelProfile, si: SiProfile, irq: bool) -> Self {
         Self {
-            sm: BtSm::new(bt),
+            sm: HostSm::Rust(BtSm::new(bt)),
             bus: Bus::new(FakeBt::new(Duration::from_millis(10)), false),
             si: SiDriver::new(si, 250, irq, false),
             obs: Recording::default(),

@@ -1,6 +1,7 @@
 //! Layer 2: the Linux host model.
 //!
-//! What the kernel does above the BT state machine ([`ipmi_bt_sm::BtSm`]):
+//! What the kernel does above the BT state machine ([`ipmi_bt_sm::BtSm`], or
+//! any [`ipmi_bt_sm::HostStateMachine`] through [`hostsm::HostSm`]):
 //! the SI layer of `ipmi_si_intf.c` ([`si`]), the jiffy clock and the
 //! deadline queue ([`sched`]), and the message handler of `ipmi_msghandler.c`
 //! ([`msghandler`]). [`presets`] holds the named kernels ([`KernelPreset`]) and
@@ -12,6 +13,7 @@
 //! recorder implements.
 
 pub(crate) mod events;
+pub(crate) mod hostsm;
 pub(crate) mod msghandler;
 pub(crate) mod presets;
 pub(crate) mod sched;

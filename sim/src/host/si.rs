@@ -18,9 +18,10 @@
 
 use core::fmt;
 
-use ipmi_bt_sm::{BtSm, CompletionCode, Io, Level, LogMsg, LogRecord, LogSink, SmResult};
+use ipmi_bt_sm::{CompletionCode, Io, Level, LogMsg, LogRecord, LogSink, SmResult};
 
 use super::events::{HostEvents, SiPhase};
+use super::hostsm::HostSm;
 use super::sched::Jiffies;
 use ipmi_vocab::Instant;
 
@@ -305,7 +306,7 @@ impl HostLimits {
 /// Everything one SI-layer call works on besides the driver itself.
 pub(crate) struct SiEnv<'a, D: SimDevice, O: HostEvents> {
     /// The BT state machine.
-    pub(crate) sm: &'a mut BtSm,
+    pub(crate) sm: &'a mut HostSm,
     /// The register bus.
     pub(crate) bus: &'a mut Bus<D>,
     /// Who hears what the host does (kernel log, state changes, phases).
@@ -350,6 +351,15 @@ impl<O: HostEvents> LogSink for LogTap<'_, O> {
             LogMsg::Failed { .. } | LogMsg::RetryLimitExceeded(_) => *self.failed = true,
             // The reset branch resends the same request: no result yet.
             LogMsg::Reset => *self.failed = false,
+            // The same messages from C code (the kernel's own file).
+            LogMsg::Text(t) => {
+                let t = t.as_str();
+                if t.contains("retries, sending error response") || t.contains("retry limit") {
+                    *self.failed = true;
+                } else if t.contains("BT reset (takes 5 secs)") {
+                    *self.failed = false;
+                }
+            }
             _ => {}
         }
         self.obs.log(rec);
@@ -561,13 +571,15 @@ impl SiDriver {
     pub(crate) fn timer_deadline(&self) -> Option<Instant> {
         self.timer.map(|j| self.clock.time_of(j))
     }
-    /// Responses delivered since the last call.
-    pub(crate) fn take_delivered(&mut self) -> Vec<Delivered> {
-        core::mem::take(&mut self.delivered)
+    /// Responses delivered since the last call, drained in place (the buffer
+    /// keeps its capacity: no allocation per scheduler step).
+    pub(crate) fn take_delivered(&mut self) -> std::vec::Drain<'_, Delivered> {
+        self.delivered.drain(..)
     }
-    /// Messages the SI layer dropped without a response (B-6's diverted completion).
-    pub(crate) fn take_lost(&mut self) -> Vec<SiMsg> {
-        core::mem::take(&mut self.lost)
+    /// Messages the SI layer dropped without a response (B-6's diverted
+    /// completion), drained in place like [`take_delivered`](Self::take_delivered).
+    pub(crate) fn take_lost(&mut self) -> std::vec::Drain<'_, SiMsg> {
+        self.lost.drain(..)
     }
     /// The messages the SI layer still holds (current, waiting).
     pub(crate) fn in_flight(&self) -> impl Iterator<Item = &SiMsg> {
@@ -659,7 +671,7 @@ impl SiDriver {
         let _ = self.sm_start(env, data);
     }
 
-    fn result_into_rsp(&mut self, sm: &mut BtSm, max: usize) -> Vec<u8> {
+    fn result_into_rsp(&mut self, sm: &mut HostSm, max: usize) -> Vec<u8> {
         let max = max.min(self.rsp.len());
         let n = sm.get_result(&mut self.rsp[..max]).min(max);
         self.rsp[..n].to_vec()
@@ -1281,11 +1293,12 @@ impl SiDriver {
                     if self.must_stop(env) {
                         return None;
                     }
-                    let n = if self.fast_forward && pure && credit_us > 0 {
-                        self.identical_sync_sleeps(env, credit_us)
-                    } else {
-                        1
-                    };
+                    let n =
+                        if self.fast_forward && pure && credit_us > 0 && env.sm.polls_skippable() {
+                            self.identical_sync_sleeps(env, credit_us)
+                        } else {
+                            1
+                        };
                     if !self.sleep_jiffies(env, n) {
                         return None;
                     }

@@ -16,7 +16,7 @@ mod trace;
 
 pub use daemon::{kernel_worst_case, DaemonKind, DaemonSpec, SignalSpec};
 pub use lower::DriverChoice;
-pub use runner::{run, RunLimits, Simulation};
+pub use runner::{run, run_with_state_machine, RunLimits, Simulation};
 pub use schema::*;
 pub use svg::render as render_svg;
 pub use trace::{command_name, DaemonRecord, Event, EventKind, KernelLine, RunStats, Trace};

@@ -17,7 +17,9 @@
 //! assert!(trace.completions[0].cc.is_ok());
 //! ```
 
-use ipmi_bt_sm::BtSm;
+use ipmi_bt_sm::{BtSm, HostStateMachine};
+
+use crate::host::hostsm::HostSm;
 
 use super::daemon::{HostAction, HostDaemon};
 use super::lower::DriverChoice;
@@ -98,7 +100,7 @@ impl Default for RunLimits {
 pub struct Simulation {
     scenario: Scenario,
     choice: DriverChoice,
-    sm: BtSm,
+    sm: HostSm,
     bus: Bus<SimBmc>,
     si: SiDriver,
     mh: MsgHandler,
@@ -141,7 +143,22 @@ impl Simulation {
     /// Set up a run (nothing happens until [`run_until`](Self::run_until)).
     pub fn new(sc: &Scenario) -> Self {
         let choice = sc.driver_choice();
-        let sm = BtSm::with_behaviour(choice.behaviour);
+        Self::with_sm(sc, HostSm::Rust(BtSm::with_behaviour(choice.behaviour)))
+    }
+
+    /// Set up a run whose BT state machine is `sm` instead of the `bt-sm`
+    /// model the scenario's kernel names (the kernel's own C file through
+    /// `ipmi-kernel-c`, say). The scenario's kernel still gives the SI layer,
+    /// the printk era and HZ; `sm` is told HZ and the scenario's `bt_debug`.
+    pub fn with_state_machine(sc: &Scenario, mut sm: Box<dyn HostStateMachine>) -> Self {
+        let choice = sc.driver_choice();
+        sm.set_hz(sc.driver.hz.0);
+        sm.set_debug(choice.behaviour.debug);
+        Self::with_sm(sc, HostSm::External(sm))
+    }
+
+    fn with_sm(sc: &Scenario, sm: HostSm) -> Self {
+        let choice = sc.driver_choice();
         let mut bmc = SimBmc::new(sc.bmc_config());
         bmc.set_faults(sc.fault_plan());
         let record = sc.trace.registers;
@@ -243,7 +260,7 @@ impl Simulation {
         self.bus.now()
     }
     /// The BT state machine (read-only).
-    pub fn sm(&self) -> &BtSm {
+    pub fn sm(&self) -> &HostSm {
         &self.sm
     }
     /// The simulated BMC (read-only).
@@ -588,7 +605,15 @@ impl Simulation {
 
 /// Run a scenario to its stop time and return what happened.
 pub fn run(sc: &Scenario) -> Trace {
-    let mut sim = Simulation::new(sc);
+    finish(Simulation::new(sc), sc)
+}
+
+/// [`run`] with `sm` as the BT state machine ([`Simulation::with_state_machine`]).
+pub fn run_with_state_machine(sc: &Scenario, sm: Box<dyn HostStateMachine>) -> Trace {
+    finish(Simulation::with_state_machine(sc, sm), sc)
+}
+
+fn finish(mut sim: Simulation, sc: &Scenario) -> Trace {
     let stop = Instant::ZERO + sc.stop;
     sim.run_until(stop);
     sim.into_trace()

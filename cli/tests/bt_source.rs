@@ -1,0 +1,95 @@
+//! `--bt-source` and `bt diff` on small C files of our own (the kernel's file
+//! runs in the test command, `tests/kernel-src/check.sh`): exit codes and the
+//! messages a user sees.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+use predicates::str::contains;
+
+fn c_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../kernel-c/tests/c")
+        .join(name)
+}
+
+fn bmcwd() -> Command {
+    let mut c = Command::cargo_bin("bmcwd").expect("binary");
+    c.env(
+        "BMCWD_KERNEL_C_CACHE",
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kernel-c-cache"),
+    );
+    c
+}
+
+#[test]
+fn bt_diff_finds_a_divergence_and_prints_a_test() {
+    bmcwd()
+        .args([
+            "bt",
+            "diff",
+            "--profile",
+            "mainline",
+            "--cases",
+            "50",
+            "--bt-source",
+        ])
+        .arg(c_file("tiny_sm.c"))
+        .assert()
+        .code(7)
+        .stdout(contains("diverges from bt-sm mainline"))
+        .stdout(contains("fn bt_diff_reproducer()"))
+        .stdout(contains("# Reproduce: bmcwd bt diff"));
+}
+
+#[test]
+fn a_file_that_does_not_compile_exits_1_with_the_compiler_messages() {
+    bmcwd()
+        .args(["bt", "diff", "--profile", "mainline", "--bt-source"])
+        .arg(c_file("syntax_error.c"))
+        .assert()
+        .code(1)
+        .stderr(contains("does not compile"))
+        .stderr(contains("syntax_error.c"));
+}
+
+#[test]
+fn a_missing_handler_is_named() {
+    bmcwd()
+        .args([
+            "scenario",
+            "run",
+            "../sim/scenarios/long-busy.toml",
+            "--bt-source",
+        ])
+        .arg(c_file("no_event.c"))
+        .assert()
+        .code(1)
+        .stderr(contains("bt_smi_handlers has no event"));
+}
+
+#[test]
+fn unknown_profile_is_usage() {
+    bmcwd()
+        .args(["bt", "diff", "--profile", "nope", "--bt-source"])
+        .arg(c_file("tiny_sm.c"))
+        .assert()
+        .code(2)
+        .stderr(contains("unknown bt-sm profile"));
+}
+
+#[test]
+fn scenario_run_prints_the_c_files_log() {
+    bmcwd()
+        .args([
+            "scenario",
+            "run",
+            "../sim/scenarios/long-busy.toml",
+            "--bt-source",
+        ])
+        .arg(c_file("tiny_sm.c"))
+        .assert()
+        .success()
+        .stdout(contains("BT state machine: C"))
+        .stdout(contains("waited"));
+}

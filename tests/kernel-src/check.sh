@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The kernel's own ipmi_bt_sm.c against the bt-sm model (issue #10), a step of
+# tests/run.sh:
+#   1. fetch Debian's linux-source of the kernel the rig boots (fetch.sh; runs
+#      `apt-get update` first when apt has no package lists, with a deadline);
+#   2. `bmcwd bt diff` of that file against `mainline` on 10,000 random
+#      register-level schedules: zero divergences;
+#   3. the same differential against `fixed-reset` (our B-4 fix, which differs
+#      from stock 6.1) must find a divergence quickly: the check can fail;
+#   4. `scenario explore --bt-source … --profile mainline --bug b4` must find
+#      the endless BT reset (B-4) on the pristine C file (exit 6);
+#   5. the same search on the file with our patches/ applied finds none (exit 0).
+#
+#   bash tests/kernel-src/check.sh            # builds bmcwd (release) itself
+#   BMCWD=path/to/bmcwd bash tests/kernel-src/check.sh
+#
+# Every step must pass; a failure is loud (exit non-zero).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+CASES=${BT_DIFF_CASES:-10000}
+die() { echo "kernel-src check: $*" >&2; exit 1; }
+step() { printf -- '--> %s\n' "$*"; }
+
+if ! apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-[0-9]'; then
+    step "apt-get update (no package lists yet)"
+    ok=0
+    for _ in 1 2 3; do
+        if timeout 600 apt-get update -q >/tmp/bmcwd-kernel-src-apt.log 2>&1; then ok=1; break; fi
+        sleep 5
+    done
+    [ "$ok" = 1 ] || { cat /tmp/bmcwd-kernel-src-apt.log >&2; die "apt-get update failed"; }
+fi
+
+step "fetch the rig kernel's source"
+dir=$(bash tests/kernel-src/fetch.sh) || die "tests/kernel-src/fetch.sh failed"
+src=$dir/drivers/char/ipmi/ipmi_bt_sm.c
+[ -s "$src" ] || die "$src is missing"
+echo "    $src ($(wc -l <"$src") lines)"
+
+if [ -z "${BMCWD:-}" ]; then
+    step "build bmcwd (release)"
+    cargo build --release --locked -q -p bmcwd || die "cargo build failed"
+    BMCWD=target/release/bmcwd
+fi
+
+step "bt diff: Debian's file vs bt-sm mainline, $CASES schedules"
+start=$(date +%s.%N)
+"$BMCWD" bt diff --bt-source "$src" --profile mainline --cases "$CASES" --seed 1
+rc=$?
+[ "$rc" = 0 ] || die "bt diff against mainline: exit $rc (7 = divergence, printed above)"
+echo "    wall time $(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo '?') s"
+
+step "bt diff: Debian's file vs bt-sm fixed-reset must diverge"
+out=$("$BMCWD" bt diff --bt-source "$src" --profile fixed-reset --cases 2000 --seed 1 2>&1)
+rc=$?
+[ "$rc" = 7 ] || { echo "$out" >&2; die "bt diff against fixed-reset: exit $rc, expected 7 (a divergence)"; }
+echo "$out" | sed -n '2,3p'
+
+step "scenario explore --bug b4 on the pristine C file must find the endless reset"
+out=$("$BMCWD" scenario explore --bt-source "$src" --profile mainline --bug b4 2>&1)
+rc=$?
+[ "$rc" = 6 ] || { echo "$out" >&2; die "explore --bug b4 on the C file: exit $rc, expected 6 (counterexample)"; }
+echo "$out" | sed -n '1,2p'
+
+step "our B-4 fix (patches/) applied to Debian's file: the same search finds no endless reset"
+patched=$(mktemp -d)/ipmi_bt_sm.c
+cp "$src" "$patched" || die "cannot copy $src"
+for p in patches/0*.patch; do
+    patch -s --fuzz=0 "$patched" <"$p" || die "$p does not apply to $src"
+done
+out=$("$BMCWD" scenario explore --bt-source "$patched" --profile mainline --bug b4 2>&1)
+rc=$?
+[ "$rc" = 0 ] || { echo "$out" >&2; die "explore --bug b4 on the patched C file: exit $rc, expected 0 (no counterexample)"; }
+echo "$out" | tail -1
+echo "kernel-src check: ok"

@@ -3,6 +3,7 @@
 #
 #   bash tests/run.sh            # everything: format, lints, unit + integration + property
 #                                # tests (layering and citation checks among them), docs,
+#                                # patches/ against Debian's kernel source (downloads it),
 #                                # then the real-kernel QEMU rig (installs its packages)
 #   bash tests/run.sh --no-vm    # the same without the QEMU rig (no packages installed;
 #                                # the kernel-source step still downloads linux-source)
@@ -39,6 +40,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --lock
 if [ "$run_ksrc" = 1 ]; then
     step "the kernel's own ipmi_bt_sm.c: differential vs bt-sm mainline, B-4 search on the C file"
     bash tests/kernel-src/check.sh
+
+    step "patches/ apply cleanly to the kernel source the rig boots (patch --dry-run)"
+    bash patches/check.sh
 fi
 
 if [ "$run_vm" = 1 ]; then

@@ -248,6 +248,72 @@ fn set_fields(a: &SetArgs) -> Result<SetFields, CliError> {
     Ok(f)
 }
 
+/// What `bmcwd daemon --check` found.
+pub struct DaemonCheck {
+    /// The report, several lines.
+    pub text: String,
+    /// True when one failed command can let the timer expire.
+    pub unsafe_: bool,
+    /// The one-line warning the daemon logs at start when unsafe.
+    pub warning: String,
+}
+
+/// The worst-case pet gap of `cfg` on `kernel` with the default BT
+/// capabilities (`ipmi_watchdog::PolicyConfig::worst_pet_gap`) and the
+/// longest BMC outage it rides out (`max_outage`); the simulation's
+/// property search checks the latter (`tests/tests/daemon_properties.rs`).
+pub fn daemon_check(cfg: &DaemonConfig, kernel: bmc_sim::KernelPreset) -> DaemonCheck {
+    let caps = bmc_sim::BtCapabilities::DEFAULT;
+    let k = bmc_sim::scenario::kernel_worst_case(kernel, caps);
+    let p = cfg.policy();
+    let s = |d: std::time::Duration| format!("{:.1} s", d.as_secs_f64());
+    let timeout = cfg.set.initial_countdown.as_duration();
+    let gap = p.worst_pet_gap(&k);
+    let unsafe_ = p.can_reset_healthy_host(&k);
+    let mut text = format!(
+        "timeout {}, interval {}, max backoff {}; kernel {} (BT capabilities {} × {})\n\
+         kernel worst case for one message: {} × {} + {} reset hold-off + {} LONG_BUSY = {}\n\
+         worst-case pet gap (one command failing in that worst way): {} — {}\n",
+        s(timeout),
+        s(cfg.interval),
+        s(p.backoff_cap()),
+        kernel.name,
+        k.retries,
+        s(k.req2rsp),
+        k.retries,
+        s(k.req2rsp),
+        s(k.reset_hold_off),
+        s(k.long_busy),
+        s(k.message()),
+        s(gap),
+        if unsafe_ {
+            "NOT shorter than the timeout: UNSAFE, a healthy host can be reset"
+        } else {
+            "shorter than the timeout: OK"
+        }
+    );
+    match p.max_outage(&k) {
+        Some(o) => text.push_str(&format!(
+            "longest BMC outage ridden out: {} (timeout - interval - kernel worst case - backoff cap - 1 s)\n",
+            s(o)
+        )),
+        None => text.push_str("longest BMC outage ridden out: none\n"),
+    }
+    let warning = format!(
+        "worst-case pet gap {} on kernel {} is not shorter than the timeout {}: one command \
+         failing in the kernel's worst way lets the BMC reset this healthy host; lower \
+         --interval or raise --timeout (`bmcwd daemon --check`)",
+        s(gap),
+        kernel.name,
+        s(timeout)
+    );
+    DaemonCheck {
+        text,
+        unsafe_,
+        warning,
+    }
+}
+
 /// The daemon's timing hazard: a pet that goes unanswered blocks for
 /// `--cmd-timeout` after the interval; when the two together reach the
 /// countdown, the timer can expire before the retry.
@@ -449,6 +515,34 @@ fn cmd_stop(cli: &Cli) -> Result<(), CliError> {
 
 fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
     let set = start_request(&a.start)?;
+    let kernel = crate::simcmd::preset(&a.kernel).map_err(|_| {
+        CliError::Usage(format!(
+            "--kernel {}: unknown kernel preset; use one of {}",
+            a.kernel,
+            bmc_sim::KernelPreset::NAMES.join(", ")
+        ))
+    })?;
+    let probe = DaemonConfig::new(
+        set,
+        a.interval.map(Deciseconds::as_duration),
+        a.on_exit.into(),
+        a.max_backoff.as_duration(),
+        None,
+    )
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let check = daemon_check(&probe, kernel);
+    if a.check {
+        out(&check.text);
+        return if check.unsafe_ {
+            Err(CliError::Usage(
+                "this configuration can let the BMC reset a healthy host (see above): lower \
+                 --interval or raise --timeout"
+                    .into(),
+            ))
+        } else {
+            Ok(())
+        };
+    }
     let (t, auto) = resolve(
         cli.target.device.as_deref(),
         cli.target.socket.as_deref(),
@@ -472,10 +566,17 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         state_path(cli, &t),
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
+    let cfg = DaemonConfig {
+        rearm: !a.no_rearm,
+        ..cfg
+    };
     let cmd_timeout = cmd_timeout(cli.cmd_timeout)?;
     let mut logger = StderrLogger {
         journal: a.log == LogTarget::Journal,
     };
+    if check.unsafe_ {
+        daemon::Logger::log(&mut logger, daemon::Priority::Warning, &check.warning);
+    }
     if let Some(w) = slow_pet_warning(&cfg, cmd_timeout) {
         daemon::Logger::log(&mut logger, daemon::Priority::Warning, &w);
     }
@@ -484,21 +585,34 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         .build()
         .map_err(|e| CliError::Internal(format!("cannot start the tokio runtime: {e}")))?;
     rt.block_on(async {
-        // Register the handlers before arming, so a signal during start-up is
-        // handled, not fatal.
+        // Register every handler before arming, so a signal during start-up
+        // is handled, not fatal: SIGHUP is logged and ignored, every other
+        // terminating signal honours --on-exit (spec-notes/cli.md, "Daemon").
         use tokio::signal::unix::{signal, SignalKind};
-        let mut term = signal(SignalKind::terminate())
-            .map_err(|e| CliError::Internal(format!("cannot install a SIGTERM handler: {e}")))?;
-        let mut int = signal(SignalKind::interrupt())
-            .map_err(|e| CliError::Internal(format!("cannot install a SIGINT handler: {e}")))?;
-        let shutdown = async move {
-            tokio::select! {
-                _ = term.recv() => "SIGTERM".to_string(),
-                _ = int.recv() => "SIGINT".to_string(),
-            }
-        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        for sig in ipmi_watchdog::DaemonSignal::ALL {
+            let mut stream = signal(SignalKind::from_raw(sig.number())).map_err(|e| {
+                CliError::Internal(format!("cannot install a {} handler: {e}", sig.name()))
+            })?;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while stream.recv().await.is_some() {
+                    if tx.send(sig).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
         let mut c = Client::new(open(&t)?, cmd_timeout);
-        daemon::run(&mut c, &cfg, shutdown, &mut logger).await?;
+        let reopen = || -> Result<Box<dyn Transport>, bmcwd::transport::TransportError> {
+            Ok(match &t {
+                Target::Device(p) => Box::new(DeviceTransport::open(p)?),
+                Target::Socket(p) => Box::new(VmSocketTransport::connect(p)?),
+                Target::Sim => bmcwd::transport::embedded_simulator(),
+            })
+        };
+        daemon::run(&mut c, &cfg, rx, &mut logger, reopen).await?;
         Ok::<(), CliError>(())
     })
 }
@@ -575,6 +689,43 @@ mod tests {
     }
 
     #[test]
+    fn daemon_check_prints_the_worst_case_gap_and_flags_unsafe_configurations() {
+        let cfg = |timeout_s: u16, interval_s: u64| {
+            let set = SetWatchdog::new(
+                TimerUse::SmsOs,
+                TimerAction::HardReset,
+                Countdown::from_ticks(timeout_s * 10),
+            );
+            let iv = Some(std::time::Duration::from_secs(interval_s));
+            let backoff = std::time::Duration::from_secs(8);
+            DaemonConfig::new(set, iv, bmcwd::daemon::OnExit::Stop, backoff, None).unwrap()
+        };
+        let ok = daemon_check(&cfg(60, 20), bmc_sim::KernelPreset::MAINLINE);
+        assert!(!ok.unsafe_);
+        assert!(ok.text.contains("= 21.0 s"), "{}", ok.text);
+        assert!(ok.text.contains("worst-case pet gap (one command failing in that worst way): 42.5 s — shorter than the timeout: OK"), "{}", ok.text);
+        assert!(
+            ok.text.contains("longest BMC outage ridden out: 10.0 s"),
+            "{}",
+            ok.text
+        );
+        let bad = daemon_check(&cfg(30, 15), bmc_sim::KernelPreset::MAINLINE);
+        assert!(bad.unsafe_);
+        assert!(
+            bad.text
+                .contains("37.5 s — NOT shorter than the timeout: UNSAFE"),
+            "{}",
+            bad.text
+        );
+        assert!(
+            bad.warning
+                .contains("worst-case pet gap 37.5 s on kernel mainline"),
+            "{}",
+            bad.warning
+        );
+    }
+
+    #[test]
     fn zero_cmd_timeout_is_refused() {
         let e = cmd_timeout(Deciseconds(0)).unwrap_err();
         assert!(matches!(e, CliError::Usage(_)));
@@ -630,6 +781,8 @@ mod tests {
         assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_devintf"));
         assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_si"));
         assert!(unit.contains("Restart=on-failure"));
+        // DeviceAllow= is resolved at start: the modules must be loaded before.
+        assert!(unit.contains("After=modprobe@ipmi_si.service modprobe@ipmi_devintf.service"));
         // The ExecStart arguments parse.
         let exec = unit
             .lines()

@@ -313,9 +313,28 @@ pub struct DaemonArgs {
     /// How often to pet (default: a third of the timeout; must be shorter than it).
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Option<Deciseconds>,
-    /// On SIGTERM/SIGINT: stop the timer, or leave it armed.
+    /// On SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 (and the other
+    /// terminating signals; SIGHUP is ignored): stop the timer, or leave it armed.
     #[arg(long, value_name = "WHAT", default_value = "stop")]
     pub on_exit: OnExit,
+    /// Do not re-arm a timer someone else stopped or reconfigured (the
+    /// timer-state check after each pet still logs it).
+    #[arg(long)]
+    pub no_rearm: bool,
+    /// Print the worst-case pet gap for --kernel and the longest BMC outage
+    /// ridden out, and refuse (exit 2) a configuration in which one failed
+    /// command can let the timer expire; sends nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// The host's kernel (a scenario `[driver] kernel` preset), whose BT
+    /// driver's worst case --check and the start-up warning use.
+    #[arg(
+        long,
+        value_name = "PROFILE",
+        default_value = "mainline",
+        value_parser = KernelPresetName
+    )]
+    pub kernel: String,
     /// Log destination.
     #[arg(long, value_name = "WHERE", default_value = "stderr")]
     pub log: LogTarget,

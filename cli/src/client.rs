@@ -135,6 +135,17 @@ impl<T: Transport> Client<T> {
         self.transport
     }
 
+    /// Swaps in a fresh transport (the daemon's re-open), returning the old one.
+    pub fn replace_transport(&mut self, transport: T) -> T {
+        std::mem::replace(&mut self.transport, transport)
+    }
+
+    /// Sends one raw request with the client's deadline; the completion code
+    /// is the caller's to judge.
+    pub fn send(&mut self, req: &Request) -> Result<crate::transport::Response, TransportError> {
+        self.transport.send(req, self.timeout)
+    }
+
     /// Sends one ipmi-rs command and parses its response; non-zero completion
     /// codes become [`ClientError::Completion`].
     pub fn execute<C>(&mut self, command: C) -> Result<C::Output, ClientError>

@@ -1,60 +1,25 @@
-//! The petting daemon: arm the timer (Set + Reset), pet it (Reset) at an
-//! interval, survive transient BMC errors with bounded exponential backoff,
-//! and on SIGTERM/SIGINT stop the timer or leave it armed — always saying which.
+//! The petting daemon's runtime: the decisions are [`ipmi_watchdog::PetPolicy`]
+//! (sans-IO, shared with the simulator); this module feeds it tokio time, the
+//! transport's answers and failures, re-opens and signals, and carries out
+//! what it asks (send, re-open, log, exit).
 //!
-//! The loop runs on tokio time, so tests drive it with paused time; the
-//! shutdown signal is any future, so tests inject it.
+//! The loop runs on tokio time, so tests drive it with paused time; signals
+//! arrive on a channel, so tests inject them.
 
-use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ipmi_watchdog::{PreTimeoutInterrupt, SetWatchdog, TimerAction};
+use ipmi_watchdog::{
+    DaemonSignal, PetPolicy, PolicyAction, PolicyConfig, PolicyExit, SetWatchdog, TransportFault,
+};
+use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::client::{Client, ClientError};
-use crate::output::{secs, set_summary};
-use crate::transport::Transport;
+use crate::output::set_summary;
+use crate::transport::{command_name, Request, Transport, TransportError};
 
-/// First retry delay after a failed pet; doubles per failure.
-pub const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
-
-/// What the daemon does with the timer when told to exit (SIGTERM/SIGINT).
-///
-/// The command line's `--on-exit` converts into this, so the daemon does not
-/// depend on the argument parser.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnExit {
-    /// Stop the timer (the machine is no longer watched).
-    Stop,
-    /// Leave it armed (the BMC acts unless someone else pets it).
-    Leave,
-}
-
-/// syslog priorities (RFC 5424 §6.2.1) the daemon logs at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Priority {
-    /// 3: an error that ends the daemon or leaves the machine unwatched.
-    Err = 3,
-    /// 4: something failed but the daemon carries on.
-    Warning = 4,
-    /// 5: normal but significant (start, stop, recovery).
-    Notice = 5,
-    /// 6: routine.
-    Info = 6,
-}
-
-impl Priority {
-    /// Lower-case name for plain stderr lines.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Err => "error",
-            Self::Warning => "warning",
-            Self::Notice => "notice",
-            Self::Info => "info",
-        }
-    }
-}
+pub use ipmi_watchdog::{LogPriority as Priority, OnExit, INITIAL_BACKOFF};
 
 /// Where daemon messages go.
 pub trait Logger {
@@ -127,6 +92,9 @@ pub struct DaemonConfig {
     pub max_backoff: Duration,
     /// Where to record the Set for later `bmcwd reset` runs.
     pub state_file: Option<PathBuf>,
+    /// Re-arm a timer that someone else stopped or reconfigured (default
+    /// true; `--no-rearm` turns it off).
+    pub rearm: bool,
 }
 
 impl DaemonConfig {
@@ -162,31 +130,27 @@ impl DaemonConfig {
             on_exit,
             max_backoff,
             state_file,
+            rearm: true,
         })
+    }
+
+    /// The policy's view of this configuration.
+    pub fn policy(&self) -> PolicyConfig {
+        PolicyConfig {
+            set: self.set,
+            interval: self.interval,
+            on_exit: self.on_exit,
+            max_backoff: self.max_backoff,
+            rearm: self.rearm,
+        }
     }
 
     /// Delay before retry number `failures` (1-based): 500 ms doubling, capped
     /// at `max_backoff` and at the pet interval, so a retry always comes
     /// before the next regular pet would have.
     pub fn backoff(&self, failures: u32) -> Duration {
-        let exp = failures.saturating_sub(1).min(20);
-        INITIAL_BACKOFF
-            .saturating_mul(1u32 << exp)
-            .min(self.max_backoff)
-            .min(self.interval)
+        self.policy().backoff(failures)
     }
-}
-
-/// The Set that stops the timer armed by `set`: same use and countdown, no
-/// action, no pre-timeout, no don't-stop.
-pub(crate) fn stop_for(set: &SetWatchdog) -> SetWatchdog {
-    let mut s = *set;
-    s.action = TimerAction::None;
-    s.pretimeout_irq = PreTimeoutInterrupt::None;
-    s.pretimeout_secs = 0;
-    s.dont_stop = false;
-    s.clear_flags = ipmi_watchdog::ExpirationFlags::empty();
-    s
 }
 
 /// How the daemon ended normally.
@@ -203,7 +167,7 @@ pub struct DaemonExit {
 /// Why the daemon ended with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// A BMC error retrying cannot fix (missing device, command refused).
+    /// The BMC refused the first Set (the configuration; nothing armed).
     #[error("{0} — giving up (the timer may still be armed)")]
     Fatal(ClientError),
     /// Told to stop the timer on exit, but the stop failed.
@@ -220,29 +184,35 @@ impl DaemonError {
     }
 }
 
-/// Arms the timer and pets it until `shutdown` resolves (to a signal name).
-pub async fn run<T, F>(
+/// Arms the timer and pets it until a terminating signal arrives on
+/// `signals` (SIGHUP is logged and ignored); `reopen` makes a fresh
+/// transport when the policy asks for one (connection or device lost).
+pub async fn run<T, R>(
     client: &mut Client<T>,
     cfg: &DaemonConfig,
-    shutdown: F,
+    mut signals: UnboundedReceiver<DaemonSignal>,
     log: &mut dyn Logger,
+    mut reopen: R,
 ) -> Result<DaemonExit, DaemonError>
 where
     T: Transport,
-    F: Future<Output = String>,
+    R: FnMut() -> Result<T, TransportError>,
 {
-    tokio::pin!(shutdown);
-    let timeout_text = secs(cfg.set.initial_countdown);
     log.log(
         Priority::Notice,
         &format!(
-            "starting on {}: {}; petting every {:.1} s; on exit: {}",
+            "starting on {}: {}; petting every {:.1} s; on exit: {}{}",
             client.describe(),
             set_summary(&cfg.set),
             cfg.interval.as_secs_f64(),
             match cfg.on_exit {
                 OnExit::Stop => "stop the timer",
                 OnExit::Leave => "leave the timer armed",
+            },
+            if cfg.rearm {
+                ""
+            } else {
+                "; not re-arming a timer stopped by others"
             }
         ),
     );
@@ -254,151 +224,95 @@ where
             );
         }
     }
-
-    let mut armed = false;
-    let mut failures: u32 = 0;
-    let mut pets: u64 = 0;
-    let mut next = Duration::ZERO;
+    let start = tokio::time::Instant::now();
+    let now = || {
+        ipmi_watchdog::Instant::from_nanos(
+            u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX),
+        )
+    };
+    let mut policy = PetPolicy::new(cfg.policy(), now());
+    let mut last_error: Option<ClientError> = None;
+    let mut signals_open = true;
     loop {
-        tokio::select! {
-            sig = &mut shutdown => {
-                return finish(client, cfg, sig, armed, pets, log);
+        while let Some(action) = policy.poll_action() {
+            match action {
+                PolicyAction::Log(p, msg) => log.log(p, &msg),
+                PolicyAction::Send(cmd) => {
+                    let req = Request {
+                        netfn: cmd.netfn(),
+                        cmd: cmd.cmd(),
+                        data: cmd.data(),
+                    };
+                    match client.send(&req) {
+                        Ok(resp) => {
+                            if !resp.cc.is_ok() {
+                                last_error = Some(ClientError::Completion {
+                                    command: command_name(req.netfn, req.cmd),
+                                    netfn: req.netfn,
+                                    cmd: req.cmd,
+                                    cc: resp.cc,
+                                });
+                            }
+                            policy.on_response(now(), resp.cc, &resp.data);
+                        }
+                        Err(e) => {
+                            let fault = match e {
+                                TransportError::Timeout { .. } => TransportFault::Timeout,
+                                _ => TransportFault::Lost,
+                            };
+                            let detail = e.to_string();
+                            last_error = Some(ClientError::Transport(e));
+                            policy.on_transport_error(now(), fault, &detail);
+                        }
+                    }
+                }
+                PolicyAction::Reopen => match reopen() {
+                    Ok(t) => {
+                        client.replace_transport(t);
+                        policy.on_reopened(now(), Ok(()));
+                    }
+                    Err(e) => policy.on_reopened(now(), Err(&e.to_string())),
+                },
+                PolicyAction::Exit(e) => return exit(e, last_error),
             }
-            () = tokio::time::sleep(next) => {}
         }
-        let result = if armed {
-            client.pet(Some(&cfg.set))
-        } else {
-            client
-                .set(&cfg.set)
-                .and_then(|()| client.pet(Some(&cfg.set)))
+        let sleep = match policy.next_deadline() {
+            Some(t) => {
+                let at = start + t.since_start();
+                tokio::time::sleep_until(at)
+            }
+            // Nothing due and nothing outstanding cannot happen before the
+            // exit; sleep long rather than spin.
+            None => tokio::time::sleep(Duration::from_secs(3600)),
         };
-        match result {
-            Ok(outcome) => {
-                let recovered = outcome.resets_recovered;
-                if outcome.pretimeout_reload {
-                    log.log(
-                        Priority::Warning,
-                        "the pre-timeout had fired before this pet (Reset answered 0xD5): \
-                         reloaded the countdown with a don't-stop Set, as Linux's \
-                         ipmi_watchdog does after a pre-timeout — pet more often than the \
-                         timeout minus the pre-timeout",
-                    );
-                }
-                if !armed {
-                    log.log(
-                        Priority::Notice,
-                        &format!("watchdog armed: {timeout_text} s countdown running"),
-                    );
-                    armed = true;
-                } else {
-                    pets += 1;
-                }
-                if recovered > 0 {
-                    log.log(
-                        Priority::Warning,
-                        &format!(
-                            "the BMC had lost the watchdog configuration (Reset answered 0x80, \
-                             BMC probably reset): re-sent the Set {recovered} time(s), timer \
-                             running again"
-                        ),
-                    );
-                }
-                if failures > 0 {
-                    log.log(
-                        Priority::Notice,
-                        &format!("BMC answering again after {failures} failed attempt(s)"),
-                    );
-                    failures = 0;
-                }
-                next = cfg.interval;
-            }
-            Err(e) if e.is_transient() => {
-                failures = failures.saturating_add(1);
-                let delay = cfg.backoff(failures);
-                log.log(
-                    Priority::Warning,
-                    &format!(
-                        "{} failed (attempt {failures}): {e}; retrying in {:.1} s (backoff \
-                         doubles up to {:.1} s)",
-                        if armed { "pet" } else { "arming" },
-                        delay.as_secs_f64(),
-                        cfg.max_backoff.min(cfg.interval).as_secs_f64()
-                    ),
-                );
-                next = delay;
-            }
-            Err(e) => {
-                log.log(Priority::Err, &format!("{e} — giving up"));
-                return Err(DaemonError::Fatal(e));
-            }
+        tokio::select! {
+            sig = signals.recv(), if signals_open => match sig {
+                Some(sig) => policy.on_signal(now(), sig),
+                None => signals_open = false,
+            },
+            () = sleep => policy.tick(now()),
         }
     }
 }
 
-fn finish<T: Transport>(
-    client: &mut Client<T>,
-    cfg: &DaemonConfig,
-    sig: String,
-    armed: bool,
-    pets: u64,
-    log: &mut dyn Logger,
-) -> Result<DaemonExit, DaemonError> {
-    match cfg.on_exit {
-        OnExit::Stop => {
-            log.log(
-                Priority::Notice,
-                &format!("received {sig}: stopping the watchdog timer (--on-exit stop)"),
-            );
-            match client.set(&stop_for(&cfg.set)) {
-                Ok(()) => {
-                    log.log(Priority::Notice, "watchdog timer stopped; exiting");
-                    Ok(DaemonExit {
-                        signal: sig,
-                        stopped: true,
-                        pets,
-                    })
-                }
-                Err(e) => {
-                    log.log(
-                        Priority::Err,
-                        &format!(
-                            "could not stop the watchdog timer: {e} — it may still be ARMED: \
-                             the BMC will {} within {} s unless it is stopped or petted",
-                            cfg.set.action.cli_name(),
-                            secs(cfg.set.initial_countdown)
-                        ),
-                    );
-                    Err(DaemonError::StopFailed(e))
-                }
-            }
-        }
-        OnExit::Leave => {
-            if armed {
-                log.log(
-                    Priority::Warning,
-                    &format!(
-                        "received {sig}: leaving the watchdog timer ARMED (--on-exit leave): \
-                         the BMC will {} within {} s unless something pets it",
-                        cfg.set.action.cli_name(),
-                        secs(cfg.set.initial_countdown)
-                    ),
-                );
-            } else {
-                log.log(
-                    Priority::Warning,
-                    &format!(
-                        "received {sig} before the timer was armed: leaving it as it is \
-                         (--on-exit leave)"
-                    ),
-                );
-            }
-            Ok(DaemonExit {
-                signal: sig,
-                stopped: false,
-                pets,
-            })
-        }
+fn exit(e: PolicyExit, last: Option<ClientError>) -> Result<DaemonExit, DaemonError> {
+    let last = || {
+        last.unwrap_or_else(|| {
+            ClientError::Transport(TransportError::Invalid("no answer recorded".into()))
+        })
+    };
+    match e {
+        PolicyExit::Signal {
+            signal,
+            stopped,
+            pets,
+        } => Ok(DaemonExit {
+            signal: signal.name().to_string(),
+            stopped,
+            pets,
+        }),
+        PolicyExit::ArmRefused { .. } => Err(DaemonError::Fatal(last())),
+        PolicyExit::StopFailed { .. } => Err(DaemonError::StopFailed(last())),
     }
 }
 

@@ -290,6 +290,7 @@ fn origin_json(o: &Origin) -> Value {
         Origin::Probe { attempt } => json!({"kind": "probe", "attempt": attempt}),
         Origin::Handler => json!({"kind": "handler"}),
         Origin::Internal => json!({"kind": "internal"}),
+        Origin::Daemon => json!({"kind": "daemon"}),
     }
 }
 
@@ -328,11 +329,12 @@ pub fn trace_json(trace: &Trace) -> Value {
                 EventKind::Bmc(s) => ("bmc", json!(s)),
                 EventKind::Phase(s) => ("phase", json!(s)),
                 EventKind::Irq => ("irq", Value::Null),
+                EventKind::Daemon(s) => ("daemon", json!(s)),
             };
             json!({"t": secs(e.t), "kind": kind, "detail": detail})
         })
         .collect();
-    json!({
+    let mut out = json!({
         "name": trace.name,
         "driver": trace.driver,
         "end_s": secs(trace.end),
@@ -373,7 +375,19 @@ pub fn trace_json(trace: &Trace) -> Value {
             "skipped_polls": trace.stats.skipped_polls,
             "steps": trace.stats.steps,
         },
-    })
+    });
+    if let (Some(d), Some(obj)) = (&trace.daemon, out.as_object_mut()) {
+        obj.insert(
+            "daemon".into(),
+            json!({
+                "kind": d.kind,
+                "timeout_s": d.timeout.as_secs_f64(),
+                "reloads_s": d.reloads.iter().map(|t| secs(*t)).collect::<Vec<_>>(),
+                "host_reset_s": d.host_reset.map(secs),
+            }),
+        );
+    }
+    out
 }
 
 /// Historical bug names (kernel-bt.md §12) → the fault space shaped after it.

@@ -329,6 +329,7 @@ fn base(name: &str, kernel: KernelPreset, hz: u32, probe: bool, stop: Duration) 
         trace: TraceSpec::default(),
         requests: Vec::new(),
         faults: Vec::new(),
+        daemon: None,
     }
 }
 
@@ -586,4 +587,196 @@ pub fn runner_for(cfg: &ExploreConfig) -> TestRunner {
     let mut seed = [0u8; 32];
     seed[..8].copy_from_slice(&cfg.seed.to_le_bytes());
     TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &seed))
+}
+
+// ------------------------------------------------------------------ daemon
+
+/// Settings of a search over BMC outages under bmcwd's petting daemon
+/// (`[daemon]`, [`ipmi_watchdog::PetPolicy`]).
+///
+/// The property ([`check_daemon`]): while every outage of the BMC (silent,
+/// or holding B_BUSY) lasts at most `max_outage` and outages are a countdown
+/// apart, the watchdog never expires; and after a terminating signal with
+/// `--on-exit stop` the timer ends stopped. The bound that makes this hold
+/// is [`ipmi_watchdog::PolicyConfig::max_outage`] for the kernel's worst
+/// case ([`crate::scenario::kernel_worst_case`]); a larger `max_outage`
+/// must let the search find an expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DaemonSearch {
+    /// Kernel preset of the host.
+    pub kernel: KernelPreset,
+    /// The daemon's countdown.
+    pub timeout: Duration,
+    /// Its pet interval.
+    pub interval: Duration,
+    /// Its backoff cap.
+    pub max_backoff: Duration,
+    /// The longest outage the search generates.
+    pub max_outage: Duration,
+    /// Random cases, seed and shrink budget.
+    pub explore: ExploreConfig,
+}
+
+impl DaemonSearch {
+    /// The daemon section of the generated scenarios.
+    pub fn daemon(&self) -> crate::scenario::DaemonSpec {
+        crate::scenario::DaemonSpec {
+            kind: crate::scenario::DaemonKind::Bmcwd,
+            start: Duration::ZERO,
+            timeout: self.timeout,
+            interval: Some(self.interval),
+            action: "hard-reset".into(),
+            on_exit: "stop".into(),
+            max_backoff: self.max_backoff,
+            rearm: true,
+            cmd_timeout: Duration::from_secs(20),
+            signals: Vec::new(),
+        }
+    }
+
+    /// The largest outage [`check_daemon`] must survive for this
+    /// configuration on the default BMC (the bound of the property).
+    pub fn bound(&self) -> Option<Duration> {
+        let k = crate::scenario::kernel_worst_case(self.kernel, crate::BtCapabilities::DEFAULT);
+        self.daemon().policy().max_outage(&k)
+    }
+}
+
+/// The signals that end the daemon (every handled one but SIGHUP).
+const ENDING: [ipmi_watchdog::DaemonSignal; 12] = [
+    ipmi_watchdog::DaemonSignal::Int,
+    ipmi_watchdog::DaemonSignal::Quit,
+    ipmi_watchdog::DaemonSignal::Term,
+    ipmi_watchdog::DaemonSignal::Usr1,
+    ipmi_watchdog::DaemonSignal::Usr2,
+    ipmi_watchdog::DaemonSignal::Alrm,
+    ipmi_watchdog::DaemonSignal::Vtalrm,
+    ipmi_watchdog::DaemonSignal::Prof,
+    ipmi_watchdog::DaemonSignal::Xcpu,
+    ipmi_watchdog::DaemonSignal::Xfsz,
+    ipmi_watchdog::DaemonSignal::Pwr,
+    ipmi_watchdog::DaemonSignal::Io,
+];
+
+/// Scenarios for `ds`: one to three outages (silent or B_BUSY held), each
+/// up to `max_outage`, a countdown or more apart, a random BMC latency, and
+/// maybe a terminating signal (SIGHUP too: it must change nothing).
+pub fn daemon_strategy(ds: &DaemonSearch) -> BoxedStrategy<Scenario> {
+    let ds = *ds;
+    let max_ms = u64::try_from(ds.max_outage.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(100);
+    let t_ms = u64::try_from(ds.timeout.as_millis()).unwrap_or(u64::MAX);
+    let outage = (
+        prop_oneof![Just(FaultKind::Silent), Just(FaultKind::HoldBusy)],
+        100u64..=max_ms,
+        0u64..=t_ms,
+    );
+    (
+        0u64..=t_ms,
+        proptest::collection::vec(outage, 1..=3),
+        1u64..=50,
+        proptest::option::of((0usize..=ENDING.len(), 0u64..=3 * t_ms)),
+    )
+        .prop_map(move |(first, outages, lat, signal)| {
+            let mut sc = base(
+                "explore-daemon",
+                ds.kernel,
+                250,
+                false,
+                Duration::from_secs(1),
+            );
+            sc.bmc.take_latency = None;
+            sc.bmc.latency = Some(Duration::from_millis(lat));
+            let mut at = Duration::from_millis(1_000 + first);
+            for (kind, len, gap) in outages {
+                let len = Duration::from_millis(len);
+                let mut f = fault(kind, 1, len);
+                f.at_command = None;
+                f.at = Some(at);
+                sc.faults.push(f);
+                at += len + ds.timeout + Duration::from_millis(gap);
+            }
+            let mut d = ds.daemon();
+            if let Some((i, when)) = signal {
+                let sig = ENDING
+                    .get(i)
+                    .copied()
+                    .unwrap_or(ipmi_watchdog::DaemonSignal::Hup);
+                d.signals.push(crate::scenario::SignalSpec {
+                    at: Duration::from_millis(1_000 + when),
+                    signal: sig.name().into(),
+                });
+            }
+            sc.daemon = Some(d);
+            sc.stop = at.max(Duration::from_millis(1_000 + 3 * t_ms)) + 2 * ds.timeout;
+            sc
+        })
+        .boxed()
+}
+
+/// Runs `sc` and checks the daemon property: no expiry (host reset), and
+/// the timer stopped at the end when a terminating signal was sent.
+pub fn check_daemon(sc: &Scenario) -> Result<(), String> {
+    let mut sim = crate::scenario::Simulation::new(sc);
+    sim.run_until(ipmi_vocab::Instant::ZERO + sc.stop);
+    if let Some(t) = sim.host_reset() {
+        return Err(format!(
+            "the BMC watchdog expired at {:.3}s: the daemon let it reset a host whose BMC \
+             outages stayed within the search's bound",
+            t.since_start().as_secs_f64()
+        ));
+    }
+    let ending = sc.daemon.as_ref().and_then(|d| {
+        d.signals.iter().find(|s| {
+            ipmi_watchdog::DaemonSignal::from_name(&s.signal).is_some_and(|g| !g.is_ignored())
+        })
+    });
+    let running = matches!(
+        sim.bmc().watchdog().state().phase,
+        ipmi_watchdog::TimerPhase::Running { .. }
+    );
+    match ending {
+        Some(s) if running => Err(format!(
+            "{} at {:.3}s with --on-exit stop left the timer running",
+            s.signal,
+            s.at.as_secs_f64()
+        )),
+        None if !running => Err("the timer is not running, yet no signal ended the daemon".into()),
+        _ => Ok(()),
+    }
+}
+
+/// Searches [`daemon_strategy`] for a scenario that breaks [`check_daemon`].
+pub fn daemon_search(ds: &DaemonSearch) -> ExploreOutcome {
+    let start = Instant::now();
+    let runs = Cell::new(0u64);
+    let first: Cell<Option<(u64, Duration)>> = Cell::new(None);
+    let mut runner = runner_for(&ds.explore);
+    let result = runner.run(&daemon_strategy(ds), |sc| {
+        runs.set(runs.get() + 1);
+        let r = check_daemon(&sc);
+        if r.is_err() && first.get().is_none() {
+            first.set(Some((runs.get(), start.elapsed())));
+        }
+        r.map_err(TestCaseError::fail)
+    });
+    let counterexample = match result {
+        Err(TestError::Fail(_, mut sc)) => {
+            if let Err(why) = check_daemon(&sc) {
+                sc.description = format!("counterexample for bmcwd's daemon: {why}");
+            }
+            Some(sc)
+        }
+        _ => None,
+    };
+    let f = first.get();
+    ExploreOutcome {
+        counterexample,
+        violation: None,
+        cases_tried: runs.get(),
+        runs_to_first_failure: f.map(|x| x.0),
+        time_to_first_failure: f.map(|x| x.1),
+        elapsed: start.elapsed(),
+    }
 }

@@ -8,7 +8,8 @@
 #   3. the same differential against `fixed-reset` (our B-4 fix, which differs
 #      from stock 6.1) must find a divergence quickly: the check can fail;
 #   4. `scenario explore --bt-source … --profile mainline --bug b4` must find
-#      the endless BT reset (B-4) on the pristine C file (exit 6).
+#      the endless BT reset (B-4) on the pristine C file (exit 6);
+#   5. the same search on the file with our patches/ applied finds none (exit 0).
 #
 #   bash tests/kernel-src/check.sh            # builds bmcwd (release) itself
 #   BMCWD=path/to/bmcwd bash tests/kernel-src/check.sh
@@ -61,4 +62,15 @@ out=$("$BMCWD" scenario explore --bt-source "$src" --profile mainline --bug b4 2
 rc=$?
 [ "$rc" = 6 ] || { echo "$out" >&2; die "explore --bug b4 on the C file: exit $rc, expected 6 (counterexample)"; }
 echo "$out" | sed -n '1,2p'
+
+step "our B-4 fix (patches/) applied to Debian's file: the same search finds no endless reset"
+patched=$(mktemp -d)/ipmi_bt_sm.c
+cp "$src" "$patched" || die "cannot copy $src"
+for p in patches/0*.patch; do
+    patch -s --fuzz=0 "$patched" <"$p" || die "$p does not apply to $src"
+done
+out=$("$BMCWD" scenario explore --bt-source "$patched" --profile mainline --bug b4 2>&1)
+rc=$?
+[ "$rc" = 0 ] || { echo "$out" >&2; die "explore --bug b4 on the patched C file: exit $rc, expected 0 (no counterexample)"; }
+echo "$out" | tail -1
 echo "kernel-src check: ok"

@@ -368,7 +368,11 @@ fn every_shipped_scenario_loads_round_trips_and_runs() {
         assert_eq!(again, sc, "{n}");
         let t = run(&sc);
         assert_eq!(t.truncated, None, "{n}");
-        assert_eq!(t.end.since_start(), sc.stop, "{n}: ran to its stop");
+        // A `[daemon]` run ends early only where the BMC reset the host.
+        match t.daemon.as_ref().and_then(|d| d.host_reset) {
+            Some(reset) => assert_eq!(t.end, reset, "{n}: ended at the host reset"),
+            None => assert_eq!(t.end.since_start(), sc.stop, "{n}: ran to its stop"),
+        }
         assert!(
             t.render_timeline()
                 .starts_with(&format!("scenario {}  —  ", sc.name)),
@@ -522,4 +526,56 @@ fn unload_with_a_silent_bmc_blocks_for_an_hour_before_the_2022_fix() {
     let after = unload_time(&fixed);
     // Cumulative crediting: done in a few dozen jiffies (kernel-bt.md B-9 analysis).
     assert!((0.1..0.5).contains(&after), "{after}");
+}
+
+/// The seed's incident (issue #12): the seed-slides fault (the BMC silent
+/// from 0.5 s for 20 s) under a petting daemon. freeipmi's bmc-watchdog
+/// (as modelled: a Get answered without data skips the pet for a whole
+/// period) lets the BMC reset the host at 30 s; bmcwd's PetPolicy retries
+/// the failed pet and the host is never reset.
+#[test]
+fn seed_incident_bmc_watchdog_resets_the_host_bmcwd_does_not() {
+    let bw = run(&shipped("seed-bmc-watchdog"));
+    let d = bw.daemon.as_ref().expect("a daemon ran");
+    let reset = d
+        .host_reset
+        .expect("bmc-watchdog lets the BMC reset the host");
+    assert_between("host reset", reset.since_start().as_secs_f64(), 30.0, 30.1);
+    let tl = bw.render_timeline();
+    assert!(
+        tl.contains("DAEMON   bmc-watchdog: _get_watchdog_timer_cmd: fiid_obj_get: 'timer_state': data not available"),
+        "{tl}"
+    );
+    assert!(
+        tl.contains("HOST RESET: the BMC watchdog expired (hard-reset)"),
+        "{tl}"
+    );
+    assert_eq!(
+        lines_with(&bw, "failed 2 retries, sending error response").len(),
+        1
+    );
+
+    let ours = run(&shipped("seed-bmcwd"));
+    let d = ours.daemon.as_ref().expect("a daemon ran");
+    assert_eq!(d.host_reset, None, "{}", ours.render_timeline());
+    assert_eq!(ours.end.since_start().as_secs(), 60);
+    // Same fault, same kernel messages: the difference is the daemon.
+    assert_eq!(
+        lines_with(&ours, "failed 2 retries, sending error response").len(),
+        1
+    );
+    // No gap between countdown reloads reaches the 30 s timeout.
+    let gaps: Vec<f64> = d
+        .reloads
+        .windows(2)
+        .map(|w| w[1].saturating_duration_since(w[0]).as_secs_f64())
+        .collect();
+    assert!(gaps.iter().all(|&g| g < 30.0), "{gaps:?}");
+    assert!(
+        gaps.iter().any(|&g| g > 25.0),
+        "the failed pet shows: {gaps:?}"
+    );
+    assert!(ours
+        .render_timeline()
+        .contains("bmcwd: warning: pet failed (attempt 1): Reset Watchdog Timer failed: 0xC3"));
 }

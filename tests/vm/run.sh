@@ -3,6 +3,9 @@
 #
 #   tests/vm/run.sh [SCENARIO...]     (default: all; see SCENARIOS below)
 #
+# NAME-patched runs scenario NAME on ipmi_si.ko built from the same Debian
+# source with patches/ applied (the B-4 fix) instead of the stock module.
+#
 # Installs what it needs from Debian (qemu-system-x86, busybox-static,
 # ipmitool, freeipmi-tools), downloads Debian's stock kernel package and
 # extracts it (never installs it), builds a static bmcwd from this checkout
@@ -14,7 +17,8 @@
 #
 # Environment: VM_WORK (cache and logs, default /tmp/bmcwd-vm),
 # VM_NO_INSTALL=1 (skip apt), CARGO_TARGET_DIR (default ROOT/target),
-# VM_JOBS (scenarios booted at once, default 2).
+# VM_JOBS (scenarios booted at once, default 2), KSRC_CACHE (the kernel
+# source, see tests/kernel-src/fetch.sh).
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +28,9 @@ LOGS=$WORK/logs
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 TRIPLE=x86_64-unknown-linux-gnu
 JOBS=${VM_JOBS:-2}
-SCENARIOS=(extern-fault extern-reset qemu-sim qemu-leave extern-basic extern-wdt extern-fid)
+# The -patched variants boot the same scenario on the patched ipmi_si.ko.
+SCENARIOS=(extern-fault extern-reset qemu-sim qemu-leave qemu-daemon extern-basic extern-wdt
+    extern-fault-patched extern-reset-patched extern-basic-patched extern-wdt-patched extern-fid)
 T_START=$(date +%s)
 
 PASSED=0
@@ -63,7 +69,7 @@ retry() {
 
 install_packages() {
     [ "${VM_NO_INSTALL:-0}" = 1 ] && return 0
-    local pkgs=(qemu-system-x86 busybox-static ipmitool freeipmi-tools)
+    local pkgs=(qemu-system-x86 busybox-static ipmitool freeipmi-tools kmod patch)
     command -v python3 >/dev/null || pkgs+=(python3)
     log "apt-get install ${pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
@@ -93,6 +99,63 @@ fetch_kernel() {
     fi
     KVER=$(basename "$(ls -d "$KDIR"/x/lib/modules/*)")
     log "kernel $pkg ($KVER)"
+}
+
+# ---------------------------------------------------------------- patched ---
+# The patched ipmi_si.ko: Debian's source of the booted kernel
+# (tests/kernel-src/fetch.sh, same package version), patches/*.patch applied,
+# built out of tree against Debian's linux-headers-$KVER (+ linux-kbuild-X.Y,
+# gcc-12 as Debian builds it) from the objects Debian's
+# drivers/char/ipmi/Makefile lists for ipmi_si. Its vermagic must be the
+# stock module's. Sets PATCHED_KO (empty if not built: the -patched
+# scenarios then fail).
+build_patched_module() {
+    local series hdr src m stock vm_p vm_s p
+    PATCHED_KO=
+    series=$(echo "$KVER" | sed -nE 's/^([0-9]+\.[0-9]+)\..*/\1/p')
+    hdr=/usr/src/linux-headers-$KVER
+    if [ "${VM_NO_INSTALL:-0}" != 1 ]; then
+        log "apt-get install linux-headers-$KVER linux-kbuild-$series"
+        retry 3 timeout 900 apt-get install -y -q --no-install-recommends "linux-headers-$KVER" \
+            "linux-kbuild-$series" >>"$LOGS/apt.log" 2>&1 \
+            || { tail -30 "$LOGS/apt.log"; fatal "apt-get install linux-headers-$KVER linux-kbuild-$series failed"; }
+    fi
+    [ -f "$hdr/Makefile" ] || { fail "build: patched ipmi_si.ko: no $hdr (linux-headers-$KVER)"; return; }
+    command -v gcc-12 >/dev/null || { fail "build: patched ipmi_si.ko: gcc-12 not found"; return; }
+    src=$(timeout 1800 bash "$ROOT/tests/kernel-src/fetch.sh" 2>"$LOGS/kernel-src.log") \
+        || { tail -20 "$LOGS/kernel-src.log"; fail "build: patched ipmi_si.ko: tests/kernel-src/fetch.sh failed"; return; }
+    m=$WORK/kmod
+    rm -rf "$m" && mkdir -p "$m/drivers/char" && cp -a "$src/drivers/char/ipmi" "$m/drivers/char/" \
+        || { fail "build: patched ipmi_si.ko: copying $src/drivers/char/ipmi"; return; }
+    for p in "$ROOT"/patches/0*.patch; do
+        patch -d "$m" -p1 --fuzz=0 --no-backup-if-mismatch <"$p" >>"$LOGS/kmod-build.log" 2>&1 \
+            || { tail -20 "$LOGS/kmod-build.log"; fail "build: patched ipmi_si.ko: $(basename "$p") does not apply"; return; }
+    done
+    # Kbuild (read before the Makefile): ipmi_si's objects as Debian's
+    # Makefile lists them (its ipmi_si-y block, PCI/PARISC conditionals included).
+    { sed -n '/^ipmi_si-y/,/^obj-/p' "$m/drivers/char/ipmi/Makefile" | grep -v '^obj-'
+      echo 'obj-m := ipmi_si.o'; } >"$m/drivers/char/ipmi/Kbuild"
+    grep -q '^ipmi_si-y' "$m/drivers/char/ipmi/Kbuild" \
+        || { fail "build: patched ipmi_si.ko: no ipmi_si-y in Debian's drivers/char/ipmi/Makefile"; return; }
+    log "building patched ipmi_si.ko against $hdr"
+    timeout 900 make -C "$hdr" M="$m/drivers/char/ipmi" CC=gcc-12 modules >>"$LOGS/kmod-build.log" 2>&1 \
+        || { tail -30 "$LOGS/kmod-build.log"; fail "build: patched ipmi_si.ko: make failed"; return; }
+    stock=$(find "$KDIR/x/lib/modules" -name 'ipmi_si.ko*' | head -1)
+    case $stock in
+        *.ko) cp "$stock" "$m/ipmi_si.stock.ko" ;;
+        *.ko.xz) xz -dc "$stock" >"$m/ipmi_si.stock.ko" ;;
+        *.ko.zst) zstd -dqc "$stock" >"$m/ipmi_si.stock.ko" ;;
+    esac
+    vm_p=$(modinfo -F vermagic "$m/drivers/char/ipmi/ipmi_si.ko" 2>/dev/null)
+    vm_s=$(modinfo -F vermagic "$m/ipmi_si.stock.ko" 2>/dev/null)
+    if [ -n "$vm_p" ] && [ "$vm_p" = "$vm_s" ] && [ "${vm_p%% *}" = "$KVER" ]; then
+        pass "build: patched ipmi_si.ko ($(cd "$ROOT/patches" && ls 0*.patch | tr '\n' ' ')on $(basename "$(dirname "$src")")), vermagic '$vm_p' == stock"
+    else
+        fail "build: patched ipmi_si.ko: vermagic '$vm_p' != stock '$vm_s' (kernel $KVER)"
+        return
+    fi
+    PATCHED_KO=$m/drivers/char/ipmi/ipmi_si.ko
+    md5sum "$PATCHED_KO" | cut -d' ' -f1 >"$LOGS/ipmi_si-patched.md5"
 }
 
 # ---------------------------------------------------------------- builds ----
@@ -141,6 +204,9 @@ build_initramfs() {
             *) fatal "unknown module compression: $m" ;;
         esac
     done
+    if [ -n "${PATCHED_KO:-}" ]; then
+        install -D -m 644 "$PATCHED_KO" "$r/lib/modules/ipmi-patched/ipmi_si.ko" || fatal "copying $PATCHED_KO"
+    fi
     copy_with_libs "$(command -v ipmitool)" "$r" || fatal "copying ipmitool"
     copy_with_libs "$(command -v bmc-info)" "$r" || fatal "copying bmc-info (freeipmi-tools)"
     mkdir -p "$r/etc/freeipmi" && : >"$r/etc/freeipmi/freeipmi.conf"
@@ -161,7 +227,8 @@ build_initramfs() {
 # ---------------------------------------------------------------- running ---
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# boot NAME TIMEOUT_S QEMU_BMC_ARGS...: boot the guest with vmtest=NAME.
+# boot NAME TIMEOUT_S QEMU_BMC_ARGS...: boot the guest with vmtest=NAME
+# (NAME-patched: the guest loads the patched ipmi_si.ko, guest/lib.sh).
 # With FAULT_FILE set, a watcher copies each `VMT-FAULT spec` line the guest
 # prints into that file (bmcwd sim serve --fault-file), so the guest decides
 # when our BMC misbehaves.
@@ -224,43 +291,27 @@ extern_args() {
 SIM_ARGS=(--bmc default)
 
 # One function per scenario: boot, then leave logs for check.py.
-scn_qemu_sim() { boot qemu-sim 120 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
-scn_qemu_leave() { boot qemu-leave 90 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
-scn_extern_basic() {
-    start_bmc extern-basic "${SIM_ARGS[@]}" || { echo "bmc server did not start" >"$LOGS/extern-basic.meta"; return; }
+scn_qemu_sim() { boot "${1:-qemu-sim}" 120 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
+scn_qemu_leave() { boot "${1:-qemu-leave}" 90 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
+scn_qemu_daemon() { boot "${1:-qemu-daemon}" 120 -device ipmi-bmc-sim,id=bmc0 -device isa-ipmi-bt,bmc=bmc0; }
+# The extern scenarios take the run name (default: their own; NAME-patched
+# for the patched module).
+extern_scn() { # extern_scn NAME TIMEOUT_S
+    start_bmc "$1" "${SIM_ARGS[@]}" || { echo "bmc server did not start" >"$LOGS/$1.meta"; return; }
     # shellcheck disable=SC2046
-    boot extern-basic 90 $(extern_args)
+    boot "$1" "$2" $(extern_args)
     stop_bmc
 }
-scn_extern_wdt() {
-    start_bmc extern-wdt "${SIM_ARGS[@]}" || { echo "bmc server did not start" >"$LOGS/extern-wdt.meta"; return; }
-    # shellcheck disable=SC2046
-    boot extern-wdt 90 $(extern_args)
-    stop_bmc
-}
-scn_extern_fault() {
-    start_bmc extern-fault "${SIM_ARGS[@]}" \
-        || { echo "bmc server did not start" >"$LOGS/extern-fault.meta"; return; }
-    # shellcheck disable=SC2046
-    boot extern-fault 180 $(extern_args)
-    stop_bmc
-}
-scn_extern_reset() {
-    start_bmc extern-reset "${SIM_ARGS[@]}" \
-        || { echo "bmc server did not start" >"$LOGS/extern-reset.meta"; return; }
-    # shellcheck disable=SC2046
-    boot extern-reset 150 $(extern_args)
-    stop_bmc
-}
+scn_extern_basic() { extern_scn "${1:-extern-basic}" 90; }
+scn_extern_wdt() { extern_scn "${1:-extern-wdt}" 90; }
+scn_extern_fault() { extern_scn "${1:-extern-fault}" 180; }
+scn_extern_reset() { extern_scn "${1:-extern-reset}" 150; }
+# Its own guest script and checks (the schedule differs from extern-reset's
+# where the patched kernel no longer sends a Warm Reset).
+scn_extern_reset_patched() { extern_scn extern-reset-patched 150; }
 
 # Issue #13: twelve more VM-level fault schedules (model/extern-fid.toml).
-scn_extern_fid() {
-    start_bmc extern-fid "${SIM_ARGS[@]}" \
-        || { echo "bmc server did not start" >"$LOGS/extern-fid.meta"; return; }
-    # shellcheck disable=SC2046
-    boot extern-fid 240 $(extern_args)
-    stop_bmc
-}
+scn_extern_fid() { extern_scn "${1:-extern-fid}" 240; }
 
 # ---------------------------------------------------------------- main ------
 install_packages
@@ -268,17 +319,27 @@ for tool in qemu-system-x86_64 busybox ipmitool bmc-info cargo python3 dpkg-deb 
     command -v "$tool" >/dev/null || fatal "$tool not found after install"
 done
 fetch_kernel
+selected=("$@")
+[ ${#selected[@]} -eq 0 ] && selected=("${SCENARIOS[@]}")
+# scn_fn NAME: the function that runs scenario NAME (NAME-patched without a
+# function of its own: the base scenario's, given NAME).
+scn_fn() {
+    local fn="scn_${1//-/_}" base="scn_${1%-patched}"
+    base=${base//-/_}
+    if declare -F "$fn" >/dev/null; then echo "$fn"
+    elif [ "$1" != "${1%-patched}" ] && declare -F "$base" >/dev/null; then echo "$base"
+    fi
+}
+case " ${selected[*]} " in *-patched\ *) build_patched_module ;; esac
 build_rust
 build_initramfs
 
-selected=("$@")
-[ ${#selected[@]} -eq 0 ] && selected=("${SCENARIOS[@]}")
 running=0
 for s in "${selected[@]}"; do
-    fn="scn_${s//-/_}"
-    declare -F "$fn" >/dev/null || { fail "no scenario '$s' (have: ${SCENARIOS[*]})"; continue; }
+    fn=$(scn_fn "$s")
+    [ -n "$fn" ] || { fail "no scenario '$s' (have: ${SCENARIOS[*]})"; continue; }
     log "scenario $s"
-    "$fn" &
+    "$fn" "$s" &
     running=$((running + 1))
     if [ "$running" -ge "$JOBS" ]; then
         wait -n
@@ -288,7 +349,7 @@ done
 wait
 
 for s in "${selected[@]}"; do
-    declare -F "scn_${s//-/_}" >/dev/null || continue
+    [ -n "$(scn_fn "$s")" ] || continue
     while IFS= read -r line; do
         case $line in
             PASS\ *) pass "${line#PASS }" ;;

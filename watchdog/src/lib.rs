@@ -16,6 +16,8 @@
 //! * [`CompatProfile`] reproduces QEMU, OpenIPMI lanserv and
 //!   OpenBMC phosphor deviations from the spec.
 //! * [`SelEvent`]: the "Watchdog 2" (sensor type 0x23) SEL event.
+//! * [`PetPolicy`]: the petting daemon's decisions as a sans-IO state
+//!   machine, run by `bmcwd daemon` and inside the simulator.
 //!
 //! Completion codes are [`ipmi_vocab::CompletionCode`] throughout (re-exported
 //! as [`CompletionCode`]); command numbers and names come from `ipmi_vocab` too.
@@ -63,6 +65,7 @@
 #![warn(unreachable_pub, unnameable_types)]
 
 mod codec;
+mod policy;
 mod profile;
 mod sel;
 mod time;
@@ -76,6 +79,11 @@ pub use codec::{
     CMD_SET_WATCHDOG, NETFN_APP,
 };
 pub use ipmi_vocab::CompletionCode;
+pub use policy::{
+    is_transient, stop_set_for, DaemonSignal, KernelWorstCase, LogPriority, OnExit, PetPolicy,
+    PolicyAction, PolicyCommand, PolicyConfig, PolicyExit, TransportFault, BOUND_SLACK,
+    INITIAL_BACKOFF, MAX_SETS_ON_0X80,
+};
 pub use profile::CompatProfile;
 pub use sel::{SelEvent, WatchdogOffset, EVENT_TYPE_SENSOR_SPECIFIC, SENSOR_TYPE_WATCHDOG2};
 pub use time::Instant;

@@ -327,7 +327,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__daemon)
-            opts="-h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --interval --on-exit --log --max-backoff --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --interval --on-exit --no-rearm --check --kernel --log --max-backoff --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,6 +363,10 @@ _bmcwd() {
                     ;;
                 --on-exit)
                     COMPREPLY=($(compgen -W "stop leave" -- "${cur}"))
+                    return 0
+                    ;;
+                --kernel)
+                    COMPREPLY=($(compgen -W "v2.6.12 v3.13 v3.14 v4.14 v4.19 mainline fixed-reset fixed-b8" -- "${cur}"))
                     return 0
                     ;;
                 --log)

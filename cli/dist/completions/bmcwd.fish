@@ -153,8 +153,16 @@ msg\t'Messaging interrupt (the system interface\'s own interrupt)'
 none\t'None'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l clear-flags -d 'Clear timer-use expiration flags: comma-separated uses or `all`' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l interval -d 'How often to pet (default: a third of the timeout; must be shorter than it)' -r
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l on-exit -d 'On SIGTERM/SIGINT: stop the timer, or leave it armed' -r -f -a "stop\t'Stop the timer (the machine is no longer watched)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l on-exit -d 'On SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 (and the other terminating signals; SIGHUP is ignored): stop the timer, or leave it armed' -r -f -a "stop\t'Stop the timer (the machine is no longer watched)'
 leave\t'Leave it armed (the BMC acts unless someone else pets it)'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l kernel -d 'The host\'s kernel (a scenario `[driver] kernel` preset), whose BT driver\'s worst case --check and the start-up warning use' -r -f -a "v2.6.12\t'2.6.12-2.6.14: original BT driver (HOSED), 100 us init-wait credit (B-3)'
+v3.13\t'2.6.31-3.13: caps inside the SM (B-6), seq reset heuristic (B-4), 100 us init wait (B-3)'
+v3.14\t'3.14-4.4: e21404dc0ac7 fixed B-3; B-4, B-6, B-10 remain'
+v4.14\t'4.5-4.17: d9dffd2a0bd8 (B-10) and fe50a7d0393a applied; B-4, B-6 remain'
+v4.19\t'4.18-5.9: caps in detect (B-6 fixed); B-4, B-8 remain'
+mainline\t'5.10-now: as v4.19 plus Get Device ID retries; B-4, B-8 remain'
+fixed-reset\t'mainline with the reset only during init (B-4 fix; not upstream)'
+fixed-b8\t'mainline with B-4 and B-8 fixed, one reset per message (proposal)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l log -d 'Log destination' -r -f -a "stderr\t'Plain lines on stderr'
 journal\t'stderr lines with `<N>` syslog-priority prefixes that journald understands'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l max-backoff -d 'Longest wait between retries after BMC errors (backoff doubles from 500ms up to this, and never beyond the interval)' -r
@@ -163,6 +171,8 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l socket -d 'Use a 
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l dont-log -d 'Don\'t log a SEL event when the timer expires'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l no-rearm -d 'Do not re-arm a timer someone else stopped or reconfigured (the timer-state check after each pet still logs it)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l check -d 'Print the worst-case pet gap for --kernel and the longest BMC outage ridden out, and refuse (exit 2) a configuration in which one failed command can let the timer expire; sends nothing'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -11,6 +11,7 @@ use tokio::time::Instant;
 
 use super::*;
 use crate::transport::{MockTransport, Response, TransportError};
+use ipmi_watchdog::DaemonSignal;
 
 /// Collects log lines.
 #[derive(Default, Clone)]
@@ -33,11 +34,27 @@ impl Capture {
     }
 }
 
-/// A mock transport that can describe itself.
+/// A mock transport that can describe itself and answers the timer-state
+/// check (Get after each pet) with the timer running as `set10` armed it.
 fn mock() -> MockTransport {
     let mut t = MockTransport::new();
     t.expect_describe().return_const("mock BMC".to_string());
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x25)
+        .returning(|_, _| {
+            Ok(Response {
+                netfn: 0x07,
+                cmd: 0x25,
+                cc: CompletionCode(0),
+                data: vec![0x44, 0x01, 0, 0, 0x64, 0, 0x64, 0],
+            })
+        });
     t
+}
+
+/// No re-open in these tests.
+fn no_reopen() -> Result<MockTransport, TransportError> {
+    Err(TransportError::Invalid("no re-open in this test".into()))
 }
 
 fn resp(cmd: u8, cc: u8) -> Result<Response, TransportError> {
@@ -81,10 +98,16 @@ fn cfg(on_exit: OnExit) -> DaemonConfig {
     .unwrap()
 }
 
-/// Resolves to `name` after `after` of (paused) time.
-async fn signal_after(after: Duration, name: &str) -> String {
-    tokio::time::sleep(after).await;
-    name.to_string()
+/// Delivers `sig` after `after` of (paused) time.
+fn signal_after(after: Duration, sig: DaemonSignal) -> UnboundedReceiver<DaemonSignal> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        let _ = tx.send(sig);
+        // Keep the channel open: the daemon is still running.
+        std::future::pending::<()>().await;
+    });
+    rx
 }
 
 #[tokio::test(start_paused = true)]
@@ -118,8 +141,9 @@ async fn arms_pets_at_interval_and_stops_on_sigterm() {
     let exit = run(
         &mut client,
         &cfg(OnExit::Stop),
-        signal_after(Duration::from_millis(10_500), "SIGTERM"),
+        signal_after(Duration::from_millis(10_500), DaemonSignal::Term),
         &mut log,
+        no_reopen,
     )
     .await
     .unwrap();
@@ -157,8 +181,9 @@ async fn leave_sends_nothing_on_exit_and_says_armed() {
     let exit = run(
         &mut client,
         &cfg(OnExit::Leave),
-        signal_after(Duration::from_secs(1), "SIGINT"),
+        signal_after(Duration::from_secs(1), DaemonSignal::Int),
         &mut log,
+        no_reopen,
     )
     .await
     .unwrap();
@@ -206,8 +231,9 @@ async fn resends_set_when_reset_answers_0x80() {
     let exit = run(
         &mut client,
         &cfg(OnExit::Leave),
-        signal_after(Duration::from_millis(4_000), "SIGTERM"),
+        signal_after(Duration::from_millis(4_000), DaemonSignal::Term),
         &mut log,
+        no_reopen,
     )
     .await
     .unwrap();
@@ -263,8 +289,9 @@ async fn transient_errors_back_off_exponentially_and_bounded() {
     let exit = run(
         &mut client,
         &cfg(OnExit::Leave),
-        signal_after(Duration::from_millis(11_000), "SIGTERM"),
+        signal_after(Duration::from_millis(11_000), DaemonSignal::Term),
         &mut log,
+        no_reopen,
     )
     .await
     .unwrap();
@@ -304,8 +331,9 @@ async fn permanent_error_ends_the_daemon() {
     let err = run(
         &mut client,
         &cfg(OnExit::Stop),
-        std::future::pending::<String>(),
+        tokio::sync::mpsc::unbounded_channel().1,
         &mut log,
+        no_reopen,
     )
     .await
     .unwrap_err();
@@ -335,9 +363,10 @@ async fn failed_stop_on_exit_is_an_error_and_says_armed() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| resp(0x22, 0));
+    // The stop times out every time: retried for one countdown, then given up.
     t.expect_send()
         .withf(|r, _| r.cmd == 0x24)
-        .times(1)
+        .times(7)
         .in_sequence(&mut seq)
         .returning(|_, _| timeout_err());
     let mut client = Client::new(t, Duration::from_secs(1));
@@ -345,8 +374,9 @@ async fn failed_stop_on_exit_is_an_error_and_says_armed() {
     let err = run(
         &mut client,
         &cfg(OnExit::Stop),
-        signal_after(Duration::from_secs(1), "SIGTERM"),
+        signal_after(Duration::from_secs(1), DaemonSignal::Term),
         &mut log,
+        no_reopen,
     )
     .await
     .unwrap_err();
@@ -406,4 +436,71 @@ fn journal_lines_carry_syslog_priorities() {
     assert_eq!(j.format(Priority::Err, "x"), "<3>x");
     let p = StderrLogger { journal: false };
     assert_eq!(p.format(Priority::Notice, "x"), "bmcwd: notice: x");
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_connection_reopens_and_hup_is_ignored() {
+    let mut t = mock();
+    let mut seq = Sequence::new();
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x24)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x24, 0));
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_, _| resp(0x22, 0));
+    // The simulator server restarts: the old connection is dead for good.
+    t.expect_send()
+        .withf(|r, _| r.cmd == 0x22)
+        .returning(|_, _| {
+            Err(TransportError::Closed {
+                peer: "mock".into(),
+                command: "Reset Watchdog Timer".into(),
+            })
+        });
+    let mut client = Client::new(t, Duration::from_secs(1));
+    let reopened = Arc::new(Mutex::new(0));
+    let r2 = reopened.clone();
+    let reopen = move || {
+        *r2.lock().unwrap() += 1;
+        let mut fresh = mock();
+        fresh
+            .expect_send()
+            .withf(|r, _| r.cmd == 0x22)
+            .returning(|_, _| resp(0x22, 0));
+        fresh
+            .expect_send()
+            .withf(|r, _| r.cmd == 0x24)
+            .returning(|_, _| resp(0x24, 0));
+        Ok(fresh)
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = tx.send(DaemonSignal::Hup);
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        let _ = tx.send(DaemonSignal::Usr1);
+        std::future::pending::<()>().await;
+    });
+    let mut log = Capture::default();
+    let exit = run(&mut client, &cfg(OnExit::Stop), rx, &mut log, reopen)
+        .await
+        .unwrap();
+    let text = log.text();
+    assert_eq!(*reopened.lock().unwrap(), 1, "{text}");
+    assert!(text.contains("received SIGHUP: ignored"), "{text}");
+    assert!(
+        text.contains("re-opening the connection in 0.5 s"),
+        "{text}"
+    );
+    assert!(text.contains("connection re-opened"), "{text}");
+    assert!(
+        text.contains("BMC answering again after 1 failed attempt(s)"),
+        "{text}"
+    );
+    assert_eq!(exit.signal, "SIGUSR1");
+    assert!(exit.stopped);
 }

@@ -3,8 +3,21 @@
  * printk/dev_* format with vsnprintf and hand (level, text, flags) to bmcwd. */
 #ifndef BMCWD_SHIM_LINUX_KERNEL_H
 #define BMCWD_SHIM_LINUX_KERNEL_H
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
+
+/* What <linux/types.h> gives every kernel file (bool/true/false come from
+ * <stdbool.h>, as the kernel's own definitions mean the same). */
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int8_t s8;
+typedef int16_t s16;
+typedef int32_t s32;
+typedef int64_t s64;
 
 #define KERN_SOH	"\001"
 #define KERN_EMERG	KERN_SOH "0"

@@ -20,6 +20,9 @@ struct si_sm_data {
 	unsigned char data[IPMI_MAX_MSG_LENGTH];
 	unsigned int size;
 	long timeout;
+	/* Kernel types from <linux/types.h>, as real fixes use them (patches/). */
+	bool started;
+	u8 last_cmd;
 };
 
 static char *state2txt(unsigned char state)
@@ -49,6 +52,8 @@ static int bt_start_transaction(struct si_sm_data *bt, unsigned char *data, unsi
 		return IPMI_NOT_IN_MY_STATE_ERR;
 	memcpy(bt->data, data, size);
 	bt->size = size;
+	bt->started = true;
+	bt->last_cmd = (u8)data[1];
 	bt->state = BT_STATE_XACTION_START;
 	if (bt_debug) {
 		dev_dbg(bt->io->dev, "start %d bytes:", size);

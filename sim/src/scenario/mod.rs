@@ -6,6 +6,7 @@
 //! this module; [`duration_text`] stays a module because it is a serde `with`
 //! helper (`#[serde(with = "bmc_sim::scenario::duration_text")]`).
 
+mod daemon;
 pub mod duration_text;
 mod lower;
 mod runner;
@@ -13,8 +14,9 @@ mod schema;
 mod svg;
 mod trace;
 
+pub use daemon::{kernel_worst_case, DaemonKind, DaemonSpec, SignalSpec};
 pub use lower::DriverChoice;
 pub use runner::{run, run_with_state_machine, RunLimits, Simulation};
 pub use schema::*;
 pub use svg::render as render_svg;
-pub use trace::{command_name, Event, EventKind, KernelLine, RunStats, Trace};
+pub use trace::{command_name, DaemonRecord, Event, EventKind, KernelLine, RunStats, Trace};

@@ -21,9 +21,10 @@ use ipmi_bt_sm::{BtSm, HostStateMachine};
 
 use crate::host::hostsm::HostSm;
 
+use super::daemon::{HostAction, HostDaemon};
 use super::lower::DriverChoice;
 use super::schema::Scenario;
-use super::trace::{EventKind, Recorder, RunStats, Trace};
+use super::trace::{DaemonRecord, EventKind, Recorder, RunStats, Trace};
 use crate::bmc::device::DeviceEvents;
 use crate::bmc::{BmcEventKind, SimBmc};
 use crate::host::msghandler::Completion;
@@ -115,6 +116,10 @@ pub struct Simulation {
     limits: RunLimits,
     /// Why the run stopped before its stop time, once a limit was hit.
     truncated: Option<String>,
+    /// The host-userspace daemon (`[daemon]`).
+    daemon: Option<HostDaemon>,
+    /// When the BMC's watchdog reset the host (`[daemon]` runs end there).
+    host_reset: Option<Instant>,
 }
 
 /// The [`SiEnv`] of a [`Simulation`], borrowing its fields one by one so the
@@ -192,7 +197,15 @@ impl Simulation {
             verbose_bmc: record,
             limits: RunLimits::DEFAULT,
             truncated: None,
+            daemon: sc.daemon.as_ref().map(HostDaemon::new),
+            host_reset: None,
         }
+    }
+
+    /// When the BMC's watchdog reset the host, if it did (runs with a
+    /// `[daemon]` end there).
+    pub fn host_reset(&self) -> Option<Instant> {
+        self.host_reset
     }
 
     /// Replace the work and memory limits (default [`RunLimits::DEFAULT`]).
@@ -302,6 +315,9 @@ impl Simulation {
         let mut last_t = self.now();
         let mut last_progress = (self.mh.next_id(), self.mh.completions().len());
         loop {
+            if self.host_reset.is_some() {
+                return;
+            }
             if let Some(why) = self.over_limit() {
                 let now = self.now();
                 self.rec
@@ -315,10 +331,12 @@ impl Simulation {
                 n.offer(Source::Timer, self.si.timer_deadline());
             }
             n.offer(Source::MsgHandler, self.mh.timer_deadline());
-            n.offer(
-                Source::Workload,
-                self.workload.next.map(|t| t.max(self.now())),
-            );
+            let daemon_next = self.daemon.as_ref().and_then(HostDaemon::next_deadline);
+            let work_next = match (self.workload.next, daemon_next) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            n.offer(Source::Workload, work_next.map(|t| t.max(self.now())));
             if self.registered && !self.unloaded {
                 n.offer(Source::Unload, self.unload_at.map(|t| t.max(self.now())));
             }
@@ -350,7 +368,10 @@ impl Simulation {
             self.collect();
             match src {
                 Source::Timer => self.si.timer_expired(&mut env!(self)),
-                Source::Workload => self.workload_due(t),
+                Source::Workload => {
+                    self.workload_due(t);
+                    self.daemon_due(t);
+                }
                 Source::MsgHandler => {
                     if self.mh.timeout(t) && self.registered && !self.unloaded {
                         self.si.request_events(&mut env!(self));
@@ -369,9 +390,45 @@ impl Simulation {
             self.feed();
             self.collect();
         }
-        if until > self.now() {
+        if until > self.now() && self.host_reset.is_none() {
             self.bus.advance(until);
             self.collect();
+        }
+    }
+
+    /// The daemon's clock: signals, command deadlines, its next step.
+    fn daemon_due(&mut self, t: Instant) {
+        let Some(d) = self.daemon.as_mut() else {
+            return;
+        };
+        if d.next_deadline().is_some_and(|n| n <= t) {
+            let actions = d.due(t);
+            self.daemon_act(t, actions);
+        }
+    }
+
+    /// Carry out what the daemon asked: submit its commands, record its log.
+    fn daemon_act(&mut self, t: Instant, actions: Vec<HostAction>) {
+        let mut submitted = false;
+        for a in actions {
+            match a {
+                HostAction::Log(m) => {
+                    let who = self.daemon.as_ref().map_or("daemon", |d| d.kind().name());
+                    self.rec.push(t, EventKind::Daemon(format!("{who}: {m}")));
+                }
+                HostAction::Submit(bytes) => {
+                    let id = self
+                        .mh
+                        .submit(t, Origin::Daemon, bytes, false, &mut self.rec);
+                    if let Some(d) = self.daemon.as_mut() {
+                        d.sent(id, t);
+                    }
+                    submitted = true;
+                }
+            }
+        }
+        if submitted {
+            self.feed();
         }
     }
 
@@ -442,10 +499,15 @@ impl Simulation {
     fn collect(&mut self) {
         let now = self.bus.now();
         let workload = &mut self.workload;
+        let daemon = &self.daemon;
+        let mut answered = None;
         self.mh.collect(&mut self.si, now, &mut self.rec, |id, at| {
             if workload.wait_for == Some(id) {
                 workload.wait_for = None;
                 workload.next = Some(at);
+            }
+            if daemon.as_ref().is_some_and(|d| d.waits_for(id)) {
+                answered = Some((id, at));
             }
         });
         let verbose = self.verbose_bmc;
@@ -461,9 +523,32 @@ impl Simulation {
                 {
                     continue
                 }
+                BmcEventKind::WatchdogExpired { action, .. }
+                    if self.daemon.is_some()
+                        && action != ipmi_watchdog::TimerAction::None
+                        && self.host_reset.is_none() =>
+                {
+                    self.host_reset = Some(e.at);
+                    self.rec.push(e.at, EventKind::Bmc(format!("{:?}", e.kind)));
+                    EventKind::Phase(format!(
+                        "HOST RESET: the BMC watchdog expired ({}); the run ends",
+                        action.cli_name()
+                    ))
+                }
                 other => EventKind::Bmc(format!("{other:?}")),
             };
             self.rec.push(e.at, kind);
+        }
+        if let Some((id, at)) = answered {
+            let Some(c) = self.mh.completions().iter().rev().find(|c| c.id == id) else {
+                return;
+            };
+            let data = c.response.get(3..).unwrap_or_default().to_vec();
+            let cc = c.cc;
+            if let Some(d) = self.daemon.as_mut() {
+                let actions = d.answered(at, cc, &data);
+                self.daemon_act(at, actions);
+            }
         }
     }
 
@@ -511,6 +596,12 @@ impl Simulation {
             registered: self.registered,
             stats,
             truncated: self.truncated,
+            daemon: self.daemon.map(|d| DaemonRecord {
+                kind: d.kind().name().to_string(),
+                timeout: sc.daemon.as_ref().map(|s| s.timeout).unwrap_or_default(),
+                reloads: d.reloads,
+                host_reset: self.host_reset,
+            }),
         }
     }
 }

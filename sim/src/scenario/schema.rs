@@ -73,6 +73,10 @@ pub struct Scenario {
     /// The fault schedule, in file order.
     #[serde(default, rename = "fault", skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<FaultSpec>,
+    /// A petting daemon in host userspace (`[daemon]`); a watchdog expiry
+    /// then resets the host and ends the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daemon: Option<super::DaemonSpec>,
 }
 
 /// Host-driver configuration (`[driver]`).
@@ -822,6 +826,10 @@ impl Scenario {
 
     /// Cross-field checks that serde cannot express.
     pub fn validate(&self) -> Result<(), ScenarioError> {
+        if let Some(d) = &self.daemon {
+            d.check()
+                .map_err(|(field, msg)| ScenarioError::semantic(field.into(), msg))?;
+        }
         if let Some(bt) = &self.driver.bt {
             if ipmi_bt_sm::KernelProfile::from_name(bt).is_none() {
                 let names: Vec<&str> = ipmi_bt_sm::KernelProfile::ALL

@@ -114,7 +114,15 @@ pub fn render(trace: &Trace) -> String {
     let fault_y = state_y + band_h + 14.0;
     let comp_y = fault_y + band_h + 14.0;
     let log_y = comp_y + band_h + 14.0;
-    let axis_y = log_y + 18.0 + 10.0;
+    // `[daemon]` runs: a daemon row (reloads, errors) and the countdown.
+    let daemon_y = log_y + band_h + 14.0;
+    let count_h = 40.0;
+    let count_y = daemon_y + band_h + 14.0;
+    let axis_y = if trace.daemon.is_some() {
+        count_y + count_h + 18.0 + 10.0
+    } else {
+        log_y + 18.0 + 10.0
+    };
     let legend_y = axis_y + 38.0;
     let height = legend_y + 30.0;
 
@@ -353,6 +361,10 @@ pub fn render(trace: &Trace) -> String {
         i += 1;
     }
 
+    if let Some(d) = &trace.daemon {
+        draw_daemon(&mut s, trace, d, &x, daemon_y, band_h, count_y, count_h);
+    }
+
     // Legend.
     let mut lx = LEFT;
     let states = GROUP_NAMES
@@ -388,6 +400,100 @@ pub fn render(trace: &Trace) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// The daemon row (a green tick per countdown reload, a red one per daemon
+/// warning or error, the daemon's lines as tooltips) and the countdown the
+/// BMC is running (a sawtooth from the timeout down to zero; a red bar where
+/// it expired and reset the host).
+#[allow(clippy::too_many_arguments)]
+fn draw_daemon(
+    s: &mut String,
+    trace: &Trace,
+    d: &super::trace::DaemonRecord,
+    x: &dyn Fn(f64) -> f64,
+    y: f64,
+    h: f64,
+    cy: f64,
+    ch: f64,
+) {
+    for (yy, label) in [
+        (y + h / 2.0 + 4.0, d.kind.as_str()),
+        (cy + ch / 2.0 + 4.0, "countdown"),
+    ] {
+        let _ = writeln!(s, r#"<text x="8" y="{yy:.1}">{}</text>"#, esc(label));
+    }
+    for t in &d.reloads {
+        let xt = x(t.since_start().as_secs_f64());
+        let _ = writeln!(
+            s,
+            r##"<line x1="{xt:.1}" y1="{y:.1}" x2="{xt:.1}" y2="{:.1}" stroke="#31a354"><title>countdown reloaded at {:.3}s</title></line>"##,
+            y + h,
+            t.since_start().as_secs_f64()
+        );
+    }
+    for e in &trace.events {
+        if let EventKind::Daemon(m) = &e.kind {
+            let bad = m.contains("warning:") || m.contains("error:") || m.contains("Error");
+            let color = if bad { "#e31a1c" } else { "#636363" };
+            let xt = x(e.t.since_start().as_secs_f64());
+            let _ = writeln!(
+                s,
+                r#"<line x1="{xt:.1}" y1="{:.1}" x2="{xt:.1}" y2="{:.1}" stroke="{color}" stroke-width="2"><title>{:.3}s {}</title></line>"#,
+                y + h * 0.25,
+                y + h * 0.75,
+                e.t.since_start().as_secs_f64(),
+                esc(m)
+            );
+        }
+    }
+    // Countdown: from each reload, timeout → 0 linearly until the next one.
+    let timeout = d.timeout.as_secs_f64().max(1e-9);
+    let end = trace.end.since_start().as_secs_f64();
+    let yv = |rem: f64| cy + ch - (rem / timeout).clamp(0.0, 1.0) * ch;
+    let mut pts = String::new();
+    let mut prev: Option<f64> = None;
+    let starts: Vec<f64> = d
+        .reloads
+        .iter()
+        .map(|t| t.since_start().as_secs_f64())
+        .collect();
+    for (i, &t0) in starts.iter().enumerate() {
+        if let Some(p) = prev {
+            let rem = timeout - (t0 - p);
+            let _ = write!(pts, "{:.1},{:.1} ", x(t0), yv(rem));
+        }
+        let _ = write!(pts, "{:.1},{:.1} ", x(t0), yv(timeout));
+        let next = starts.get(i + 1).copied().unwrap_or(end);
+        let zero_at = t0 + timeout;
+        if zero_at < next {
+            let _ = write!(pts, "{:.1},{:.1} ", x(zero_at), yv(0.0));
+        }
+        prev = Some(t0);
+    }
+    if let Some(p) = prev {
+        let _ = write!(pts, "{:.1},{:.1}", x(end), yv(timeout - (end - p)));
+    }
+    let _ = writeln!(
+        s,
+        r##"<rect x="{LEFT}" y="{cy:.1}" width="{PLOT_W}" height="{ch:.1}" fill="none" stroke="#bdbdbd"/>"##
+    );
+    let _ = writeln!(
+        s,
+        r##"<polyline points="{}" fill="none" stroke="#3182bd"><title>BMC watchdog countdown ({:.1} s)</title></polyline>"##,
+        pts.trim_end(),
+        timeout
+    );
+    if let Some(r) = d.host_reset {
+        let xr = x(r.since_start().as_secs_f64());
+        let _ = writeln!(
+            s,
+            r##"<rect x="{:.1}" y="{y:.1}" width="4" height="{:.1}" fill="#e31a1c"><title>HOST RESET at {:.3}s: the BMC watchdog expired</title></rect>"##,
+            xr - 2.0,
+            cy + ch - y,
+            r.since_start().as_secs_f64()
+        );
+    }
 }
 
 #[cfg(test)]
@@ -444,6 +550,21 @@ mod tests {
             svg.contains(">0s</text>") && svg.contains(">40s</text>"),
             "{svg}"
         );
+    }
+
+    #[test]
+    fn daemon_runs_draw_pets_errors_the_countdown_and_the_reset() {
+        let sc = crate::scenario::Scenario::from_toml_str(
+            "name = \"d\"\nstop = \"60s\"\n[daemon]\nkind = \"bmc-watchdog\"\ntimeout = \"30s\"\ninterval = \"15s\"\n[[fault]]\nkind = \"silent\"\nat = \"500ms\"\nduration = \"20s\"\n",
+        )
+        .unwrap();
+        let svg = render(&crate::scenario::runner::run(&sc));
+        assert!(svg.contains(">bmc-watchdog</text>"), "{svg}");
+        assert!(svg.contains(">countdown</text>"), "{svg}");
+        assert!(svg.contains("<title>countdown reloaded at"), "{svg}");
+        assert!(svg.contains("data not available</title>"), "{svg}");
+        assert!(svg.contains("<title>HOST RESET at 30.0"), "{svg}");
+        assert!(svg.contains("<polyline points="), "{svg}");
     }
 
     #[test]

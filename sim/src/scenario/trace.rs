@@ -72,6 +72,8 @@ pub enum EventKind {
     Phase(String),
     /// The BT interrupt was taken.
     Irq,
+    /// A log line of the host-userspace daemon (`[daemon]`).
+    Daemon(String),
 }
 
 /// A timestamped [`EventKind`].
@@ -126,6 +128,22 @@ pub struct Trace {
     /// Why the run stopped before the scenario's stop time (a
     /// [`RunLimits`](crate::RunLimits) limit), if it did.
     pub truncated: Option<String>,
+    /// What the host-userspace daemon did (`[daemon]` runs only).
+    pub daemon: Option<DaemonRecord>,
+}
+
+/// What the host-userspace daemon did in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DaemonRecord {
+    /// `bmcwd` or `bmc-watchdog`.
+    pub kind: String,
+    /// The countdown it set.
+    pub timeout: core::time::Duration,
+    /// When an acknowledged command reloaded the countdown (arming Reset,
+    /// pets, don't-stop Sets).
+    pub reloads: Vec<Instant>,
+    /// When the BMC's watchdog expired and reset the host (the run ends there).
+    pub host_reset: Option<Instant>,
 }
 
 /// The command's spec name for the timeline (IPMI v2.0 Appendix G, from
@@ -247,6 +265,9 @@ impl Trace {
                 }
                 EventKind::Irq => {
                     let _ = writeln!(s, "IRQ");
+                }
+                EventKind::Daemon(d) => {
+                    let _ = writeln!(s, "DAEMON   {d}");
                 }
             }
         }

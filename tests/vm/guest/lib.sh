@@ -20,9 +20,18 @@ run() {
 }
 fail() { echo "VMT-FAIL $*"; }
 # load_ipmi [extra modules...]: the IPMI stack, then wait for /dev/ipmi0.
+# With VM_IPMI_SI=patched (set by /init for NAME-patched) ipmi_si.ko is the
+# one built with patches/ (tests/vm/run.sh build_patched_module); its md5 is
+# printed for check.py.
 load_ipmi() {
     for m in ipmi_msghandler ipmi_devintf ipmi_si "$@"; do
-        insmod /lib/modules/ipmi/$m.ko || fail "insmod: $m"
+        ko=/lib/modules/ipmi/$m.ko
+        if [ "$m" = ipmi_si ] && [ "${VM_IPMI_SI:-stock}" = patched ]; then
+            ko=/lib/modules/ipmi-patched/ipmi_si.ko
+            [ -f "$ko" ] || { fail "insmod: no patched ipmi_si.ko in the initramfs"; continue; }
+            say "ipmi: patched ipmi_si.ko md5 $(md5sum "$ko" | cut -d' ' -f1)"
+        fi
+        insmod "$ko" || fail "insmod: $m"
     done
     i=0
     while [ ! -c /dev/ipmi0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done

@@ -49,6 +49,31 @@ impl CompatProfile {
         }
     }
 
+    /// Timing switch: a re-arm (Reset, don't-stop Set) while the firmware's
+    /// one timer is still queued does not move that timer. OpenIPMI lanserv:
+    /// `do_watchdog_reset` (`lanserv/bmc_app.c`) calls `start_timer`, which
+    /// the selector refuses for a queued timer (`utils/selector.c`
+    /// `sel_start_timer`: `EBUSY`, ignored), so the pending pre-action or
+    /// expiry still happens at the old time; only the deadline Get would
+    /// report, and the rest after a pre-action, move. Stopping (a Set
+    /// without don't-stop, a Reset with action "none") leaves the timer
+    /// queued too, and it then fires with nothing to do.
+    pub const fn rearm_keeps_queued_timer(self) -> bool {
+        matches!(self, Self::OpenIpmiLanserv)
+    }
+
+    /// Timing switch: after the pre-action, a rest under one second expires
+    /// at once. OpenIPMI lanserv `watchdog_timeout` re-queues
+    /// `watchdog_expiry − now` but zeroes it when its whole seconds are 0
+    /// (and `do_watchdog_reset` clamps countdown − pre-timeout at 0 in whole
+    /// seconds, so a pre-timeout above a countdown of 1 s or less gives both
+    /// at the arming). A timer never runs early, so a nominal rest of exactly
+    /// 1 s (pre-timeout 1 s) counts as under: the expiry follows the
+    /// pre-action at once.
+    pub const fn sub_second_rest_expires_at_once(self) -> bool {
+        matches!(self, Self::OpenIpmiLanserv)
+    }
+
     /// One-line description for `--help` texts.
     pub const fn description(self) -> &'static str {
         match self {

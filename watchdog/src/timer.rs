@@ -291,6 +291,9 @@ pub struct WatchdogState {
     pub qemu_asserted_offsets: u16,
     /// phosphor profile: an expiry not yet latched into the flags by a Get.
     pub phosphor_expired_use: Option<TimerUse>,
+    /// Profiles with [`CompatProfile::rearm_keeps_queued_timer`] (lanserv):
+    /// when the firmware's one timer is queued to run, if it is.
+    pub queued_timer: Option<Instant>,
 }
 
 /// The BMC watchdog timer: state, command handling and time-driven events.
@@ -348,6 +351,9 @@ pub struct Watchdog {
     /// phosphor: `ExpiredTimerUse` on D-Bus, latched into the flags only by
     /// a later Get (`ipmiGetWatchdogTimer`), reset by Set.
     phosphor_expired_use: Option<TimerUse>,
+    /// lanserv ([`CompatProfile::rearm_keeps_queued_timer`]): the firmware's
+    /// one timer, when queued; events happen when it runs.
+    queued: Option<Instant>,
 }
 
 impl Default for Watchdog {
@@ -386,6 +392,7 @@ impl Watchdog {
             pretimeout_flag: false,
             qemu_asserted: 0,
             phosphor_expired_use: None,
+            queued: None,
         }
     }
 
@@ -400,6 +407,7 @@ impl Watchdog {
             pretimeout_flag: self.pretimeout_flag,
             qemu_asserted_offsets: self.qemu_asserted,
             phosphor_expired_use: self.phosphor_expired_use,
+            queued_timer: self.queued,
         }
     }
 
@@ -428,6 +436,9 @@ impl Watchdog {
             pretimeout_flag: state.pretimeout_flag,
             qemu_asserted: state.qemu_asserted_offsets,
             phosphor_expired_use: state.phosphor_expired_use,
+            queued: state
+                .queued_timer
+                .filter(|_| state.profile.rearm_keeps_queued_timer()),
         }
     }
 
@@ -461,6 +472,9 @@ impl Watchdog {
     /// When [`advance`](Self::advance) must next be called: the pending
     /// pre-timeout or the expiry, whichever comes first; `None` when stopped.
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.profile.rearm_keeps_queued_timer() {
+            return self.queued;
+        }
         match self.phase {
             Phase::Running {
                 pre_at: Some(p), ..
@@ -475,6 +489,15 @@ impl Watchdog {
     /// time; the events carry the instant they were due).
     pub fn advance(&mut self, now: Instant) -> Events {
         let mut out = Events::NONE;
+        if self.profile.rearm_keeps_queued_timer() {
+            while let Some(t) = self.queued.filter(|&t| t <= now) {
+                self.queued = None;
+                if let Some(ev) = self.run_queued_timer(t) {
+                    out.push(ev);
+                }
+            }
+            return out;
+        }
         loop {
             match self.phase {
                 Phase::Running {
@@ -495,6 +518,41 @@ impl Watchdog {
                 }
                 _ => return out,
             }
+        }
+    }
+
+    /// lanserv `watchdog_timeout`, run by the queued timer at `at`: nothing
+    /// if the timer was stopped meanwhile; the pre-action if one is pending
+    /// (then the rest is queued, under a second at once with
+    /// [`CompatProfile::sub_second_rest_expires_at_once`]); else the expiry.
+    fn run_queued_timer(&mut self, at: Instant) -> Option<WatchdogEvent> {
+        match self.phase {
+            Phase::Stopped { .. } => None,
+            Phase::Running {
+                pre_at: Some(_),
+                expire_at,
+                ..
+            } => {
+                let ev = self.fire_pretimeout(at, expire_at);
+                let rest = expire_at.saturating_duration_since(at);
+                // A timer never runs early: a nominal rest of exactly 1 s is
+                // under 1 s by the time `watchdog_timeout` reads the clock.
+                let rest = if self.profile.sub_second_rest_expires_at_once()
+                    && rest <= Duration::from_secs(1)
+                {
+                    Duration::ZERO
+                } else {
+                    rest
+                };
+                self.phase = Phase::Running {
+                    expire_at: at + rest,
+                    pre_at: None,
+                    pre_fired: true,
+                };
+                self.queued = Some(at + rest);
+                Some(ev)
+            }
+            Phase::Running { pre_at: None, .. } => Some(self.fire_expiry(at)),
         }
     }
 
@@ -626,6 +684,10 @@ impl Watchdog {
             pre_at,
             pre_fired: false,
         };
+        if self.profile.rearm_keeps_queued_timer() && self.queued.is_none() {
+            // start_timer on an idle timer; a queued one stays (EBUSY).
+            self.queued = Some(pre_at.unwrap_or(expire_at));
+        }
     }
 
     /// Set Watchdog Timer (IPMI v2.0 §27.6) with an already-decoded request.

@@ -29,6 +29,24 @@ fn open_heartbeat_close_with_magic() {
         // First write to /dev/watchdog: Set + Reset.
         assert_eq!(cc(wd.handle(t(1_000), CMD_SET_WATCHDOG, &START)), 0);
         assert_eq!(cc(wd.handle(t(1_000), CMD_RESET_WATCHDOG, &[])), 0);
+        if p.rearm_keeps_queued_timer() {
+            // ipmi_sim: the heartbeats do not move its queued timer
+            // (sel_start_timer EBUSY): it expires 10 s after the first arm.
+            let r = wd.handle(t(6_000), CMD_RESET_WATCHDOG, &[]).unwrap();
+            assert!(r.events.is_empty(), "{p}");
+            assert_eq!(wd.next_deadline(), Some(t(11_000)), "{p}");
+            let r = wd.handle(t(11_000), CMD_RESET_WATCHDOG, &[]).unwrap();
+            let evs: Vec<_> = r.events.collect();
+            assert!(
+                matches!(evs[..], [WatchdogEvent::Expired { .. }]),
+                "{p}: expired although petted"
+            );
+            // Re-armed by that Reset (the timer had run): petted once more.
+            assert_eq!(wd.next_deadline(), Some(t(21_000)), "{p}");
+            assert_eq!(cc(wd.handle(t(12_000), CMD_SET_WATCHDOG, &STOP)), 0);
+            assert!(!wd.is_running());
+            continue;
+        }
         // Heartbeats every 5 s keep it alive for a minute.
         let mut now = 1_000;
         for _ in 0..12 {
@@ -101,6 +119,22 @@ fn pretimeout_messaging_flow() {
         assert_eq!(wd.message_flags(), MessageFlags::empty());
         // Next heartbeat after a pre-timeout is a Set (don't-stop reloads).
         assert_eq!(cc(wd.handle(t(6_000), CMD_SET_WATCHDOG, &START_PRE_INT)), 0);
+        if p.rearm_keeps_queued_timer() {
+            // ipmi_sim: the expiry timer queued at the pre-timeout (10 s)
+            // stays; it runs the re-armed pre-action then, and the expiry
+            // follows 10 s after the Set all the same.
+            assert_eq!(wd.next_deadline(), Some(t(10_000)), "{p}");
+            let evs: Vec<_> = wd.advance(t(20_000)).collect();
+            assert!(matches!(
+                evs[..],
+                [
+                    WatchdogEvent::PreTimeout { .. },
+                    WatchdogEvent::Expired { .. }
+                ]
+            ));
+            assert_eq!((evs[0].at(), evs[1].at()), (t(10_000), t(16_000)), "{p}");
+            continue;
+        }
         assert_eq!(wd.next_deadline(), Some(t(11_000)), "{p}");
         assert!(wd.advance(t(10_999)).is_empty());
     }

@@ -551,7 +551,19 @@ fn qemu_and_lanserv_set_keeps_pretimeout_flag_and_reset_restarts_fully() {
         wd.advance(ms(8_000));
         assert_eq!(wd.message_flags(), MessageFlags::WATCHDOG_PRETIMEOUT, "{p}");
         assert_eq!(wd.reset(ms(8_500)), Ok(()), "{p}: restarts fully");
-        assert_eq!(wd.next_deadline(), Some(ms(16_500)));
+        if p.rearm_keeps_queued_timer() {
+            // lanserv: the expiry timer queued at the pre-action (10 s) stays
+            // (sel_start_timer EBUSY); when it runs the re-armed pre-action
+            // fires again, and the expiry follows at 18.5 s (10 s after the
+            // Reset) all the same.
+            assert_eq!(wd.next_deadline(), Some(ms(10_000)), "{p}");
+            let mut probe = wd.clone();
+            let evs: Vec<_> = probe.advance(ms(20_000)).collect();
+            assert_eq!(evs.len(), 2, "{p}: {evs:?}");
+            assert_eq!(evs[1].at(), ms(18_500), "{p}");
+        } else {
+            assert_eq!(wd.next_deadline(), Some(ms(16_500)));
+        }
         wd.set(ms(9_000), &req).unwrap();
         assert_eq!(
             wd.message_flags(),
@@ -809,4 +821,72 @@ fn events_display_for_timelines() {
         ev.to_string(),
         "0.100000000s watchdog expired: No action (SMS/OS), not logged"
     );
+}
+
+// ----- lanserv's two timing switches (issue #13; spec-notes/watchdog.md §4) ---
+
+#[test]
+fn lanserv_rearm_while_queued_does_not_move_the_timer() {
+    let lan = CompatProfile::OpenIpmiLanserv;
+    assert!(lan.rearm_keeps_queued_timer() && !CompatProfile::Qemu.rearm_keeps_queued_timer());
+    // No pre-action: a Reset at 5 s leaves the expiry at 10 s.
+    let mut wd = armed(lan, set_req(TimerAction::HardReset, 100), ms(0));
+    wd.reset(ms(5_000)).unwrap();
+    assert_eq!(wd.next_deadline(), Some(ms(10_000)));
+    let evs: Vec<_> = wd.advance(ms(30_000)).collect();
+    assert_eq!(evs.len(), 1);
+    assert_eq!(evs[0].at(), ms(10_000));
+    // A Set without don't-stop stops it, but the timer stays queued and runs
+    // with nothing to do; a Reset before that is refused the same way.
+    let mut wd = armed(lan, set_req(TimerAction::HardReset, 100), ms(0));
+    wd.set(ms(2_000), &set_req(TimerAction::HardReset, 100))
+        .unwrap();
+    assert!(!wd.is_running());
+    wd.reset(ms(3_000)).unwrap();
+    assert_eq!(wd.next_deadline(), Some(ms(10_000)));
+    let evs: Vec<_> = wd.advance(ms(30_000)).collect();
+    assert_eq!(evs.len(), 1, "{evs:?}");
+    assert_eq!(evs[0].at(), ms(10_000));
+    // The snapshot keeps the queued timer.
+    let mut wd = armed(lan, set_req(TimerAction::HardReset, 100), ms(0));
+    wd.reset(ms(5_000)).unwrap();
+    let mut back = Watchdog::from_state(&wd.state());
+    assert_eq!(back.next_deadline(), Some(ms(10_000)));
+    assert_eq!(back.advance(ms(30_000)).count(), 1);
+}
+
+#[test]
+fn lanserv_expires_at_once_with_under_a_second_left_after_the_pre_action() {
+    let lan = CompatProfile::OpenIpmiLanserv;
+    // 1.5 s countdown, 1 s pre-timeout: pre-action at 0.5 s, then 1 s left,
+    // which the late-running timer sees as under 1 s: expiry at once.
+    let mut wd = armed(lan, with_pre(PreTimeoutInterrupt::Messaging, 1, 15), ms(0));
+    let evs: Vec<_> = wd.advance(ms(10_000)).collect();
+    assert_eq!(evs.len(), 2);
+    assert_eq!((evs[0].at(), evs[1].at()), (ms(500), ms(500)));
+    // 3.5 s countdown, 2 s pre-timeout: 2 s left, expiry at 3.5 s.
+    let mut wd = armed(lan, with_pre(PreTimeoutInterrupt::Messaging, 2, 35), ms(0));
+    let evs: Vec<_> = wd.advance(ms(10_000)).collect();
+    assert_eq!((evs[0].at(), evs[1].at()), (ms(1_500), ms(3_500)));
+    // 0.8 s countdown, 2 s pre-timeout: both at the arming.
+    let mut wd = armed(lan, with_pre(PreTimeoutInterrupt::Messaging, 2, 8), ms(0));
+    let evs: Vec<_> = wd.advance(ms(10_000)).collect();
+    assert_eq!(evs.len(), 2);
+    assert_eq!((evs[0].at(), evs[1].at()), (ms(0), ms(0)));
+    // The spec profile keeps the countdown: 1.5 s countdown, 1 s pre-timeout.
+    let mut wd = armed(
+        CompatProfile::Spec,
+        with_pre(PreTimeoutInterrupt::Messaging, 1, 15),
+        ms(0),
+    );
+    let evs: Vec<_> = wd.advance(ms(10_000)).collect();
+    assert_eq!(evs[1].at(), ms(1_500));
+    // 0.8 s countdown, 2 s pre-timeout under spec: expiry at the countdown.
+    let mut wd = armed(
+        CompatProfile::Spec,
+        with_pre(PreTimeoutInterrupt::Messaging, 2, 8),
+        ms(0),
+    );
+    let evs: Vec<_> = wd.advance(ms(10_000)).collect();
+    assert_eq!(evs[1].at(), ms(800));
 }

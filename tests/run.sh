@@ -4,8 +4,9 @@
 #   bash tests/run.sh            # everything: format, lints, unit + integration + property
 #                                # tests (layering and citation checks among them), docs,
 #                                # patches/ against Debian's kernel source (downloads it),
-#                                # then the real-kernel QEMU rig (installs its packages)
-#   bash tests/run.sh --no-vm    # the same without the QEMU rig (no packages installed;
+#                                # then the real-kernel QEMU rig (installs its packages) and
+#                                # the lanserv profile against a real ipmi_sim (openipmi)
+#   bash tests/run.sh --no-vm    # the same without the QEMU rig and ipmi_sim (no packages installed;
 #                                # the kernel-source step still downloads linux-source)
 #   bash tests/run.sh --no-vm --no-kernel-src   # and without the kernel's C file (offline)
 #
@@ -48,4 +49,13 @@ fi
 if [ "$run_vm" = 1 ]; then
     step "real-kernel rig: Debian's kernel under QEMU against QEMU's BMC and ours"
     bash tests/vm/run.sh
+
+    # Installs Debian's openipmi like the rig's packages (VM_NO_INSTALL=1: it
+    # must be there).
+    step "the lanserv watchdog profile against OpenIPMI's ipmi_sim (tests/lanserv/compare.py)"
+    if ! command -v ipmi_sim >/dev/null && [ "${VM_NO_INSTALL:-0}" != 1 ]; then
+        DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q --no-install-recommends openipmi >/dev/null
+    fi
+    cargo build -q --locked -p bmcwd
+    python3 tests/lanserv/compare.py "${CARGO_TARGET_DIR:-target}/debug/bmcwd" 8 1
 fi

@@ -46,10 +46,11 @@ def run(name, steps, total):
     for k, t, b in vm.events:
         if k == "ctl": print(f"  {t:6.2f} control {b.hex()}")
     vm.sock.close()
-which = sys.argv[1] if len(sys.argv) > 1 else "pet"
-if which == "pet":
-    # hard reset, 3.0 s; Reset at 0 and 1.0 and 2.0 s
-    run("pet", [(0, 6, 0x24, [0x04, 0x01, 0, 0, 30, 0]), (0, 6, 0x22, []), (1.0, 6, 0x22, []), (2.0, 6, 0x22, [])], 6)
-elif which == "sub":
-    # hard reset, pre-timeout msg int 1 s, countdown 2.5 s
-    run("sub", [(0, 6, 0x24, [0x04, 0x31, 1, 0, 25, 0]), (0, 6, 0x22, [])], 5)
+if __name__ == "__main__":
+    which = sys.argv[1] if len(sys.argv) > 1 else "pet"
+    if which == "pet":
+        # hard reset, 3.0 s; Reset at 0 and 1.0 and 2.0 s
+        run("pet", [(0, 6, 0x24, [0x04, 0x01, 0, 0, 30, 0]), (0, 6, 0x22, []), (1.0, 6, 0x22, []), (2.0, 6, 0x22, [])], 6)
+    elif which == "sub":
+        # hard reset, pre-timeout msg int 1 s, countdown 2.5 s
+        run("sub", [(0, 6, 0x24, [0x04, 0x31, 1, 0, 25, 0]), (0, 6, 0x22, [])], 5)

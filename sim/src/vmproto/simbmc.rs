@@ -61,7 +61,16 @@ impl<E: DeviceEvents> VmSimBmc<E> {
                 } => {
                     self.actions.push(HostAction::Nmi);
                 }
-                BmcEventKind::SmsAtn => raise = true,
+                BmcEventKind::SmsAtn => {
+                    raise = true;
+                    // Every raise, in event order: a pre-timeout's ATTN goes
+                    // out before an expiry at the same instant, and again for
+                    // a second pre-timeout while the first is unacknowledged,
+                    // as ipmi_sim sends them (tests/lanserv/compare.py; QEMU
+                    // ignores an ATTN that changes nothing).
+                    self.atn = true;
+                    self.actions.push(HostAction::SmsAtn(true));
+                }
                 _ => {}
             }
         }

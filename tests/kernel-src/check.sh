@@ -9,7 +9,8 @@
 #      from stock 6.1) must find a divergence quickly: the check can fail;
 #   4. `scenario explore --bt-source … --profile mainline --bug b4` must find
 #      the endless BT reset (B-4) on the pristine C file (exit 6);
-#   5. the same search on the file with our patches/ applied finds none (exit 0).
+#   5. Debian's file with our patches/ applied equals bt-sm `proposed` (bt diff,
+#      zero divergences), and the B-4 search on it finds none (exit 0).
 #
 #   bash tests/kernel-src/check.sh            # builds bmcwd (release) itself
 #   BMCWD=path/to/bmcwd bash tests/kernel-src/check.sh
@@ -69,6 +70,10 @@ cp "$src" "$patched" || die "cannot copy $src"
 for p in patches/0*.patch; do
     patch -s --fuzz=0 "$patched" <"$p" || die "$p does not apply to $src"
 done
+step "bt diff: the patched file vs bt-sm proposed (the series is that profile), 5000 schedules"
+"$BMCWD" bt diff --bt-source "$patched" --profile proposed --cases 5000 --seed 2
+rc=$?
+[ "$rc" = 0 ] || die "bt diff of the patched file against proposed: exit $rc (7 = divergence, printed above)"
 out=$("$BMCWD" scenario explore --bt-source "$patched" --profile mainline --bug b4 2>&1)
 rc=$?
 [ "$rc" = 0 ] || { echo "$out" >&2; die "explore --bug b4 on the patched C file: exit $rc, expected 0 (no counterexample)"; }

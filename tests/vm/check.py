@@ -710,7 +710,7 @@ PATCHED_LINE = re.compile(BT_LINE.pattern + r"|Couldn't get irq info|Maybe ok, b
 def scn_extern_reset_patched(con, logdir, root):
     """extern-reset's outage on the patched ipmi_si.ko (patches/, the B-4 fix):
     no BT reset, no Warm Reset; 0xC0 and LONG_BUSY instead; strictly the
-    model's `fixed-reset` prediction (model/extern-reset-patched.toml)."""
+    model's `fixed-b8` (bt-sm `proposed`) prediction (model/extern-reset-patched.toml)."""
     scn = "extern-reset-patched"
     common(scn, con, logdir)
     bmclog = read(os.path.join(logdir, scn + ".bmc.log"))
@@ -794,7 +794,7 @@ def scn_extern_reset_patched(con, logdir, root):
     check(f"{scn}: line times kernel {sorted(set(ks))} ~ model {sorted(set(ms))}",
           len(ks) == len(ms) > 0 and all(abs(a - b) <= RESET_TOL for a, b in zip(ks, ms)), "")
     with open(os.path.join(logdir, "kernel-vs-model-reset-patched.txt"), "w") as f:
-        f.write("model (fixed-reset):\n" + "".join(f"  {t:9.3f} {x}\n" for t, x in zip(ms, mlines))
+        f.write("model (fixed-b8):\n" + "".join(f"  {t:9.3f} {x}\n" for t, x in zip(ms, mlines))
                 + "kernel (patched ipmi_si.ko):\n" + "".join(f"  {t:9.3f} {x}\n" for t, x in zip(ks, klines))
                 + f"BMC after LONG_BUSY: kernel {list(zip(spacing([r[0] for r in after]), k_seq))}\n"
                 + f"                     model  {list(zip(spacing([t[0] for t in taken]), m_seq))}\n")

@@ -13,6 +13,23 @@ fn c_file(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `tiny_sm.c` with `from` replaced by `to` (exactly once), written as `name`
+/// in this test binary's scratch directory (broken variants derived from the
+/// one good file, as in kernel-c/tests/harness.rs).
+fn variant_of_tiny(name: &str, from: &str, to: &str) -> PathBuf {
+    let good = std::fs::read_to_string(c_file("tiny_sm.c")).expect("tiny_sm.c");
+    assert_eq!(
+        good.matches(from).count(),
+        1,
+        "tiny_sm.c must hold {from:?} once"
+    );
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("kernel-c-variants");
+    std::fs::create_dir_all(&dir).expect("variant dir");
+    let path = dir.join(name);
+    std::fs::write(&path, good.replace(from, to)).expect("write variant");
+    path
+}
+
 fn bmcwd() -> Command {
     let mut c = Command::cargo_bin("bmcwd").expect("binary");
     c.env(
@@ -46,7 +63,11 @@ fn bt_diff_finds_a_divergence_and_prints_a_test() {
 fn a_file_that_does_not_compile_exits_1_with_the_compiler_messages() {
     bmcwd()
         .args(["bt", "diff", "--profile", "mainline", "--bt-source"])
-        .arg(c_file("syntax_error.c"))
+        .arg(variant_of_tiny(
+            "syntax_error.c",
+            "return SI_SM_IDLE;",
+            "return SI_SM_IDLE",
+        ))
         .assert()
         .code(1)
         .stderr(contains("does not compile"))
@@ -62,7 +83,7 @@ fn a_missing_handler_is_named() {
             "../sim/scenarios/long-busy.toml",
             "--bt-source",
         ])
-        .arg(c_file("no_event.c"))
+        .arg(variant_of_tiny("no_event.c", "\t.event = bt_event,\n", ""))
         .assert()
         .code(1)
         .stderr(contains("bt_smi_handlers has no event"));

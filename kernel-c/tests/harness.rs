@@ -17,6 +17,23 @@ fn c_file(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `tiny_sm.c` with `from` replaced by `to` (exactly once), written as
+/// `name` in this test binary's scratch directory: the broken variants the
+/// error tests need, derived from the one good file so they cannot drift.
+fn variant_of_tiny(name: &str, from: &str, to: &str) -> PathBuf {
+    let good = std::fs::read_to_string(c_file("tiny_sm.c")).expect("tiny_sm.c");
+    assert_eq!(
+        good.matches(from).count(),
+        1,
+        "tiny_sm.c must hold {from:?} once"
+    );
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel-c-variants");
+    std::fs::create_dir_all(&dir).expect("variant dir");
+    let path = dir.join(name);
+    std::fs::write(&path, good.replace(from, to)).expect("write variant");
+    path
+}
+
 fn opts() -> BuildOptions {
     BuildOptions {
         cache_dir: Path::new(env!("CARGO_TARGET_TMPDIR")).join("kernel-c-cache"),
@@ -212,7 +229,11 @@ fn detect_sleeps_take_virtual_time() {
 
 #[test]
 fn a_missing_handler_is_named() {
-    let err = CLibrary::open(&c_file("no_event.c"), &opts()).expect_err("must fail");
+    let err = CLibrary::open(
+        &variant_of_tiny("no_event.c", "\t.event = bt_event,\n", ""),
+        &opts(),
+    )
+    .expect_err("must fail");
     assert!(matches!(err, BuildError::Shape(_)), "{err:?}");
     assert!(
         err.to_string().contains("bt_smi_handlers has no event"),
@@ -222,13 +243,25 @@ fn a_missing_handler_is_named() {
 
 #[test]
 fn a_missing_handler_table_is_named() {
-    let err = CLibrary::open(&c_file("no_handlers.c"), &opts()).expect_err("must fail");
+    let err = CLibrary::open(
+        &variant_of_tiny(
+            "no_handlers.c",
+            "const struct si_sm_handlers bt_smi_handlers = {",
+            "const struct si_sm_handlers other_handlers = {",
+        ),
+        &opts(),
+    )
+    .expect_err("must fail");
     assert!(err.to_string().contains("bt_smi_handlers"), "{err}");
 }
 
 #[test]
 fn a_syntax_error_shows_the_compiler() {
-    let err = CLibrary::open(&c_file("syntax_error.c"), &opts()).expect_err("must fail");
+    let err = CLibrary::open(
+        &variant_of_tiny("syntax_error.c", "return SI_SM_IDLE;", "return SI_SM_IDLE"),
+        &opts(),
+    )
+    .expect_err("must fail");
     let BuildError::Compile { stderr, .. } = &err else {
         panic!("{err:?}");
     };

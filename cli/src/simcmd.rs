@@ -245,6 +245,14 @@ fn scenario_run(
 /// been printed (and drawn), and exit 2 — the file asks for too much.
 fn stopped_early(file: &Path, trace: &Trace) -> Result<(), CliError> {
     match &trace.truncated {
+        // A zero-time livelock is the modelled kernel hanging, not a file
+        // that asks for too much: no advice to shorten it.
+        Some(why) if why.starts_with("zero-time livelock") => Err(CliError::Input(format!(
+            "{}: the run stopped early at {}: {why}. The trace above is complete up to \
+             that point",
+            file.display(),
+            trace.end
+        ))),
         Some(why) => Err(CliError::Input(format!(
             "{}: the run stopped early at {}: {why}. The trace above is complete up to \
              that point; shorten `stop`, thin the workload or turn off `[trace] registers`",

@@ -287,9 +287,21 @@ impl MsgHandler {
     ) {
         let dev_log = self.dev_log;
         for mut d in si.take_delivered() {
-            // The probe's Get Device ID never reaches the message handler.
+            // The probe's Get Device ID never reaches the message handler,
+            // nor do the SI layer's own flag and enables requests: of its
+            // internal messages only Get Message and Read Event Message
+            // Buffer answers are handed up (ipmi_si_intf.c
+            // handle_transaction_done, SI_GETTING_MESSAGES / SI_GETTING_EVENTS).
             let mut rewritten = false;
-            if !matches!(d.msg.origin, Origin::Probe { .. }) {
+            let reaches_handler = match d.msg.origin {
+                Origin::Probe { .. } => false,
+                Origin::Internal => matches!(
+                    d.msg.data.get(1),
+                    Some(&(ipmi_vocab::app::GET_MESSAGE | ipmi_vocab::app::READ_EVENT_BUFFER))
+                ),
+                _ => true,
+            };
+            if reaches_handler {
                 if let Some(warning) = check_response(&d.msg.data, &mut d.response) {
                     obs.set_now(d.at);
                     obs.line(Level::Warning, dev_log, &warning);

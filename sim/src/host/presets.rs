@@ -110,19 +110,19 @@ impl KernelPreset {
         KernelPreset {
             name: "fixed-reset",
             kernels: "proposal",
-            description: "mainline with the reset only during init (B-4 fix; not upstream)",
+            description: "mainline with the reset only during init (B-4 fix) and refused SI-internal starts completed (F-2); not upstream",
             commits: &[],
             bt: KernelProfile::FixedReset,
-            si: SiProfile::CURRENT,
+            si: SiProfile::PROPOSED,
             printk: PrintkEra::KernCont,
         },
         KernelPreset {
             name: "fixed-b8",
             kernels: "proposal",
-            description: "mainline with B-4 and B-8 fixed, one reset per message (proposal)",
+            description: "mainline with B-4 and B-8 fixed, one reset per message, refused SI-internal starts completed (F-2) (proposal)",
             commits: &[],
             bt: KernelProfile::Proposed,
-            si: SiProfile::CURRENT,
+            si: SiProfile::PROPOSED,
             printk: PrintkEra::KernCont,
         },
     ];
@@ -214,6 +214,7 @@ impl SiProfile {
         restart_after_complete: false,
         get_device_id_retries: 0,
         unload_wait: UnloadWait::Poll10us,
+        complete_refused_internal: false,
     };
     /// 3.14 … 4.4: e21404dc0ac7 applied.
     pub const V2014: Self = Self {
@@ -223,6 +224,7 @@ impl SiProfile {
         restart_after_complete: false,
         get_device_id_retries: 0,
         unload_wait: UnloadWait::Poll10us,
+        complete_refused_internal: false,
     };
     /// 4.5 … 5.9: d9dffd2a0bd8 applied.
     pub const V2016: Self = Self {
@@ -232,6 +234,7 @@ impl SiProfile {
         restart_after_complete: true,
         get_device_id_retries: 0,
         unload_wait: UnloadWait::Poll10us,
+        complete_refused_internal: false,
     };
     /// 5.10 … now: Get Device ID retried up to 5 times at probe.
     /// 5.10 … 6.0: Get Device ID retried up to 5 times at probe (release of
@@ -243,6 +246,7 @@ impl SiProfile {
         restart_after_complete: true,
         get_device_id_retries: 5,
         unload_wait: UnloadWait::Poll10us,
+        complete_refused_internal: false,
     };
     /// 6.1 … now: unload waits credit elapsed jiffies (B-9 fix).
     pub const CURRENT: Self = Self {
@@ -252,22 +256,33 @@ impl SiProfile {
         restart_after_complete: true,
         get_device_id_retries: 5,
         unload_wait: UnloadWait::ElapsedSinceLastTimer,
+        complete_refused_internal: false,
+    };
+    /// Our proposal on top of 6.1: an SI-internal message whose start the
+    /// state machine refuses is completed with the refusal's code (F-2,
+    /// `patches/0005`; `spec-notes/si-findings.md`). Not upstream.
+    pub const PROPOSED: Self = Self {
+        name: "proposed",
+        kernels: "proposal",
+        complete_refused_internal: true,
+        ..Self::CURRENT
     };
 
     /// Every profile, oldest first.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::PRE_2014,
         Self::V2014,
         Self::V2016,
         Self::V2020,
         Self::CURRENT,
+        Self::PROPOSED,
     ];
 
     /// The names of [`ALL`](Self::ALL), in order (for help texts and errors).
     pub const NAMES: &'static [&'static str] = &SI_NAMES;
 
     /// The profile called `name` (`pre-2014`, `v2014`, `v2016`, `v2020`,
-    /// `current`), if there is one. `pre2014`, the only spelling scenario
+    /// `current`, `proposed`), if there is one. `pre2014`, the only spelling scenario
     /// files accepted before these names were read from this list, still
     /// reads as `pre-2014`.
     pub fn from_name(name: &str) -> Option<Self> {

@@ -85,6 +85,16 @@ pub struct SiProfile {
     pub get_device_id_retries: u8,
     /// How `wait_msg_processed` (unload, `shutdown_smi`) credits time (B-9).
     pub unload_wait: UnloadWait,
+    /// Complete an SI-internal message whose `start_transaction` the state
+    /// machine refuses (BT in LONG_BUSY: 0xC0 Node Busy) with the refusal's
+    /// completion code, as `start_next_msg` does for the upper layer's
+    /// messages through `return_hosed_msg`, instead of waiting for a
+    /// completion that never comes. Every kernel ignores that result in
+    /// `start_new_msg` (F-2: the SI state machine stays in e.g.
+    /// `SI_CLEARING_FLAGS` and takes the next user message's answer as its
+    /// own; that message is lost and the interface wedges).
+    /// Our proposal (`patches/0005`), not upstream.
+    pub complete_refused_internal: bool,
 }
 
 /// How the unload-time wait loop (`wait_msg_processed`) drives the state machine.
@@ -111,6 +121,16 @@ fn linear_limit(design: ipmi_bt_sm::Design, per_poll_us: u64) -> u64 {
         ipmi_bt_sm::Design::Y2005 => ((Y2005_MAX_CREDIT_US - 1) / per_poll_us.max(1)).max(1),
         ipmi_bt_sm::Design::Y2006 => u64::MAX,
     }
+}
+
+/// The response `return_hosed_msg` makes up for a request `data` refused
+/// with `cc`: `[NetFn/LUN | response bit, cmd, cc]`.
+fn hosed_response(data: &[u8], cc: CompletionCode) -> Vec<u8> {
+    vec![
+        data.first().copied().unwrap_or(0) | 4,
+        data.get(1).copied().unwrap_or(0),
+        cc.0,
+    ]
 }
 
 /// `enum si_intf_state`.
@@ -449,6 +469,10 @@ pub(crate) struct SiDriver {
     spin_at: Instant,
     /// Set when a loop gave up on a zero-time livelock.
     livelock: Option<Livelock>,
+    /// The made-up response of an SI-internal message whose start was
+    /// refused, waiting for `smi_event_handler` to complete it
+    /// ([`SiProfile::complete_refused_internal`]).
+    refused: Option<Vec<u8>>,
 }
 
 /// A zero-time livelock the model stopped: the state machine kept returning
@@ -496,6 +520,7 @@ impl SiDriver {
             spin: 0,
             spin_at: Instant::ZERO,
             livelock: None,
+            refused: None,
         }
     }
 
@@ -685,11 +710,7 @@ impl SiDriver {
     /// `return_hosed_msg`: complete the current message with `cc` right away.
     fn return_hosed_msg(&mut self, cc: CompletionCode, at: Instant) {
         if let Some(m) = self.curr.take() {
-            let rsp = vec![
-                m.data.first().copied().unwrap_or(0) | 4,
-                m.data.get(1).copied().unwrap_or(0),
-                cc.0,
-            ];
+            let rsp = hosed_response(&m.data, cc);
             self.deliver(m, rsp, at, true);
         }
     }
@@ -739,8 +760,15 @@ impl SiDriver {
         });
         env.obs.set_now(now);
         self.failed = false;
-        // The kernel ignores start_transaction's result here.
-        let _ = self.sm_start(env, data);
+        // Every kernel ignores start_transaction's result here (F-2); the
+        // proposal keeps the refusal as the message's response, which
+        // smi_event_handler hands to handle_transaction_done once the
+        // caller has set the SI state.
+        if let Err(cc) = self.sm_start(env, data) {
+            if self.profile.complete_refused_internal {
+                self.refused = Some(hosed_response(data, cc));
+            }
+        }
     }
 
     fn result_into_rsp(&mut self, sm: &mut HostSm, max: usize) -> Vec<u8> {
@@ -749,28 +777,45 @@ impl SiDriver {
         self.rsp[..n].to_vec()
     }
 
+    /// `get_result` of `handle_transaction_done`: the state machine's result
+    /// (up to `max` bytes), or `forced`, the response made up for a refused
+    /// start.
+    fn done_result(&mut self, sm: &mut HostSm, max: usize, forced: Option<&[u8]>) -> Vec<u8> {
+        match forced {
+            Some(r) => r.get(..max.min(r.len())).unwrap_or(r).to_vec(),
+            None => self.result_into_rsp(sm, max),
+        }
+    }
+
     fn finish_internal(&mut self, rsp: &[u8], at: Instant, synthesized: bool) {
         if let Some(m) = self.internal.take() {
             self.deliver(m, rsp.to_vec(), at, synthesized);
         }
     }
 
-    /// `handle_transaction_done`.
-    fn handle_transaction_done<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
+    /// `handle_transaction_done`, with the state machine's result, or with
+    /// `forced`, the response of a refused start
+    /// ([`SiProfile::complete_refused_internal`]).
+    fn handle_transaction_done<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+        forced: Option<&[u8]>,
+    ) {
         let now = env.now();
-        let synthesized = core::mem::take(&mut self.failed);
+        let failed = core::mem::take(&mut self.failed);
+        let synthesized = failed || forced.is_some();
         match self.si_state {
             SiState::Normal => {
                 if let Some(m) = self.curr.take() {
-                    let rsp = self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH);
+                    let rsp = self.done_result(env.sm, IPMI_MAX_MSG_LENGTH, forced);
                     self.deliver(m, rsp, now, synthesized);
                 } else if self.internal.is_some() {
-                    let rsp = self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH);
+                    let rsp = self.done_result(env.sm, IPMI_MAX_MSG_LENGTH, forced);
                     self.finish_internal(&rsp, now, synthesized);
                 }
             }
             SiState::GettingFlags => {
-                let rsp = self.result_into_rsp(env.sm, 4);
+                let rsp = self.done_result(env.sm, 4, forced);
                 self.finish_internal(&rsp, now, synthesized);
                 match (rsp.get(2), rsp.get(3)) {
                     (Some(0), Some(&flags)) => {
@@ -781,7 +826,7 @@ impl SiDriver {
                 }
             }
             SiState::ClearingFlags => {
-                let rsp = self.result_into_rsp(env.sm, 3);
+                let rsp = self.done_result(env.sm, 3, forced);
                 self.finish_internal(&rsp, now, synthesized);
                 if let Some(&cc) = rsp.get(2) {
                     if cc != 0 {
@@ -796,7 +841,7 @@ impl SiDriver {
                 self.si_state = SiState::Normal;
             }
             SiState::GettingEvents | SiState::GettingMessages => {
-                let rsp = self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH);
+                let rsp = self.done_result(env.sm, IPMI_MAX_MSG_LENGTH, forced);
                 self.finish_internal(&rsp, now, synthesized);
                 if rsp.get(2).copied().unwrap_or(0xFF) != 0 {
                     self.msg_flags &= if self.si_state == SiState::GettingEvents {
@@ -808,7 +853,7 @@ impl SiDriver {
                 self.handle_flags(env);
             }
             SiState::CheckingEnables => {
-                let rsp = self.result_into_rsp(env.sm, 4);
+                let rsp = self.done_result(env.sm, 4, forced);
                 self.finish_internal(&rsp, now, synthesized);
                 let (Some(0), Some(&current)) = (rsp.get(2), rsp.get(3)) else {
                     let cc = rsp.get(2).copied().unwrap_or(0xFF);
@@ -845,7 +890,7 @@ impl SiDriver {
                 }
             }
             SiState::SettingEnables => {
-                let rsp = self.result_into_rsp(env.sm, 4);
+                let rsp = self.done_result(env.sm, 4, forced);
                 self.finish_internal(&rsp, now, synthesized);
                 let cc = rsp.get(2).copied().unwrap_or(0xFF);
                 if cc != 0 {
@@ -951,6 +996,12 @@ impl SiDriver {
             if self.livelock.is_some() || self.over_work_limits(env) {
                 return SmResult::CallWithDelay;
             }
+            if let Some(rsp) = self.refused.take() {
+                // An SI-internal start was refused: complete it with the
+                // refusal's code so the flag handling moves on.
+                self.handle_transaction_done(env, Some(&rsp));
+                continue;
+            }
             let mut r = self.sm_event(env, time);
             time = 0;
             while r == SmResult::CallWithoutDelay {
@@ -961,7 +1012,7 @@ impl SiDriver {
             }
             match r {
                 SmResult::TransactionComplete => {
-                    self.handle_transaction_done(env);
+                    self.handle_transaction_done(env, None);
                     if self.profile.restart_after_complete {
                         continue;
                     }

@@ -95,7 +95,7 @@ pub struct DriverSpec {
     pub bt: Option<String>,
     /// Override of the SI-layer behaviour (`ipmi_si_intf.c`): a row of
     /// [`SiProfile::ALL`] by name (`pre-2014`, `v2014`, `v2016`, `v2020`,
-    /// `current`).
+    /// `current`, `proposed`).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "si_name")]
     pub si: Option<SiProfile>,
     /// CONFIG_HZ of the simulated kernel.
@@ -1041,7 +1041,7 @@ duration = "1.5s"
         );
         assert!(
             e.message
-                .ends_with("unknown variant `v2099`, expected one of `pre-2014`, `v2014`, `v2016`, `v2020`, `current`"),
+                .ends_with("unknown variant `v2099`, expected one of `pre-2014`, `v2014`, `v2016`, `v2020`, `current`, `proposed`"),
             "{e}"
         );
     }

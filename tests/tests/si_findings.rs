@@ -1,0 +1,121 @@
+//! Regression tests of the SI-layer findings F-1 and F-2
+//! (`spec-notes/si-findings.md`): the scenarios in `sim/scenarios/found/`
+//! show the fault on mainline (what every kernel does) and its absence with
+//! the fixed presets (`si = "proposed"`, `patches/0005`).
+
+use std::path::PathBuf;
+
+use bmc_sim::scenario::{run, EventKind, Scenario, Trace};
+use bmc_sim::{KernelPreset, Origin};
+use ipmi_bt_sm::CompletionCode;
+
+/// A scenario of `sim/scenarios/found/`, with `kernel` as its preset.
+fn found(name: &str, kernel: KernelPreset) -> Scenario {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../sim/scenarios/found")
+        .join(format!("{name}.toml"));
+    let mut sc = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    sc.driver.kernel = kernel;
+    sc
+}
+
+fn secs(t: ipmi_vocab::Instant) -> f64 {
+    t.since_start().as_secs_f64()
+}
+
+fn log_has(t: &Trace, text: &str) -> bool {
+    t.log.iter().any(|l| l.text.contains(text))
+}
+
+/// Completions of the message handler's and the workload's messages (not
+/// the SI layer's own).
+fn user_completions(t: &Trace) -> Vec<(u32, u8, f64)> {
+    t.completions
+        .iter()
+        .filter(|c| matches!(c.origin, Origin::Handler | Origin::Workload { .. }))
+        .map(|c| (c.id, c.cc.0, secs(c.completed)))
+        .collect()
+}
+
+#[test]
+fn f2_mainline_loses_the_message_behind_a_refused_clear_message_flags() {
+    let t = run(&found("f2-clear-flags-refused", KernelPreset::MAINLINE));
+    assert!(t.registered);
+    // The refused Clear Message Flags takes the handler's Get Device ID answer
+    // as its own (3 bytes asked for: truncated).
+    assert!(
+        log_has(&t, "Error clearing flags: c6"),
+        "{}",
+        t.render_log()
+    );
+    let clear = t
+        .completions
+        .iter()
+        .find(|c| c.origin == Origin::Internal && c.request.get(1) == Some(&0x30))
+        .expect("Clear Message Flags");
+    assert_eq!(
+        clear.response,
+        [0x1C, 0x01, 0xC6],
+        "the Get Device ID answer"
+    );
+    // The handler's Get Device ID started when B_BUSY dropped, and was lost.
+    assert!(
+        user_completions(&t).is_empty(),
+        "{:?}",
+        user_completions(&t)
+    );
+    let lost = t
+        .pending
+        .iter()
+        .find(|p| p.origin == Origin::Handler)
+        .expect("handler's Get Device ID pending");
+    assert!(lost
+        .started
+        .is_some_and(|s| (20.0..20.1).contains(&secs(s))));
+    assert!(t.events.iter().any(|e| matches!(&e.kind,
+        EventKind::Phase(p) if p == &format!("message #{} dropped by the SI layer without a response", lost.id))));
+    // The interface is wedged: the request at 45 s is never started.
+    let wedged = t
+        .pending
+        .iter()
+        .find(|p| matches!(p.origin, Origin::Workload { .. }))
+        .expect("request pending");
+    assert_eq!(wedged.started, None);
+}
+
+#[test]
+fn f2_fixed_presets_complete_the_refused_clear_message_flags_with_0xc0() {
+    for kernel in [KernelPreset::FIXED_B8, KernelPreset::FIXED_RESET] {
+        let t = run(&found("f2-clear-flags-refused", kernel));
+        assert!(t.registered, "{kernel}");
+        assert!(
+            log_has(&t, "Error clearing flags: c0"),
+            "{kernel}\n{}",
+            t.render_log()
+        );
+        assert!(!log_has(&t, "Error clearing flags: c6"), "{kernel}");
+        let clear = t
+            .completions
+            .iter()
+            .find(|c| c.origin == Origin::Internal && c.request.get(1) == Some(&0x30))
+            .expect("Clear Message Flags");
+        assert_eq!(clear.cc, CompletionCode::NODE_BUSY, "{kernel}");
+        // At the first SI tick after registration, not when B_BUSY drops.
+        assert!(
+            secs(clear.completed) < 10.1,
+            "{kernel}: {}",
+            secs(clear.completed)
+        );
+        // Nothing is lost: the handler's Get Device ID is answered once
+        // B_BUSY drops, the request at 45 s at once.
+        assert!(t.pending.is_empty(), "{kernel}: {:?}", t.pending);
+        let users = user_completions(&t);
+        assert_eq!(users.len(), 2, "{kernel}: {users:?}");
+        assert!(
+            users.iter().all(|&(_, cc, _)| cc == 0),
+            "{kernel}: {users:?}"
+        );
+        assert!((20.0..20.1).contains(&users[0].2), "{kernel}: {users:?}");
+        assert!((45.0..45.1).contains(&users[1].2), "{kernel}: {users:?}");
+    }
+}

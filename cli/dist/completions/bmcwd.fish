@@ -161,8 +161,8 @@ v3.14\t'3.14-4.4: e21404dc0ac7 fixed B-3; B-4, B-6, B-10 remain'
 v4.14\t'4.5-4.17: d9dffd2a0bd8 (B-10) and fe50a7d0393a applied; B-4, B-6 remain'
 v4.19\t'4.18-5.9: caps in detect (B-6 fixed); B-4, B-8 remain'
 mainline\t'5.10-now: as v4.19 plus Get Device ID retries; B-4, B-8 remain'
-fixed-reset\t'mainline with the reset only during init (B-4 fix) and refused SI-internal starts completed (F-2); not upstream'
-fixed-b8\t'mainline with B-4 and B-8 fixed, one reset per message, refused SI-internal starts completed (F-2) (proposal)'"
+fixed-reset\t'mainline with the reset only during init (B-4 fix) and refused SI-internal starts completed (F-1, F-2); not upstream'
+fixed-b8\t'mainline with B-4 and B-8 fixed, one reset per message, refused SI-internal starts completed (F-1, F-2) (proposal)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l log -d 'Log destination' -r -f -a "stderr\t'Plain lines on stderr'
 journal\t'stderr lines with `<N>` syslog-priority prefixes that journald understands'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l max-backoff -d 'Longest wait between retries after BMC errors (backoff doubles from 500ms up to this, and never beyond the interval)' -r
@@ -204,8 +204,8 @@ v3.14\t'3.14-4.4: e21404dc0ac7 fixed B-3; B-4, B-6, B-10 remain'
 v4.14\t'4.5-4.17: d9dffd2a0bd8 (B-10) and fe50a7d0393a applied; B-4, B-6 remain'
 v4.19\t'4.18-5.9: caps in detect (B-6 fixed); B-4, B-8 remain'
 mainline\t'5.10-now: as v4.19 plus Get Device ID retries; B-4, B-8 remain'
-fixed-reset\t'mainline with the reset only during init (B-4 fix) and refused SI-internal starts completed (F-2); not upstream'
-fixed-b8\t'mainline with B-4 and B-8 fixed, one reset per message, refused SI-internal starts completed (F-2) (proposal)'"
+fixed-reset\t'mainline with the reset only during init (B-4 fix) and refused SI-internal starts completed (F-1, F-2); not upstream'
+fixed-b8\t'mainline with B-4 and B-8 fixed, one reset per message, refused SI-internal starts completed (F-1, F-2) (proposal)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l bug -d 'Fault space shaped after a historical bug: b3 (dead BMC at probe), b4 (silence at a command), b6 (request during the capabilities fetch), b8 (stuck B2H_ATN); default: all of them mixed' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l property -d 'Property to check: liveness (all of the following), bounded-completion, recovers-when-healthy, no-reset-loop' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand scenario; and __fish_seen_subcommand_from explore" -l cases -d 'Number of random cases' -r

@@ -110,7 +110,7 @@ impl KernelPreset {
         KernelPreset {
             name: "fixed-reset",
             kernels: "proposal",
-            description: "mainline with the reset only during init (B-4 fix) and refused SI-internal starts completed (F-2); not upstream",
+            description: "mainline with the reset only during init (B-4 fix) and refused SI-internal starts completed (F-1, F-2); not upstream",
             commits: &[],
             bt: KernelProfile::FixedReset,
             si: SiProfile::PROPOSED,
@@ -119,7 +119,7 @@ impl KernelPreset {
         KernelPreset {
             name: "fixed-b8",
             kernels: "proposal",
-            description: "mainline with B-4 and B-8 fixed, one reset per message, refused SI-internal starts completed (F-2) (proposal)",
+            description: "mainline with B-4 and B-8 fixed, one reset per message, refused SI-internal starts completed (F-1, F-2) (proposal)",
             commits: &[],
             bt: KernelProfile::Proposed,
             si: SiProfile::PROPOSED,
@@ -259,8 +259,8 @@ impl SiProfile {
         complete_refused_internal: false,
     };
     /// Our proposal on top of 6.1: an SI-internal message whose start the
-    /// state machine refuses is completed with the refusal's code (F-2,
-    /// `patches/0005`; `spec-notes/si-findings.md`). Not upstream.
+    /// state machine refuses is completed with the refusal's code (F-1, F-2
+    /// in `spec-notes/si-findings.md`; `patches/0005`). Not upstream.
     pub const PROPOSED: Self = Self {
         name: "proposed",
         kernels: "proposal",

@@ -89,10 +89,13 @@ pub struct SiProfile {
     /// machine refuses (BT in LONG_BUSY: 0xC0 Node Busy) with the refusal's
     /// completion code, as `start_next_msg` does for the upper layer's
     /// messages through `return_hosed_msg`, instead of waiting for a
-    /// completion that never comes. Every kernel ignores that result in
+    /// completion that never comes. The kernel ignores that result in
     /// `start_new_msg` (F-2: the SI state machine stays in e.g.
     /// `SI_CLEARING_FLAGS` and takes the next user message's answer as its
-    /// own; that message is lost and the interface wedges).
+    /// own; that message is lost and the interface wedges) and in the probe's
+    /// synchronous commands (`try_get_dev_id`, `get_global_enables`,
+    /// `set_global_enables`, `try_enable_event_buffer`; F-1:
+    /// `wait_for_msg_done` waits for as long as the BMC holds B_BUSY).
     /// Our proposal (`patches/0005`), not upstream.
     pub complete_refused_internal: bool,
 }
@@ -1514,7 +1517,16 @@ impl SiDriver {
         };
         env.obs.set_now(now);
         self.failed = false;
-        let _ = self.sm_start(env, data);
+        // get_global_enables, set_global_enables, try_enable_event_buffer
+        // ignore start_transaction's result (F-1); the proposal completes a
+        // refused start with its code at once.
+        if let Err(cc) = self.sm_start(env, data) {
+            if self.profile.complete_refused_internal {
+                let rsp = hosed_response(data, cc);
+                self.deliver(msg, rsp.clone(), now, true);
+                return Some(rsp);
+            }
+        }
         let credit = self.init_credit_us();
         let Some(r) = self.sync_wait(env, credit) else {
             self.lost.push(msg);
@@ -1633,19 +1645,30 @@ impl SiDriver {
             };
             env.obs.set_now(now);
             self.failed = false;
-            // try_get_dev_id ignores start_transaction's result.
+            // try_get_dev_id ignores start_transaction's result (F-1: a
+            // refusal in LONG_BUSY leaves wait_for_msg_done waiting until
+            // the BMC drops B_BUSY); the proposal completes it with its code.
             let started = self.sm_start(env, &data);
-            let r = self.sync_wait(env, credit);
+            let refused = match started {
+                Err(cc) if self.profile.complete_refused_internal => {
+                    Some(hosed_response(&data, cc))
+                }
+                _ => None,
+            };
+            let r = match refused {
+                Some(_) => Some(SmResult::TransactionComplete),
+                None => self.sync_wait(env, credit),
+            };
             let Some(r) = r else {
                 self.lost.push(msg);
                 return ProbeOutcome::StillWaiting;
             };
             let now = env.now();
             let synthesized = core::mem::take(&mut self.failed) || started.is_err();
-            let rsp = if r == SmResult::Hosed {
-                Vec::new()
-            } else {
-                self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH)
+            let rsp = match refused {
+                Some(rsp) => rsp,
+                None if r == SmResult::Hosed => Vec::new(),
+                None => self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH),
             };
             self.deliver(msg, rsp.clone(), now, synthesized);
             if r == SmResult::Hosed {

@@ -30,7 +30,8 @@ TRIPLE=x86_64-unknown-linux-gnu
 JOBS=${VM_JOBS:-2}
 # The -patched variants boot the same scenario on the patched ipmi_si.ko.
 SCENARIOS=(extern-fault extern-reset qemu-sim qemu-leave qemu-daemon extern-basic extern-wdt
-    extern-fault-patched extern-reset-patched extern-basic-patched extern-wdt-patched extern-fid)
+    extern-fault-patched extern-reset-patched extern-basic-patched extern-wdt-patched extern-fid
+    extern-probe-busy extern-probe-busy-patched)
 T_START=$(date +%s)
 
 PASSED=0
@@ -309,6 +310,10 @@ scn_extern_reset() { extern_scn "${1:-extern-reset}" 150; }
 # Its own guest script and checks (the schedule differs from extern-reset's
 # where the patched kernel no longer sends a Warm Reset).
 scn_extern_reset_patched() { extern_scn extern-reset-patched 150; }
+
+# F-1 (spec-notes/si-findings.md): B_BUSY held on the probe's Get Device ID;
+# stock waits out the hold, patched (0005) fails the probe at once.
+scn_extern_probe_busy() { extern_scn "${1:-extern-probe-busy}" 150; }
 
 # Issue #13: twelve more VM-level fault schedules (model/extern-fid.toml).
 scn_extern_fid() { extern_scn "${1:-extern-fid}" 240; }

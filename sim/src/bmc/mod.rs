@@ -812,9 +812,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 consider(Some(due));
             }
         }
-        for (due, _, _) in [self.extern_timer, self.late].into_iter().flatten() {
-            if due > now || can_post {
-                consider(Some(due));
+        // By reference: the entries hold whole frames.
+        for (due, _, _) in [&self.extern_timer, &self.late].into_iter().flatten() {
+            if *due > now || can_post {
+                consider(Some(*due));
             }
         }
         best
@@ -896,16 +897,18 @@ impl<E: DeviceEvents> SimBmc<E> {
             self.take();
             progressed = true;
         }
-        if let Phase::Processing {
-            due,
-            frame,
-            kind,
-            followup,
-            answers_id,
-        } = self.phase
+        // Only the due times are read until something fires: the entries
+        // hold whole frames, and copying them on every step shows.
+        if matches!(self.phase, Phase::Processing { due, .. } if due <= now) && self.dev.can_post()
         {
-            if due <= now && self.dev.can_post() {
-                self.phase = Phase::Idle;
+            if let Phase::Processing {
+                frame,
+                kind,
+                followup,
+                answers_id,
+                ..
+            } = core::mem::replace(&mut self.phase, Phase::Idle)
+            {
                 if answers_id {
                     let id = self.waiting_rsp;
                     self.post_for(&frame, kind, id);
@@ -921,9 +924,8 @@ impl<E: DeviceEvents> SimBmc<E> {
                 progressed = true;
             }
         }
-        if let Some((due, frame, kind)) = self.followup {
-            if due <= now && self.dev.can_post() {
-                self.followup = None;
+        if self.followup.as_ref().is_some_and(|f| f.0 <= now) && self.dev.can_post() {
+            if let Some((_, frame, kind)) = self.followup.take() {
                 if self.cfg.qemu_bt_device {
                     // A second answer for a msg_id already answered.
                     let stale = self.waiting_rsp.wrapping_sub(1);
@@ -934,11 +936,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 progressed = true;
             }
         }
-        if let Some((due, frame, id)) = self.extern_timer {
-            if due <= now && self.dev.can_post() {
+        if self.extern_timer.as_ref().is_some_and(|e| e.0 <= now) && self.dev.can_post() {
+            if let Some((_, frame, id)) = self.extern_timer.take() {
                 // ipmi_bmc_extern.c extern_timeout (or chr_event on a link
                 // drop): the extern layer answers for the awaited msg_id.
-                self.extern_timer = None;
                 if matches!(self.phase, Phase::Hung { .. } | Phase::Processing { .. }) {
                     self.phase = Phase::Idle;
                 }
@@ -948,9 +949,8 @@ impl<E: DeviceEvents> SimBmc<E> {
                 progressed = true;
             }
         }
-        if let Some((due, frame, id)) = self.late {
-            if due <= now && self.dev.can_post() {
-                self.late = None;
+        if self.late.as_ref().is_some_and(|l| l.0 <= now) && self.dev.can_post() {
+            if let Some((_, frame, id)) = self.late.take() {
                 if self.cfg.qemu_bt_device {
                     // Any well-formed answer cancels the extern timer.
                     self.extern_timer = None;

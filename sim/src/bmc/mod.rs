@@ -596,6 +596,10 @@ impl<E: DeviceEvents> SimBmc<E> {
     pub fn events_dropped(&self) -> u64 {
         self.events_dropped
     }
+    /// Whether [`drain_events`](Self::drain_events) has anything.
+    pub(crate) fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
     /// Take the recorded events, oldest first.
     pub fn drain_events(&mut self) -> impl Iterator<Item = BmcEvent> + '_ {
         self.events.drain(..)

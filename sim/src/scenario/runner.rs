@@ -26,7 +26,7 @@ use super::lower::DriverChoice;
 use super::schema::Scenario;
 use super::trace::{DaemonRecord, EventKind, Recorder, RunStats, Trace};
 use crate::bmc::device::DeviceEvents;
-use crate::bmc::{BmcEventKind, SimBmc};
+use crate::bmc::{BmcEvent, BmcEventKind, SimBmc};
 use crate::host::msghandler::Completion;
 use crate::host::msghandler::MsgHandler;
 use crate::host::sched::{NextEvent, Source};
@@ -120,6 +120,8 @@ pub struct Simulation {
     daemon: Option<HostDaemon>,
     /// When the BMC's watchdog reset the host (`[daemon]` runs end there).
     host_reset: Option<Instant>,
+    /// Scratch buffer of [`collect`](Self::collect) (always empty between calls).
+    bmc_events: Vec<BmcEvent>,
 }
 
 /// The [`SiEnv`] of a [`Simulation`], borrowing its fields one by one so the
@@ -199,6 +201,7 @@ impl Simulation {
             truncated: None,
             daemon: sc.daemon.as_ref().map(HostDaemon::new),
             host_reset: None,
+            bmc_events: Vec::new(),
         }
     }
 
@@ -497,6 +500,10 @@ impl Simulation {
 
     /// Move delivered responses, lost messages and BMC events into the trace.
     fn collect(&mut self) {
+        // Called after every step; most steps deliver nothing.
+        if !self.si.has_output() && !self.bus.dev.has_events() {
+            return;
+        }
         let now = self.bus.now();
         let workload = &mut self.workload;
         let daemon = &self.daemon;
@@ -511,8 +518,10 @@ impl Simulation {
             }
         });
         let verbose = self.verbose_bmc;
-        let evs: Vec<_> = self.bus.dev.drain_events().collect();
-        for e in evs {
+        // A buffer kept across calls: no allocation per collected batch.
+        let mut evs = core::mem::take(&mut self.bmc_events);
+        evs.extend(self.bus.dev.drain_events());
+        for e in evs.drain(..) {
             let kind = match e.kind {
                 BmcEventKind::FaultStarted(f) => EventKind::FaultOn(f),
                 BmcEventKind::FaultStopped(k) => EventKind::FaultOff(k),
@@ -539,6 +548,7 @@ impl Simulation {
             };
             self.rec.push(e.at, kind);
         }
+        self.bmc_events = evs;
         if let Some((id, at)) = answered {
             let Some(c) = self.mh.completions().iter().rev().find(|c| c.id == id) else {
                 return;

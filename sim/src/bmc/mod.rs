@@ -1310,17 +1310,21 @@ impl<E: DeviceEvents> SimBmc<E> {
                 None => return self.drop_request(seq, cmd, DropReason::PostFailed),
             },
         };
-        let mut correct = correct;
-        self.rewrite(&mut correct);
-        let previous = self.last_response.replace(correct);
+        // `frame` starts as the correct answer, which `last_response`
+        // remembers; the frame-sized copies are made only where a fault
+        // needs both (they show in the per-transaction cost).
         let mut frame = correct;
+        self.rewrite(&mut frame);
         let mut kind = PostKind::Normal;
         let mut followup = None;
         if let Some((delta, after)) = self.faults.wrong_seq {
+            self.last_response = Some(frame);
+            followup = after.map(|d| (d, frame, PostKind::Correction));
             frame.buf[2] = seq.wrapping_add(delta);
             kind = PostKind::WrongSeq;
-            followup = after.map(|d| (d, correct, PostKind::Correction));
         } else if let Some(after) = self.faults.stale_response {
+            let correct = frame;
+            let previous = self.last_response.replace(correct);
             frame = previous.unwrap_or_else(|| {
                 let mut f = correct;
                 f.buf[2] = seq.wrapping_sub(1);
@@ -1328,8 +1332,11 @@ impl<E: DeviceEvents> SimBmc<E> {
             });
             kind = PostKind::Stale;
             followup = after.map(|d| (d, correct, PostKind::Correction));
-        } else if self.faults.duplicate_response {
-            followup = Some((Duration::ZERO, correct, PostKind::Duplicate));
+        } else {
+            if self.faults.duplicate_response {
+                followup = Some((Duration::ZERO, frame, PostKind::Duplicate));
+            }
+            self.last_response = Some(frame);
         }
         if let Some(len) = self.faults.corrupt_length {
             frame.buf[0] = len;

@@ -65,7 +65,9 @@ fn mixed_set() -> Vec<Scenario> {
 }
 
 fn run_all(set: &[Scenario]) -> usize {
-    set.iter().map(|sc| black_box(run(sc)).completions.len()).sum()
+    set.iter()
+        .map(|sc| black_box(run(sc)).completions.len())
+        .sum()
 }
 
 fn scenario_runs(c: &mut Criterion) {

@@ -26,7 +26,7 @@ use super::lower::DriverChoice;
 use super::schema::Scenario;
 use super::trace::{DaemonRecord, EventKind, Recorder, RunStats, Trace};
 use crate::bmc::device::DeviceEvents;
-use crate::bmc::{BmcEvent, BmcEventKind, SimBmc};
+use crate::bmc::{BmcEventKind, SimBmc};
 use crate::host::msghandler::Completion;
 use crate::host::msghandler::MsgHandler;
 use crate::host::sched::{NextEvent, Source};
@@ -128,8 +128,6 @@ pub struct Simulation {
     daemon: Option<HostDaemon>,
     /// When the BMC's watchdog reset the host (`[daemon]` runs end there).
     host_reset: Option<Instant>,
-    /// Scratch buffer of [`collect`](Self::collect) (always empty between calls).
-    bmc_events: Vec<BmcEvent>,
 }
 
 /// The [`SiEnv`] of a [`Simulation`], borrowing its fields one by one so the
@@ -210,7 +208,6 @@ impl Simulation {
             truncated: None,
             daemon: sc.daemon.as_ref().map(HostDaemon::new),
             host_reset: None,
-            bmc_events: Vec::new(),
         }
     }
 
@@ -533,10 +530,9 @@ impl Simulation {
             }
         });
         let verbose = self.verbose_bmc;
-        // A buffer kept across calls: no allocation per collected batch.
-        let mut evs = core::mem::take(&mut self.bmc_events);
-        evs.extend(self.bus.dev.drain_events());
-        for e in evs.drain(..) {
+        // Straight from the BMC's buffer (the loop touches other fields only):
+        // no copy, no allocation per collected batch.
+        for e in self.bus.dev.drain_events() {
             let kind = match e.kind {
                 BmcEventKind::FaultStarted(f) => EventKind::FaultOn(f),
                 BmcEventKind::FaultStopped(k) => EventKind::FaultOff(k),
@@ -563,7 +559,6 @@ impl Simulation {
             };
             self.rec.push(e.at, kind);
         }
-        self.bmc_events = evs;
         if let Some((id, at)) = answered {
             let Some(c) = self.mh.completions().iter().rev().find(|c| c.id == id) else {
                 return;

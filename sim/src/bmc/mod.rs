@@ -596,6 +596,10 @@ impl<E: DeviceEvents> SimBmc<E> {
     pub fn events_dropped(&self) -> u64 {
         self.events_dropped
     }
+    /// Whether [`drain_events`](Self::drain_events) has anything.
+    pub(crate) fn has_events(&self) -> bool {
+        !self.events.is_empty()
+    }
     /// Take the recorded events, oldest first.
     pub fn drain_events(&mut self) -> impl Iterator<Item = BmcEvent> + '_ {
         self.events.drain(..)
@@ -812,9 +816,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 consider(Some(due));
             }
         }
-        for (due, _, _) in [self.extern_timer, self.late].into_iter().flatten() {
-            if due > now || can_post {
-                consider(Some(due));
+        // By reference: the entries hold whole frames.
+        for (due, _, _) in [&self.extern_timer, &self.late].into_iter().flatten() {
+            if *due > now || can_post {
+                consider(Some(*due));
             }
         }
         best
@@ -844,8 +849,41 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     /// Process everything due at the current time.
     fn run_due(&mut self) {
+        // `advance(self.now)`: next_deadline never returns a time before
+        // `now`, so a step is due exactly when `due_now` says so; asked after
+        // every host write, the short-circuit test is cheaper.
+        loop {
+            debug_assert_eq!(
+                self.due_now(),
+                self.next_deadline().is_some_and(|t| t <= self.now)
+            );
+            if !self.due_now() || !self.step() {
+                break;
+            }
+        }
+    }
+
+    /// Whether [`next_deadline`](Self::next_deadline) is at or before
+    /// [`now`](Self::now): the same candidates, tested without the minimum.
+    fn due_now(&self) -> bool {
         let now = self.now;
-        self.advance(now);
+        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
+        let post_due = |t: Option<Instant>| due(t) && self.dev.can_post();
+        due(self.plan_time.get(self.plan_time_pos).map(|(t, _)| *t))
+            || due(self.stops.first().map(|(t, _)| *t))
+            || due(self.boot_until)
+            || self
+                .deferred_reset
+                .is_some_and(|(t, _)| t <= now || self.reset_ready())
+            || due(self.wd.next_deadline())
+            || (self.can_take() && due(self.h2b_seen.map(|t| t + self.cfg.take_latency)))
+            || post_due(match self.phase {
+                Phase::Processing { due, .. } => Some(due),
+                _ => None,
+            })
+            || post_due(self.followup.as_ref().map(|f| f.0))
+            || post_due(self.extern_timer.as_ref().map(|e| e.0))
+            || post_due(self.late.as_ref().map(|l| l.0))
     }
 
     /// One round of everything due at `self.now`. Returns false if nothing
@@ -896,16 +934,18 @@ impl<E: DeviceEvents> SimBmc<E> {
             self.take();
             progressed = true;
         }
-        if let Phase::Processing {
-            due,
-            frame,
-            kind,
-            followup,
-            answers_id,
-        } = self.phase
+        // Only the due times are read until something fires: the entries
+        // hold whole frames, and copying them on every step shows.
+        if matches!(self.phase, Phase::Processing { due, .. } if due <= now) && self.dev.can_post()
         {
-            if due <= now && self.dev.can_post() {
-                self.phase = Phase::Idle;
+            if let Phase::Processing {
+                frame,
+                kind,
+                followup,
+                answers_id,
+                ..
+            } = core::mem::replace(&mut self.phase, Phase::Idle)
+            {
                 if answers_id {
                     let id = self.waiting_rsp;
                     self.post_for(&frame, kind, id);
@@ -921,9 +961,8 @@ impl<E: DeviceEvents> SimBmc<E> {
                 progressed = true;
             }
         }
-        if let Some((due, frame, kind)) = self.followup {
-            if due <= now && self.dev.can_post() {
-                self.followup = None;
+        if self.followup.as_ref().is_some_and(|f| f.0 <= now) && self.dev.can_post() {
+            if let Some((_, frame, kind)) = self.followup.take() {
                 if self.cfg.qemu_bt_device {
                     // A second answer for a msg_id already answered.
                     let stale = self.waiting_rsp.wrapping_sub(1);
@@ -934,11 +973,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 progressed = true;
             }
         }
-        if let Some((due, frame, id)) = self.extern_timer {
-            if due <= now && self.dev.can_post() {
+        if self.extern_timer.as_ref().is_some_and(|e| e.0 <= now) && self.dev.can_post() {
+            if let Some((_, frame, id)) = self.extern_timer.take() {
                 // ipmi_bmc_extern.c extern_timeout (or chr_event on a link
                 // drop): the extern layer answers for the awaited msg_id.
-                self.extern_timer = None;
                 if matches!(self.phase, Phase::Hung { .. } | Phase::Processing { .. }) {
                     self.phase = Phase::Idle;
                 }
@@ -948,9 +986,8 @@ impl<E: DeviceEvents> SimBmc<E> {
                 progressed = true;
             }
         }
-        if let Some((due, frame, id)) = self.late {
-            if due <= now && self.dev.can_post() {
-                self.late = None;
+        if self.late.as_ref().is_some_and(|l| l.0 <= now) && self.dev.can_post() {
+            if let Some((_, frame, id)) = self.late.take() {
                 if self.cfg.qemu_bt_device {
                     // Any well-formed answer cancels the extern timer.
                     self.extern_timer = None;
@@ -1273,17 +1310,21 @@ impl<E: DeviceEvents> SimBmc<E> {
                 None => return self.drop_request(seq, cmd, DropReason::PostFailed),
             },
         };
-        let mut correct = correct;
-        self.rewrite(&mut correct);
-        let previous = self.last_response.replace(correct);
+        // `frame` starts as the correct answer, which `last_response`
+        // remembers; the frame-sized copies are made only where a fault
+        // needs both (they show in the per-transaction cost).
         let mut frame = correct;
+        self.rewrite(&mut frame);
         let mut kind = PostKind::Normal;
         let mut followup = None;
         if let Some((delta, after)) = self.faults.wrong_seq {
+            self.last_response = Some(frame);
+            followup = after.map(|d| (d, frame, PostKind::Correction));
             frame.buf[2] = seq.wrapping_add(delta);
             kind = PostKind::WrongSeq;
-            followup = after.map(|d| (d, correct, PostKind::Correction));
         } else if let Some(after) = self.faults.stale_response {
+            let correct = frame;
+            let previous = self.last_response.replace(correct);
             frame = previous.unwrap_or_else(|| {
                 let mut f = correct;
                 f.buf[2] = seq.wrapping_sub(1);
@@ -1291,8 +1332,11 @@ impl<E: DeviceEvents> SimBmc<E> {
             });
             kind = PostKind::Stale;
             followup = after.map(|d| (d, correct, PostKind::Correction));
-        } else if self.faults.duplicate_response {
-            followup = Some((Duration::ZERO, correct, PostKind::Duplicate));
+        } else {
+            if self.faults.duplicate_response {
+                followup = Some((Duration::ZERO, frame, PostKind::Duplicate));
+            }
+            self.last_response = Some(frame);
         }
         if let Some(len) = self.faults.corrupt_length {
             frame.buf[0] = len;

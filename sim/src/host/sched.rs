@@ -31,6 +31,11 @@ impl Jiffies {
 
     /// The value of `jiffies` at virtual time `t`.
     pub(crate) fn at(self, t: Instant) -> u64 {
+        // The same quotient in 64 bits while the product fits (any time
+        // below ~58 days at HZ=1000): the 128-bit division is a libcall.
+        if let Some(p) = t.as_nanos().checked_mul(u64::from(self.hz)) {
+            return p / 1_000_000_000;
+        }
         let j = u128::from(t.as_nanos()) * u128::from(self.hz) / NS_PER_SEC;
         u64::try_from(j).unwrap_or(u64::MAX)
     }

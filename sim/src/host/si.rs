@@ -676,6 +676,12 @@ impl SiDriver {
     pub(crate) fn take_delivered(&mut self) -> std::vec::Drain<'_, Delivered> {
         self.delivered.drain(..)
     }
+    /// Whether [`take_delivered`](Self::take_delivered) or
+    /// [`take_lost`](Self::take_lost) has anything (the scheduler asks after
+    /// every step; most steps deliver nothing).
+    pub(crate) fn has_output(&self) -> bool {
+        !self.delivered.is_empty() || !self.lost.is_empty()
+    }
     /// Messages the SI layer dropped without a response (B-6's diverted
     /// completion), drained in place like [`take_delivered`](Self::take_delivered).
     pub(crate) fn take_lost(&mut self) -> std::vec::Drain<'_, SiMsg> {

@@ -1,0 +1,97 @@
+//! Speed of the whole simulated stack (SI-layer loop + `BtSm` + `SimBmc`
+//! through the scenario runner), the figures of issue #11:
+//!
+//! * `stack/get_device_id/{polling,interrupt}`: 10,000 back-to-back Get
+//!   Device ID requests in one scenario run; throughput is completed BT
+//!   transactions per second of wall time.
+//! * `runs/mixed/{1_thread,all_cores}`: 64 scenarios drawn with seed 1 from
+//!   the explore `mixed` space (mainline kernel), every one run to its stop
+//!   time; throughput is scenario runs per second of wall time, on one
+//!   thread and on one thread per core (each thread runs the 64).
+//!
+//! `cargo bench -p bmc-sim --bench stack -- --warm-up-time 1 --measurement-time 4`
+//!
+//! For instruction counts, one iteration of each:
+//! `valgrind --tool=callgrind target/release/deps/stack-* --bench --test`.
+
+use std::thread;
+
+use bmc_sim::explore::{runner_for, strategy, ExploreConfig, Space};
+use bmc_sim::scenario::{run, KernelPreset, Scenario};
+use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use proptest::strategy::{Strategy, ValueTree};
+
+/// Back-to-back Get Device ID requests per run.
+const N: u32 = 10_000;
+/// Scenarios in the mixed set.
+const MIXED: usize = 64;
+
+fn transactions(c: &mut Criterion) {
+    let mut g = c.benchmark_group("stack");
+    for (label, irq) in [("polling", false), ("interrupt", true)] {
+        let sc = Scenario::from_toml_str(&format!(
+            "name = \"tps\"\nstop = \"1h\"\n[driver]\nirq = {irq}\n[[request]]\nat = \"1ms\"\nnetfn = 0x06\ncmd = 0x01\nrepeat = {N}\n"
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+        g.throughput(Throughput::Elements(u64::from(N)));
+        g.bench_function(BenchmarkId::new("get_device_id", label), |b| {
+            b.iter(|| {
+                let t = run(&sc);
+                assert_eq!(t.completions.len(), N as usize);
+                t
+            })
+        });
+    }
+    g.finish();
+}
+
+/// The mixed set: the first `MIXED` scenarios proptest draws from the
+/// `mixed` explore space with seed 1 (no shrinking, no property check).
+fn mixed_set() -> Vec<Scenario> {
+    let cfg = ExploreConfig {
+        space: Space::Mixed,
+        ..ExploreConfig::default()
+    };
+    let mut runner = runner_for(&cfg);
+    let strat = strategy(Space::Mixed, KernelPreset::MAINLINE);
+    (0..MIXED)
+        .map(|_| {
+            strat
+                .new_tree(&mut runner)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .current()
+        })
+        .collect()
+}
+
+fn run_all(set: &[Scenario]) -> usize {
+    set.iter()
+        .map(|sc| black_box(run(sc)).completions.len())
+        .sum()
+}
+
+fn scenario_runs(c: &mut Criterion) {
+    let set = mixed_set();
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
+    let mut g = c.benchmark_group("runs");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(MIXED as u64));
+    g.bench_function(BenchmarkId::new("mixed", "1_thread"), |b| {
+        b.iter(|| run_all(&set))
+    });
+    g.throughput(Throughput::Elements((MIXED * cores) as u64));
+    g.bench_function(BenchmarkId::new("mixed", "all_cores"), |b| {
+        b.iter(|| {
+            thread::scope(|s| {
+                let hs: Vec<_> = (0..cores).map(|_| s.spawn(|| run_all(&set))).collect();
+                hs.into_iter()
+                    .map(|h| h.join().unwrap_or_default())
+                    .sum::<usize>()
+            })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, transactions, scenario_runs);
+criterion_main!(benches);

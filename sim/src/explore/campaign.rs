@@ -58,6 +58,13 @@ pub struct Campaign {
     pub max_shrink_iters: u32,
     /// Record every fresh schedule's fingerprint in the result.
     pub fingerprints: bool,
+    /// Look for this known-bug label only ([`classify`]; `B-4`, `new`, …):
+    /// other violations are counted as passes, and the search stops at the
+    /// first of this one. For benchmarks and bounded tests.
+    pub want: Option<&'static str>,
+    /// Shrink and reduce counterexamples (off: report them as drawn; the
+    /// time-to-find benchmark turns it off).
+    pub minimize: bool,
 }
 
 impl Campaign {
@@ -75,6 +82,8 @@ impl Campaign {
             keep_going: false,
             max_shrink_iters: 256,
             fingerprints: false,
+            want: None,
+            minimize: true,
         }
     }
 }
@@ -165,10 +174,13 @@ fn evaluate(
 
 fn run_job(c: &Campaign, job: &Job, make: Option<MakeStateMachine<'_>>) -> Outcome {
     let (trace, r) = evaluate(c, &job.scenario, make);
-    let violation = r.err().map(|v| {
-        let bug = classify(&v, &job.scenario, &trace);
-        (v, bug)
-    });
+    let violation = r
+        .err()
+        .map(|v| {
+            let bug = classify(&v, &job.scenario, &trace);
+            (v, bug)
+        })
+        .filter(|(_, bug)| c.want.is_none_or(|w| w == *bug));
     Outcome {
         coverage: coverage::of_trace(&trace),
         inconclusive: violation.is_none() && trace.truncated.is_some(),
@@ -273,6 +285,9 @@ fn shrink(
     runs: &mut u64,
 ) -> (Scenario, Violation) {
     let (mut best, mut best_v) = (job.scenario.clone(), v);
+    if !c.minimize {
+        return (best, best_v);
+    }
     if !job.mutant {
         if let Ok(mut tree) = general::strategy(c.kernel).new_tree(&mut runner_for_case(c.seed, job.case)) {
             let mut iters = 0;

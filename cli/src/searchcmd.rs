@@ -31,7 +31,11 @@ pub(crate) struct GeneralOpts<'a> {
 
 /// `I/N` with `I < N`, `N ≥ 1`.
 fn parse_shard(s: &str) -> Result<(u32, u32), CliError> {
-    let bad = || CliError::Usage(format!("--shard {s}: expected I/N with 0 <= I < N, e.g. 0/4"));
+    let bad = || {
+        CliError::Usage(format!(
+            "--shard {s}: expected I/N with 0 <= I < N, e.g. 0/4"
+        ))
+    };
     let (i, n) = s.split_once('/').ok_or_else(bad)?;
     let i: u32 = i.trim().parse().map_err(|_| bad())?;
     let n: u32 = n.trim().parse().map_err(|_| bad())?;
@@ -214,9 +218,8 @@ pub(crate) fn merge(
     for f in files {
         let text = std::fs::read_to_string(f)
             .map_err(|e| CliError::Usage(format!("cannot read {}: {e}", f.display())))?;
-        let r: ShardResult = serde_json::from_str(&text).map_err(|e| {
-            CliError::Usage(format!("{}: not a shard result: {e}", f.display()))
-        })?;
+        let r: ShardResult = serde_json::from_str(&text)
+            .map_err(|e| CliError::Usage(format!("{}: not a shard result: {e}", f.display())))?;
         parts.push(r);
     }
     let m = merge_results(&parts).map_err(CliError::Usage)?;

@@ -117,7 +117,10 @@ pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<Outcome, CliError> {
                 )));
             }
             let cases = u32::try_from(*cases).map_err(|_| {
-                CliError::Usage(format!("--cases {cases}: at most {} for this space", u32::MAX))
+                CliError::Usage(format!(
+                    "--cases {cases}: at most {} for this space",
+                    u32::MAX
+                ))
             })?;
             scenario_explore(
                 cli,
@@ -130,7 +133,9 @@ pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<Outcome, CliError> {
                 bt_source.as_deref(),
             )
         }
-        ScenarioCommand::Merge { files, out } => crate::searchcmd::merge(cli, files, out.as_deref()),
+        ScenarioCommand::Merge { files, out } => {
+            crate::searchcmd::merge(cli, files, out.as_deref())
+        }
     }
 }
 
@@ -160,7 +165,10 @@ pub(crate) fn load_c(path: &Path) -> Result<Arc<CLibrary>, CliError> {
 }
 
 /// A fresh C machine for a scenario (its kernel gives the printk era).
-pub(crate) fn c_machine(lib: &Arc<CLibrary>, sc: &Scenario) -> Result<Box<dyn HostStateMachine>, CliError> {
+pub(crate) fn c_machine(
+    lib: &Arc<CLibrary>,
+    sc: &Scenario,
+) -> Result<Box<dyn HostStateMachine>, CliError> {
     lib.machine(sc.driver_choice().behaviour)
         .map(|m| Box::new(m) as Box<dyn HostStateMachine>)
         .map_err(|e| CliError::Internal(e.to_string()))
@@ -469,7 +477,10 @@ pub fn space_for_bug(bug: Option<&str>) -> Result<Space, CliError> {
 pub fn space_by_name(name: &str) -> Result<Space, CliError> {
     Space::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = Space::ALL.iter().map(|s| s.name()).collect();
-        CliError::Usage(format!("--space {name}: unknown; use one of {}", names.join(", ")))
+        CliError::Usage(format!(
+            "--space {name}: unknown; use one of {}",
+            names.join(", ")
+        ))
     })
 }
 
@@ -477,7 +488,10 @@ pub fn space_by_name(name: &str) -> Result<Space, CliError> {
 pub fn property_by_name(name: &str) -> Result<Property, CliError> {
     Property::from_name(name).ok_or_else(|| {
         let names: Vec<&str> = Property::ALL.iter().map(|p| p.name()).collect();
-        CliError::Usage(format!("--property {name}: unknown; use one of {}", names.join(", ")))
+        CliError::Usage(format!(
+            "--property {name}: unknown; use one of {}",
+            names.join(", ")
+        ))
     })
 }
 

@@ -121,8 +121,17 @@ fn scenario_run_prints_the_c_files_log() {
 fn explore_general_runs_on_the_c_file() {
     let out = bmcwd()
         .args([
-            "scenario", "explore", "--space", "general", "--kernel", "mainline", "--cases", "3",
-            "--seed", "1", "--bt-source",
+            "scenario",
+            "explore",
+            "--space",
+            "general",
+            "--kernel",
+            "mainline",
+            "--cases",
+            "3",
+            "--seed",
+            "1",
+            "--bt-source",
         ])
         .arg(c_file("tiny_sm.c"))
         .output()

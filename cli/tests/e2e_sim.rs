@@ -421,8 +421,16 @@ fn explore_general_finds_b6_on_v3_13() {
     let out = common::bmcwd(
         dir.path(),
         &[
-            "scenario", "explore", "--kernel", "v3.13", "--cases", "8", "--seed", "1",
-            "--threads", "2",
+            "scenario",
+            "explore",
+            "--kernel",
+            "v3.13",
+            "--cases",
+            "8",
+            "--seed",
+            "1",
+            "--threads",
+            "2",
         ],
     )
     .assert()
@@ -482,7 +490,9 @@ fn explore_shards_merge_into_one_result() {
         .stderr(contains("given twice"));
     common::bmcwd(
         dir.path(),
-        &["scenario", "explore", "--kernel", "fixed-b8", "--shard", "2/2"],
+        &[
+            "scenario", "explore", "--kernel", "fixed-b8", "--shard", "2/2",
+        ],
     )
     .assert()
     .code(2)

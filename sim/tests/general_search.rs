@@ -30,9 +30,10 @@ fn finds_b6_and_b4_with_no_hint() {
         (KernelPreset::MAINLINE, 2, "B-4"),
     ] {
         let r = run_campaign(&quick(kernel, seed, 64, want), None, &mut |_| {});
-        let f = r.found.first().unwrap_or_else(|| {
-            panic!("{want} not found on {} in {} runs", kernel.name, r.runs)
-        });
+        let f = r
+            .found
+            .first()
+            .unwrap_or_else(|| panic!("{want} not found on {} in {} runs", kernel.name, r.runs));
         assert_eq!(f.bug, want);
         // The counterexample replays to the same label.
         let sc = Scenario::from_toml_str(&f.scenario).unwrap();
@@ -93,7 +94,10 @@ fn shards_cover_exactly_the_unsharded_schedules() {
     // Without mutants the coverage is a function of the schedules alone.
     assert_eq!(m.coverage, all.coverage);
     let labels = |r: &bmc_sim::explore::results::ShardResult| {
-        r.found.iter().map(|f| f.bug.clone()).collect::<BTreeSet<_>>()
+        r.found
+            .iter()
+            .map(|f| f.bug.clone())
+            .collect::<BTreeSet<_>>()
     };
     assert_eq!(labels(&m), labels(&all));
     // Case i is the same schedule wherever it runs.
@@ -130,8 +134,7 @@ fn found_scenarios_show_their_violation() {
         };
         let sc = Scenario::from_toml_str(&text).unwrap();
         let t = run_guarded(&sc, None);
-        let v = check(Property::All, &sc, &t)
-            .expect_err(&format!("{}: no violation", p.display()));
+        let v = check(Property::All, &sc, &t).expect_err(&format!("{}: no violation", p.display()));
         assert_eq!(classify(&v, &sc, &t), expect, "{}: {v}", p.display());
         for fixed in text
             .lines()

@@ -289,7 +289,9 @@ fn shrink(
         return (best, best_v);
     }
     if !job.mutant {
-        if let Ok(mut tree) = general::strategy(c.kernel).new_tree(&mut runner_for_case(c.seed, job.case)) {
+        if let Ok(mut tree) =
+            general::strategy(c.kernel).new_tree(&mut runner_for_case(c.seed, job.case))
+        {
             let mut iters = 0;
             if tree.simplify() {
                 while iters < c.max_shrink_iters {

@@ -99,7 +99,13 @@ pub fn of_trace(trace: &Trace) -> Coverage {
     for c in &trace.completions {
         cov.insert(feature(
             7,
-            (c.netfn(), c.cmd(), c.cc.0, c.synthesized, c.origin == Origin::Internal),
+            (
+                c.netfn(),
+                c.cmd(),
+                c.cc.0,
+                c.synthesized,
+                c.origin == Origin::Internal,
+            ),
         ));
         let ms = u64::try_from(c.latency().as_millis()).unwrap_or(u64::MAX);
         cov.insert(feature(8, band(ms)));

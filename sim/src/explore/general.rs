@@ -237,7 +237,12 @@ fn raw_fault(rng: &mut SplitMix64) -> RawFault {
     let n = FaultKind::ALL.len() as u64;
     (
         usize::try_from(rng.below(n)).unwrap_or(0),
-        [rng.next_u64(), rng.next_u64(), rng.next_u64(), rng.next_u64()],
+        [
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+        ],
         rng.next_u64() & 1 == 1,
         rng.next_u64(),
         (rng.next_u64() & 1 == 1).then(|| rng.next_u64()),
@@ -258,7 +263,10 @@ pub fn mutate(sc: &Scenario, other: &Scenario, rng: &mut SplitMix64) -> Scenario
             let i = usize::try_from(rng.below(nf)).unwrap_or(0);
             if let Some(f) = m.faults.get_mut(i) {
                 let mut raw = raw_fault(rng);
-                raw.0 = FaultKind::ALL.iter().position(|k| *k == f.kind).unwrap_or(0);
+                raw.0 = FaultKind::ALL
+                    .iter()
+                    .position(|k| *k == f.kind)
+                    .unwrap_or(0);
                 f.params = fault_from_raw(&raw, stop_ms).params;
             }
         }

@@ -240,15 +240,16 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
         let hi = s.saturating_add(b);
         windows.iter().all(|&(on, off)| off < lo || on > hi)
     };
-    // Messages submitted within a bound of the unload may be cut short by
-    // it (`shutdown_smi` stops the interface); they prove nothing here.
+    // Messages still outstanding within a bound of the unload may be cut
+    // short by it (`shutdown_smi` stops the interface); they prove nothing
+    // here ([`Property::UnloadFinishes`] covers the unload itself).
     let unloading = sc
         .driver
         .unload_at
         .map_or(Duration::MAX, |u| u.saturating_sub(b));
     // Completed messages.
     for c in &trace.completions {
-        if c.origin == Origin::Internal || c.submitted.since_start() >= unloading {
+        if c.origin == Origin::Internal || c.completed.since_start() >= unloading {
             continue;
         }
         let started = c.started.since_start();
@@ -292,7 +293,7 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
     }
     // Messages that never completed.
     for p in &trace.pending {
-        if p.origin == Origin::Internal || p.submitted.since_start() >= unloading {
+        if p.origin == Origin::Internal || sc.driver.unload_at.is_some() {
             continue;
         }
         let Some(st) = p.started else { continue };

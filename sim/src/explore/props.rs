@@ -198,7 +198,11 @@ fn blank(property: Property, id: u32, started: Duration, message: String) -> Vio
 }
 
 /// The checks of the properties this module adds.
-pub(super) fn check_more(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Violation> {
+pub(super) fn check_more(
+    property: Property,
+    sc: &Scenario,
+    trace: &Trace,
+) -> Result<(), Violation> {
     let b = bound(sc);
     let end = trace.end.since_start();
     match property {
@@ -261,7 +265,11 @@ pub(super) fn check_more(property: Property, sc: &Scenario, trace: &Trace) -> Re
                     start,
                     format!(
                         "the unload (shutdown_smi) {} after {:.3}s, bound {:.3}s",
-                        if done.is_some() { "ended" } else { "had not ended" },
+                        if done.is_some() {
+                            "ended"
+                        } else {
+                            "had not ended"
+                        },
                         waited.as_secs_f64(),
                         limit.as_secs_f64()
                     ),
@@ -362,7 +370,10 @@ pub(super) fn check_more(property: Property, sc: &Scenario, trace: &Trace) -> Re
 /// * F-3: the CPU never leaves the BT loop during the probe.
 pub fn classify(v: &Violation, sc: &Scenario, _trace: &Trace) -> &'static str {
     let pre_2014 = sc.driver_choice().si.name == "pre-2014";
-    let stuck_b2h = sc.faults.iter().any(|f| f.kind == crate::scenario::FaultKind::StuckB2h);
+    let stuck_b2h = sc
+        .faults
+        .iter()
+        .any(|f| f.kind == crate::scenario::FaultKind::StuckB2h);
     match v.property {
         Property::NoLivelock if v.message.contains("during the probe") => "F-3",
         Property::NoLivelock => "B-13",
@@ -384,11 +395,8 @@ pub fn classify(v: &Violation, sc: &Scenario, _trace: &Trace) -> &'static str {
         {
             "B-6"
         }
-        Property::BoundedCompletion | Property::RecoversWhenHealthy
-            if !v.completed && stuck_b2h =>
-        {
-            "B-8"
-        }
+        Property::BoundedCompletion if stuck_b2h => "B-8",
+        Property::RecoversWhenHealthy if !v.completed && stuck_b2h => "B-8",
         _ => "new",
     }
 }

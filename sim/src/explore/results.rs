@@ -89,7 +89,9 @@ pub fn merge(parts: &[ShardResult]) -> Result<ShardResult, String> {
             ("property", &p.property, &first.property),
         ] {
             if a != b {
-                return Err(format!("the results are of different searches ({what} {a} vs {b})"));
+                return Err(format!(
+                    "the results are of different searches ({what} {a} vs {b})"
+                ));
             }
         }
         if (p.seed, p.cases, p.of) != (first.seed, first.cases, first.of) {
@@ -126,7 +128,7 @@ pub fn merge(parts: &[ShardResult]) -> Result<ShardResult, String> {
     }
     out.shards.sort_unstable();
     out.schedules.sort_unstable();
-    out.found.sort_by(|a, b| (a.case, a.mutant).cmp(&(b.case, b.mutant)));
+    out.found.sort_by_key(|f| (f.case, f.mutant));
     out.coverage = cov.into_iter().collect();
     Ok(out)
 }

@@ -13,7 +13,7 @@ use bmc_sim::scenario::KernelPreset;
 use crate::args::Cli;
 use crate::console::{err_raw, note, out};
 use crate::exit::{CliError, Outcome};
-use crate::simcmd::{cannot_write, property_by_name};
+use bmc_sim::explore::Property;
 
 /// The general-search options of `scenario explore`.
 pub(crate) struct GeneralOpts<'a> {
@@ -27,6 +27,21 @@ pub(crate) struct GeneralOpts<'a> {
     pub(crate) keep_going: bool,
     pub(crate) out: Option<&'a Path>,
     pub(crate) bt_source: Option<&'a Path>,
+}
+
+/// A property by name (`all`, `liveness`, …).
+pub(crate) fn property_by_name(name: &str) -> Result<Property, CliError> {
+    Property::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Property::ALL.iter().map(|p| p.name()).collect();
+        CliError::Usage(format!(
+            "--property {name}: unknown; use one of {}",
+            names.join(", ")
+        ))
+    })
+}
+
+fn cannot_write(path: &Path, e: &std::io::Error) -> CliError {
+    CliError::Internal(format!("cannot write {}: {e}", path.display()))
 }
 
 /// `I/N` with `I < N`, `N ≥ 1`.

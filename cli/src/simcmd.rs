@@ -16,7 +16,7 @@ use bmc_sim::SimBmc;
 use std::io::IsTerminal;
 
 use bmc_sim::explore::{
-    search_with_progress, search_with_state_machine, ExploreConfig, Progress, Property, Space,
+    search_with_progress, search_with_state_machine, ExploreConfig, Progress, Space,
 };
 use bmc_sim::scenario::{EventKind, Trace};
 use bmc_sim::scenario::{KernelPreset, Scenario};
@@ -484,17 +484,6 @@ pub fn space_by_name(name: &str) -> Result<Space, CliError> {
     })
 }
 
-/// A property by name (`all`, `liveness`, …).
-pub fn property_by_name(name: &str) -> Result<Property, CliError> {
-    Property::from_name(name).ok_or_else(|| {
-        let names: Vec<&str> = Property::ALL.iter().map(|p| p.name()).collect();
-        CliError::Usage(format!(
-            "--property {name}: unknown; use one of {}",
-            names.join(", ")
-        ))
-    })
-}
-
 /// Kernel preset by its scenario-file name (`v3.13`, `mainline`, …).
 pub fn preset(name: &str) -> Result<KernelPreset, CliError> {
     KernelPreset::from_name(name).ok_or_else(|| {
@@ -559,7 +548,7 @@ fn scenario_explore(
     bt_source: Option<&Path>,
 ) -> Result<Outcome, CliError> {
     let kernel = preset(profile)?;
-    let property = property_by_name(property)?;
+    let property = crate::searchcmd::property_by_name(property)?;
     if cases == 0 {
         return Err(CliError::Usage("--cases must be at least 1".into()));
     }

@@ -136,6 +136,13 @@ fn found_scenarios_show_their_violation() {
         let t = run_guarded(&sc, None);
         let v = check(Property::All, &sc, &t).expect_err(&format!("{}: no violation", p.display()));
         assert_eq!(classify(&v, &sc, &t), expect, "{}: {v}", p.display());
+        if v.property == Property::NoLivelock {
+            // A plain run (no search guard) stops on the SI model's own
+            // livelock limit and shows the same violation.
+            let t = bmc_sim::scenario::run(&sc);
+            let w = check(Property::NoLivelock, &sc, &t).unwrap_err();
+            assert_eq!(classify(&w, &sc, &t), expect, "{}: {w}", p.display());
+        }
         for fixed in text
             .lines()
             .filter_map(|l| l.strip_prefix("# fixed-by: "))

@@ -109,6 +109,8 @@ pub fn limits_for(sc: &Scenario) -> RunLimits {
         max_sm_events: 200_000 + secs * hz * 8 + msgs * 256 + LIVELOCK_EVENTS * 8,
         max_records: 300_000,
         max_register_records: 1_000_000,
+        // The SI model's own livelock stop; the guard fires first.
+        max_spin_events: LIVELOCK_EVENTS * 5,
     }
 }
 
@@ -214,6 +216,22 @@ pub(super) fn check_more(
                     Some((e.t, p.clone()))
                 }
                 _ => None,
+            });
+            // The SI model's own stop (`RunLimits::max_spin_events`), for
+            // runs without the guard.
+            let hit = hit.or_else(|| {
+                trace
+                    .truncated
+                    .as_ref()
+                    .filter(|t| t.contains("zero-time livelock"))
+                    .map(|t| {
+                        let probe = if trace.registered || !sc.driver.probe {
+                            ""
+                        } else {
+                            " during the probe"
+                        };
+                        (trace.end, format!("{LIVELOCK_PHASE}{probe}: {t}"))
+                    })
             });
             if let Some((t, p)) = hit {
                 return Err(blank(property, 0, t.since_start(), p));

@@ -24,7 +24,7 @@ fn quick(kernel: KernelPreset, seed: u64, cases: u64, want: &'static str) -> Cam
 /// labelled as such (bounded version of issue #11 item 4; the benchmark
 /// `general_search` measures all five bugs over ten seeds).
 #[test]
-fn finds_b6_b4_and_b8_with_no_hint() {
+fn finds_known_bugs_with_no_hint() {
     for (kernel, seed, want) in [
         (KernelPreset::V3_13, 1, "B-6"),
         (KernelPreset::MAINLINE, 2, "B-4"),

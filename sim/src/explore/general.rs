@@ -342,7 +342,7 @@ mod tests {
         let mut runner = TestRunner::deterministic();
         let strat = strategy(KernelPreset::MAINLINE);
         let mut seen = std::collections::BTreeSet::new();
-        for _ in 0..2_000 {
+        for _ in 0..400 {
             let sc = strat.new_tree(&mut runner).unwrap().current();
             for f in &sc.faults {
                 seen.insert(f.kind);
@@ -363,7 +363,7 @@ mod tests {
         let a = strat.new_tree(&mut runner).unwrap().current();
         let b = strat.new_tree(&mut runner).unwrap().current();
         let mut m = a.clone();
-        for _ in 0..500 {
+        for _ in 0..200 {
             m = mutate(&m, &b, &mut rng);
             assert!(m.faults.iter().all(|f| f.entry().is_ok()));
             assert!(!m.requests.is_empty());

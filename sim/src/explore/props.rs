@@ -340,7 +340,13 @@ pub(super) fn check_more(
             }
         }
         Property::MatchingResponse => {
-            for c in &trace.completions {
+            // The probe's Get Device ID checks its answer itself
+            // (`ipmi_demangle_device_id` refuses another NetFn/cmd).
+            for c in trace
+                .completions
+                .iter()
+                .filter(|c| !matches!(c.origin, Origin::Probe { .. }))
+            {
                 let (Some(&rn), Some(&rc)) = (c.response.first(), c.response.get(1)) else {
                     continue;
                 };

@@ -427,7 +427,9 @@ pub enum ScenarioCommand {
         bt_source: Option<PathBuf>,
     },
     /// Search random fault schedules for a property violation and print the
-    /// shrunk counterexample as a scenario file.
+    /// shrunk counterexample as a scenario file. The default space,
+    /// `general`, is shaped after no known bug and runs on every core with
+    /// coverage guidance; `--shard I/N` runs one share of it.
     Explore {
         /// Kernel preset to test (a `[driver] kernel` name of scenario files).
         #[arg(
@@ -437,18 +439,25 @@ pub enum ScenarioCommand {
             value_parser = KernelPresetName
         )]
         profile: String,
-        /// Fault space shaped after a historical bug: b3 (dead BMC at probe),
-        /// b4 (silence at a command), b6 (request during the capabilities
-        /// fetch), b8 (stuck B2H_ATN); default: all of them mixed.
+        /// Search space: general (every fault kind, any trigger and workload;
+        /// the default), or one shaped after a historical bug:
+        /// silence-at-command, caps-window, dead-at-probe, stuck-b2h, mixed.
+        #[arg(long, value_name = "SPACE", default_value = "general")]
+        space: String,
+        /// A space shaped after a historical bug (overrides --space): b3
+        /// (dead BMC at probe), b4 (silence at a command), b6 (request during
+        /// the capabilities fetch), b8 (stuck B2H_ATN).
         #[arg(long, value_name = "BUG")]
         bug: Option<String>,
-        /// Property to check: liveness (all of the following),
-        /// bounded-completion, recovers-when-healthy, no-reset-loop.
-        #[arg(long, value_name = "PROPERTY", default_value = "liveness")]
-        property: String,
-        /// Number of random cases.
+        /// Property to check: all (general default), liveness (the bug
+        /// spaces' default: the next three), bounded-completion,
+        /// recovers-when-healthy, no-reset-loop, probe-finishes,
+        /// unload-finishes, exactly-once, matching-response, no-livelock.
+        #[arg(long, value_name = "PROPERTY")]
+        property: Option<String>,
+        /// Number of random cases (of the whole search, all shards together).
         #[arg(long, value_name = "N", default_value_t = 64)]
-        cases: u32,
+        cases: u64,
         /// Seed (the same seed reproduces the same search).
         #[arg(long, value_name = "SEED", default_value_t = 1)]
         seed: u64,
@@ -459,6 +468,31 @@ pub enum ScenarioCommand {
         /// (the preset still gives the SI layer, HZ and the printk era).
         #[arg(long, value_name = "PATH")]
         bt_source: Option<PathBuf>,
+        /// Run shard I of N (0-based): the cases whose index is I modulo N
+        /// (general space; for a Kubernetes Indexed Job or a Slurm array).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Worker threads (general space; default: one per core).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
+        /// Write this shard's result (corpus, coverage, counterexamples) as
+        /// JSON here, for `bmcwd scenario merge` (general space).
+        #[arg(long, value_name = "FILE")]
+        results: Option<PathBuf>,
+        /// Go on after the first counterexample and keep one per known bug
+        /// it looks like (general space).
+        #[arg(long)]
+        keep_going: bool,
+    },
+    /// Combine the `--results` files of the shards of one general search
+    /// into one result (coverage, corpus, counterexamples), printed as JSON.
+    Merge {
+        /// Shard result files (JSON).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the merged result here instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 

@@ -11,6 +11,7 @@ mod app;
 mod args;
 mod console;
 mod exit;
+mod searchcmd;
 mod simcmd;
 
 use std::process::ExitCode;

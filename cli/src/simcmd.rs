@@ -16,7 +16,7 @@ use bmc_sim::SimBmc;
 use std::io::IsTerminal;
 
 use bmc_sim::explore::{
-    search_with_progress, search_with_state_machine, ExploreConfig, Progress, Property, Space,
+    search_with_progress, search_with_state_machine, ExploreConfig, Progress, Space,
 };
 use bmc_sim::scenario::{EventKind, Trace};
 use bmc_sim::scenario::{KernelPreset, Scenario};
@@ -61,29 +61,88 @@ pub fn scenario(cli: &Cli, s: &ScenarioCommand) -> Result<Outcome, CliError> {
         }
         ScenarioCommand::Explore {
             profile,
+            space,
             bug,
             property,
             cases,
             seed,
             out,
             bt_source,
-        } => scenario_explore(
-            cli,
-            profile,
-            bug.as_deref(),
-            property,
-            *cases,
-            *seed,
-            out.as_deref(),
-            bt_source.as_deref(),
-        ),
+            shard,
+            threads,
+            results,
+            keep_going,
+        } => {
+            let sp = match bug {
+                Some(b) => space_for_bug(Some(b))?,
+                None => space_by_name(space)?,
+            };
+            if sp == Space::General {
+                let kernel = preset(profile)?;
+                let lib = bt_source.as_deref().map(load_c).transpose()?;
+                let make = |sc: &Scenario| -> Box<dyn HostStateMachine> {
+                    let Some(lib) = &lib else {
+                        return Box::new(ipmi_bt_sm::BtSm::with_behaviour(
+                            sc.driver_choice().behaviour,
+                        ));
+                    };
+                    match c_machine(lib, sc) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            crate::console::err_raw(&format!("bmcwd: {e}\n"));
+                            std::process::exit(i32::from(crate::exit::INTERNAL));
+                        }
+                    }
+                };
+                let opts = crate::searchcmd::GeneralOpts {
+                    kernel,
+                    property: property.as_deref().unwrap_or("all"),
+                    cases: *cases,
+                    seed: *seed,
+                    shard: shard.as_deref(),
+                    threads: *threads,
+                    results: results.as_deref(),
+                    keep_going: *keep_going,
+                    out: out.as_deref(),
+                    bt_source: bt_source.as_deref(),
+                };
+                let make: Option<bmc_sim::explore::MakeStateMachine<'_>> =
+                    bt_source.as_ref().map(|_| &make as _);
+                return crate::searchcmd::explore_general(cli, &opts, make);
+            }
+            if shard.is_some() || results.is_some() || *keep_going {
+                return Err(CliError::Usage(format!(
+                    "--shard, --results and --keep-going apply to the general space, not to {}",
+                    sp.name()
+                )));
+            }
+            let cases = u32::try_from(*cases).map_err(|_| {
+                CliError::Usage(format!(
+                    "--cases {cases}: at most {} for this space",
+                    u32::MAX
+                ))
+            })?;
+            scenario_explore(
+                cli,
+                profile,
+                sp,
+                property.as_deref().unwrap_or("liveness"),
+                cases,
+                *seed,
+                out.as_deref(),
+                bt_source.as_deref(),
+            )
+        }
+        ScenarioCommand::Merge { files, out } => {
+            crate::searchcmd::merge(cli, files, out.as_deref())
+        }
     }
 }
 
 /// Builds (or takes from the cache) and loads a `--bt-source` file; any
 /// failure — unreadable, does not compile, lacks `bt_smi_handlers` or one of
 /// its functions — is exit 1 with the reason.
-fn load_c(path: &Path) -> Result<Arc<CLibrary>, CliError> {
+pub(crate) fn load_c(path: &Path) -> Result<Arc<CLibrary>, CliError> {
     let lib = CLibrary::open(path, &BuildOptions::default())
         .map_err(|e| CliError::Internal(format!("--bt-source {}: {e}", path.display())))?;
     let b = lib.built();
@@ -106,7 +165,10 @@ fn load_c(path: &Path) -> Result<Arc<CLibrary>, CliError> {
 }
 
 /// A fresh C machine for a scenario (its kernel gives the printk era).
-fn c_machine(lib: &Arc<CLibrary>, sc: &Scenario) -> Result<Box<dyn HostStateMachine>, CliError> {
+pub(crate) fn c_machine(
+    lib: &Arc<CLibrary>,
+    sc: &Scenario,
+) -> Result<Box<dyn HostStateMachine>, CliError> {
     lib.machine(sc.driver_choice().behaviour)
         .map(|m| Box::new(m) as Box<dyn HostStateMachine>)
         .map_err(|e| CliError::Internal(e.to_string()))
@@ -212,7 +274,7 @@ pub fn load_scenario(file: &Path) -> Result<Scenario, CliError> {
 
 /// A result file (`--svg`, `--out`) could not be written: exit code 1
 /// ("output/file I/O failed"), not 2 — the input was fine.
-fn cannot_write(path: &Path, e: &std::io::Error) -> CliError {
+pub(crate) fn cannot_write(path: &Path, e: &std::io::Error) -> CliError {
     CliError::Internal(format!("cannot write {}: {e}", path.display()))
 }
 
@@ -419,6 +481,17 @@ pub fn space_for_bug(bug: Option<&str>) -> Result<Space, CliError> {
     })
 }
 
+/// A search space by name (`general`, `silence-at-command`, …).
+pub fn space_by_name(name: &str) -> Result<Space, CliError> {
+    Space::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Space::ALL.iter().map(|s| s.name()).collect();
+        CliError::Usage(format!(
+            "--space {name}: unknown; use one of {}",
+            names.join(", ")
+        ))
+    })
+}
+
 /// Kernel preset by its scenario-file name (`v3.13`, `mainline`, …).
 pub fn preset(name: &str) -> Result<KernelPreset, CliError> {
     KernelPreset::from_name(name).ok_or_else(|| {
@@ -475,7 +548,7 @@ impl ProgressBar {
 fn scenario_explore(
     cli: &Cli,
     profile: &str,
-    bug: Option<&str>,
+    space: Space,
     property: &str,
     cases: u32,
     seed: u64,
@@ -483,13 +556,7 @@ fn scenario_explore(
     bt_source: Option<&Path>,
 ) -> Result<Outcome, CliError> {
     let kernel = preset(profile)?;
-    let space = space_for_bug(bug)?;
-    let property = Property::from_name(property).ok_or_else(|| {
-        CliError::Usage(format!(
-            "--property {property}: unknown; use liveness, bounded-completion, \
-             recovers-when-healthy or no-reset-loop"
-        ))
-    })?;
+    let property = crate::searchcmd::property_by_name(property)?;
     if cases == 0 {
         return Err(CliError::Usage("--cases must be at least 1".into()));
     }

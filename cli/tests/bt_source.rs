@@ -114,3 +114,31 @@ fn scenario_run_prints_the_c_files_log() {
         .stdout(contains("BT state machine: C"))
         .stdout(contains("waited"));
 }
+
+/// The general search runs on a C file too (one thread: the C machine is
+/// built per scenario on the calling thread).
+#[test]
+fn explore_general_runs_on_the_c_file() {
+    let out = bmcwd()
+        .args([
+            "scenario",
+            "explore",
+            "--space",
+            "general",
+            "--kernel",
+            "mainline",
+            "--cases",
+            "3",
+            "--seed",
+            "1",
+            "--bt-source",
+        ])
+        .arg(c_file("tiny_sm.c"))
+        .output()
+        .expect("run");
+    let code = out.status.code();
+    assert!(code == Some(0) || code == Some(6), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("BT state machine: C"), "{stdout}");
+    assert!(stdout.contains("space general"), "{stdout}");
+}

@@ -412,3 +412,96 @@ fn bad_tcp_addresses_are_usage_errors() {
             );
     }
 }
+
+/// The general space is the default: it finds B-6 on v3.13 with no hint
+/// and prints a replayable counterexample labelled with the bug it looks like.
+#[test]
+fn explore_general_finds_b6_on_v3_13() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::bmcwd(
+        dir.path(),
+        &[
+            "scenario",
+            "explore",
+            "--kernel",
+            "v3.13",
+            "--cases",
+            "8",
+            "--seed",
+            "1",
+            "--threads",
+            "2",
+        ],
+    )
+    .assert()
+    .code(6)
+    .stdout(contains("space general, property all").and(contains("# looks like: B-6")))
+    .stderr(contains("coverage"))
+    .get_output()
+    .stdout
+    .clone();
+    let file = dir.path().join("cx.toml");
+    std::fs::write(&file, &out).unwrap();
+    common::bmcwd(dir.path(), &["scenario", "run"])
+        .arg(&file)
+        .assert()
+        .success();
+}
+
+/// `--shard I/N` runs a share; `merge` combines the shard results into the
+/// result of the whole search.
+#[test]
+fn explore_shards_merge_into_one_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for i in 0..2 {
+        let f = dir.path().join(format!("shard{i}.json"));
+        common::bmcwd(
+            dir.path(),
+            &[
+                "scenario", "explore", "--kernel", "fixed-b8", "--cases", "6", "--seed", "3",
+                "--shard",
+            ],
+        )
+        .arg(format!("{i}/2"))
+        .arg("--results")
+        .arg(&f)
+        .assert()
+        .code(predicates::ord::eq(0).or(predicates::ord::eq(6)))
+        .stderr(contains("shard result written to"));
+        files.push(f);
+    }
+    let merged = common::bmcwd(dir.path(), &["scenario", "merge"])
+        .args(&files)
+        .assert()
+        .code(predicates::ord::eq(0).or(predicates::ord::eq(6)))
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&merged).unwrap();
+    assert_eq!(v["shards"], serde_json::json!([0, 1]));
+    assert_eq!(v["fresh"], 6);
+    // A shard given twice, a bad --shard and a non-result file are refused.
+    common::bmcwd(dir.path(), &["scenario", "merge"])
+        .arg(&files[0])
+        .arg(&files[0])
+        .assert()
+        .code(2)
+        .stderr(contains("given twice"));
+    common::bmcwd(
+        dir.path(),
+        &[
+            "scenario", "explore", "--kernel", "fixed-b8", "--shard", "2/2",
+        ],
+    )
+    .assert()
+    .code(2)
+    .stderr(contains("--shard 2/2"));
+    let junk = dir.path().join("junk.json");
+    std::fs::write(&junk, "{}").unwrap();
+    common::bmcwd(dir.path(), &["scenario", "merge"])
+        .arg(&junk)
+        .assert()
+        .code(2)
+        .stderr(contains("not a shard result"));
+}

@@ -13,10 +13,26 @@
 //!   been healthy for `bound` and stays healthy for `bound` completes with a
 //!   response read from the BMC (not made up by the host, e.g. 0xD5 or 0xC0).
 //! * [`Property::NoResetLoop`]: at most one BT reset per message.
+//! * [`Property::ProbeFinishes`], [`Property::UnloadFinishes`],
+//!   [`Property::ExactlyOnce`], [`Property::MatchingResponse`],
+//!   [`Property::NoLivelock`]: see each variant for the kernel function it
+//!   protects; [`Property::All`] checks every property.
 //!
 //! The fault spaces ([`Space`]) are shaped after the historical bugs
 //! (kernel-bt.md §12): B-4 silence at a command, B-6 a request during the caps
-//! fetch, B-3 a dead BMC at probe, B-8 a stuck B2H_ATN.
+//! fetch, B-3 a dead BMC at probe, B-8 a stuck B2H_ATN; [`Space::General`]
+//! ([`general`]) after none. [`campaign`] runs the general search on every
+//! core with coverage guidance and sharding; [`results`] are its
+//! serialisable shard results; [`coverage`] the per-run coverage map.
+//! Findings: `spec-notes/general-search-findings.md`.
+
+pub mod campaign;
+pub mod coverage;
+pub mod general;
+mod props;
+pub mod results;
+
+pub use props::{classify, limits_for, run_guarded, LIVELOCK_EVENTS, LIVELOCK_PHASE};
 
 use core::fmt;
 use std::cell::{Cell, RefCell};
@@ -47,17 +63,46 @@ pub enum Property {
     RecoversWhenHealthy,
     /// At most one BT reset per message.
     NoResetLoop,
-    /// All three.
+    /// The three above.
     Liveness,
+    /// With `probe = true`, the probe (detect, Get Device ID) ends within
+    /// twice the per-message bound: `try_smi_init` → `try_get_dev_id` →
+    /// `wait_for_msg_done` (ipmi_si_intf.c) must not wait without end.
+    ProbeFinishes,
+    /// With `unload_at`, the unload ends within the per-message bound:
+    /// `shutdown_smi` → `wait_msg_processed` (ipmi_si_intf.c).
+    UnloadFinishes,
+    /// Every submitted message completes exactly once: the SI layer never
+    /// drops a message it took (`smi_event_handler` / `start_next_msg` /
+    /// `handle_transaction_done` in ipmi_si_intf.c hand every message back
+    /// through `deliver_recv_msg`), and never answers one twice.
+    ExactlyOnce,
+    /// No message completes with another message's response: the NetFn and
+    /// command of every delivered answer are its request's
+    /// (`handle_one_recv_msg` in ipmi_msghandler.c turns a mismatch into
+    /// 0xFF; `read_all_bytes` in ipmi_bt_sm.c checks seq, NetFn and cmd).
+    MatchingResponse,
+    /// The CPU leaves the BT loop: `smi_event_handler`'s and
+    /// `wait_for_msg_done`'s `while (result == SI_SM_CALL_WITHOUT_DELAY)`
+    /// loops (ipmi_si_intf.c) end, i.e. virtual time keeps moving.
+    NoLivelock,
+    /// Every property.
+    All,
 }
 
 impl Property {
     /// Every property.
-    pub const ALL: [Property; 4] = [
+    pub const ALL: [Property; 10] = [
         Property::BoundedCompletion,
         Property::RecoversWhenHealthy,
         Property::NoResetLoop,
         Property::Liveness,
+        Property::ProbeFinishes,
+        Property::UnloadFinishes,
+        Property::ExactlyOnce,
+        Property::MatchingResponse,
+        Property::NoLivelock,
+        Property::All,
     ];
 
     /// Kebab-case name (CLI).
@@ -67,6 +112,12 @@ impl Property {
             Property::RecoversWhenHealthy => "recovers-when-healthy",
             Property::NoResetLoop => "no-reset-loop",
             Property::Liveness => "liveness",
+            Property::ProbeFinishes => "probe-finishes",
+            Property::UnloadFinishes => "unload-finishes",
+            Property::ExactlyOnce => "exactly-once",
+            Property::MatchingResponse => "matching-response",
+            Property::NoLivelock => "no-livelock",
+            Property::All => "all",
         }
     }
     /// Parse a [`name`](Self::name).
@@ -153,10 +204,33 @@ fn fault_windows(trace: &Trace) -> Vec<(Duration, Duration)> {
 
 /// Check `property` on a run of `sc`.
 pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Violation> {
-    if property == Property::Liveness {
-        check(Property::NoResetLoop, sc, trace)?;
-        check(Property::BoundedCompletion, sc, trace)?;
-        return check(Property::RecoversWhenHealthy, sc, trace);
+    match property {
+        Property::Liveness => {
+            check(Property::NoResetLoop, sc, trace)?;
+            check(Property::BoundedCompletion, sc, trace)?;
+            return check(Property::RecoversWhenHealthy, sc, trace);
+        }
+        Property::All => {
+            for p in [
+                Property::NoLivelock,
+                Property::ProbeFinishes,
+                Property::UnloadFinishes,
+                Property::NoResetLoop,
+                Property::ExactlyOnce,
+                Property::MatchingResponse,
+                Property::BoundedCompletion,
+                Property::RecoversWhenHealthy,
+            ] {
+                check(p, sc, trace)?;
+            }
+            return Ok(());
+        }
+        Property::ProbeFinishes
+        | Property::UnloadFinishes
+        | Property::ExactlyOnce
+        | Property::MatchingResponse
+        | Property::NoLivelock => return props::check_more(property, sc, trace),
+        _ => {}
     }
     let b = bound(sc);
     let end = trace.end.since_start();
@@ -166,9 +240,16 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
         let hi = s.saturating_add(b);
         windows.iter().all(|&(on, off)| off < lo || on > hi)
     };
+    // Messages still outstanding within a bound of the unload may be cut
+    // short by it (`shutdown_smi` stops the interface); they prove nothing
+    // here ([`Property::UnloadFinishes`] covers the unload itself).
+    let unloading = sc
+        .driver
+        .unload_at
+        .map_or(Duration::MAX, |u| u.saturating_sub(b));
     // Completed messages.
     for c in &trace.completions {
-        if c.origin == Origin::Internal {
+        if c.origin == Origin::Internal || c.completed.since_start() >= unloading {
             continue;
         }
         let started = c.started.since_start();
@@ -212,7 +293,7 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
     }
     // Messages that never completed.
     for p in &trace.pending {
-        if p.origin == Origin::Internal {
+        if p.origin == Origin::Internal || sc.driver.unload_at.is_some() {
             continue;
         }
         let Some(st) = p.started else { continue };
@@ -280,16 +361,20 @@ pub enum Space {
     StuckB2h,
     /// Any of the above.
     Mixed,
+    /// Shaped after no bug: every fault kind, any trigger, any workload
+    /// ([`general`]).
+    General,
 }
 
 impl Space {
     /// Every space.
-    pub const ALL: [Space; 5] = [
+    pub const ALL: [Space; 6] = [
         Space::SilenceAtCommand,
         Space::CapsWindow,
         Space::DeadAtProbe,
         Space::StuckB2h,
         Space::Mixed,
+        Space::General,
     ];
 
     /// Kebab-case name (CLI).
@@ -300,6 +385,7 @@ impl Space {
             Space::DeadAtProbe => "dead-at-probe",
             Space::StuckB2h => "stuck-b2h",
             Space::Mixed => "mixed",
+            Space::General => "general",
         }
     }
     /// Parse a [`name`](Self::name).
@@ -432,6 +518,7 @@ pub fn strategy(space: Space, kernel: KernelPreset) -> BoxedStrategy<Scenario> {
             strategy(Space::StuckB2h, kernel),
         ]
         .boxed(),
+        Space::General => general::strategy(kernel),
     }
 }
 
@@ -525,9 +612,10 @@ fn search_inner(
     make: Option<MakeStateMachine<'_>>,
     progress: &mut dyn FnMut(&Progress),
 ) -> ExploreOutcome {
-    let run = |sc: &Scenario| match make {
-        Some(m) => run_with_state_machine(sc, m(sc)),
-        None => run(sc),
+    let run = |sc: &Scenario| match (cfg.space, make) {
+        (Space::General, make) => run_guarded(sc, make),
+        (_, Some(m)) => run_with_state_machine(sc, m(sc)),
+        (_, None) => run(sc),
     };
     let start = Instant::now();
     let runs = Cell::new(0u64);

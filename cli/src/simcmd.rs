@@ -671,8 +671,10 @@ pub fn serve<B: BmcPort + 'static>(
                 loop {
                     let (stream, _) = listener.accept().await?;
                     let srv = srv.clone();
+                    // bmcwd clients, not QEMU (which uses --vm-listen /
+                    // --vm-connect): no control gap.
                     tokio::task::spawn_local(async move {
-                        let _ = srv.serve_stream(stream).await;
+                        let _ = srv.serve_client_stream(stream).await;
                     });
                 }
             });

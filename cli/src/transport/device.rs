@@ -43,7 +43,7 @@ pub struct DeviceTransport<C = ipmi_rs::File> {
 
 impl DeviceTransport<ipmi_rs::File> {
     /// Opens the device, mapping the common failures to actionable errors.
-    /// The path is checked with stat(2) first ([`check_node`]): only a
+    /// The path is checked with stat(2) first (`check_node`): only a
     /// character device of the IPMI driver is ever opened, so a FIFO or a
     /// terminal given by mistake cannot block the open (ipmi-rs opens with
     /// plain `O_RDONLY`, no `O_NONBLOCK`, and `--cmd-timeout` only starts

@@ -131,7 +131,7 @@ impl<B: BmcPort> VmServer<B> {
     }
 
     /// Serves one connection to a peer whose parser takes every unit of a
-    /// read (`bmcwd --socket`, [`client`](super::client)), not QEMU: without
+    /// read (`bmcwd --socket`, the VM-side clients of this module), not QEMU: without
     /// the control gap, which exists only for QEMU's parser
     /// (bmc-watchdog.md §4.4) and would otherwise delay the first answer of
     /// every connection by the gap after the opening `VERSION`.

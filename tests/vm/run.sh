@@ -165,8 +165,9 @@ build_rust() {
     # with VM_PROFILE=release.
     local profile=${VM_PROFILE:-dev} dir
     # `parity` compares bmcwd with the tools operators use: it runs the
-    # build operators install (release), unless VM_PROFILE says otherwise.
-    case " ${selected[*]} " in *" parity "*) profile=${VM_PROFILE:-release} ;; esac
+    # size-optimised build for installing (profile `dist` in Cargo.toml),
+    # unless VM_PROFILE says otherwise.
+    case " ${selected[*]} " in *" parity "*) profile=${VM_PROFILE:-dist} ;; esac
     [ "$profile" = dev ] && dir=debug || dir=$profile
     log "building static bmcwd (profile $profile, $TRIPLE, +crt-static)"
     BMCWD=$TARGET_DIR/$TRIPLE/$dir/bmcwd

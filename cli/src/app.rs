@@ -18,7 +18,9 @@ use bmcwd::DeviceTransport;
 use bmcwd::VmSocketTransport;
 use bmcwd::{stop_request, Client};
 
-use crate::args::{Cli, Command, DaemonArgs, LogTarget, SetArgs, StartArgs};
+use crate::args::{
+    Cli, Command, DaemonArgs, LogTarget, ResetArgs, SetArgs, StartArgs, StartCommandArgs,
+};
 use crate::console::{note, out, out_json};
 use crate::exit::{CliError, Outcome};
 
@@ -28,9 +30,10 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
     let done = match &cli.command {
         Command::Get => cmd_get(&cli),
         Command::Set(a) => cmd_set(&cli, a),
-        Command::Reset => cmd_reset(&cli),
+        Command::Reset(a) => cmd_reset(&cli, *a),
         Command::Start(a) => cmd_start(&cli, a),
         Command::Stop => cmd_stop(&cli),
+        Command::Clear => cmd_clear(&cli),
         Command::Daemon(a) => cmd_daemon(&cli, a),
         // The only subcommand whose success can carry a finding.
         Command::Scenario(s) => return crate::simcmd::scenario(&cli, s),
@@ -195,6 +198,23 @@ pub fn check_pretimeout(set: &SetWatchdog) -> Result<(), CliError> {
     Ok(())
 }
 
+/// A pre-timeout interrupt needs a pre-timeout interval: with 0 the BMC
+/// raises it at the expiry instant, together with the action (IPMI v2.0
+/// §27.6 byte 3; spec-notes/watchdog.md "Pre-timeout"), so the OS gets no
+/// warning before the reset; Linux's ipmi_watchdog sends no interrupt then
+/// either (`__ipmi_set_timeout`; watchdog.md).
+pub fn check_pretimeout_irq(set: &SetWatchdog) -> Result<(), CliError> {
+    if set.pretimeout_secs == 0 && set.pretimeout_irq != PreTimeoutInterrupt::None {
+        return Err(CliError::Usage(format!(
+            "--pretimeout-irq {} with a pre-timeout interval of 0 s would raise the interrupt \
+             at the expiry itself, together with the action, with no warning before it: give \
+             --pretimeout (e.g. 10s, shorter than the timeout), or --pretimeout-irq none",
+            set.pretimeout_irq.cli_name()
+        )));
+    }
+    Ok(())
+}
+
 /// Builds (and validates) the Set for `start` and `daemon`.
 pub fn start_request(a: &StartArgs) -> Result<SetWatchdog, CliError> {
     let countdown = countdown("--timeout", a.timeout)?;
@@ -220,6 +240,7 @@ pub fn start_request(a: &StartArgs) -> Result<SetWatchdog, CliError> {
     if let Some(l) = &a.clear_flags {
         set.clear_flags = clear_flags(l)?;
     }
+    check_pretimeout_irq(&set)?;
     check_pretimeout(&set)?;
     Ok(set)
 }
@@ -244,6 +265,16 @@ fn set_fields(a: &SetArgs) -> Result<SetFields, CliError> {
         let mut probe = SetWatchdog::new(TimerUse::SmsOs, TimerAction::None, c);
         probe.pretimeout_secs = p;
         check_pretimeout(&probe)?;
+    }
+    if let (Some(p), Some(irq)) = (f.pretimeout, a.pretimeout_irq) {
+        let mut probe = SetWatchdog::new(
+            TimerUse::SmsOs,
+            TimerAction::None,
+            Countdown::from_ticks(u16::MAX),
+        );
+        probe.pretimeout_secs = p;
+        probe.pretimeout_irq = irq.into();
+        check_pretimeout_irq(&probe)?;
     }
     Ok(f)
 }
@@ -395,6 +426,16 @@ fn cmd_set(cli: &Cli, a: &SetArgs) -> Result<(), CliError> {
                 .into(),
         ));
     }
+    // Only when asked for: a BMC already configured that way by someone
+    // else is kept as it is.
+    if a.pretimeout.is_some() || a.pretimeout_irq.is_some() {
+        check_pretimeout_irq(&set).map_err(|e| match (a.pretimeout, a.pretimeout_irq) {
+            (None, _) | (_, None) => CliError::Usage(format!(
+                "{e} (the missing value was taken from the BMC's current configuration)"
+            )),
+            _ => e,
+        })?;
+    }
     check_pretimeout(&set).map_err(|e| match (a.timeout, a.pretimeout) {
         (None, _) | (_, None) => CliError::Usage(format!(
             "{e} (the missing value was taken from the BMC's current configuration)"
@@ -424,8 +465,28 @@ fn cmd_set(cli: &Cli, a: &SetArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn cmd_reset(cli: &Cli) -> Result<(), CliError> {
+fn cmd_reset(cli: &Cli, a: ResetArgs) -> Result<(), CliError> {
     let t = target(cli);
+    if a.if_stopped || a.if_running {
+        // bmc-watchdog `_start_cmd` (--start) and `_set_cmd` with
+        // --start-if-stopped / --reset-if-running: Get, then Reset or nothing.
+        let running = client(cli, &t)?.get()?.running();
+        if running != a.if_running {
+            let (flag, state) = if a.if_stopped {
+                ("--if-stopped", "running")
+            } else {
+                ("--if-running", "stopped")
+            };
+            if cli.json {
+                out_json(&json!({"command": "reset", "sent": false, "running": running}));
+            } else {
+                out(&format!(
+                    "Watchdog Timer is {state}: left alone, no Reset sent ({flag})\n"
+                ));
+            }
+            return Ok(());
+        }
+    }
     let path = state_path(cli, &t);
     let last = match path.as_deref().map(statefile::load) {
         Some(Ok(s)) => Some(s),
@@ -477,10 +538,18 @@ fn cmd_reset(cli: &Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-fn cmd_start(cli: &Cli, a: &StartArgs) -> Result<(), CliError> {
-    let set = start_request(a)?;
+fn cmd_start(cli: &Cli, a: &StartCommandArgs) -> Result<(), CliError> {
+    let set = start_request(&a.start)?;
     let t = target(cli);
     let mut c = client(cli, &t)?;
+    if a.if_stopped && c.get()?.running() {
+        if cli.json {
+            out_json(&json!({"command": "start", "sent": false, "running": true}));
+        } else {
+            out("Watchdog Timer is running: left alone, nothing set (--if-stopped)\n");
+        }
+        return Ok(());
+    }
     c.set(&set)?;
     save_state(state_path(cli, &t).as_deref(), &set);
     c.pet(Some(&set))?;
@@ -509,6 +578,40 @@ fn cmd_stop(cli: &Cli) -> Result<(), CliError> {
         );
     } else {
         out("Watchdog Timer Shutoff successful -- timer stopped\n");
+    }
+    Ok(())
+}
+
+/// The Set of `bmcwd clear`, after freeipmi's `bmc-watchdog --clear`
+/// (`_clear_cmd`): the timer use kept (SMS/OS when the BMC reports a
+/// reserved one), stop, SEL logging off, no action, no pre-timeout, no
+/// flags cleared, countdown 0.
+pub fn clear_request(timer_use: TimerUse) -> SetWatchdog {
+    let mut set = SetWatchdog::new(timer_use, TimerAction::None, Countdown::ZERO);
+    set.dont_log = true;
+    set
+}
+
+fn cmd_clear(cli: &Cli) -> Result<(), CliError> {
+    let t = target(cli);
+    let mut c = client(cli, &t)?;
+    let cur = c.get()?;
+    let timer_use = cur.timer_use().unwrap_or_else(|| {
+        note(&format!(
+            "the BMC reports no valid timer use (0x{:02x}): clearing with sms-os",
+            cur.use_byte & 0x07
+        ));
+        TimerUse::SmsOs
+    });
+    let set = clear_request(timer_use);
+    c.set(&set)?;
+    save_state(state_path(cli, &t).as_deref(), &set);
+    if cli.json {
+        out_json(
+            &json!({"command": "clear", "set": output::set_json(&set), "was_running": cur.running()}),
+        );
+    } else {
+        out("Watchdog Timer cleared -- timer stopped, no action, countdown 0\n");
     }
     Ok(())
 }

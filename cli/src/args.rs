@@ -88,13 +88,17 @@ pub enum Command {
     /// configuration) re-send the last Set from the state file and retry, as
     /// Linux's ipmi_watchdog does.
     #[command(visible_alias = "pet")]
-    Reset,
+    Reset(ResetArgs),
     /// Configure and start the timer: Set, then Reset.
-    Start(StartArgs),
+    Start(StartCommandArgs),
     /// Stop the timer: Set with the current timer use and countdown, no action,
     /// no pre-timeout, without don't-stop.
     #[command(visible_alias = "off")]
     Stop,
+    /// Clear the watchdog configuration, as `bmc-watchdog --clear` does: one
+    /// Set that keeps the timer use and stops the timer, with no action, no
+    /// pre-timeout, SEL logging off, no flags cleared and a countdown of 0.
+    Clear,
     /// Start the timer and pet it at an interval until SIGTERM/SIGINT.
     Daemon(DaemonArgs),
     /// Run or search simulation scenarios.
@@ -237,6 +241,18 @@ pub struct SetArgs {
     pub clear_flags: Option<String>,
 }
 
+/// Options of `reset`: conditions read with a Get first (bmc-watchdog's
+/// `--start`, and `--set` with `--start-if-stopped` / `--reset-if-running`).
+#[derive(Debug, Clone, Copy, Args, Default)]
+pub struct ResetArgs {
+    /// Only if the timer is stopped (start it); a running timer is left alone.
+    #[arg(long, conflicts_with = "if_running")]
+    pub if_stopped: bool,
+    /// Only if the timer is running (pet it); a stopped timer stays stopped.
+    #[arg(long)]
+    pub if_running: bool,
+}
+
 /// Options of `start` and `daemon` (defaults instead of current values).
 /// Their Set always carries don't-stop, as Linux's ipmi_watchdog's does
 /// while the watchdog is in use (`__ipmi_set_timeout`: state ≠ none and
@@ -266,7 +282,8 @@ pub struct StartArgs {
         default_value = "0s"
     )]
     pub pretimeout: Deciseconds,
-    /// Pre-timeout interrupt (required with a non-zero --pretimeout).
+    /// Pre-timeout interrupt (required with a non-zero --pretimeout, and
+    /// needs one).
     #[arg(long, value_name = "IRQ")]
     pub pretimeout_irq: Option<IrqArg>,
     /// Don't log a SEL event when the timer expires.
@@ -275,6 +292,18 @@ pub struct StartArgs {
     /// Clear timer-use expiration flags: comma-separated uses or `all`.
     #[arg(long, value_name = "LIST")]
     pub clear_flags: Option<String>,
+}
+
+/// Options of `start`.
+#[derive(Debug, Clone, Args)]
+pub struct StartCommandArgs {
+    /// Timer configuration.
+    #[command(flatten)]
+    pub start: StartArgs,
+    /// Read the timer first and leave a running one alone (nothing is set);
+    /// a stopped one is configured and started.
+    #[arg(long)]
+    pub if_stopped: bool,
 }
 
 /// What the daemon does with the timer when told to exit.

@@ -1,5 +1,5 @@
 //! Human-friendly durations for the command line (`90s`, `5m`, `1.5s`, `250ms`,
-//! `1h`), held as whole deciseconds because the IPMI watchdog counts in units
+//! `1h`, `1m30s`), held as whole deciseconds because the IPMI watchdog counts in units
 //! of 100 ms (IPMI v2.0 §27.6, Set Watchdog Timer bytes 5–6).
 
 use std::fmt;
@@ -17,7 +17,10 @@ pub enum DurationError {
     #[error("empty duration: give a number with a unit, e.g. 90s, 5m, 1.5s, 500ms")]
     Empty,
     /// The number part did not parse.
-    #[error("`{0}` is not a duration: give a number with a unit, e.g. 90s, 5m, 1.5s, 500ms")]
+    #[error(
+        "`{0}` is not a duration: give a number with a unit, e.g. 90s, 5m, 1.5s, 500ms, or \
+         terms with falling units, e.g. 1m30s"
+    )]
     Malformed(String),
     /// The unit is not one we know.
     #[error("`{0}`: unknown unit `{1}`: use ms, s, m or h (e.g. 90s, 5m, 1.5s)")]
@@ -65,9 +68,11 @@ impl Deciseconds {
 impl FromStr for Deciseconds {
     type Err = DurationError;
 
-    /// Parses `<number>[unit]` where the number may have a fractional part and
-    /// the unit is `ms`, `s` (the default), `m` or `h`. Exact decimal
-    /// arithmetic: `1.5s` is 15 ds, `0.15s` is rejected as finer than 100 ms.
+    /// Parses `<number>[unit]`, or several `<number><unit>` terms with the
+    /// units in falling order (`1m30s`, `1h2m`, `1m 30.5s`), where a number
+    /// may have a fractional part and the unit is `h`, `m`, `s` (the default
+    /// for a lone number) or `ms`. Exact decimal arithmetic: `1.5s` is 15 ds,
+    /// `0.15s` is rejected as finer than 100 ms (checked on the sum).
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
         let s = raw.trim();
         if s.is_empty() {
@@ -76,58 +81,87 @@ impl FromStr for Deciseconds {
         if s.starts_with('-') {
             return Err(DurationError::Negative(raw.to_string()));
         }
-        let split = s
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(s.len());
-        let (num, unit) = s.split_at(split);
-        let unit = unit.trim();
-        // Milliseconds per unit.
-        let ms_per_unit: u128 = match unit {
-            "ms" => 1,
-            "" | "s" | "sec" | "secs" => 1000,
-            "m" | "min" | "mins" => 60_000,
-            "h" => 3_600_000,
-            other => {
-                return Err(DurationError::UnknownUnit(
-                    raw.to_string(),
-                    other.to_string(),
-                ))
-            }
-        };
-        let (int_part, frac_part) = match num.split_once('.') {
-            Some((i, f)) => (i, f),
-            None => (num, ""),
-        };
-        if (int_part.is_empty() && frac_part.is_empty())
-            || !int_part.bytes().all(|b| b.is_ascii_digit())
-            || !frac_part.bytes().all(|b| b.is_ascii_digit())
-            || frac_part.len() > 9
-        {
-            return Err(DurationError::Malformed(raw.to_string()));
-        }
         let too_long = || DurationError::TooLong(raw.to_string());
-        let int: u128 = if int_part.is_empty() {
-            0
-        } else {
-            int_part.parse().map_err(|_| too_long())?
-        };
-        let frac: u128 = if frac_part.is_empty() {
-            0
-        } else {
-            frac_part.parse().map_err(|_| too_long())?
-        };
-        let scale = 10u128.pow(u32::try_from(frac_part.len()).unwrap_or(9));
-        // Total in units of (1 ms / scale).
-        let total_scaled = int
-            .checked_mul(scale)
-            .and_then(|v| v.checked_add(frac))
-            .and_then(|v| v.checked_mul(ms_per_unit))
-            .ok_or_else(too_long)?;
-        let per_ds = 100u128.checked_mul(scale).ok_or_else(too_long)?;
-        if total_scaled % per_ds != 0 {
+        // Sum in units of 1 ms / 10^9 (every term has at most 9 decimals).
+        const SCALE: u128 = 1_000_000_000;
+        let mut total: u128 = 0;
+        let mut rest = s;
+        // Milliseconds per unit of the previous term: units must fall.
+        let mut last_unit: Option<u128> = None;
+        while !rest.is_empty() {
+            let split = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
+            let (num, after) = rest.split_at(split);
+            let after = after.trim_start();
+            let unit_len = after
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .unwrap_or(after.len());
+            let (unit, after) = after.split_at(unit_len);
+            rest = after.trim_start();
+            if num.is_empty() {
+                // A unit with no number before it ("abc", "5s s").
+                return Err(if unit.is_empty() {
+                    DurationError::Malformed(raw.to_string())
+                } else {
+                    DurationError::UnknownUnit(raw.to_string(), unit.to_string())
+                });
+            }
+            // Milliseconds per unit.
+            let ms_per_unit: u128 = match unit {
+                "ms" => 1,
+                "s" | "sec" | "secs" => 1000,
+                // A lone number is seconds; in a compound every term has a unit.
+                "" if last_unit.is_none() && rest.is_empty() => 1000,
+                "" => return Err(DurationError::Malformed(raw.to_string())),
+                "m" | "min" | "mins" => 60_000,
+                "h" => 3_600_000,
+                other => {
+                    return Err(DurationError::UnknownUnit(
+                        raw.to_string(),
+                        other.to_string(),
+                    ))
+                }
+            };
+            if last_unit.is_some_and(|l| ms_per_unit >= l) {
+                return Err(DurationError::Malformed(raw.to_string()));
+            }
+            last_unit = Some(ms_per_unit);
+            let (int_part, frac_part) = match num.split_once('.') {
+                Some((i, f)) => (i, f),
+                None => (num, ""),
+            };
+            if (int_part.is_empty() && frac_part.is_empty())
+                || !int_part.bytes().all(|b| b.is_ascii_digit())
+                || !frac_part.bytes().all(|b| b.is_ascii_digit())
+                || frac_part.len() > 9
+            {
+                return Err(DurationError::Malformed(raw.to_string()));
+            }
+            let int: u128 = if int_part.is_empty() {
+                0
+            } else {
+                int_part.parse().map_err(|_| too_long())?
+            };
+            let frac: u128 = if frac_part.is_empty() {
+                0
+            } else {
+                frac_part.parse().map_err(|_| too_long())?
+            };
+            // frac has frac_part.len() decimals: scale it to 9.
+            let frac_scale = 10u128.pow(9 - u32::try_from(frac_part.len()).unwrap_or(9));
+            let term = int
+                .checked_mul(SCALE)
+                .and_then(|v| v.checked_add(frac.checked_mul(frac_scale)?))
+                .and_then(|v| v.checked_mul(ms_per_unit))
+                .ok_or_else(too_long)?;
+            total = total.checked_add(term).ok_or_else(too_long)?;
+        }
+        let per_ds = 100 * SCALE;
+        if total % per_ds != 0 {
             return Err(DurationError::TooFine(raw.to_string()));
         }
-        let ds = u64::try_from(total_scaled / per_ds).map_err(|_| too_long())?;
+        let ds = u64::try_from(total / per_ds).map_err(|_| too_long())?;
         Ok(Self(ds))
     }
 }
@@ -161,6 +195,27 @@ mod tests {
         assert_eq!(p(".5s"), Ok(5));
         assert_eq!(p("0s"), Ok(0));
         assert_eq!(p(" 2 s "), Ok(20));
+    }
+
+    /// Issue #14: `1m30s` was refused; compound forms as systemd and
+    /// humantime write them.
+    #[test]
+    fn parses_compound_durations() {
+        assert_eq!(p("1m30s"), Ok(900));
+        assert_eq!(p("1m 30s"), Ok(900));
+        assert_eq!(p("1h2m3.5s"), Ok(37235));
+        assert_eq!(p("1m500ms"), Ok(605));
+        assert_eq!(p("1.5m30s"), Ok(1200));
+        assert_eq!(p("0m0.1s"), Ok(1));
+        // Units must fall, each once; every term of a compound has a unit.
+        assert!(matches!(p("30s1m"), Err(DurationError::Malformed(_))));
+        assert!(matches!(p("1m1m"), Err(DurationError::Malformed(_))));
+        assert!(matches!(p("1m30"), Err(DurationError::Malformed(_))));
+        assert!(matches!(p("1 30s"), Err(DurationError::Malformed(_))));
+        assert!(matches!(p("1m30x"), Err(DurationError::UnknownUnit(..))));
+        // The resolution applies to the sum.
+        assert!(matches!(p("1s50ms"), Err(DurationError::TooFine(_))));
+        assert!(matches!(p("1m-5s"), Err(DurationError::Malformed(_))));
     }
 
     #[test]

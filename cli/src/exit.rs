@@ -106,6 +106,7 @@ fn client_code(e: &ClientError) -> u8 {
             | TransportError::NoDriver { .. }
             | TransportError::PermissionDenied { .. }
             | TransportError::NotIpmi { .. }
+            | TransportError::NotDevice { .. }
             | TransportError::Connect { .. }
             | TransportError::NotSocket { .. } => SETUP,
             TransportError::Invalid(_) => USAGE,

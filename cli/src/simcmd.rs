@@ -325,21 +325,52 @@ fn stopped_early(file: &Path, trace: &Trace) -> Result<(), CliError> {
     }
 }
 
+/// Prints the trace as it renders, through one buffered stdout: a run near
+/// the `RunLimits` record limit renders to tens of MB, which are streamed,
+/// never built whole (issue #14). A closed pipe ends the printing quietly.
 fn print_trace(cli: &Cli, file: &Path, trace: &Trace) {
+    use std::fmt::Write as _;
+    use std::io::Write as _;
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
     if cli.json {
-        out(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&trace_json(trace)).unwrap_or_default()
-        ));
+        if serde_json::to_writer_pretty(&mut w, &TraceJson(trace)).is_ok() {
+            let _ = w.write_all(b"\n");
+        }
     } else {
-        out(&format!(
-            "# scenario: {} ({})\n# driver: {}\n\n## kernel log\n{}\n## timeline\n{}",
+        let mut f = FmtIo {
+            w: &mut w,
+            failed: false,
+        };
+        let _ = write!(
+            f,
+            "# scenario: {} ({})\n# driver: {}\n\n## kernel log\n",
             trace.name,
             file.display(),
-            trace.driver,
-            trace.render_log(),
-            trace.render_timeline()
-        ));
+            trace.driver
+        );
+        let _ = trace.write_log(&mut f);
+        let _ = f.write_str("\n## timeline\n");
+        trace.write_timeline(&mut f);
+    }
+    let _ = w.flush();
+}
+
+/// `fmt::Write` onto an `io::Write`: the first I/O error (a closed pipe) is
+/// kept and every later write fails at once, so rendering stops costing.
+struct FmtIo<W> {
+    w: W,
+    failed: bool,
+}
+
+impl<W: std::io::Write> std::fmt::Write for FmtIo<W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.failed {
+            return Err(std::fmt::Error);
+        }
+        self.w.write_all(s.as_bytes()).map_err(|_| {
+            self.failed = true;
+            std::fmt::Error
+        })
     }
 }
 
@@ -377,12 +408,40 @@ fn secs(t: Instant) -> f64 {
 }
 
 /// The trace as JSON: log lines, events, completions, pending messages and
-/// counters, with times in seconds of virtual time.
+/// counters, with times in seconds of virtual time ([`TraceJson`] as a
+/// value).
+#[cfg(test)]
 pub fn trace_json(trace: &Trace) -> Value {
-    let events: Vec<Value> = trace
-        .events
-        .iter()
-        .map(|e| {
+    serde_json::to_value(TraceJson(trace)).unwrap_or(Value::Null)
+}
+
+/// The trace as JSON, serialised record by record: `scenario run --json`
+/// writes it straight to stdout, so a long run never exists as one JSON
+/// tree in memory (issue #14). The keys come in the sorted order of
+/// serde_json's map, so the bytes equal `to_string_pretty(&trace_json(..))`.
+pub struct TraceJson<'a>(pub &'a Trace);
+
+/// A JSON array produced from an iterator while it is serialised.
+struct Seq<I>(std::cell::Cell<Option<I>>);
+
+impl<I: Iterator<Item = Value>> serde::Serialize for Seq<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.take() {
+            Some(items) => s.collect_seq(items),
+            None => s.collect_seq(std::iter::empty::<Value>()),
+        }
+    }
+}
+
+fn seq<I: Iterator<Item = Value>>(items: I) -> Seq<I> {
+    Seq(std::cell::Cell::new(Some(items)))
+}
+
+impl serde::Serialize for TraceJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let trace = self.0;
+        let event = |e: &bmc_sim::Event| {
             let (kind, detail) = match &e.kind {
                 EventKind::State { from, to } => (
                     "state",
@@ -402,62 +461,79 @@ pub fn trace_json(trace: &Trace) -> Value {
                 EventKind::Daemon(s) => ("daemon", json!(s)),
             };
             json!({"t": secs(e.t), "kind": kind, "detail": detail})
-        })
-        .collect();
-    let mut out = json!({
-        "name": trace.name,
-        "driver": trace.driver,
-        "end_s": secs(trace.end),
-        "registered": trace.registered,
-        "truncated": trace.truncated,
-        "log": trace.log.iter().map(|l| json!({
-            "t": secs(l.t), "level": l.level.name(), "text": l.text,
-        })).collect::<Vec<_>>(),
-        "events": events,
-        "completions": trace.completions.iter().map(|c| json!({
-            "id": c.id,
-            "origin": origin_json(&c.origin),
-            "netfn": c.netfn(),
-            "cmd": c.cmd(),
-            "command": bmc_sim::scenario::command_name(c.netfn(), c.cmd()),
-            "request": hex(&c.request),
-            "response": hex(&c.response),
-            "cc": c.cc.0,
-            "cc_name": c.cc.describe_for(c.netfn(), c.cmd()),
-            "synthesized": c.synthesized,
-            "submitted_s": secs(c.submitted),
-            "started_s": secs(c.started),
-            "completed_s": secs(c.completed),
-            "latency_s": c.latency().as_secs_f64(),
-        })).collect::<Vec<_>>(),
-        "pending": trace.pending.iter().map(|p| json!({
-            "id": p.id,
-            "origin": origin_json(&p.origin),
-            "request": hex(&p.request),
-            "submitted_s": secs(p.submitted),
-            "started_s": p.started.map(secs),
-        })).collect::<Vec<_>>(),
-        "stats": {
-            "sm_events": trace.stats.sm_events,
-            "timer_fires": trace.stats.timer_fires,
-            "irqs": trace.stats.irqs,
-            "reg_accesses": trace.stats.reg_accesses,
-            "skipped_polls": trace.stats.skipped_polls,
-            "steps": trace.stats.steps,
-        },
-    });
-    if let (Some(d), Some(obj)) = (&trace.daemon, out.as_object_mut()) {
-        obj.insert(
-            "daemon".into(),
-            json!({
-                "kind": d.kind,
-                "timeout_s": d.timeout.as_secs_f64(),
-                "reloads_s": d.reloads.iter().map(|t| secs(*t)).collect::<Vec<_>>(),
-                "host_reset_s": d.host_reset.map(secs),
+        };
+        // Keys in sorted order, as serde_json's map keeps them.
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry(
+            "completions",
+            &seq(trace.completions.iter().map(|c| {
+                json!({
+                    "id": c.id,
+                    "origin": origin_json(&c.origin),
+                    "netfn": c.netfn(),
+                    "cmd": c.cmd(),
+                    "command": bmc_sim::scenario::command_name(c.netfn(), c.cmd()),
+                    "request": hex(&c.request),
+                    "response": hex(&c.response),
+                    "cc": c.cc.0,
+                    "cc_name": c.cc.describe_for(c.netfn(), c.cmd()),
+                    "synthesized": c.synthesized,
+                    "submitted_s": secs(c.submitted),
+                    "started_s": secs(c.started),
+                    "completed_s": secs(c.completed),
+                    "latency_s": c.latency().as_secs_f64(),
+                })
+            })),
+        )?;
+        if let Some(d) = &trace.daemon {
+            m.serialize_entry(
+                "daemon",
+                &json!({
+                    "kind": d.kind,
+                    "timeout_s": d.timeout.as_secs_f64(),
+                    "reloads_s": d.reloads.iter().map(|t| secs(*t)).collect::<Vec<_>>(),
+                    "host_reset_s": d.host_reset.map(secs),
+                }),
+            )?;
+        }
+        m.serialize_entry("driver", &trace.driver)?;
+        m.serialize_entry("end_s", &secs(trace.end))?;
+        m.serialize_entry("events", &seq(trace.events.iter().map(event)))?;
+        m.serialize_entry(
+            "log",
+            &seq(trace
+                .log
+                .iter()
+                .map(|l| json!({"t": secs(l.t), "level": l.level.name(), "text": l.text}))),
+        )?;
+        m.serialize_entry("name", &trace.name)?;
+        m.serialize_entry(
+            "pending",
+            &seq(trace.pending.iter().map(|p| {
+                json!({
+                    "id": p.id,
+                    "origin": origin_json(&p.origin),
+                    "request": hex(&p.request),
+                    "submitted_s": secs(p.submitted),
+                    "started_s": p.started.map(secs),
+                })
+            })),
+        )?;
+        m.serialize_entry("registered", &trace.registered)?;
+        m.serialize_entry(
+            "stats",
+            &json!({
+                "sm_events": trace.stats.sm_events,
+                "timer_fires": trace.stats.timer_fires,
+                "irqs": trace.stats.irqs,
+                "reg_accesses": trace.stats.reg_accesses,
+                "skipped_polls": trace.stats.skipped_polls,
+                "steps": trace.stats.steps,
             }),
-        );
+        )?;
+        m.serialize_entry("truncated", &trace.truncated)?;
+        m.end()
     }
-    out
 }
 
 /// Historical bug names (kernel-bt.md §12) → the fault space shaped after it.
@@ -746,8 +822,10 @@ pub fn serve<B: BmcPort + 'static>(
                 loop {
                     let (stream, _) = listener.accept().await?;
                     let srv = srv.clone();
+                    // bmcwd clients, not QEMU (which uses --vm-listen /
+                    // --vm-connect): no control gap.
                     tokio::task::spawn_local(async move {
-                        let _ = srv.serve_stream(stream).await;
+                        let _ = srv.serve_client_stream(stream).await;
                     });
                 }
             });
@@ -831,6 +909,29 @@ at = "1s"
 netfn = 0x06
 cmd = 0x01
 "#;
+
+    /// The streamed JSON is byte for byte the pretty-printed tree (whose map
+    /// sorts its keys: a key out of order fails here), and the streamed
+    /// text is the rendered log and timeline.
+    #[test]
+    fn streamed_output_equals_the_rendered_one() {
+        let sc = Scenario::from_toml_str(TINY).unwrap();
+        let trace = bmc_sim::scenario::run(&sc);
+        assert!(!trace.events.is_empty() && !trace.completions.is_empty());
+        let streamed = serde_json::to_string_pretty(&TraceJson(&trace)).unwrap();
+        let tree = serde_json::to_string_pretty(&trace_json(&trace)).unwrap();
+        assert_eq!(streamed, tree);
+        let mut text = FmtIo {
+            w: Vec::new(),
+            failed: false,
+        };
+        let _ = trace.write_log(&mut text);
+        trace.write_timeline(&mut text);
+        assert_eq!(
+            String::from_utf8(text.w).unwrap(),
+            trace.render_log() + &trace.render_timeline()
+        );
+    }
 
     #[test]
     fn a_truncated_run_is_an_input_error_naming_file_time_and_reason() {

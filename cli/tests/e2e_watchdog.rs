@@ -524,3 +524,134 @@ fn set_keeps_fields_but_not_the_flags() {
         "a Set without --dont-stop stops the timer"
     );
 }
+
+/// `bmcwd clear` = freeipmi's `bmc-watchdog --clear`: timer use kept,
+/// stopped, no action, no pre-timeout, logging off, countdown 0.
+#[test]
+fn clear_resets_the_configuration_but_keeps_the_timer_use() {
+    let s = Server::start();
+    s.cmd(&[
+        "start",
+        "--timeout",
+        "1m30s",
+        "--use",
+        "oem",
+        "--pretimeout",
+        "10s",
+        "--pretimeout-irq",
+        "nmi",
+    ])
+    .assert()
+    .success();
+    let v = json(
+        &s.cmd(&["--json", "clear"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["was_running"], true);
+    assert_eq!(v["set"]["request"], "85 00 00 00 00 00");
+    let v = json(
+        &s.cmd(&["--json", "get"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    assert_eq!(v["timer_use"], "oem");
+    assert_eq!(v["running"], false);
+    assert_eq!(v["logging"], false);
+    assert_eq!(v["action"], "none");
+    assert_eq!(v["pretimeout_interrupt"], "none");
+    assert_eq!(v["pretimeout_s"], 0);
+    assert_eq!(v["initial_countdown_s"], 0.0);
+}
+
+/// `reset --if-stopped` = `bmc-watchdog --start`, `--if-running` =
+/// `--set --reset-if-running`; `start --if-stopped` leaves a running timer
+/// (and its configuration) alone.
+#[test]
+fn conditional_reset_and_start_read_the_timer_first() {
+    let s = Server::start();
+    s.cmd(&["start", "--timeout", "5m"]).assert().success();
+    s.cmd(&["stop"]).assert().success();
+    s.cmd(&["reset", "--if-running"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "Watchdog Timer is stopped: left alone, no Reset sent",
+        ));
+    let get = |s: &Server| {
+        json(
+            &s.cmd(&["--json", "get"])
+                .assert()
+                .success()
+                .get_output()
+                .stdout,
+        )
+    };
+    assert_eq!(get(&s)["running"], false);
+    s.cmd(&["reset", "--if-stopped"])
+        .assert()
+        .success()
+        .stdout(contains("countdown restarted"));
+    assert_eq!(get(&s)["running"], true);
+    s.cmd(&["--json", "reset", "--if-stopped"])
+        .assert()
+        .success()
+        .stdout(contains("\"sent\": false"));
+    s.cmd(&["start", "--if-stopped", "--timeout", "30s"])
+        .assert()
+        .success()
+        .stdout(contains("left alone, nothing set (--if-stopped)"));
+    assert_eq!(get(&s)["initial_countdown_s"], 300.0);
+    s.cmd(&["reset", "--if-stopped", "--if-running"])
+        .assert()
+        .code(2)
+        .stderr(contains("cannot be used with"));
+    s.cmd(&["stop"]).assert().success();
+    s.cmd(&["start", "--if-stopped", "--timeout", "30s"])
+        .assert()
+        .success()
+        .stdout(contains("Watchdog Timer started"));
+    let v = get(&s);
+    assert_eq!(
+        (v["running"].clone(), v["initial_countdown_s"].clone()),
+        (true.into(), 30.0.into())
+    );
+}
+
+/// Issue #14: `--clear-flags all` echoed `frb2`; every name printed is one
+/// `--use` / `--clear-flags` take.
+#[test]
+fn clear_flags_all_echoes_the_names_it_takes() {
+    let s = Server::start();
+    s.cmd(&["start", "--timeout", "60s"]).assert().success();
+    s.cmd(&["set", "--clear-flags", "all", "--dont-stop"])
+        .assert()
+        .success()
+        .stdout(contains(
+            "clearing expiration flags bios-frb2,bios-post,os-load,sms-os,oem",
+        ));
+    let v = json(
+        &s.cmd(&["--json", "set", "--clear-flags", "all", "--dont-stop"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
+    for name in v["set"]["clear_flags"].as_array().unwrap() {
+        s.cmd(&[
+            "set",
+            "--dont-stop",
+            "--clear-flags",
+            name.as_str().unwrap(),
+        ])
+        .assert()
+        .success();
+        s.cmd(&["start", "--use", name.as_str().unwrap()])
+            .assert()
+            .success();
+    }
+}

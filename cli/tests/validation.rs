@@ -240,3 +240,73 @@ fn daemon_does_not_pet_a_simulator_by_accident() {
                 .and(contains("--sim")),
         );
 }
+
+/// Issue #14: a pre-timeout interrupt with a 0 s interval was accepted; it
+/// would fire at the expiry itself. Refused before anything is sent, for
+/// `start`, `daemon` and `set` (both given, or the interrupt given with the
+/// default 0 s interval of start/daemon).
+#[test]
+fn a_pretimeout_interrupt_needs_an_interval() {
+    for cmd in ["start", "daemon", "set"] {
+        refused(
+            &[cmd, "--pretimeout", "0s", "--pretimeout-irq", "nmi"],
+            "--pretimeout-irq nmi with a pre-timeout interval of 0 s",
+        );
+    }
+    refused(
+        &["start", "--pretimeout-irq", "msg"],
+        "give --pretimeout (e.g. 10s, shorter than the timeout), or --pretimeout-irq none",
+    );
+}
+
+/// Issue #14: `1m30s` was refused. Compound durations reach the same
+/// checks as simple ones.
+#[test]
+fn compound_durations() {
+    refused(&["start", "--timeout", "1h49m13.6s"], "longer than 6553.5s");
+    refused(
+        &["start", "--timeout", "30s1m"],
+        "terms with falling units, e.g. 1m30s",
+    );
+    refused(&["start", "--timeout", "1m30"], "is not a duration");
+    refused(
+        &[
+            "start",
+            "--timeout",
+            "1m30s",
+            "--pretimeout",
+            "1m30s",
+            "--pretimeout-irq",
+            "nmi",
+        ],
+        "--pretimeout 90s must be shorter than the timeout (90.0 s)",
+    );
+}
+
+/// Issue #14: `--device` on a FIFO hung in open(2), where --cmd-timeout does
+/// not apply. It is refused from stat(2) (exit 4), long before the test's
+/// 10 s limit.
+#[test]
+fn a_fifo_device_is_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("ipmi0");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for cmd in ["get", "daemon"] {
+        common::bmcwd(dir.path(), &["--cmd-timeout", "1s", "--device"])
+            .arg(&fifo)
+            .arg(cmd)
+            .timeout(std::time::Duration::from_secs(10))
+            .assert()
+            .code(4)
+            .stderr(
+                contains(
+                    "is not an IPMI device: it is a FIFO (named pipe), not a character device",
+                )
+                .and(contains("ls -l /dev/ipmi*")),
+            );
+    }
+}

@@ -407,9 +407,8 @@ fn shipped_scenarios_stay_well_inside_the_default_limits() {
             "{name}: {:?}",
             t.stats
         );
-        assert!(
-            (t.events.len() + t.log.len()) * 10 < l.max_records,
-            "{name}"
-        );
+        // The record limit is sized for 100 MB (issue #14); the largest
+        // shipped file, 24h-disconnect, keeps about a quarter of it.
+        assert!((t.events.len() + t.log.len()) * 3 < l.max_records, "{name}");
     }
 }

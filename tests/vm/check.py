@@ -996,6 +996,50 @@ def scn_extern_fid(con, logdir, root):
                           for t, _, c in FID_PROBES))
 
 
+# ---------------------------------------------------------------- parity ----
+def scn_parity(con, logdir, root):
+    """Issue #14: bmcwd against bmc-watchdog and ipmitool, one boot. Prints
+    the figures (FIGURE lines, for the README) and checks that `bmcwd get` is
+    no slower than `bmc-watchdog -g` and its daemon no bigger."""
+    scn = "parity"
+    common(scn, con, logdir)
+    per_call, fails = {}, {}
+    for s in con.says:
+        m = re.match(r"parity: call (\S+) rc=(\d+) t0=([\d.]+) t1=([\d.]+)", s)
+        if m:
+            per_call.setdefault(m.group(1), []).append(float(m.group(4)) - float(m.group(3)))
+            if m.group(2) != "0":
+                fails[m.group(1)] = fails.get(m.group(1), 0) + 1
+    ms = {}
+    for tool in ("bmcwd-get", "bmc-watchdog-get", "ipmitool-get"):
+        t = per_call.get(tool, [])
+        check(f"{scn}: {tool}: {len(t)} calls, {fails.get(tool, 0)} failed", len(t) >= 10 and not fails.get(tool),
+              con.block(f"{tool}.once").text[-300:])
+        if t:
+            ms[tool] = sum(t) / len(t) * 1000
+            print(f"FIGURE {scn}: {tool}: {ms[tool]:.0f} ms per call (mean of {len(t)}, interleaved)")
+    mem = {}
+    for s in con.says:
+        m = re.match(r"parity: mem (\S+) rss_kb=(\d+) pss_kb=(\d+)", s)
+        if m:
+            mem[m.group(1)] = (int(m.group(2)), int(m.group(3)))
+            print(f"FIGURE {scn}: {m.group(1)} daemon after 10 s: Rss {m.group(2)} kB, Pss {m.group(3)} kB")
+    check(f"{scn}: both daemons measured", set(mem) == {"bmcwd", "bmc-watchdog"}, mem)
+    # QEMU's running bit echoes the last Set's don't-stop: a countdown below
+    # the initial one is what says the timer runs.
+    for tag, who in (("bw-daemon-get", "bmc-watchdog -d"), ("bmcwd-daemon-get", "bmcwd daemon")):
+        j = parse_json(con.block(tag).text) or {}
+        check(f"{scn}: {who} had armed the timer", j.get("initial_countdown_s") == 60.0
+              and (j.get("present_countdown_s") or 60.0) < 60.0, j)
+    check(f"{scn}: bmcwd daemon exits 0 on SIGTERM", con.said("parity: bmcwd daemon exit status 0"))
+    if "bmcwd-get" in ms and "bmc-watchdog-get" in ms:
+        check(f"{scn}: bmcwd get is no slower than bmc-watchdog -g ({ms['bmcwd-get']:.0f} vs "
+              f"{ms['bmc-watchdog-get']:.0f} ms per call)", ms["bmcwd-get"] <= ms["bmc-watchdog-get"], ms)
+    if set(mem) == {"bmcwd", "bmc-watchdog"}:
+        check(f"{scn}: bmcwd daemon Rss below bmc-watchdog's ({mem['bmcwd'][0]} vs {mem['bmc-watchdog'][0]} kB)",
+              mem["bmcwd"][0] < mem["bmc-watchdog"][0], mem)
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)

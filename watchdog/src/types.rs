@@ -88,10 +88,12 @@ impl TimerUse {
         ExpirationFlags::from_bits_retain(1 << (self as u8))
     }
 
-    /// CLI-friendly name (`"sms-os"`), accepted by [`FromStr`].
+    /// CLI-friendly name (`"sms-os"`), accepted by [`FromStr`]: the names
+    /// `bmcwd --use` and `--clear-flags` take, so what is printed can be typed
+    /// back (`bios-frb2`; `frb2` is still accepted).
     pub const fn cli_name(self) -> &'static str {
         match self {
-            Self::Frb2 => "frb2",
+            Self::Frb2 => "bios-frb2",
             Self::BiosPost => "bios-post",
             Self::OsLoad => "os-load",
             Self::SmsOs => "sms-os",
@@ -132,7 +134,7 @@ impl FromStr for TimerUse {
             "oem" | "5" => Ok(Self::Oem),
             _ => Err(ParseNameError {
                 field: "timer use",
-                expected: "frb2, bios-post, os-load, sms-os, oem",
+                expected: "bios-frb2, bios-post, os-load, sms-os, oem",
             }),
         }
     }
@@ -470,6 +472,9 @@ mod tests {
         }
         assert_eq!("SMS/OS".parse::<TimerUse>(), Ok(TimerUse::SmsOs));
         assert_eq!("BIOS FRB2".parse::<TimerUse>(), Ok(TimerUse::Frb2));
+        assert_eq!("frb2".parse::<TimerUse>(), Ok(TimerUse::Frb2));
+        // Printed as `bmcwd --use` spells it (issue #14: `all` echoed `frb2`).
+        assert_eq!(TimerUse::Frb2.cli_name(), "bios-frb2");
         assert!("bogus".parse::<TimerUse>().is_err());
         for v in [0u8, 6, 7, 8, 255] {
             assert_eq!(TimerUse::from_bits(v), None);

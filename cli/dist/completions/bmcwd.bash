@@ -19,6 +19,9 @@ _bmcwd() {
             bmcwd,bt)
                 cmd="bmcwd__subcmd__bt"
                 ;;
+            bmcwd,clear)
+                cmd="bmcwd__subcmd__clear"
+                ;;
             bmcwd,completions)
                 cmd="bmcwd__subcmd__completions"
                 ;;
@@ -69,6 +72,9 @@ _bmcwd() {
                 ;;
             bmcwd__subcmd__help,bt)
                 cmd="bmcwd__subcmd__help__subcmd__bt"
+                ;;
+            bmcwd__subcmd__help,clear)
+                cmd="bmcwd__subcmd__help__subcmd__clear"
                 ;;
             bmcwd__subcmd__help,completions)
                 cmd="bmcwd__subcmd__help__subcmd__completions"
@@ -149,7 +155,7 @@ _bmcwd() {
 
     case "${cmd}" in
         bmcwd)
-            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version get set reset pet start stop off daemon scenario sim bt completions help"
+            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version get set reset pet start stop off clear daemon scenario sim bt completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -296,6 +302,36 @@ _bmcwd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bmcwd__subcmd__clear)
+            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cmd-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bmcwd__subcmd__completions)
             opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version bash zsh fish"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -431,7 +467,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__help)
-            opts="get set reset start stop daemon scenario sim bt completions help"
+            opts="get set reset start stop clear daemon scenario sim bt completions help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -461,6 +497,20 @@ _bmcwd() {
         bmcwd__subcmd__help__subcmd__bt__subcmd__diff)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__help__subcmd__clear)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -655,7 +705,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__reset)
-            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-h -V --if-stopped --if-running --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1047,7 +1097,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__start)
-            opts="-h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --if-stopped --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

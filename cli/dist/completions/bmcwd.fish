@@ -39,6 +39,7 @@ complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "pet" -d 'Restart the co
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "start" -d 'Configure and start the timer: Set, then Reset'
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "stop" -d 'Stop the timer: Set with the current timer use and countdown, no action, no pre-timeout, without don\'t-stop'
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "off" -d 'Stop the timer: Set with the current timer use and countdown, no action, no pre-timeout, without don\'t-stop'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "clear" -d 'Clear the watchdog configuration, as `bmc-watchdog --clear` does: one Set that keeps the timer use and stops the timer, with no action, no pre-timeout, SEL logging off, no flags cleared and a countdown of 0'
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "daemon" -d 'Start the timer and pet it at an interval until SIGTERM/SIGINT'
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "scenario" -d 'Run or search simulation scenarios'
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "sim" -d 'Serve the simulated BMC'
@@ -83,6 +84,8 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l device -d 'Use thi
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l if-stopped -d 'Only if the timer is stopped (start it); a running timer is left alone'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l if-running -d 'Only if the timer is running (pet it); a stopped timer stays stopped'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand reset" -s h -l help -d 'Print help'
@@ -91,6 +94,8 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l device -d 'Use this 
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l if-stopped -d 'Only if the timer is stopped (start it); a running timer is left alone'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l if-running -d 'Only if the timer is running (pet it); a stopped timer stays stopped'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand pet" -s h -l help -d 'Print help'
@@ -106,7 +111,7 @@ power-down\t'Power down'
 power-cycle\t'Power cycle'
 none\t'No action (the expiry is only logged)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l pretimeout -d 'Pre-timeout interval: whole seconds before expiry (0 = none)' -r
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l pretimeout-irq -d 'Pre-timeout interrupt (required with a non-zero --pretimeout)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l pretimeout-irq -d 'Pre-timeout interrupt (required with a non-zero --pretimeout, and needs one)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
 smi\t'SMI'
 msg\t'Messaging interrupt (the system interface\'s own interrupt)'
 none\t'None'"
@@ -116,6 +121,7 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l socket -d 'Use a s
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l dont-log -d 'Don\'t log a SEL event when the timer expires'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l if-stopped -d 'Read the timer first and leave a running one alone (nothing is set); a stopped one is configured and started'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand start" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -136,6 +142,14 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -l sim -d 'Use the embe
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -s h -l help -d 'Print help'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand off" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand clear" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand clear" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand clear" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand clear" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand clear" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand clear" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand clear" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand clear" -s V -l version -d 'Print version'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l timeout -d 'Initial countdown (e.g. 60s, 5m; at most 6553.5s)' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l use -d 'Timer use' -r -f -a "sms-os\t'SMS/OS (what OS watchdog daemons use)'
 os-load\t'OS Load'
@@ -147,7 +161,7 @@ power-down\t'Power down'
 power-cycle\t'Power cycle'
 none\t'No action (the expiry is only logged)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l pretimeout -d 'Pre-timeout interval: whole seconds before expiry (0 = none)' -r
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l pretimeout-irq -d 'Pre-timeout interrupt (required with a non-zero --pretimeout)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l pretimeout-irq -d 'Pre-timeout interrupt (required with a non-zero --pretimeout, and needs one)' -r -f -a "nmi\t'NMI / diagnostic interrupt'
 smi\t'SMI'
 msg\t'Messaging interrupt (the system interface\'s own interrupt)'
 none\t'None'"
@@ -286,17 +300,18 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l sim -d 'Use 
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "get" -d 'Read and decode the watchdog (Get Watchdog Timer), like `ipmitool mc watchdog get`'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "set" -d 'Configure the watchdog (Set Watchdog Timer). Options not given keep their current value (read with Get first), as freeipmi\'s bmc-watchdog does. Without --dont-stop, a Set stops a running timer (IPMI v2.0 §27.6)'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "reset" -d 'Restart the countdown (Reset Watchdog Timer). On 0x80 (BMC lost its configuration) re-send the last Set from the state file and retry, as Linux\'s ipmi_watchdog does'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "start" -d 'Configure and start the timer: Set, then Reset'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "stop" -d 'Stop the timer: Set with the current timer use and countdown, no action, no pre-timeout, without don\'t-stop'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "daemon" -d 'Start the timer and pet it at an interval until SIGTERM/SIGINT'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "scenario" -d 'Run or search simulation scenarios'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "sim" -d 'Serve the simulated BMC'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "bt" -d 'Work with a C BT state machine (the kernel\'s `ipmi_bt_sm.c`)'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "get" -d 'Read and decode the watchdog (Get Watchdog Timer), like `ipmitool mc watchdog get`'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "set" -d 'Configure the watchdog (Set Watchdog Timer). Options not given keep their current value (read with Get first), as freeipmi\'s bmc-watchdog does. Without --dont-stop, a Set stops a running timer (IPMI v2.0 §27.6)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "reset" -d 'Restart the countdown (Reset Watchdog Timer). On 0x80 (BMC lost its configuration) re-send the last Set from the state file and retry, as Linux\'s ipmi_watchdog does'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "start" -d 'Configure and start the timer: Set, then Reset'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "stop" -d 'Stop the timer: Set with the current timer use and countdown, no action, no pre-timeout, without don\'t-stop'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "clear" -d 'Clear the watchdog configuration, as `bmc-watchdog --clear` does: one Set that keeps the timer use and stops the timer, with no action, no pre-timeout, SEL logging off, no flags cleared and a countdown of 0'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "daemon" -d 'Start the timer and pet it at an interval until SIGTERM/SIGINT'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "scenario" -d 'Run or search simulation scenarios'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "sim" -d 'Serve the simulated BMC'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "bt" -d 'Work with a C BT state machine (the kernel\'s `ipmi_bt_sm.c`)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "completions" -d 'Print a shell completion script'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop clear daemon scenario sim bt completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and __fish_seen_subcommand_from scenario" -f -a "run" -d 'Run a scenario file: kernel-style log and a timeline'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and __fish_seen_subcommand_from scenario" -f -a "explore" -d 'Search random fault schedules for a property violation and print the shrunk counterexample as a scenario file'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and __fish_seen_subcommand_from sim" -f -a "serve" -d 'Serve a simulated BMC: on the Unix socket given with --socket PATH (for `bmcwd --socket PATH …`), and/or as QEMU\'s ipmi-bmc-extern peer over TCP (--vm-listen / --vm-connect)'

@@ -43,10 +43,84 @@ pub struct DeviceTransport<C = ipmi_rs::File> {
 
 impl DeviceTransport<ipmi_rs::File> {
     /// Opens the device, mapping the common failures to actionable errors.
+    /// The path is checked with stat(2) first (`check_node`): only a
+    /// character device of the IPMI driver is ever opened, so a FIFO or a
+    /// terminal given by mistake cannot block the open (ipmi-rs opens with
+    /// plain `O_RDONLY`, no `O_NONBLOCK`, and `--cmd-timeout` only starts
+    /// after the open).
     pub fn open(path: &Path) -> Result<Self, TransportError> {
+        check_node(path)?;
         let conn = ipmi_rs::File::new(path, POLL_SLICE).map_err(|e| open_error(path, e))?;
         Ok(Self::with_connection(path, conn))
     }
+}
+
+/// Refuses, without opening it, a path that cannot be an IPMI device node:
+/// anything but a character device ([`TransportError::NotDevice`]; a socket
+/// is [`TransportError::NotIpmi`], it is likely a `sim serve` socket), and a
+/// character device of another driver when `/proc/devices` names the
+/// `ipmidev` major (`drivers/char/ipmi/ipmi_devintf.c` registers its nodes
+/// under that name). With no `ipmidev` registered, `ipmi_devintf` is not
+/// loaded and no node can answer ([`TransportError::NoDriver`]). Without a
+/// readable `/proc/devices` the major is not checked.
+pub(crate) fn check_node(path: &Path) -> Result<(), TransportError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let m = std::fs::metadata(path).map_err(|e| open_error(path, e))?;
+    let t = m.file_type();
+    if t.is_socket() {
+        return Err(TransportError::NotIpmi {
+            path: path.to_path_buf(),
+        });
+    }
+    if !t.is_char_device() {
+        let kind = if t.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if t.is_dir() {
+            "a directory"
+        } else if t.is_block_device() {
+            "a block device"
+        } else {
+            "a regular file"
+        };
+        return Err(TransportError::NotDevice {
+            path: path.to_path_buf(),
+            kind,
+        });
+    }
+    let devices = std::fs::read_to_string("/proc/devices").ok();
+    match devices.as_deref().map(ipmidev_major) {
+        Some(Some(major)) if dev_major(m.rdev()) != major => Err(TransportError::NotIpmi {
+            path: path.to_path_buf(),
+        }),
+        // ENXIO, what open(2) on a node of an unregistered major returns.
+        Some(None) => Err(TransportError::NoDriver {
+            path: path.to_path_buf(),
+            source: io::Error::other(
+                "no `ipmidev` in /proc/devices: the ipmi_devintf module is not loaded; \
+                 `modprobe ipmi_devintf`",
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The major number `/proc/devices` lists for `ipmidev` among the
+/// character devices, if any.
+fn ipmidev_major(devices: &str) -> Option<u64> {
+    devices
+        .lines()
+        .skip_while(|l| !l.starts_with("Character devices"))
+        .take_while(|l| !l.starts_with("Block devices"))
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            let major = it.next()?.parse().ok()?;
+            (it.next()? == "ipmidev").then_some(major)
+        })
+}
+
+/// The major number of a `st_rdev` (glibc's `gnu_dev_major` layout).
+fn dev_major(rdev: u64) -> u64 {
+    ((rdev >> 8) & 0xfff) | ((rdev >> 32) & !0xfff)
 }
 
 impl<C> DeviceTransport<C> {
@@ -303,6 +377,90 @@ mod tests {
         let e = DeviceTransport::open(&sock).err().unwrap();
         assert!(matches!(e, TransportError::NotIpmi { .. }), "{e}");
         assert!(e.to_string().contains("use --socket"), "{e}");
+    }
+
+    /// Issue #14: `--device` on a FIFO blocked in open(2) (no writer), where
+    /// `--cmd-timeout` does not apply. It is refused from stat(2) alone; if
+    /// it were opened this test would hang, so it runs the open on a thread
+    /// and gives up after 10 s.
+    #[test]
+    fn a_fifo_is_refused_without_being_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("ipmi0");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(DeviceTransport::open(&p).err().map(|e| e.to_string()));
+        });
+        let e = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("opening a FIFO blocked")
+            .unwrap_or_default();
+        assert!(e.contains("is not an IPMI device"), "{e}");
+        assert!(
+            e.contains("a FIFO (named pipe), not a character device"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn other_non_devices_and_foreign_character_devices_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = check_node(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                TransportError::NotDevice {
+                    kind: "a directory",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        let f = dir.path().join("file");
+        std::fs::write(&f, "x").unwrap();
+        let e = check_node(&f).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                TransportError::NotDevice {
+                    kind: "a regular file",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        // /dev/null is a character device of the `mem` driver (major 1):
+        // never an IPMI node, whether ipmi_devintf is loaded or not.
+        let e = check_node(Path::new("/dev/null")).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                TransportError::NotIpmi { .. } | TransportError::NoDriver { .. }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn proc_devices_parsing() {
+        let text = "Character devices:\n  1 mem\n  4 tty\n239 ipmidev\n\nBlock devices:\n  7 loop\n259 ipmidev\n";
+        assert_eq!(ipmidev_major(text), Some(239));
+        assert_eq!(
+            ipmidev_major("Character devices:\n  1 mem\n\nBlock devices:\n"),
+            None
+        );
+        // makedev(239, 0) and a large major.
+        assert_eq!(dev_major(239 << 8), 239);
+        assert_eq!(
+            dev_major((0x1234 & 0xfff) << 8 | (0x1234 & !0xfff) << 32),
+            0x1234
+        );
     }
 
     #[test]

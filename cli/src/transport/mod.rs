@@ -108,6 +108,20 @@ pub enum TransportError {
         /// The path we used.
         path: PathBuf,
     },
+    /// The path is no character device at all (a FIFO, a regular file, a
+    /// directory…), found with stat(2) before any open(2): opening a FIFO
+    /// would block until a writer came.
+    #[error(
+        "{} is not an IPMI device: it is {kind}, not a character device; point --device at a \
+         /dev/ipmiN node created by the ipmi_devintf module (`ls -l /dev/ipmi*`)",
+        path.display()
+    )]
+    NotDevice {
+        /// The path we tried.
+        path: PathBuf,
+        /// What it is instead ("a FIFO (named pipe)", "a regular file", …).
+        kind: &'static str,
+    },
     /// Not allowed to open the device.
     #[error(
         "permission denied opening {}: run as root (e.g. with sudo) or as a member of the \

@@ -64,7 +64,8 @@ struct Workload {
 /// requests, a register trace of a day) is stopped early: the trace ends
 /// where the limit was hit, says why in [`Trace::truncated`] and in a
 /// `Phase` event, and keeps everything recorded so far. The defaults keep a
-/// run under about a minute and a gigabyte.
+/// run under about a minute and its memory under 100 MB whatever the file
+/// asks for (issue #14; `sim/tests/scenario_memory.rs` measures it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunLimits {
     /// Scheduler steps (jumps of the virtual clock).
@@ -91,8 +92,8 @@ impl RunLimits {
     pub const DEFAULT: Self = Self {
         max_steps: 20_000_000,
         max_sm_events: 100_000_000,
-        max_records: 2_000_000,
-        max_register_records: 8_000_000,
+        max_records: 600_000,
+        max_register_records: 1_500_000,
         max_spin_events: 100_000,
     };
 }

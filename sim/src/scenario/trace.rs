@@ -172,10 +172,17 @@ impl Trace {
     /// The kernel log as `dmesg` shows it: `[   10.000123] text`, one per line.
     pub fn render_log(&self) -> String {
         let mut s = String::new();
-        for l in &self.log {
-            let _ = writeln!(s, "{} {}", DmesgStamp(l.t), l.text);
-        }
+        let _ = self.write_log(&mut s);
         s
+    }
+
+    /// [`render_log`](Self::render_log) into `s` line by line, so a long
+    /// run's log is streamed rather than held twice (issue #14).
+    pub fn write_log<W: fmt::Write>(&self, s: &mut W) -> fmt::Result {
+        for l in &self.log {
+            writeln!(s, "{} {}", DmesgStamp(l.t), l.text)?;
+        }
+        Ok(())
     }
 
     /// Kernel log lines containing `needle`, with their times.
@@ -191,6 +198,14 @@ impl Trace {
     /// switch, BMC event and kernel log line.
     pub fn render_timeline(&self) -> String {
         let mut s = String::new();
+        self.write_timeline(&mut s);
+        s
+    }
+
+    /// [`render_timeline`](Self::render_timeline) into `s` line by line, so
+    /// a long run's timeline is streamed rather than built whole (issue
+    /// #14). Write errors are the writer's to keep (the lines go on).
+    pub fn write_timeline<W: fmt::Write>(&self, s: &mut W) {
         let _ = writeln!(s, "scenario {}  —  {}", self.name, self.driver);
         let _ = writeln!(
             s,
@@ -291,7 +306,6 @@ impl Trace {
                 }
             );
         }
-        s
     }
 
     /// Request bytes by message id, for the SUBMIT lines: one map, so the

@@ -121,13 +121,37 @@ impl<B: BmcPort> VmServer<B> {
     }
 
     /// Serves one connection until the peer closes it (`Ok`) or a
-    /// `disconnect` fault closes it (`Ok`).
+    /// `disconnect` fault closes it (`Ok`). For QEMU: after each control
+    /// command nothing goes out for [`ServerOptions::control_gap`].
     pub async fn serve_stream<S>(&self, stream: S) -> io::Result<()>
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
+        self.serve_with(stream, self.opts.clone()).await
+    }
+
+    /// Serves one connection to a peer whose parser takes every unit of a
+    /// read (`bmcwd --socket`, the VM-side clients of this module), not QEMU: without
+    /// the control gap, which exists only for QEMU's parser
+    /// (bmc-watchdog.md §4.4) and would otherwise delay the first answer of
+    /// every connection by the gap after the opening `VERSION`.
+    pub async fn serve_client_stream<S>(&self, stream: S) -> io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let opts = ServerOptions {
+            control_gap: Duration::ZERO,
+            ..self.opts.clone()
+        };
+        self.serve_with(stream, opts).await
+    }
+
+    async fn serve_with<S>(&self, stream: S, opts: ServerOptions) -> io::Result<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
         let (mut rd, mut wr) = tokio::io::split(stream);
-        let mut conn = Connection::new(self.opts.clone(), self.now());
+        let mut conn = Connection::new(opts, self.now());
         conn.handle_wakeup(self.now(), &mut *self.lock());
         let mut buf = [0u8; 1024];
         loop {
@@ -492,6 +516,43 @@ mod tests {
         let seen = server.bmc().lock().unwrap().seen.clone();
         assert_eq!(seen.first(), Some(&(0x06, 0x01)));
         assert_eq!(seen.len(), 6);
+    }
+
+    /// Issue #14: the 20 ms control gap after the opening `VERSION` held the
+    /// first answer of every connection (`bmcwd --socket get` took 24 ms).
+    /// A client stream answers at once; a QEMU stream still keeps the gap.
+    /// Paused tokio time: the waits are exact, not measured.
+    #[tokio::test(start_paused = true)]
+    async fn the_control_gap_applies_to_qemu_streams_only() {
+        for qemu in [false, true] {
+            let bmc = Arc::new(Mutex::new(TestBmc {
+                reset_at: None,
+                actions: vec![],
+                seen: vec![],
+            }));
+            let server = Arc::new(VmServer::new(bmc, ServerOptions::default()));
+            assert_eq!(server.opts.control_gap, Duration::from_millis(20));
+            let (a, b) = tokio::net::UnixStream::pair().unwrap();
+            let s = server.clone();
+            tokio::spawn(async move {
+                if qemu {
+                    s.serve_stream(a).await
+                } else {
+                    s.serve_client_stream(a).await
+                }
+            });
+            let t0 = WallInstant::now();
+            let mut c = VmClient::new(b).await.unwrap();
+            let r = c.request(0x06, 0, 0x01, &[], T).await.unwrap();
+            assert_eq!(r.cc.0, 0);
+            let waited = t0.elapsed();
+            if qemu {
+                assert!(waited >= Duration::from_millis(20), "{waited:?}");
+            } else {
+                assert_eq!(waited, Duration::ZERO);
+            }
+            assert_eq!(c.take_controls(), vec![ControlCommand::Version(1)]);
+        }
     }
 
     #[tokio::test]

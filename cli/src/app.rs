@@ -8,7 +8,7 @@ use ipmi_watchdog::{
 };
 use serde_json::json;
 
-use bmcwd::daemon::{self, DaemonConfig, StderrLogger};
+use bmcwd::daemon::{self, DaemonConfig};
 use bmcwd::output;
 use bmcwd::statefile;
 use bmcwd::transport::Transport;
@@ -18,20 +18,24 @@ use bmcwd::DeviceTransport;
 use bmcwd::VmSocketTransport;
 use bmcwd::{stop_request, Client};
 
-use crate::args::{Cli, Command, DaemonArgs, LogTarget, SetArgs, StartArgs};
+use crate::args::{Cli, Command, DaemonArgs, SetArgs, StartArgs};
 use crate::console::{note, out, out_json};
 use crate::exit::{CliError, Outcome};
+use crate::logging::DaemonLog;
 
 /// Runs the parsed command line. A successful run may still carry a finding
 /// ([`Outcome::CounterexampleFound`]) that the exit code reports.
-pub fn run(cli: Cli) -> Result<Outcome, CliError> {
+pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<Outcome, CliError> {
     let done = match &cli.command {
         Command::Get => cmd_get(&cli),
         Command::Set(a) => cmd_set(&cli, a),
         Command::Reset => cmd_reset(&cli),
         Command::Start(a) => cmd_start(&cli, a),
         Command::Stop => cmd_stop(&cli),
-        Command::Daemon(a) => cmd_daemon(&cli, a),
+        Command::Daemon(a) => {
+            let sub = matches.subcommand_matches("daemon").unwrap_or(matches);
+            cmd_daemon(&cli, a, sub)
+        }
         // The only subcommand whose success can carry a finding.
         Command::Scenario(s) => return crate::simcmd::scenario(&cli, s),
         Command::Sim(s) => crate::simcmd::sim(&cli, s),
@@ -40,6 +44,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             out(&completions(*shell));
             Ok(())
         }
+        Command::Man { dir } => write_man_pages(dir),
     };
     done.map(|()| Outcome::Success)
 }
@@ -56,6 +61,50 @@ pub fn completions(shell: crate::args::Shell) -> String {
     };
     clap_complete::generate(sh, &mut cmd, "bmcwd", &mut buf);
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The man pages, as shipped in `dist/man/`: `bmcwd.1` and one per
+/// subcommand (`bmcwd-daemon.1`, `bmcwd-scenario-run.1`, …), generated from
+/// the clap definitions with clap_mangen. Hidden subcommands get none.
+pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
+    use clap::CommandFactory;
+    fn walk(
+        cmd: &clap::Command,
+        name: String,
+        pages: &mut Vec<(String, Vec<u8>)>,
+    ) -> Result<(), CliError> {
+        let cmd = cmd.clone();
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .title(name.to_uppercase())
+            .section("1")
+            .source(format!("bmcwd {}", env!("CARGO_PKG_VERSION")))
+            .manual("bmcwd manual")
+            .render(&mut buf)
+            .map_err(|e| CliError::Internal(format!("cannot render {name}.1: {e}")))?;
+        pages.push((format!("{name}.1"), buf));
+        for sub in cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            walk(sub, format!("{name}-{}", sub.get_name()), pages)?;
+        }
+        Ok(())
+    }
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut pages = Vec::new();
+    walk(&cmd, "bmcwd".into(), &mut pages)?;
+    Ok(pages)
+}
+
+fn write_man_pages(dir: &Path) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::Internal(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    for (name, page) in man_pages()? {
+        std::fs::write(dir.join(name), page).map_err(io)?;
+    }
+    Ok(())
 }
 
 fn target(cli: &Cli) -> Target {
@@ -513,7 +562,77 @@ fn cmd_stop(cli: &Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
+fn cmd_daemon(cli: &Cli, a: &DaemonArgs, m: &clap::ArgMatches) -> Result<(), CliError> {
+    // The configuration file fills in every option not given here.
+    let mut a = a.clone();
+    let mut target_args = cli.target.clone();
+    let mut cmd_timeout_d = cli.cmd_timeout;
+    let mut state_file = cli.state_file.clone();
+    let config = match crate::config::locate(a.config.as_deref()) {
+        Some((path, _)) => {
+            let c = crate::config::Config::load(&path)?;
+            c.apply(
+                m,
+                &mut target_args,
+                &mut cmd_timeout_d,
+                &mut state_file,
+                &mut a,
+            )?;
+            Some(c)
+        }
+        None => None,
+    };
+    if a.check {
+        if let Some(c) = &config {
+            out(&format!("configuration: {} (valid)\n", c.path().display()));
+        }
+        let (_, check) = daemon_setup(&a)?;
+        out(&check.text);
+        return if check.unsafe_ {
+            Err(CliError::Usage(
+                "this configuration can let the BMC reset a healthy host (see above): lower \
+                 --interval or raise --timeout"
+                    .into(),
+            ))
+        } else {
+            Ok(())
+        };
+    }
+    // From here on every fatal error goes to the daemon's log, once, with
+    // its priority (and as JSON on stdout with --json).
+    let mut log = DaemonLog::open(
+        a.log,
+        cli.json,
+        crate::logging::threshold(a.verbose, a.quiet),
+    );
+    let result = daemon_main(
+        &a,
+        &target_args,
+        cmd_timeout_d,
+        state_file,
+        config.as_ref(),
+        &mut log,
+    );
+    match result {
+        Ok(()) => Ok(()),
+        // The policy logged why it gave up.
+        Err(e @ CliError::Daemon(_)) => Err(CliError::Logged(Box::new(e))),
+        Err(e) => {
+            let mut fields = vec![
+                ("BMCWD_ERROR_KIND", e.kind().to_string()),
+                ("BMCWD_EXIT_CODE", e.exit_code().to_string()),
+            ];
+            if let Some(cc) = e.completion_code() {
+                fields.push(("BMCWD_COMPLETION_CODE", format!("0x{cc:02x}")));
+            }
+            log.log_with(daemon::Priority::Err, &e.to_string(), &fields);
+            Err(CliError::Logged(Box::new(e)))
+        }
+    }
+}
+
+/// The daemon's Set and the `--check` report for its options.
+fn daemon_setup(a: &DaemonArgs) -> Result<(SetWatchdog, DaemonCheck), CliError> {
     let set = start_request(&a.start)?;
     let kernel = crate::simcmd::preset(&a.kernel).map_err(|_| {
         CliError::Usage(format!(
@@ -530,23 +649,22 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         None,
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
-    let check = daemon_check(&probe, kernel);
-    if a.check {
-        out(&check.text);
-        return if check.unsafe_ {
-            Err(CliError::Usage(
-                "this configuration can let the BMC reset a healthy host (see above): lower \
-                 --interval or raise --timeout"
-                    .into(),
-            ))
-        } else {
-            Ok(())
-        };
-    }
+    Ok((set, daemon_check(&probe, kernel)))
+}
+
+fn daemon_main(
+    a: &DaemonArgs,
+    target_args: &crate::args::TargetArgs,
+    cmd_timeout_d: Deciseconds,
+    state_file: Option<PathBuf>,
+    config: Option<&crate::config::Config>,
+    logger: &mut DaemonLog,
+) -> Result<(), CliError> {
+    let (set, check) = daemon_setup(a)?;
     let (t, auto) = resolve(
-        cli.target.device.as_deref(),
-        cli.target.socket.as_deref(),
-        cli.target.sim,
+        target_args.device.as_deref(),
+        target_args.socket.as_deref(),
+        target_args.sim,
         Path::new("/dev"),
     );
     if auto {
@@ -558,27 +676,36 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         }
         .into());
     }
+    logger.add_field((
+        "BMCWD_TARGET",
+        match &t {
+            Target::Device(p) => p.display().to_string(),
+            Target::Socket(p) => format!("socket:{}", p.display()),
+            Target::Sim => "simulator".into(),
+        },
+    ));
+    if let Some(c) = config {
+        logger.add_field(("BMCWD_CONFIG", c.path().display().to_string()));
+    }
+    let state = state_file.or_else(|| t.state_key().map(|k| statefile::default_path(&k)));
     let cfg = DaemonConfig::new(
         set,
         a.interval.map(Deciseconds::as_duration),
         a.on_exit.into(),
         a.max_backoff.as_duration(),
-        state_path(cli, &t),
+        state,
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let cfg = DaemonConfig {
         rearm: !a.no_rearm,
         ..cfg
     };
-    let cmd_timeout = cmd_timeout(cli.cmd_timeout)?;
-    let mut logger = StderrLogger {
-        journal: a.log == LogTarget::Journal,
-    };
+    let cmd_timeout = cmd_timeout(cmd_timeout_d)?;
     if check.unsafe_ {
-        daemon::Logger::log(&mut logger, daemon::Priority::Warning, &check.warning);
+        daemon::Logger::log(logger, daemon::Priority::Warning, &check.warning);
     }
     if let Some(w) = slow_pet_warning(&cfg, cmd_timeout) {
-        daemon::Logger::log(&mut logger, daemon::Priority::Warning, &w);
+        daemon::Logger::log(logger, daemon::Priority::Warning, &w);
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -612,7 +739,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
                 Target::Sim => bmcwd::transport::embedded_simulator(),
             })
         };
-        daemon::run(&mut c, &cfg, rx, &mut logger, reopen).await?;
+        daemon::run(&mut c, &cfg, rx, logger, reopen).await?;
         Ok::<(), CliError>(())
     })
 }

@@ -85,13 +85,14 @@ pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
         pages.push((format!("{name}.1"), buf));
         for sub in cmd
             .get_subcommands()
-            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+            .filter(|s| !s.is_hide_set())
         {
             walk(sub, format!("{name}-{}", sub.get_name()), pages)?;
         }
         Ok(())
     }
-    let mut cmd = Cli::command();
+    // No `help` subcommand: it has no page of its own.
+    let mut cmd = Cli::command().disable_help_subcommand(true);
     cmd.build();
     let mut pages = Vec::new();
     walk(&cmd, "bmcwd".into(), &mut pages)?;
@@ -569,7 +570,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs, m: &clap::ArgMatches) -> Result<(), Cli
     let mut cmd_timeout_d = cli.cmd_timeout;
     let mut state_file = cli.state_file.clone();
     let config = match crate::config::locate(a.config.as_deref()) {
-        Some((path, _)) => {
+        Some(path) => {
             let c = crate::config::Config::load(&path)?;
             c.apply(
                 m,
@@ -904,19 +905,44 @@ mod tests {
     #[test]
     fn systemd_unit_runs_the_daemon_and_loads_modules() {
         let unit = shipped("dist/bmcwd-daemon.service");
-        assert!(unit.contains("ExecStart=/usr/local/bin/bmcwd --device /dev/ipmi0 daemon "));
+        assert!(unit.contains("ExecStart=/usr/bin/bmcwd daemon "));
         assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_devintf"));
         assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_si"));
         assert!(unit.contains("Restart=on-failure"));
         // DeviceAllow= is resolved at start: the modules must be loaded before.
         assert!(unit.contains("After=modprobe@ipmi_si.service modprobe@ipmi_devintf.service"));
-        // The ExecStart arguments parse.
+        // The ExecStart arguments parse, and name the packaged configuration.
         let exec = unit
             .lines()
-            .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/bmcwd "))
+            .find_map(|l| l.strip_prefix("ExecStart=/usr/bin/bmcwd "))
             .unwrap();
         use clap::Parser;
         let args = std::iter::once("bmcwd").chain(exec.split_whitespace());
-        Cli::try_parse_from(args).unwrap();
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Command::Daemon(a) => assert_eq!(
+                a.config.as_deref(),
+                Some(Path::new(crate::config::SYSTEM_PATH))
+            ),
+            c => panic!("{c:?}"),
+        }
+    }
+
+    /// The shipped man pages are what `man_pages` renders now (the
+    /// integration test `man_pages_are_current` runs `bmcwd man DIR`).
+    #[test]
+    fn man_pages_match_the_shipped_ones() {
+        let pages = man_pages().unwrap();
+        assert!(pages.len() >= 15, "{}", pages.len());
+        for (name, page) in pages {
+            let shipped = std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/man").join(&name),
+            )
+            .unwrap_or_default();
+            assert!(
+                shipped == page,
+                "dist/man/{name} is stale: run cli/dist/regen-completions.sh"
+            );
+        }
     }
 }

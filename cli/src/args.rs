@@ -352,7 +352,7 @@ pub struct DaemonArgs {
     pub kernel: String,
     /// Log destination (with --json, events go to stdout as JSON lines
     /// instead).
-    #[arg(long, value_name = "WHERE", default_value = "auto")]
+    #[arg(long, value_name = "WHERE", default_value = "auto", env = "BMCWD_LOG")]
     pub log: LogTarget,
     /// More log: -v adds one info line per pet.
     #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
@@ -364,7 +364,7 @@ pub struct DaemonArgs {
     /// flags given here override it). Default: /etc/bmcwd/bmcwd.toml for
     /// root, else $XDG_CONFIG_HOME/bmcwd/bmcwd.toml (~/.config/…), used
     /// when it exists. `--config none` reads no file.
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", env = "BMCWD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Longest wait between retries after BMC errors (backoff doubles from
     /// 500ms up to this, and never beyond the interval).

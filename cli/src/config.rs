@@ -56,26 +56,40 @@ pub struct Config {
 /// The file `--config` names, or the default one when it exists: root's
 /// [`SYSTEM_PATH`], otherwise `$XDG_CONFIG_HOME/bmcwd/bmcwd.toml` (or
 /// `~/.config/bmcwd/bmcwd.toml`). `--config none` reads nothing.
-pub fn locate(flag: Option<&Path>) -> Option<(PathBuf, bool)> {
+pub fn locate(flag: Option<&Path>) -> Option<PathBuf> {
     match flag {
         Some(p) if p == Path::new("none") => None,
-        Some(p) => Some((p.to_path_buf(), true)),
+        Some(p) => Some(p.to_path_buf()),
         None => {
             let root = std::fs::metadata("/proc/self")
                 .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
                 .unwrap_or(false);
-            let path = if root {
-                PathBuf::from(SYSTEM_PATH)
-            } else {
-                let base = std::env::var_os("XDG_CONFIG_HOME")
-                    .filter(|v| !v.is_empty())
-                    .map(PathBuf::from)
-                    .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))?;
-                base.join("bmcwd/bmcwd.toml")
-            };
-            path.exists().then_some((path, false))
+            let path = default_path(
+                root,
+                std::env::var_os("XDG_CONFIG_HOME"),
+                std::env::var_os("HOME"),
+            )?;
+            path.exists().then_some(path)
         }
     }
+}
+
+/// The default configuration file: root's [`SYSTEM_PATH`], else under
+/// `$XDG_CONFIG_HOME` (when set and absolute, as the XDG base directory
+/// specification asks), else under `$HOME/.config`.
+fn default_path(
+    root: bool,
+    xdg: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    if root {
+        return Some(PathBuf::from(SYSTEM_PATH));
+    }
+    let base = xdg
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| home.map(|h| Path::new(&h).join(".config")))?;
+    Some(base.join("bmcwd/bmcwd.toml"))
 }
 
 impl Config {
@@ -140,8 +154,8 @@ impl Config {
     }
 
     /// Applies the file to the daemon's options: every key whose option was
-    /// not given on the command line (`m`, the daemon's matches) replaces
-    /// the option's default.
+    /// not given on the command line or in its environment variable (`m`,
+    /// the daemon's matches) replaces the option's default.
     pub fn apply(
         &self,
         m: &ArgMatches,
@@ -150,7 +164,12 @@ impl Config {
         state_file: &mut Option<PathBuf>,
         a: &mut DaemonArgs,
     ) -> Result<(), CliError> {
-        let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+        let given = |id: &str| {
+            matches!(
+                m.value_source(id),
+                Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+            )
+        };
         let f = &self.file;
         let dur = |s: &str| Deciseconds::from_str(s).map_err(|e| e.to_string());
         let path = |s: &str| Ok::<_, String>(PathBuf::from(s));
@@ -283,11 +302,30 @@ mod tests {
     }
 
     #[test]
+    fn default_paths() {
+        let os = |s: &str| Some(std::ffi::OsString::from(s));
+        assert_eq!(
+            default_path(true, os("/x"), os("/root")),
+            Some(PathBuf::from(SYSTEM_PATH))
+        );
+        assert_eq!(
+            default_path(false, os("/x"), os("/home/u")),
+            Some(PathBuf::from("/x/bmcwd/bmcwd.toml"))
+        );
+        // A relative (or empty) XDG_CONFIG_HOME is ignored.
+        assert_eq!(
+            default_path(false, os("rel"), os("/home/u")),
+            Some(PathBuf::from("/home/u/.config/bmcwd/bmcwd.toml"))
+        );
+        assert_eq!(default_path(false, None, None), None);
+    }
+
+    #[test]
     fn none_reads_no_file() {
         assert_eq!(locate(Some(Path::new("none"))), None);
         assert_eq!(
             locate(Some(Path::new("/x.toml"))),
-            Some((PathBuf::from("/x.toml"), true))
+            Some(PathBuf::from("/x.toml"))
         );
     }
 }

@@ -31,6 +31,9 @@ _bmcwd() {
             bmcwd,help)
                 cmd="bmcwd__subcmd__help"
                 ;;
+            bmcwd,man)
+                cmd="bmcwd__subcmd__man"
+                ;;
             bmcwd,off)
                 cmd="bmcwd__subcmd__stop"
                 ;;
@@ -81,6 +84,9 @@ _bmcwd() {
                 ;;
             bmcwd__subcmd__help,help)
                 cmd="bmcwd__subcmd__help__subcmd__help"
+                ;;
+            bmcwd__subcmd__help,man)
+                cmd="bmcwd__subcmd__help__subcmd__man"
                 ;;
             bmcwd__subcmd__help,reset)
                 cmd="bmcwd__subcmd__help__subcmd__reset"
@@ -149,7 +155,7 @@ _bmcwd() {
 
     case "${cmd}" in
         bmcwd)
-            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version get set reset pet start stop off daemon scenario sim bt completions help"
+            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version get set reset pet start stop off daemon scenario sim bt completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -327,7 +333,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__daemon)
-            opts="-h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --interval --on-exit --no-rearm --check --kernel --log --max-backoff --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-v -q -h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --interval --on-exit --no-rearm --check --kernel --log --verbose --quiet --config --max-backoff --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,7 +376,11 @@ _bmcwd() {
                     return 0
                     ;;
                 --log)
-                    COMPREPLY=($(compgen -W "stderr journal" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto stderr prefixed journal syslog" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-backoff)
@@ -431,7 +441,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__help)
-            opts="get set reset start stop daemon scenario sim bt completions help"
+            opts="get set reset start stop daemon scenario sim bt completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -515,6 +525,20 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -647,6 +671,36 @@ _bmcwd() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__man)
+            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cmd-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -44,6 +44,7 @@ complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "scenario" -d 'Run or se
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "sim" -d 'Serve the simulated BMC'
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "bt" -d 'Work with a C BT state machine (the kernel\'s `ipmi_bt_sm.c`)'
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "man" -d 'Write the man pages (bmcwd.1 and one per subcommand) into DIR'
 complete -c bmcwd -n "__fish_bmcwd_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand get" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
@@ -163,8 +164,12 @@ v4.19\t'4.18-5.9: caps in detect (B-6 fixed); B-4, B-8 remain'
 mainline\t'5.10-now: as v4.19 plus Get Device ID retries; B-4, B-8 remain'
 fixed-reset\t'mainline with the reset only during init (B-4 fix; not upstream)'
 fixed-b8\t'mainline with B-4 and B-8 fixed, one reset per message (proposal)'"
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l log -d 'Log destination' -r -f -a "stderr\t'Plain lines on stderr'
-journal\t'stderr lines with `<N>` syslog-priority prefixes that journald understands'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l log -d 'Log destination (with --json, events go to stdout as JSON lines instead)' -r -f -a "auto\t'The journal when stderr is connected to it ($JOURNAL_STREAM, as under systemd), stderr on a terminal, syslog otherwise'
+stderr\t'Plain `bmcwd: PRIORITY: …` lines on stderr'
+prefixed\t'stderr lines with `<N>` syslog-priority prefixes (sd-daemon(3))'
+journal\t'The systemd journal, natively: priorities and BMCWD_* fields (falls back to prefixed stderr lines when journald cannot be reached)'
+syslog\t'The local syslog socket (/dev/log, or $BMCWD_SYSLOG_SOCKET), facility daemon (falls back to stderr when there is none)'"
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l config -d 'Configuration file (TOML; each key is a daemon option\'s long name, flags given here override it). Default: /etc/bmcwd/bmcwd.toml for root, else $XDG_CONFIG_HOME/bmcwd/bmcwd.toml (~/.config/…), used when it exists. `--config none` reads no file' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l max-backoff -d 'Longest wait between retries after BMC errors (backoff doubles from 500ms up to this, and never beyond the interval)' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
@@ -173,6 +178,8 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l state-file -d 'Fi
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l dont-log -d 'Don\'t log a SEL event when the timer expires'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l no-rearm -d 'Do not re-arm a timer someone else stopped or reconfigured (the timer-state check after each pet still logs it)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l check -d 'Print the worst-case pet gap for --kernel and the longest BMC outage ridden out, and refuse (exit 2) a configuration in which one failed command can let the timer expire; sends nothing'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -s v -l verbose -d 'More log: -v adds one info line per pet'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -s q -l quiet -d 'Less log: -q only warnings and errors, -qq only errors'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -286,17 +293,26 @@ complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l sim -d 'Use 
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -l json -d 'Print machine-readable JSON on stdout instead of text'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand completions" -s V -l version -d 'Print version'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "get" -d 'Read and decode the watchdog (Get Watchdog Timer), like `ipmitool mc watchdog get`'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "set" -d 'Configure the watchdog (Set Watchdog Timer). Options not given keep their current value (read with Get first), as freeipmi\'s bmc-watchdog does. Without --dont-stop, a Set stops a running timer (IPMI v2.0 §27.6)'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "reset" -d 'Restart the countdown (Reset Watchdog Timer). On 0x80 (BMC lost its configuration) re-send the last Set from the state file and retry, as Linux\'s ipmi_watchdog does'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "start" -d 'Configure and start the timer: Set, then Reset'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "stop" -d 'Stop the timer: Set with the current timer use and countdown, no action, no pre-timeout, without don\'t-stop'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "daemon" -d 'Start the timer and pet it at an interval until SIGTERM/SIGINT'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "scenario" -d 'Run or search simulation scenarios'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "sim" -d 'Serve the simulated BMC'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "bt" -d 'Work with a C BT state machine (the kernel\'s `ipmi_bt_sm.c`)'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "completions" -d 'Print a shell completion script'
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand man" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand man" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand man" -l cmd-timeout -d 'How long to wait for each BMC response (e.g. 20s). The Linux BT driver itself retries for up to ~15 s before it answers 0xC3' -r
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand man" -l state-file -d 'File remembering the last Set Watchdog Timer request, re-sent when a Reset gets 0x80 (BMC lost its configuration). Default: $BMCWD_STATE_DIR, /run/bmcwd, $XDG_RUNTIME_DIR/bmcwd or /tmp/bmcwd-$UID, one file per BMC' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand man" -l sim -d 'Use the embedded simulator (fresh in every invocation: no state is kept between commands; use `bmcwd sim serve` for that)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand man" -l json -d 'Print machine-readable JSON on stdout instead of text'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand man" -s h -l help -d 'Print help'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand man" -s V -l version -d 'Print version'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "get" -d 'Read and decode the watchdog (Get Watchdog Timer), like `ipmitool mc watchdog get`'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "set" -d 'Configure the watchdog (Set Watchdog Timer). Options not given keep their current value (read with Get first), as freeipmi\'s bmc-watchdog does. Without --dont-stop, a Set stops a running timer (IPMI v2.0 §27.6)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "reset" -d 'Restart the countdown (Reset Watchdog Timer). On 0x80 (BMC lost its configuration) re-send the last Set from the state file and retry, as Linux\'s ipmi_watchdog does'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "start" -d 'Configure and start the timer: Set, then Reset'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "stop" -d 'Stop the timer: Set with the current timer use and countdown, no action, no pre-timeout, without don\'t-stop'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "daemon" -d 'Start the timer and pet it at an interval until SIGTERM/SIGINT'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "scenario" -d 'Run or search simulation scenarios'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "sim" -d 'Serve the simulated BMC'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "bt" -d 'Work with a C BT state machine (the kernel\'s `ipmi_bt_sm.c`)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "man" -d 'Write the man pages (bmcwd.1 and one per subcommand) into DIR'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and not __fish_seen_subcommand_from get set reset start stop daemon scenario sim bt completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and __fish_seen_subcommand_from scenario" -f -a "run" -d 'Run a scenario file: kernel-style log and a timeline'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and __fish_seen_subcommand_from scenario" -f -a "explore" -d 'Search random fault schedules for a property violation and print the shrunk counterexample as a scenario file'
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand help; and __fish_seen_subcommand_from sim" -f -a "serve" -d 'Serve a simulated BMC: on the Unix socket given with --socket PATH (for `bmcwd --socket PATH …`), and/or as QEMU\'s ipmi-bmc-extern peer over TCP (--vm-listen / --vm-connect)'

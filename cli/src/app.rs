@@ -83,10 +83,7 @@ pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
             .render(&mut buf)
             .map_err(|e| CliError::Internal(format!("cannot render {name}.1: {e}")))?;
         pages.push((format!("{name}.1"), buf));
-        for sub in cmd
-            .get_subcommands()
-            .filter(|s| !s.is_hide_set())
-        {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             walk(sub, format!("{name}-{}", sub.get_name()), pages)?;
         }
         Ok(())
@@ -936,7 +933,9 @@ mod tests {
         assert!(pages.len() >= 15, "{}", pages.len());
         for (name, page) in pages {
             let shipped = std::fs::read(
-                Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/man").join(&name),
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("dist/man")
+                    .join(&name),
             )
             .unwrap_or_default();
             assert!(

@@ -230,12 +230,14 @@ impl Config {
         }
         set!("on_exit", f.on_exit, a.on_exit, choice);
         set!("kernel", f.kernel, a.kernel, |s: &str| {
-            crate::simcmd::preset(s).map(|_| s.to_string()).map_err(|_| {
-                format!(
-                    "unknown kernel preset `{s}`; use one of {}",
-                    bmc_sim::KernelPreset::NAMES.join(", ")
-                )
-            })
+            crate::simcmd::preset(s)
+                .map(|_| s.to_string())
+                .map_err(|_| {
+                    format!(
+                        "unknown kernel preset `{s}`; use one of {}",
+                        bmc_sim::KernelPreset::NAMES.join(", ")
+                    )
+                })
         });
         set!("log", f.log, a.log, choice);
         set!("max_backoff", f.max_backoff, a.max_backoff, dur);
@@ -272,16 +274,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("bmcwd.toml");
         std::fs::write(&p, text).unwrap();
-        Config::load(&p).map_err(|e| {
-            e.to_string()
-                .replace(&p.display().to_string(), "FILE")
-        })
+        Config::load(&p).map_err(|e| e.to_string().replace(&p.display().to_string(), "FILE"))
     }
 
     #[test]
     fn errors_name_file_line_and_key() {
         let e = load("timeout = \"5m\"\n\nbogus = 1\n").unwrap_err();
-        assert!(e.starts_with("FILE:3: key `bogus`: unknown field `bogus`"), "{e}");
+        assert!(
+            e.starts_with("FILE:3: key `bogus`: unknown field `bogus`"),
+            "{e}"
+        );
         let e = load("timeout = \"5m\"\non-exit = 3\n").unwrap_err();
         assert!(e.starts_with("FILE:2: key `on-exit`: invalid type"), "{e}");
         let e = load("timeout = \n").unwrap_err();

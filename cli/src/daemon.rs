@@ -246,12 +246,12 @@ where
                     };
                     match client.send(&req) {
                         Ok(resp) => {
-                            if resp.cc.is_ok() && req.netfn & !1 == 0x06 && req.cmd == CMD_RESET_WATCHDOG {
+                            if resp.cc.is_ok()
+                                && req.netfn & !1 == 0x06
+                                && req.cmd == CMD_RESET_WATCHDOG
+                            {
                                 pets_answered += 1;
-                                log.log(
-                                    Priority::Info,
-                                    &format!("pet {pets_answered} answered"),
-                                );
+                                log.log(Priority::Info, &format!("pet {pets_answered} answered"));
                             }
                             if !resp.cc.is_ok() {
                                 last_error = Some(ClientError::Completion {

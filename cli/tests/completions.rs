@@ -81,7 +81,12 @@ fn man_pages_are_current() {
         );
     }
     // bmcwd(1) and one page per subcommand, nested ones included.
-    for page in ["bmcwd.1", "bmcwd-daemon.1", "bmcwd-get.1", "bmcwd-scenario-run.1"] {
+    for page in [
+        "bmcwd.1",
+        "bmcwd-daemon.1",
+        "bmcwd-get.1",
+        "bmcwd-scenario-run.1",
+    ] {
         assert!(generated.iter().any(|p| p == page), "{page} missing");
     }
     let daemon = std::fs::read_to_string(shipped.join("bmcwd-daemon.1")).unwrap();

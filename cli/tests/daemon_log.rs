@@ -60,7 +60,10 @@ fn run_for(s: &Server, args: &[&str], ms: u64) -> Output {
 #[test]
 fn fatal_error_is_logged_once_with_its_priority() {
     let dir = tempfile::tempdir().unwrap();
-    for (log, prefix) in [("prefixed", "<3>no IPMI device at "), ("stderr", "bmcwd: error: no IPMI device at ")] {
+    for (log, prefix) in [
+        ("prefixed", "<3>no IPMI device at "),
+        ("stderr", "bmcwd: error: no IPMI device at "),
+    ] {
         let out = failing_daemon(dir.path())
             .args(["--log", log])
             .output()
@@ -142,12 +145,18 @@ fn journal_stream_selects_the_journal() {
         let err = std::fs::read_to_string(errf).unwrap();
         let lines: Vec<&str> = err.lines().collect();
         assert_eq!(lines.len(), 2, "{err}");
-        assert!(lines[0].starts_with("<4>bmcwd: cannot reach journald"), "{err}");
+        assert!(
+            lines[0].starts_with("<4>bmcwd: cannot reach journald"),
+            "{err}"
+        );
         assert!(lines[1].starts_with("<3>no IPMI device at "), "{err}");
     }
     let is_root = std::fs::metadata("/proc/self").map(|m| m.uid()).ok() == Some(0);
     if journal.exists() || !is_root {
-        eprintln!("skipping the native journal half: {} exists or not root", journal.display());
+        eprintln!(
+            "skipping the native journal half: {} exists or not root",
+            journal.display()
+        );
         return;
     }
     std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
@@ -209,7 +218,11 @@ fn verbosity_adds_pets_and_quiet_drops_notices() {
 #[test]
 fn daemon_json_events_and_error() {
     let s = Server::start();
-    let out = run_for(&s, &["--json", "--timeout", "10s", "--interval", "300ms"], 1000);
+    let out = run_for(
+        &s,
+        &["--json", "--timeout", "10s", "--interval", "300ms"],
+        1000,
+    );
     assert!(out.status.success());
     assert_eq!(text(&out.stderr), "");
     let lines: Vec<serde_json::Value> = text(&out.stdout)
@@ -218,9 +231,10 @@ fn daemon_json_events_and_error() {
         .collect();
     assert!(lines.len() >= 3, "{lines:?}");
     assert!(
-        lines
-            .iter()
-            .any(|l| l["message"].as_str().unwrap().starts_with("starting on simulator at")),
+        lines.iter().any(|l| l["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("starting on simulator at")),
         "{lines:?}"
     );
     for l in &lines {
@@ -256,7 +270,10 @@ fn json_errors_for_every_kind() {
     let err_obj = |out: &[u8]| -> serde_json::Value {
         let v = json(out);
         let keys: Vec<&String> = v["error"].as_object().unwrap().keys().collect();
-        assert_eq!(keys, ["completion_code", "exit_code", "hint", "kind", "message"]);
+        assert_eq!(
+            keys,
+            ["completion_code", "exit_code", "hint", "kind", "message"]
+        );
         v["error"].clone()
     };
     // The BMC refused: completion code and its hint.
@@ -286,8 +303,15 @@ fn json_errors_for_every_kind() {
         .stderr("");
     let e = err_obj(&a.get_output().stdout);
     assert_eq!(e["kind"], "usage");
-    assert!(e["message"].as_str().unwrap().contains("give at least 100ms"));
-    let a = s.cmd(&["--json", "get", "--bogus"]).assert().code(2).stderr("");
+    assert!(e["message"]
+        .as_str()
+        .unwrap()
+        .contains("give at least 100ms"));
+    let a = s
+        .cmd(&["--json", "get", "--bogus"])
+        .assert()
+        .code(2)
+        .stderr("");
     let e = err_obj(&a.get_output().stdout);
     assert_eq!(e["kind"], "usage");
     assert_eq!(e["message"], "unexpected argument '--bogus' found");
@@ -357,16 +381,28 @@ fn config_file_keys_and_overrides() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("Power Down after 50.0 sec"), "{err}");
     assert!(err.contains("leaving the watchdog timer ARMED"), "{err}");
-    let v = json(&s.cmd(&["--json", "get"]).assert().success().get_output().stdout);
+    let v = json(
+        &s.cmd(&["--json", "get"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    );
     assert_eq!(v["running"], true);
     assert_eq!(v["initial_countdown_s"], 50.0);
     assert_eq!(v["action"], "power-down");
 
     // Errors: file, line, key; exit 2; nothing sent.
     for (body, want) in [
-        ("timeout = \"40s\"\nbogus = true\n", ":2: key `bogus`: unknown field `bogus`"),
+        (
+            "timeout = \"40s\"\nbogus = true\n",
+            ":2: key `bogus`: unknown field `bogus`",
+        ),
         ("\n\ntimeout = \"forty\"\n", ":3: key `timeout`: "),
-        ("action = \"explode\"\n", ":1: key `action`: `explode` is not one of hard-reset"),
+        (
+            "action = \"explode\"\n",
+            ":1: key `action`: `explode` is not one of hard-reset",
+        ),
         ("dont-log = \"yes\"\n", ":1: key `dont-log`: invalid type"),
     ] {
         std::fs::write(&cfg, body).unwrap();
@@ -374,14 +410,19 @@ fn config_file_keys_and_overrides() {
             .arg(&cfg)
             .assert()
             .code(2)
-            .stderr(predicates::str::contains(format!("{}{want}", cfg.display())));
+            .stderr(predicates::str::contains(format!(
+                "{}{want}",
+                cfg.display()
+            )));
     }
     // A --config that does not exist is an error; `none` reads nothing.
     common::bmcwd(s.dir.path(), &["daemon", "--check", "--config"])
         .arg(s.dir.path().join("absent.toml"))
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("cannot read the configuration file"));
+        .stderr(predicates::str::contains(
+            "cannot read the configuration file",
+        ));
 }
 
 /// Decodes one datagram of journald's native protocol (systemd's

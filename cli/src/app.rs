@@ -571,6 +571,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs, m: &clap::ArgMatches) -> Result<(), Cli
             let c = crate::config::Config::load(&path)?;
             c.apply(
                 m,
+                |l| clear_flags(l).map(|_| ()).map_err(|e| e.to_string()),
                 &mut target_args,
                 &mut cmd_timeout_d,
                 &mut state_file,

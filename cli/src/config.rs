@@ -155,10 +155,13 @@ impl Config {
 
     /// Applies the file to the daemon's options: every key whose option was
     /// not given on the command line or in its environment variable (`m`,
-    /// the daemon's matches) replaces the option's default.
+    /// the daemon's matches) replaces the option's default. `clear_flags`
+    /// checks a `clear-flags` list (the command's own parser, passed in so
+    /// that this module does not depend on `app`).
     pub fn apply(
         &self,
         m: &ArgMatches,
+        clear_flags: impl Fn(&str) -> Result<(), String>,
         target: &mut TargetArgs,
         cmd_timeout: &mut Deciseconds,
         state_file: &mut Option<PathBuf>,
@@ -215,11 +218,9 @@ impl Config {
             }
         }
         if !given("clear_flags") {
-            if let Some(v) = self.value(&f.clear_flags, |s| {
-                crate::app::clear_flags(s)
-                    .map(|_| s.to_string())
-                    .map_err(|e| e.to_string())
-            })? {
+            if let Some(v) =
+                self.value(&f.clear_flags, |s| clear_flags(s).map(|()| s.to_string()))?
+            {
                 a.start.clear_flags = Some(v);
             }
         }

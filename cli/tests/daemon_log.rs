@@ -404,6 +404,10 @@ fn config_file_keys_and_overrides() {
             ":1: key `action`: `explode` is not one of hard-reset",
         ),
         ("dont-log = \"yes\"\n", ":1: key `dont-log`: invalid type"),
+        (
+            "\nclear-flags = \"sms-os,bogus\"\n",
+            ":2: key `clear-flags`: --clear-flags: `bogus` is not a timer use",
+        ),
     ] {
         std::fs::write(&cfg, body).unwrap();
         common::bmcwd(s.dir.path(), &["daemon", "--check", "--config"])

@@ -233,6 +233,7 @@ const LIMITS: RunLimits = RunLimits {
     max_sm_events: 200_000,
     max_records: 20_000,
     max_register_records: 50_000,
+    max_spin_events: 10_000,
 };
 
 /// What one generated file did.

@@ -292,6 +292,10 @@ pub(crate) struct HostLimits {
     pub(crate) max_sm_events: u64,
     /// Register accesses recorded by the [`Bus`].
     pub(crate) max_register_records: usize,
+    /// `SI_SM_CALL_WITHOUT_DELAY` results in a row with no time passing: a
+    /// state machine over it livelocks at one instant, where the kernel's
+    /// loops (`wait_for_msg_done`, `smi_event_handler`) spin for ever.
+    pub(crate) max_spin_events: u64,
 }
 
 impl HostLimits {
@@ -300,6 +304,7 @@ impl HostLimits {
     pub(crate) const NONE: Self = Self {
         max_sm_events: u64::MAX,
         max_register_records: usize::MAX,
+        max_spin_events: u64::MAX,
     };
 }
 
@@ -438,6 +443,25 @@ pub(crate) struct SiDriver {
     /// transaction started (the result is made up by the host).
     failed: bool,
     stats: SiStats,
+    /// Consecutive `CALL_WITHOUT_DELAY` results at [`spin_at`](Self::spin_at).
+    spin: u64,
+    /// The instant of the current run of `CALL_WITHOUT_DELAY` results.
+    spin_at: Instant,
+    /// Set when a loop gave up on a zero-time livelock.
+    livelock: Option<Livelock>,
+}
+
+/// A zero-time livelock the model stopped: the state machine kept returning
+/// `SI_SM_CALL_WITHOUT_DELAY` without time passing, where the kernel's loop
+/// calls it again at once, for ever (a hard hang of that CPU).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Livelock {
+    /// When (virtual time does not move during it).
+    pub(crate) at: Instant,
+    /// The kernel loop that spins (`wait_for_msg_done`, `smi_event_handler`).
+    pub(crate) in_loop: &'static str,
+    /// `CALL_WITHOUT_DELAY` results in a row when the model stopped.
+    pub(crate) events: u64,
 }
 
 impl SiDriver {
@@ -469,7 +493,47 @@ impl SiDriver {
             rsp: [0; IPMI_MAX_MSG_LENGTH],
             failed: false,
             stats: SiStats::default(),
+            spin: 0,
+            spin_at: Instant::ZERO,
+            livelock: None,
         }
+    }
+
+    /// The zero-time livelock a loop stopped on, if any (the run must end:
+    /// the kernel never leaves that loop).
+    pub(crate) fn livelock(&self) -> Option<Livelock> {
+        self.livelock
+    }
+
+    /// Whether a loop that is about to call `event(0)` again at once (a
+    /// `CALL_WITHOUT_DELAY`, no time passing) must give up instead: the run
+    /// is over its work limits, or the state machine has asked for it
+    /// [`HostLimits::max_spin_events`] times in a row at this instant (then
+    /// the livelock is recorded for the trace).
+    fn spin_must_stop<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &SiEnv<'_, D, O>,
+        in_loop: &'static str,
+    ) -> bool {
+        if self.livelock.is_some() {
+            return true;
+        }
+        if self.spin >= env.limits.max_spin_events {
+            self.livelock = Some(Livelock {
+                at: env.now(),
+                in_loop,
+                events: self.spin,
+            });
+            return true;
+        }
+        self.over_work_limits(env)
+    }
+
+    /// Whether the run is over its [`HostLimits`] or the observer over its budget.
+    fn over_work_limits<D: SimDevice, O: HostEvents>(&self, env: &SiEnv<'_, D, O>) -> bool {
+        self.stats.sm_events >= env.limits.max_sm_events
+            || env.obs.over_budget()
+            || env.bus.regs.len() >= env.limits.max_register_records
     }
 
     /// Work counters so far.
@@ -481,10 +545,7 @@ impl SiDriver {
     /// came, the run is over its [`HostLimits`], or the observer is over
     /// its budget.
     fn must_stop<D: SimDevice, O: HostEvents>(&self, env: &SiEnv<'_, D, O>) -> bool {
-        env.now() >= env.stop
-            || self.stats.sm_events >= env.limits.max_sm_events
-            || env.obs.over_budget()
-            || env.bus.regs.len() >= env.limits.max_register_records
+        env.now() >= env.stop || self.livelock.is_some() || self.over_work_limits(env)
     }
 
     fn note_state<D: SimDevice, O: HostEvents>(
@@ -553,6 +614,17 @@ impl SiDriver {
         };
         let r = env.sm.event(&mut *env.bus, &mut log, time_us);
         self.stats.sm_events += 1;
+        if r == SmResult::CallWithoutDelay {
+            let now = env.bus.now();
+            if self.spin > 0 && self.spin_at == now {
+                self.spin += 1;
+            } else {
+                self.spin = 1;
+                self.spin_at = now;
+            }
+        } else {
+            self.spin = 0;
+        }
         Self::note_state(env, before);
         r
     }
@@ -874,9 +946,17 @@ impl SiDriver {
     ) -> SmResult {
         let mut time = time_us;
         loop {
+            // The run is ending (a limit, or a livelock recorded): leave the
+            // handler as if the state machine asked for a delay.
+            if self.livelock.is_some() || self.over_work_limits(env) {
+                return SmResult::CallWithDelay;
+            }
             let mut r = self.sm_event(env, time);
             time = 0;
             while r == SmResult::CallWithoutDelay {
+                if self.spin_must_stop(env, "smi_event_handler") {
+                    return SmResult::CallWithDelay;
+                }
                 r = self.sm_event(env, 0);
             }
             match r {
@@ -1314,6 +1394,11 @@ impl SiDriver {
                         && env.sm.state() == st0;
                 }
                 SmResult::CallWithoutDelay => {
+                    // The kernel calls event(0) again at once, with no limit:
+                    // a state machine that livelocks here hangs the probe.
+                    if self.spin_must_stop(env, "wait_for_msg_done") {
+                        return None;
+                    }
                     r = self.sm_event(env, 0);
                     pure = false;
                 }

@@ -77,6 +77,13 @@ pub struct RunLimits {
     pub max_records: usize,
     /// Register accesses recorded with `[trace] registers = true`.
     pub max_register_records: usize,
+    /// `SI_SM_CALL_WITHOUT_DELAY` results in a row at one instant. The
+    /// kernel's loops call the state machine again at once on that result,
+    /// with no limit, so a machine that keeps returning it hangs the CPU
+    /// (inside the probe's `wait_for_msg_done`, or `smi_event_handler`);
+    /// the run stops there and the trace names the loop (a few tens in a
+    /// row are normal).
+    pub max_spin_events: u64,
 }
 
 impl RunLimits {
@@ -86,6 +93,7 @@ impl RunLimits {
         max_sm_events: 100_000_000,
         max_records: 2_000_000,
         max_register_records: 8_000_000,
+        max_spin_events: 100_000,
     };
 }
 
@@ -134,6 +142,7 @@ macro_rules! env {
             limits: HostLimits {
                 max_sm_events: $s.limits.max_sm_events,
                 max_register_records: $s.limits.max_register_records,
+                max_spin_events: $s.limits.max_spin_events,
             },
         }
     };
@@ -223,6 +232,12 @@ impl Simulation {
     /// The first limit the run is over, as a message for people.
     fn over_limit(&self) -> Option<String> {
         let l = &self.limits;
+        if let Some(ll) = self.si.livelock() {
+            return Some(format!(
+                "zero-time livelock in {} at {}: the BT state machine returned CALL_WITHOUT_DELAY {} times in a row with no time passing (spin limit {}); the kernel calls it again at once for ever, a hang",
+                ll.in_loop, ll.at, ll.events, l.max_spin_events
+            ));
+        }
         if self.steps >= l.max_steps {
             return Some(format!(
                 "step limit of {} reached (a long stop with fast_forward = false, or very dense requests); shorten `stop` or thin the workload",
@@ -826,5 +841,159 @@ mod tests {
             let caught = t.completions[0].latency().as_secs_f64();
             assert!((10.0..10.1).contains(&caught), "{kind}: {caught}");
         }
+    }
+
+    /// A BT state machine that livelocks at zero time: the bt-sm model until
+    /// its `spin_from`-th `start_transaction` (1-based), then every `event`
+    /// returns CALL_WITHOUT_DELAY (a stuck status or a response that never
+    /// matches, seen by a machine that retries at once).
+    struct Spinner {
+        inner: BtSm,
+        starts: u32,
+        spin_from: u32,
+    }
+
+    impl HostStateMachine for Spinner {
+        fn describe(&self) -> String {
+            "spinner".into()
+        }
+        fn init_data(&mut self) -> u32 {
+            HostStateMachine::init_data(&mut self.inner)
+        }
+        fn size(&self) -> usize {
+            HostStateMachine::size(&self.inner)
+        }
+        fn start_transaction(
+            &mut self,
+            log: &mut dyn ipmi_bt_sm::LogSink,
+            data: &[u8],
+        ) -> Result<(), ipmi_bt_sm::CompletionCode> {
+            self.starts += 1;
+            HostStateMachine::start_transaction(&mut self.inner, log, data)
+        }
+        fn get_result(&mut self, log: &mut dyn ipmi_bt_sm::LogSink, buf: &mut [u8]) -> usize {
+            HostStateMachine::get_result(&mut self.inner, log, buf)
+        }
+        fn event(
+            &mut self,
+            io: &mut dyn ipmi_bt_sm::Io,
+            log: &mut dyn ipmi_bt_sm::LogSink,
+            time_us: i64,
+        ) -> ipmi_bt_sm::SmResult {
+            if self.starts >= self.spin_from {
+                return ipmi_bt_sm::SmResult::CallWithoutDelay;
+            }
+            HostStateMachine::event(&mut self.inner, io, log, time_us)
+        }
+        fn detect(
+            &mut self,
+            io: &mut dyn ipmi_bt_sm::Io,
+            log: &mut dyn ipmi_bt_sm::LogSink,
+        ) -> Result<(), ipmi_bt_sm::NotPresent> {
+            HostStateMachine::detect(&mut self.inner, io, log)
+        }
+        fn detect_in_progress(&self) -> bool {
+            HostStateMachine::detect_in_progress(&self.inner)
+        }
+        fn finish_detect(&mut self, log: &mut dyn ipmi_bt_sm::LogSink) {
+            HostStateMachine::finish_detect(&mut self.inner, log);
+        }
+        fn state(&self) -> ipmi_bt_sm::State {
+            HostStateMachine::state(&self.inner)
+        }
+        fn timeout_us(&self) -> i64 {
+            HostStateMachine::timeout_us(&self.inner)
+        }
+        fn behaviour(&self) -> &ipmi_bt_sm::Behaviour {
+            HostStateMachine::behaviour(&self.inner)
+        }
+        fn set_debug(&mut self, mask: u8) {
+            HostStateMachine::set_debug(&mut self.inner, mask);
+        }
+    }
+
+    /// Runs `text` with a [`Spinner`] from its `spin_from`-th start, under the
+    /// default limits but a spin limit of `spin_limit`.
+    fn run_spinning(text: &str, spin_from: u32, spin_limit: u64) -> Trace {
+        let sc = Scenario::from_toml_str(text).unwrap();
+        let inner = BtSm::with_behaviour(sc.driver_choice().behaviour);
+        let mut sim = Simulation::with_state_machine(
+            &sc,
+            Box::new(Spinner {
+                inner,
+                starts: 0,
+                spin_from,
+            }),
+        );
+        sim.set_limits(RunLimits {
+            max_spin_events: spin_limit,
+            ..RunLimits::DEFAULT
+        });
+        sim.run_until(Instant::ZERO + sc.stop);
+        sim.into_trace()
+    }
+
+    #[test]
+    fn a_zero_time_livelock_in_the_probe_wait_stops_at_the_spin_limit_and_says_so() {
+        // wait_for_msg_done calls event(0) again at once on CALL_WITHOUT_DELAY:
+        // a machine that livelocks during the probe's Get Device ID hangs the
+        // kernel at that instant. The model stops after the spin limit, well
+        // before the 100 M event limit, and the trace says where and why.
+        let t = run_spinning(
+            "name = \"spin\"\nstop = \"60s\"\n[driver]\nkernel = \"v3.13\"\nprobe = true\n",
+            1,
+            5_000,
+        );
+        let why = t.truncated.as_deref().expect("stopped early");
+        assert!(
+            why.starts_with("zero-time livelock in wait_for_msg_done at 0.000000s"),
+            "{why}"
+        );
+        assert!(why.contains("CALL_WITHOUT_DELAY 5000 times"), "{why}");
+        assert!(t.stats.sm_events < 5_100, "{:?}", t.stats);
+        assert!(!t.registered);
+        // The probe's Get Device ID never completed; the run ended at the hang.
+        assert!(t.completions.is_empty());
+        assert_eq!(t.end, Instant::ZERO);
+        let last = t.events.last().expect("events");
+        assert_eq!(
+            last.kind,
+            EventKind::Phase(format!("run stopped early: {why}"))
+        );
+        assert!(t.render_timeline().contains("RUN STOPPED EARLY"));
+    }
+
+    #[test]
+    fn a_zero_time_livelock_at_run_time_stops_in_smi_event_handler() {
+        // mainline, no probe: detect starts its capabilities fetch inside
+        // the machine, so the request at 1 s is the first start.
+        let t = run_spinning(
+            "name = \"spin\"\nstop = \"60s\"\n[driver]\nkernel = \"mainline\"\n\
+             [[request]]\nat = \"1s\"\nnetfn = 0x06\ncmd = 0x01\n",
+            1,
+            5_000,
+        );
+        let why = t.truncated.as_deref().expect("stopped early");
+        assert!(
+            why.starts_with("zero-time livelock in smi_event_handler at 1.000000s"),
+            "{why}"
+        );
+        assert!(t.registered);
+        assert_eq!(t.pending.len(), 1, "{:?}", t.pending);
+        assert!(t.stats.sm_events < 5_200, "{:?}", t.stats);
+    }
+
+    #[test]
+    fn the_default_spin_limit_stops_a_probe_livelock_quickly() {
+        // Under the default limits the livelock stops after 100 000 spins,
+        // not the 100 M event limit (minutes in a debug build).
+        let t = run_spinning(
+            "name = \"spin\"\nstop = \"60s\"\n[driver]\nkernel = \"v3.13\"\nprobe = true\n",
+            1,
+            RunLimits::DEFAULT.max_spin_events,
+        );
+        let why = t.truncated.as_deref().expect("stopped early");
+        assert!(why.contains("wait_for_msg_done"), "{why}");
+        assert!(t.stats.sm_events <= 100_100, "{:?}", t.stats);
     }
 }

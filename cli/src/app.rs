@@ -303,6 +303,8 @@ pub struct DaemonCheck {
     pub unsafe_: bool,
     /// The one-line warning the daemon logs at start when unsafe.
     pub warning: String,
+    /// The same figures for `--json`.
+    pub json: serde_json::Value,
 }
 
 /// The worst-case pet gap of `cfg` on `kernel` with the default BT
@@ -354,10 +356,21 @@ pub fn daemon_check(cfg: &DaemonConfig, kernel: bmc_sim::KernelPreset) -> Daemon
         kernel.name,
         s(timeout)
     );
+    let json = json!({
+        "timeout_s": timeout.as_secs_f64(),
+        "interval_s": cfg.interval.as_secs_f64(),
+        "max_backoff_s": p.backoff_cap().as_secs_f64(),
+        "kernel": kernel.name,
+        "kernel_worst_message_s": k.message().as_secs_f64(),
+        "worst_pet_gap_s": gap.as_secs_f64(),
+        "safe": !unsafe_,
+        "max_outage_s": p.max_outage(&k).map(|o| o.as_secs_f64()),
+    });
     DaemonCheck {
         text,
         unsafe_,
         warning,
+        json,
     }
 }
 
@@ -582,11 +595,17 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs, m: &clap::ArgMatches) -> Result<(), Cli
         None => None,
     };
     if a.check {
-        if let Some(c) = &config {
-            out(&format!("configuration: {} (valid)\n", c.path().display()));
-        }
         let (_, check) = daemon_setup(&a)?;
-        out(&check.text);
+        if cli.json {
+            let mut v = check.json.clone();
+            v["configuration"] = json!(config.as_ref().map(|c| c.path().display().to_string()));
+            out_json(&json!({"command": "daemon-check", "check": v}));
+        } else {
+            if let Some(c) = &config {
+                out(&format!("configuration: {} (valid)\n", c.path().display()));
+            }
+            out(&check.text);
+        }
         return if check.unsafe_ {
             Err(CliError::Usage(
                 "this configuration can let the BMC reset a healthy host (see above): lower \

@@ -451,3 +451,78 @@ fn journal_fields(mut b: &[u8]) -> Vec<(String, String)> {
     }
     out
 }
+
+/// A global option given before the subcommand (`--cmd-timeout`, `--sim`)
+/// also wins over its key in the file.
+#[test]
+fn global_flags_override_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bmcwd.toml");
+    std::fs::write(
+        &cfg,
+        "cmd-timeout = \"20s\"\nsocket = \"/nonexistent/bmc.sock\"\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let child = bin()
+            .env("BMCWD_STATE_DIR", dir.path())
+            .arg("--sim")
+            .args(extra)
+            .args(["daemon", "--timeout", "10s", "--interval", "2s"])
+            .args(["--log", "stderr", "--config"])
+            .arg(&cfg)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(700));
+        assert!(Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        let out = child.wait_with_output().unwrap();
+        let err = text(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("starting on embedded simulator"), "{err}");
+        err
+    };
+    let slow = "plus --cmd-timeout 20.0 s is not shorter than the timeout";
+    assert!(run(&[]).contains(slow), "the file's cmd-timeout applies");
+    assert!(!run(&["--cmd-timeout", "2s"]).contains(slow));
+}
+
+/// `daemon --check --json`: the figures as one JSON document; an unsafe
+/// configuration still exits 2, with the error object after it.
+#[test]
+fn daemon_check_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = common::bmcwd(
+        dir.path(),
+        &["--json", "daemon", "--check", "--timeout", "60s"],
+    )
+    .arg("--interval")
+    .arg("20s")
+    .assert()
+    .success()
+    .get_output()
+    .stdout
+    .clone();
+    let v = json(&out);
+    assert_eq!(v["command"], "daemon-check");
+    assert_eq!(v["check"]["safe"], true);
+    assert_eq!(v["check"]["worst_pet_gap_s"], 42.5);
+    assert_eq!(v["check"]["max_outage_s"], 10.0);
+    assert_eq!(v["check"]["configuration"], serde_json::Value::Null);
+    let a = common::bmcwd(
+        dir.path(),
+        &["--json", "daemon", "--check", "--timeout", "30s"],
+    )
+    .args(["--interval", "15s"])
+    .assert()
+    .code(2)
+    .stderr("");
+    let text = String::from_utf8_lossy(&a.get_output().stdout).into_owned();
+    let mut docs = serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>();
+    assert_eq!(docs.next().unwrap().unwrap()["check"]["safe"], false);
+    assert_eq!(docs.next().unwrap().unwrap()["error"]["kind"], "usage");
+}

@@ -291,6 +291,32 @@ mod tests {
         assert!(e.starts_with("FILE:1: key `timeout`:"), "{e}");
     }
 
+    /// Every option of `bmcwd daemon` (and the global ones it uses) has a
+    /// key, spelled as the long option, except those that make no sense in
+    /// a file.
+    #[test]
+    fn every_daemon_option_has_a_key() {
+        use clap::CommandFactory;
+        let mut cmd = crate::args::Cli::command();
+        cmd.build();
+        let daemon = cmd.find_subcommand("daemon").unwrap();
+        let skip = [
+            "check", "config", "verbose", "quiet", "help", "version", "json", "sim",
+        ];
+        let mut n = 0;
+        for long in daemon.get_arguments().filter_map(|a| a.get_long()) {
+            if skip.contains(&long) {
+                continue;
+            }
+            // An array is the wrong type for every key: a known key gives
+            // "invalid type", an unknown one "unknown field".
+            let e = load(&format!("{long} = []\n")).unwrap_err();
+            assert!(e.contains("invalid type"), "--{long} has no key: {e}");
+            n += 1;
+        }
+        assert_eq!(n, 17);
+    }
+
     #[test]
     fn choices_list_the_names() {
         let e = choice::<crate::args::ActionArg>("explode").unwrap_err();

@@ -159,6 +159,7 @@ fn journal_stream_selects_the_journal() {
         );
         return;
     }
+    let made_dir = !journal.parent().unwrap().exists();
     std::fs::create_dir_all(journal.parent().unwrap()).unwrap();
     let rx = UnixDatagram::bind(journal).unwrap();
     rx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -171,6 +172,9 @@ fn journal_stream_selects_the_journal() {
         .find(|r| !matches!(r, Ok(0)))
         .unwrap_or(Ok(0));
     let _ = std::fs::remove_file(journal);
+    if made_dir {
+        let _ = std::fs::remove_dir(journal.parent().unwrap());
+    }
     assert_eq!(status.unwrap().code(), Some(4));
     let fields = journal_fields(&buf[..got.unwrap()]);
     let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());

@@ -8,7 +8,7 @@ use ipmi_watchdog::{
 };
 use serde_json::json;
 
-use bmcwd::daemon::{self, DaemonConfig, StderrLogger};
+use bmcwd::daemon::{self, DaemonConfig};
 use bmcwd::output;
 use bmcwd::statefile;
 use bmcwd::transport::Transport;
@@ -18,15 +18,14 @@ use bmcwd::DeviceTransport;
 use bmcwd::VmSocketTransport;
 use bmcwd::{stop_request, Client};
 
-use crate::args::{
-    Cli, Command, DaemonArgs, LogTarget, ResetArgs, SetArgs, StartArgs, StartCommandArgs,
-};
+use crate::args::{Cli, Command, DaemonArgs, ResetArgs, SetArgs, StartArgs, StartCommandArgs};
 use crate::console::{note, out, out_json};
 use crate::exit::{CliError, Outcome};
+use crate::logging::DaemonLog;
 
 /// Runs the parsed command line. A successful run may still carry a finding
 /// ([`Outcome::CounterexampleFound`]) that the exit code reports.
-pub fn run(cli: Cli) -> Result<Outcome, CliError> {
+pub fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<Outcome, CliError> {
     let done = match &cli.command {
         Command::Get => cmd_get(&cli),
         Command::Set(a) => cmd_set(&cli, a),
@@ -34,7 +33,10 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Start(a) => cmd_start(&cli, a),
         Command::Stop => cmd_stop(&cli),
         Command::Clear => cmd_clear(&cli),
-        Command::Daemon(a) => cmd_daemon(&cli, a),
+        Command::Daemon(a) => {
+            let sub = matches.subcommand_matches("daemon").unwrap_or(matches);
+            cmd_daemon(&cli, a, sub)
+        }
         // The only subcommand whose success can carry a finding.
         Command::Scenario(s) => return crate::simcmd::scenario(&cli, s),
         Command::Sim(s) => crate::simcmd::sim(&cli, s),
@@ -43,6 +45,7 @@ pub fn run(cli: Cli) -> Result<Outcome, CliError> {
             out(&completions(*shell));
             Ok(())
         }
+        Command::Man { dir } => write_man_pages(dir),
     };
     done.map(|()| Outcome::Success)
 }
@@ -59,6 +62,48 @@ pub fn completions(shell: crate::args::Shell) -> String {
     };
     clap_complete::generate(sh, &mut cmd, "bmcwd", &mut buf);
     String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The man pages, as shipped in `dist/man/`: `bmcwd.1` and one per
+/// subcommand (`bmcwd-daemon.1`, `bmcwd-scenario-run.1`, …), generated from
+/// the clap definitions with clap_mangen. Hidden subcommands get none.
+pub fn man_pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
+    use clap::CommandFactory;
+    fn walk(
+        cmd: &clap::Command,
+        name: String,
+        pages: &mut Vec<(String, Vec<u8>)>,
+    ) -> Result<(), CliError> {
+        let cmd = cmd.clone();
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd.clone())
+            .title(name.to_uppercase())
+            .section("1")
+            .source(format!("bmcwd {}", env!("CARGO_PKG_VERSION")))
+            .manual("bmcwd manual")
+            .render(&mut buf)
+            .map_err(|e| CliError::Internal(format!("cannot render {name}.1: {e}")))?;
+        pages.push((format!("{name}.1"), buf));
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            walk(sub, format!("{name}-{}", sub.get_name()), pages)?;
+        }
+        Ok(())
+    }
+    // No `help` subcommand: it has no page of its own.
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    let mut pages = Vec::new();
+    walk(&cmd, "bmcwd".into(), &mut pages)?;
+    Ok(pages)
+}
+
+fn write_man_pages(dir: &Path) -> Result<(), CliError> {
+    let io = |e: std::io::Error| CliError::Internal(format!("{}: {e}", dir.display()));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    for (name, page) in man_pages()? {
+        std::fs::write(dir.join(name), page).map_err(io)?;
+    }
+    Ok(())
 }
 
 fn target(cli: &Cli) -> Target {
@@ -287,6 +332,8 @@ pub struct DaemonCheck {
     pub unsafe_: bool,
     /// The one-line warning the daemon logs at start when unsafe.
     pub warning: String,
+    /// The same figures for `--json`.
+    pub json: serde_json::Value,
 }
 
 /// The worst-case pet gap of `cfg` on `kernel` with the default BT
@@ -338,10 +385,21 @@ pub fn daemon_check(cfg: &DaemonConfig, kernel: bmc_sim::KernelPreset) -> Daemon
         kernel.name,
         s(timeout)
     );
+    let json = json!({
+        "timeout_s": timeout.as_secs_f64(),
+        "interval_s": cfg.interval.as_secs_f64(),
+        "max_backoff_s": p.backoff_cap().as_secs_f64(),
+        "kernel": kernel.name,
+        "kernel_worst_message_s": k.message().as_secs_f64(),
+        "worst_pet_gap_s": gap.as_secs_f64(),
+        "safe": !unsafe_,
+        "max_outage_s": p.max_outage(&k).map(|o| o.as_secs_f64()),
+    });
     DaemonCheck {
         text,
         unsafe_,
         warning,
+        json,
     }
 }
 
@@ -616,7 +674,84 @@ fn cmd_clear(cli: &Cli) -> Result<(), CliError> {
     Ok(())
 }
 
-fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
+fn cmd_daemon(cli: &Cli, a: &DaemonArgs, m: &clap::ArgMatches) -> Result<(), CliError> {
+    // The configuration file fills in every option not given here.
+    let mut a = a.clone();
+    let mut target_args = cli.target.clone();
+    let mut cmd_timeout_d = cli.cmd_timeout;
+    let mut state_file = cli.state_file.clone();
+    let config = match crate::config::locate(a.config.as_deref()) {
+        Some(path) => {
+            let c = crate::config::Config::load(&path)?;
+            c.apply(
+                m,
+                |l| clear_flags(l).map(|_| ()).map_err(|e| e.to_string()),
+                &mut target_args,
+                &mut cmd_timeout_d,
+                &mut state_file,
+                &mut a,
+            )?;
+            Some(c)
+        }
+        None => None,
+    };
+    if a.check {
+        let (_, check) = daemon_setup(&a)?;
+        if cli.json {
+            let mut v = check.json.clone();
+            v["configuration"] = json!(config.as_ref().map(|c| c.path().display().to_string()));
+            out_json(&json!({"command": "daemon-check", "check": v}));
+        } else {
+            if let Some(c) = &config {
+                out(&format!("configuration: {} (valid)\n", c.path().display()));
+            }
+            out(&check.text);
+        }
+        return if check.unsafe_ {
+            Err(CliError::Usage(
+                "this configuration can let the BMC reset a healthy host (see above): lower \
+                 --interval or raise --timeout"
+                    .into(),
+            ))
+        } else {
+            Ok(())
+        };
+    }
+    // From here on every fatal error goes to the daemon's log, once, with
+    // its priority (and as JSON on stdout with --json).
+    let mut log = DaemonLog::open(
+        a.log,
+        cli.json,
+        crate::logging::threshold(a.verbose, a.quiet),
+    );
+    let result = daemon_main(
+        &a,
+        &target_args,
+        cmd_timeout_d,
+        state_file,
+        config.as_ref(),
+        &mut log,
+    );
+    match result {
+        Ok(()) => Ok(()),
+        // The policy logged why it gave up.
+        Err(e @ CliError::Daemon(_)) => Err(CliError::Logged(Box::new(e))),
+        Err(e) => {
+            let mut fields = vec![
+                ("BMCWD_ERROR_KIND", e.kind().to_string()),
+                ("BMCWD_EXIT_CODE", e.exit_code().to_string()),
+            ];
+            if let Some(cc) = e.completion_code() {
+                fields.push(("BMCWD_COMPLETION_CODE", format!("0x{cc:02x}")));
+            }
+            log.log_with(daemon::Priority::Err, &e.to_string(), &fields);
+            Err(CliError::Logged(Box::new(e)))
+        }
+    }
+}
+
+/// The daemon's Set and the `--check` report for its options.
+fn daemon_setup(a: &DaemonArgs) -> Result<(SetWatchdog, DaemonCheck), CliError> {
     let set = start_request(&a.start)?;
     let kernel = crate::simcmd::preset(&a.kernel).map_err(|_| {
         CliError::Usage(format!(
@@ -633,23 +768,22 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         None,
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
-    let check = daemon_check(&probe, kernel);
-    if a.check {
-        out(&check.text);
-        return if check.unsafe_ {
-            Err(CliError::Usage(
-                "this configuration can let the BMC reset a healthy host (see above): lower \
-                 --interval or raise --timeout"
-                    .into(),
-            ))
-        } else {
-            Ok(())
-        };
-    }
+    Ok((set, daemon_check(&probe, kernel)))
+}
+
+fn daemon_main(
+    a: &DaemonArgs,
+    target_args: &crate::args::TargetArgs,
+    cmd_timeout_d: Deciseconds,
+    state_file: Option<PathBuf>,
+    config: Option<&crate::config::Config>,
+    logger: &mut DaemonLog,
+) -> Result<(), CliError> {
+    let (set, check) = daemon_setup(a)?;
     let (t, auto) = resolve(
-        cli.target.device.as_deref(),
-        cli.target.socket.as_deref(),
-        cli.target.sim,
+        target_args.device.as_deref(),
+        target_args.socket.as_deref(),
+        target_args.sim,
         Path::new("/dev"),
     );
     if auto {
@@ -661,27 +795,36 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
         }
         .into());
     }
+    logger.add_field((
+        "BMCWD_TARGET",
+        match &t {
+            Target::Device(p) => p.display().to_string(),
+            Target::Socket(p) => format!("socket:{}", p.display()),
+            Target::Sim => "simulator".into(),
+        },
+    ));
+    if let Some(c) = config {
+        logger.add_field(("BMCWD_CONFIG", c.path().display().to_string()));
+    }
+    let state = state_file.or_else(|| t.state_key().map(|k| statefile::default_path(&k)));
     let cfg = DaemonConfig::new(
         set,
         a.interval.map(Deciseconds::as_duration),
         a.on_exit.into(),
         a.max_backoff.as_duration(),
-        state_path(cli, &t),
+        state,
     )
     .map_err(|e| CliError::Usage(e.to_string()))?;
     let cfg = DaemonConfig {
         rearm: !a.no_rearm,
         ..cfg
     };
-    let cmd_timeout = cmd_timeout(cli.cmd_timeout)?;
-    let mut logger = StderrLogger {
-        journal: a.log == LogTarget::Journal,
-    };
+    let cmd_timeout = cmd_timeout(cmd_timeout_d)?;
     if check.unsafe_ {
-        daemon::Logger::log(&mut logger, daemon::Priority::Warning, &check.warning);
+        daemon::Logger::log(logger, daemon::Priority::Warning, &check.warning);
     }
     if let Some(w) = slow_pet_warning(&cfg, cmd_timeout) {
-        daemon::Logger::log(&mut logger, daemon::Priority::Warning, &w);
+        daemon::Logger::log(logger, daemon::Priority::Warning, &w);
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -715,7 +858,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs) -> Result<(), CliError> {
                 Target::Sim => bmcwd::transport::embedded_simulator(),
             })
         };
-        daemon::run(&mut c, &cfg, rx, &mut logger, reopen).await?;
+        daemon::run(&mut c, &cfg, rx, logger, reopen).await?;
         Ok::<(), CliError>(())
     })
 }
@@ -880,19 +1023,46 @@ mod tests {
     #[test]
     fn systemd_unit_runs_the_daemon_and_loads_modules() {
         let unit = shipped("dist/bmcwd-daemon.service");
-        assert!(unit.contains("ExecStart=/usr/local/bin/bmcwd --device /dev/ipmi0 daemon "));
+        assert!(unit.contains("ExecStart=/usr/bin/bmcwd daemon "));
         assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_devintf"));
         assert!(unit.contains("ExecStartPre=-/sbin/modprobe ipmi_si"));
         assert!(unit.contains("Restart=on-failure"));
         // DeviceAllow= is resolved at start: the modules must be loaded before.
         assert!(unit.contains("After=modprobe@ipmi_si.service modprobe@ipmi_devintf.service"));
-        // The ExecStart arguments parse.
+        // The ExecStart arguments parse, and name the packaged configuration.
         let exec = unit
             .lines()
-            .find_map(|l| l.strip_prefix("ExecStart=/usr/local/bin/bmcwd "))
+            .find_map(|l| l.strip_prefix("ExecStart=/usr/bin/bmcwd "))
             .unwrap();
         use clap::Parser;
         let args = std::iter::once("bmcwd").chain(exec.split_whitespace());
-        Cli::try_parse_from(args).unwrap();
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Command::Daemon(a) => assert_eq!(
+                a.config.as_deref(),
+                Some(Path::new(crate::config::SYSTEM_PATH))
+            ),
+            c => panic!("{c:?}"),
+        }
+    }
+
+    /// The shipped man pages are what `man_pages` renders now (the
+    /// integration test `man_pages_are_current` runs `bmcwd man DIR`).
+    #[test]
+    fn man_pages_match_the_shipped_ones() {
+        let pages = man_pages().unwrap();
+        assert!(pages.len() >= 15, "{}", pages.len());
+        for (name, page) in pages {
+            let shipped = std::fs::read(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("dist/man")
+                    .join(&name),
+            )
+            .unwrap_or_default();
+            assert!(
+                shipped == page,
+                "dist/man/{name} is stale: run cli/dist/regen-completions.sh"
+            );
+        }
     }
 }

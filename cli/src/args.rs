@@ -115,6 +115,12 @@ pub enum Command {
         /// The shell.
         shell: Shell,
     },
+    /// Write the man pages (bmcwd.1 and one per subcommand) into DIR.
+    #[command(hide = true)]
+    Man {
+        /// Output directory (created if missing).
+        dir: PathBuf,
+    },
 }
 
 /// Shells we generate completions for.
@@ -327,10 +333,19 @@ impl From<OnExit> for bmcwd::daemon::OnExit {
 /// Where the daemon logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogTarget {
-    /// Plain lines on stderr.
+    /// The journal when stderr is connected to it ($JOURNAL_STREAM, as under
+    /// systemd), stderr on a terminal, syslog otherwise.
+    Auto,
+    /// Plain `bmcwd: PRIORITY: …` lines on stderr.
     Stderr,
-    /// stderr lines with `<N>` syslog-priority prefixes that journald understands.
+    /// stderr lines with `<N>` syslog-priority prefixes (sd-daemon(3)).
+    Prefixed,
+    /// The systemd journal, natively: priorities and BMCWD_* fields (falls
+    /// back to prefixed stderr lines when journald cannot be reached).
     Journal,
+    /// The local syslog socket (/dev/log, or $BMCWD_SYSLOG_SOCKET), facility
+    /// daemon (falls back to stderr when there is none).
+    Syslog,
 }
 
 /// Options of `daemon`.
@@ -364,9 +379,22 @@ pub struct DaemonArgs {
         value_parser = KernelPresetName
     )]
     pub kernel: String,
-    /// Log destination.
-    #[arg(long, value_name = "WHERE", default_value = "stderr")]
+    /// Log destination (with --json, events go to stdout as JSON lines
+    /// instead).
+    #[arg(long, value_name = "WHERE", default_value = "auto", env = "BMCWD_LOG")]
     pub log: LogTarget,
+    /// More log: -v adds one info line per pet.
+    #[arg(short, long, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+    /// Less log: -q only warnings and errors, -qq only errors.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// Configuration file (TOML; each key is a daemon option's long name,
+    /// flags given here override it). Default: /etc/bmcwd/bmcwd.toml for
+    /// root, else $XDG_CONFIG_HOME/bmcwd/bmcwd.toml (~/.config/…), used
+    /// when it exists. `--config none` reads no file.
+    #[arg(long, value_name = "PATH", env = "BMCWD_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Longest wait between retries after BMC errors (backoff doubles from
     /// 500ms up to this, and never beyond the interval).
     #[arg(

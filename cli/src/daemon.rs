@@ -17,7 +17,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::client::{Client, ClientError};
 use crate::output::set_summary;
-use crate::transport::{command_name, Request, Transport, TransportError};
+use crate::transport::{command_name, Request, Transport, TransportError, CMD_RESET_WATCHDOG};
 
 pub use ipmi_watchdog::{LogPriority as Priority, OnExit, INITIAL_BACKOFF};
 
@@ -233,6 +233,7 @@ where
     let mut policy = PetPolicy::new(cfg.policy(), now());
     let mut last_error: Option<ClientError> = None;
     let mut signals_open = true;
+    let mut pets_answered: u64 = 0;
     loop {
         while let Some(action) = policy.poll_action() {
             match action {
@@ -245,6 +246,13 @@ where
                     };
                     match client.send(&req) {
                         Ok(resp) => {
+                            if resp.cc.is_ok()
+                                && req.netfn & !1 == 0x06
+                                && req.cmd == CMD_RESET_WATCHDOG
+                            {
+                                pets_answered += 1;
+                                log.log(Priority::Info, &format!("pet {pets_answered} answered"));
+                            }
                             if !resp.cc.is_ok() {
                                 last_error = Some(ClientError::Completion {
                                     command: command_name(req.netfn, req.cmd),

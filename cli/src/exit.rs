@@ -54,6 +54,10 @@ pub enum CliError {
     /// Anything else.
     #[error("{0}")]
     Internal(String),
+    /// An error the daemon already wrote to its log (with its priority):
+    /// `main` does not print it again, except as JSON with `--json`.
+    #[error(transparent)]
+    Logged(Box<CliError>),
 }
 
 /// How a successful run ended. A search that finds a counterexample ran
@@ -94,7 +98,78 @@ impl CliError {
             Self::Client(e) => client_code(e),
             Self::Daemon(e) => client_code(e.client_error()),
             Self::Internal(_) => INTERNAL,
+            Self::Logged(e) => e.exit_code(),
         }
+    }
+
+    /// The error's kind, the `kind` of [`CliError::to_json`]: `usage`,
+    /// `input`, `internal`, `completion` (the BMC's completion code),
+    /// `malformed`, `setup` or `communication`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Usage(_) => "usage",
+            Self::Input(_) => "input",
+            Self::Internal(_) => "internal",
+            Self::Client(e) => client_kind(e),
+            Self::Daemon(e) => client_kind(e.client_error()),
+            Self::Logged(e) => e.kind(),
+        }
+    }
+
+    /// The BMC's completion code, when the BMC refused the command.
+    pub fn completion_code(&self) -> Option<u8> {
+        match self {
+            Self::Client(e) => e.completion_code().map(|c| c.0),
+            Self::Daemon(e) => e.client_error().completion_code().map(|c| c.0),
+            Self::Logged(e) => e.completion_code(),
+            _ => None,
+        }
+    }
+
+    /// `--json`'s error object (README, "JSON output"):
+    /// `{"error": {"kind", "message", "exit_code", "completion_code", "hint"}}`;
+    /// `hint` is the remedy the message ends with (after its last ` — `), or
+    /// null.
+    pub fn to_json(&self) -> serde_json::Value {
+        error_json(
+            self.kind(),
+            &self.to_string(),
+            self.exit_code(),
+            self.completion_code(),
+        )
+    }
+}
+
+/// The `--json` error object for any error, also a command-line one that
+/// clap reports (`kind` `usage`, exit code 2).
+pub fn error_json(
+    kind: &str,
+    message: &str,
+    exit_code: u8,
+    completion_code: Option<u8>,
+) -> serde_json::Value {
+    let hint = message
+        .rsplit_once(" — ")
+        .map(|(_, h)| h.trim().to_string())
+        .filter(|h| !h.is_empty());
+    serde_json::json!({"error": {
+        "kind": kind,
+        "message": message,
+        "exit_code": exit_code,
+        "completion_code": completion_code,
+        "hint": hint,
+    }})
+}
+
+fn client_kind(e: &ClientError) -> &'static str {
+    match e {
+        ClientError::Completion { .. } => "completion",
+        ClientError::Malformed { .. } => "malformed",
+        ClientError::Transport(_) => match client_code(e) {
+            SETUP => "setup",
+            USAGE => "usage",
+            _ => "communication",
+        },
     }
 }
 

@@ -3,27 +3,53 @@
 //!
 //! The binary's own modules (not part of the `bmcwd` library): [`args`] (the
 //! command-line grammar), [`app`] (what each watchdog subcommand does),
-//! [`simcmd`] (`scenario` and `sim` subcommands), [`exit`] (error type, run
-//! outcome, exit codes) and [`console`] (stdout/stderr writers). Module
-//! order, lowest first: `console`, `args`, `exit` → `simcmd` → `app` → `main`.
+//! [`config`] (the daemon's configuration file), [`logging`] (the daemon's
+//! log sinks), [`simcmd`] (`scenario` and `sim` subcommands), [`exit`] (error
+//! type, run outcome, exit codes) and [`console`] (stdout/stderr writers).
+//! Module order, lowest first: `console`, `args`, `exit` → `logging`,
+//! `config`, `simcmd` → `app` → `main`.
 
 mod app;
 mod args;
+mod config;
 mod console;
 mod exit;
 mod searchcmd;
+mod logging;
 mod simcmd;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
-    match app::run(cli) {
+    // `--json` is known before parsing succeeds, so a command-line error can
+    // be reported as JSON too. Error objects are one line, so that a reader
+    // of the daemon's JSON-lines events reads the last one too.
+    let json = std::env::args_os().skip(1).any(|a| a == "--json");
+    let parsed = args::Cli::command()
+        .try_get_matches()
+        .and_then(|m| args::Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let (cli, matches) = match parsed {
+        Ok(p) => p,
+        Err(e) if json && e.use_stderr() => {
+            let text = e.render().to_string();
+            let first = text.lines().next().unwrap_or_default();
+            let msg = first.strip_prefix("error: ").unwrap_or(first);
+            let code = u8::try_from(e.exit_code()).unwrap_or(exit::USAGE);
+            console::out(&format!("{}\n", exit::error_json("usage", msg, code, None)));
+            return ExitCode::from(code);
+        }
+        Err(e) => e.exit(),
+    };
+    match app::run(cli, &matches) {
         Ok(outcome) => ExitCode::from(outcome.exit_code()),
         Err(e) => {
-            console::err_raw(&format!("bmcwd: error: {e}\n"));
+            if json {
+                console::out(&format!("{}\n", e.to_json()));
+            } else if !matches!(e, exit::CliError::Logged(_)) {
+                console::err_raw(&format!("bmcwd: error: {e}\n"));
+            }
             ExitCode::from(e.exit_code())
         }
     }

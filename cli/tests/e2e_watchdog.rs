@@ -345,7 +345,9 @@ fn daemon_pets_survives_errors_and_stops_on_sigterm() {
             "--max-backoff",
             "400ms",
             "--log",
-            "journal",
+            "prefixed",
+            "--config",
+            "none",
         ])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -404,6 +406,7 @@ fn daemon_leave_keeps_the_timer_armed() {
         .arg("--socket")
         .arg(&s.socket)
         .args(["daemon", "--timeout", "60s", "--on-exit", "leave"])
+        .args(["--log", "stderr", "--config", "none"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

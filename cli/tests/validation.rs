@@ -102,7 +102,7 @@ fn enumerations_and_lists() {
         "--clear-flags: `bogus`",
     );
     refused(&["daemon", "--on-exit", "maybe"], "invalid value 'maybe'");
-    refused(&["daemon", "--log", "syslog"], "invalid value 'syslog'");
+    refused(&["daemon", "--log", "kmsg"], "invalid value 'kmsg'");
 }
 
 #[test]

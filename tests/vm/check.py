@@ -324,6 +324,13 @@ def scn_qemu_daemon(con, logdir, root):
     scn = "qemu-daemon"
     common(scn, con, logdir)
     log = con.block("daemon-log").text
+    packaged = con.block("packaged-check")
+    check(f"{scn}: the packaged /etc/bmcwd/bmcwd.toml (tests/vm/deb-assets.py) passes `daemon --check`",
+          packaged.rc == 0 and "configuration: /etc/bmcwd/bmcwd.toml (valid)" in packaged.text
+          and "shorter than the timeout: OK" in packaged.text, packaged.text[-400:])
+    check(f"{scn}: daemon took /dev/ipmi0, the action and on-exit from the packaged configuration",
+          "starting on /dev/ipmi0" in log and "Hard Reset after 10.0 sec" in log
+          and "on exit: stop the timer" in log, log[:400])
     check(f"{scn}: ipmitool mc watchdog off ran", con.block("wd-off").rc == 0, con.block("wd-off").text[-200:])
     check(f"{scn}: daemon noticed the timer changed by someone else and re-armed",
           "by someone else" in log and "watchdog re-armed" in log, log[-600:])

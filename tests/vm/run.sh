@@ -224,6 +224,11 @@ build_initramfs() {
     if [ -n "${BMCWD:-}" ]; then
         install -m 755 "$BMCWD" "$r/usr/bin/bmcwd" || fatal "copying bmcwd"
     fi
+    # The Debian package's other files where the .deb puts them (unit, man
+    # pages, completions, /etc/bmcwd/bmcwd.toml): the guest's daemon runs
+    # from the packaged configuration (guest/qemu-daemon.sh).
+    python3 "$HERE/deb-assets.py" "$ROOT/cli" "$r" >"$LOGS/deb-assets.log" 2>&1 \
+        || { cat "$LOGS/deb-assets.log"; fatal "installing the package's files"; }
     install -m 755 "$HERE/guest/init" "$r/init" || fatal "copying init"
     cp "$HERE"/guest/*.sh "$HERE"/guest/*.steps "$r/vmtests/" || fatal "copying guest scenarios"
     INITRD=$WORK/initramfs.cpio.gz

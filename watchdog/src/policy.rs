@@ -26,7 +26,7 @@
 //!   timer armed and unpetted, a certain reset): pet with a don't-stop Set
 //!   instead (it reloads the countdown, IPMI v2.0 §27.6), and if that is
 //!   refused too keep retrying at the backoff cap, logging each failure;
-//! * SIGHUP is logged and ignored (the configuration is the command line;
+//! * SIGHUP is logged and ignored (the configuration is read once at start;
 //!   a hung-up terminal must not end a foreground daemon); every other
 //!   catchable terminating signal honours [`OnExit`].
 
@@ -979,8 +979,8 @@ impl PetPolicy {
             self.log(
                 LogPriority::Notice,
                 format!(
-                    "received {}: ignored (the configuration is the command line, nothing to \
-                     reload); still petting",
+                    "received {}: ignored (the configuration is read once at start: restart \
+                     to change it); still petting",
                     sig.name()
                 ),
             );

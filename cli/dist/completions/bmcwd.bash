@@ -34,6 +34,9 @@ _bmcwd() {
             bmcwd,help)
                 cmd="bmcwd__subcmd__help"
                 ;;
+            bmcwd,man)
+                cmd="bmcwd__subcmd__man"
+                ;;
             bmcwd,off)
                 cmd="bmcwd__subcmd__stop"
                 ;;
@@ -88,6 +91,9 @@ _bmcwd() {
             bmcwd__subcmd__help,help)
                 cmd="bmcwd__subcmd__help__subcmd__help"
                 ;;
+            bmcwd__subcmd__help,man)
+                cmd="bmcwd__subcmd__help__subcmd__man"
+                ;;
             bmcwd__subcmd__help,reset)
                 cmd="bmcwd__subcmd__help__subcmd__reset"
                 ;;
@@ -112,6 +118,9 @@ _bmcwd() {
             bmcwd__subcmd__help__subcmd__scenario,explore)
                 cmd="bmcwd__subcmd__help__subcmd__scenario__subcmd__explore"
                 ;;
+            bmcwd__subcmd__help__subcmd__scenario,merge)
+                cmd="bmcwd__subcmd__help__subcmd__scenario__subcmd__merge"
+                ;;
             bmcwd__subcmd__help__subcmd__scenario,run)
                 cmd="bmcwd__subcmd__help__subcmd__scenario__subcmd__run"
                 ;;
@@ -124,6 +133,9 @@ _bmcwd() {
             bmcwd__subcmd__scenario,help)
                 cmd="bmcwd__subcmd__scenario__subcmd__help"
                 ;;
+            bmcwd__subcmd__scenario,merge)
+                cmd="bmcwd__subcmd__scenario__subcmd__merge"
+                ;;
             bmcwd__subcmd__scenario,run)
                 cmd="bmcwd__subcmd__scenario__subcmd__run"
                 ;;
@@ -132,6 +144,9 @@ _bmcwd() {
                 ;;
             bmcwd__subcmd__scenario__subcmd__help,help)
                 cmd="bmcwd__subcmd__scenario__subcmd__help__subcmd__help"
+                ;;
+            bmcwd__subcmd__scenario__subcmd__help,merge)
+                cmd="bmcwd__subcmd__scenario__subcmd__help__subcmd__merge"
                 ;;
             bmcwd__subcmd__scenario__subcmd__help,run)
                 cmd="bmcwd__subcmd__scenario__subcmd__help__subcmd__run"
@@ -155,7 +170,7 @@ _bmcwd() {
 
     case "${cmd}" in
         bmcwd)
-            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version get set reset pet start stop off clear daemon scenario sim bt completions help"
+            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version get set reset pet start stop off clear daemon scenario sim bt completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -363,7 +378,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__daemon)
-            opts="-h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --interval --on-exit --no-rearm --check --kernel --log --max-backoff --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-v -q -h -V --timeout --use --action --pretimeout --pretimeout-irq --dont-log --clear-flags --interval --on-exit --no-rearm --check --kernel --log --verbose --quiet --config --max-backoff --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -406,7 +421,11 @@ _bmcwd() {
                     return 0
                     ;;
                 --log)
-                    COMPREPLY=($(compgen -W "stderr journal" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "auto stderr prefixed journal syslog" -- "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --max-backoff)
@@ -467,7 +486,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__help)
-            opts="get set reset start stop clear daemon scenario sim bt completions help"
+            opts="get set reset start stop clear daemon scenario sim bt completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -578,6 +597,20 @@ _bmcwd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bmcwd__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bmcwd__subcmd__help__subcmd__reset)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -593,7 +626,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__help__subcmd__scenario)
-            opts="run explore"
+            opts="run explore merge"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -607,6 +640,20 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__help__subcmd__scenario__subcmd__explore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__help__subcmd__scenario__subcmd__merge)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -704,6 +751,36 @@ _bmcwd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bmcwd__subcmd__man)
+            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cmd-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bmcwd__subcmd__reset)
             opts="-h -V --if-stopped --if-running --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -735,7 +812,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__scenario)
-            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version run explore help"
+            opts="-h -V --device --socket --sim --json --cmd-timeout --state-file --help --version run explore merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -765,7 +842,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__scenario__subcmd__explore)
-            opts="-h -V --kernel --profile --bug --property --cases --seed --out --bt-source --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            opts="-h -V --kernel --profile --space --bug --property --cases --seed --out --bt-source --shard --threads --results --keep-going --device --socket --sim --json --cmd-timeout --state-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -777,6 +854,10 @@ _bmcwd() {
                     ;;
                 --kernel)
                     COMPREPLY=($(compgen -W "v2.6.12 v3.13 v3.14 v4.14 v4.19 mainline fixed-reset fixed-b8" -- "${cur}"))
+                    return 0
+                    ;;
+                --space)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --bug)
@@ -800,6 +881,18 @@ _bmcwd() {
                     return 0
                     ;;
                 --bt-source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --shard)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --results)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -827,7 +920,7 @@ _bmcwd() {
             return 0
             ;;
         bmcwd__subcmd__scenario__subcmd__help)
-            opts="run explore help"
+            opts="run explore merge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -868,6 +961,20 @@ _bmcwd() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        bmcwd__subcmd__scenario__subcmd__help__subcmd__merge)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         bmcwd__subcmd__scenario__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -875,6 +982,40 @@ _bmcwd() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        bmcwd__subcmd__scenario__subcmd__merge)
+            opts="-h -V --out --device --socket --sim --json --cmd-timeout --state-file --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cmd-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

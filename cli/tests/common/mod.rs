@@ -54,6 +54,8 @@ impl Server {
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::cargo_bin("bmcwd").unwrap();
         c.env("BMCWD_STATE_DIR", self.dir.path().join("state"))
+            .env("BMCWD_LOG", "stderr")
+            .env("BMCWD_CONFIG", "none")
             .arg("--socket")
             .arg(&self.socket)
             .args(args)
@@ -80,10 +82,13 @@ impl Drop for Server {
     }
 }
 
-/// `bmcwd ARGS…` with no transport flags, its state in `dir`.
+/// `bmcwd ARGS…` with no transport flags, its state in `dir`, the daemon
+/// logging to stderr and reading no configuration file.
 pub fn bmcwd(dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::cargo_bin("bmcwd").unwrap();
     c.env("BMCWD_STATE_DIR", dir)
+        .env("BMCWD_LOG", "stderr")
+        .env("BMCWD_CONFIG", "none")
         .args(args)
         .timeout(Duration::from_secs(30));
     c

@@ -1,10 +1,16 @@
 # Issue #12 on the real /dev/ipmi0 (QEMU's built-in BMC): bmcwd's daemon
 # notices `ipmitool mc watchdog off` from another process and re-arms;
 # ignores SIGHUP; rides out unloading and reloading ipmi_si (re-opens the
-# device); stops the timer on SIGUSR1 (--on-exit stop) and the guest lives on.
+# device); stops the timer on SIGUSR1 (on-exit = "stop" in the packaged
+# /etc/bmcwd/bmcwd.toml) and the guest lives on.
 load_ipmi
 W="bmcwd --device /dev/ipmi0"
-bmcwd --device /dev/ipmi0 --cmd-timeout 2s daemon --timeout 10s --interval 2s --max-backoff 1s --action hard-reset --on-exit stop > /tmp/daemon.log 2>&1 &
+# Installed as the Debian package installs it (tests/vm/deb-assets.py): the
+# default configuration /etc/bmcwd/bmcwd.toml passes --check, and the daemon
+# below takes its device (and on-exit, action) from it; the flags override
+# the rest for a short test.
+run packaged-check bmcwd daemon --check
+bmcwd --cmd-timeout 2s daemon --timeout 10s --interval 2s --max-backoff 1s > /tmp/daemon.log 2>&1 &
 dpid=$!
 sleep 3
 run wd-off ipmitool mc watchdog off

@@ -14,8 +14,8 @@ mod args;
 mod config;
 mod console;
 mod exit;
-mod searchcmd;
 mod logging;
+mod searchcmd;
 mod simcmd;
 
 use std::process::ExitCode;

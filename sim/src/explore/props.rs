@@ -10,7 +10,7 @@ use ipmi_bt_sm::{
     Behaviour, CompletionCode, HostStateMachine, Io, LogSink, NotPresent, SmResult, State,
 };
 
-use super::{bound, Property, Violation};
+use super::{bound, probe_message_bound, Property, Violation};
 use crate::host::si::Origin;
 use crate::scenario::{EventKind, RunLimits, Scenario, Simulation, Trace};
 use ipmi_vocab::Instant;
@@ -238,32 +238,75 @@ pub(super) fn check_more(
             }
         }
         Property::ProbeFinishes if sc.driver.probe => {
-            // Detect and Get Device ID with its retries each take up to a
-            // message's bound on a dead BMC (mainline: 44.3 s at HZ 250).
-            let limit = 4 * b;
-            let done = phase_at(trace, |p| p == "probe done");
-            let waited = done.map_or(end, |t| t.since_start());
-            // A run cut short by a limit before the bound proves nothing.
-            if waited > limit && (done.is_some() || end > limit) {
-                let mut v = blank(
-                    property,
-                    0,
-                    Duration::ZERO,
-                    match done {
-                        Some(_) => format!(
-                            "the probe took {:.3}s, bound {:.3}s",
-                            waited.as_secs_f64(),
-                            limit.as_secs_f64()
-                        ),
-                        None => format!(
-                            "the probe had not finished after {:.3}s, bound {:.3}s",
-                            waited.as_secs_f64(),
-                            limit.as_secs_f64()
-                        ),
-                    },
-                );
-                v.waited = waited;
-                return Err(v);
+            // The probe is a chain of synchronous messages (detect-time
+            // capabilities, Get Device ID and its `GET_DEVICE_ID_MAX_RETRY`
+            // retries, the event-buffer enables), each bounded like any
+            // message; so it must make progress at least once a bound:
+            // between its start, its phases, its messages' completions and
+            // its end. A longer gap is one message waited on for too long (B-3:
+            // too little time credited per jiffy; F-1: no end at all).
+            // With the capabilities unread the driver uses its defaults,
+            // so the bound takes the larger of those and the BMC's.
+            let limit = probe_message_bound(sc);
+            // The probe ends registered ("probe done") or giving up
+            // (`try_smi_init` fails, logging one of these lines).
+            let done = phase_at(trace, |p| p == "probe done").or_else(|| {
+                (!trace.registered)
+                    .then(|| {
+                        trace.log.iter().find(|l| {
+                            l.text
+                                .ends_with("There appears to be no BMC at this location")
+                                || l.text.ends_with("Interface detection failed")
+                        })
+                    })
+                    .flatten()
+                    .map(|l| l.t)
+            });
+            let until = done.map_or(end, |t| t.since_start());
+            // Progress: its phases (detect, get device id, …) and the
+            // completions of its messages.
+            let mut marks: Vec<Duration> = trace
+                .completions
+                .iter()
+                .filter(|c| matches!(c.origin, Origin::Probe { .. } | Origin::Internal))
+                .map(|c| c.completed.since_start())
+                .chain(trace.events.iter().filter_map(|e| match e.kind {
+                    EventKind::Phase(_) => Some(e.t.since_start()),
+                    _ => None,
+                }))
+                .filter(|&t| t <= until)
+                .collect();
+            marks.sort_unstable();
+            let mut last = Duration::ZERO;
+            for t in marks.into_iter().chain(core::iter::once(until)) {
+                let gap = t.saturating_sub(last);
+                // A run cut short by a limit before the bound proves nothing.
+                if gap > limit {
+                    let mut v = blank(
+                        property,
+                        0,
+                        last,
+                        match done {
+                            Some(d) => format!(
+                                "the probe took {:.3}s, {:.3}s of it waiting on one message, \
+                                 bound {:.3}s",
+                                d.since_start().as_secs_f64(),
+                                gap.as_secs_f64(),
+                                limit.as_secs_f64()
+                            ),
+                            None => format!(
+                                "the probe had not finished after {:.3}s, {:.3}s without \
+                                 progress, bound {:.3}s",
+                                until.as_secs_f64(),
+                                gap.as_secs_f64(),
+                                limit.as_secs_f64()
+                            ),
+                        },
+                    );
+                    v.waited = gap;
+                    return Err(v);
+                }
+                last = t;
             }
         }
         Property::UnloadFinishes => {
@@ -350,7 +393,11 @@ pub(super) fn check_more(
                 let (Some(&rn), Some(&rc)) = (c.response.first(), c.response.get(1)) else {
                     continue;
                 };
-                if rn >> 2 != c.netfn() | 1 || rc != c.cmd() {
+                // A response carrying the request's own NetFn (the
+                // response bit clear, which BT's `read_all_bytes` does not
+                // check) is a corrupt answer to this message, not
+                // another message's answer.
+                if (rn >> 2) & !1 != c.netfn() & !1 || rc != c.cmd() {
                     return Err(Violation {
                         property,
                         id: c.id,

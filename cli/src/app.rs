@@ -674,27 +674,114 @@ fn cmd_clear(cli: &Cli) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The daemon's options after its configuration file: what is read at
+/// start and again on SIGHUP.
+#[derive(Debug, Clone)]
+struct DaemonSettings {
+    a: DaemonArgs,
+    target: crate::args::TargetArgs,
+    cmd_timeout: Deciseconds,
+    state_file: Option<PathBuf>,
+}
+
+/// The command line (`cli`, `a`, `m`) with the configuration file at
+/// `file` (if any) filling in every option not given.
+fn daemon_settings(
+    cli: &Cli,
+    a: &DaemonArgs,
+    m: &clap::ArgMatches,
+    file: Option<&crate::config::Config>,
+) -> Result<DaemonSettings, CliError> {
+    let mut s = DaemonSettings {
+        a: a.clone(),
+        target: cli.target.clone(),
+        cmd_timeout: cli.cmd_timeout,
+        state_file: cli.state_file.clone(),
+    };
+    if let Some(c) = file {
+        c.apply(
+            m,
+            |l| clear_flags(l).map(|_| ()).map_err(|e| e.to_string()),
+            &mut s.target,
+            &mut s.cmd_timeout,
+            &mut s.state_file,
+            &mut s.a,
+        )?;
+    }
+    Ok(s)
+}
+
 fn cmd_daemon(cli: &Cli, a: &DaemonArgs, m: &clap::ArgMatches) -> Result<(), CliError> {
     // The configuration file fills in every option not given here.
-    let mut a = a.clone();
-    let mut target_args = cli.target.clone();
-    let mut cmd_timeout_d = cli.cmd_timeout;
-    let mut state_file = cli.state_file.clone();
-    let config = match crate::config::locate(a.config.as_deref()) {
-        Some(path) => {
-            let c = crate::config::Config::load(&path)?;
-            c.apply(
-                m,
-                |l| clear_flags(l).map(|_| ()).map_err(|e| e.to_string()),
-                &mut target_args,
-                &mut cmd_timeout_d,
-                &mut state_file,
-                &mut a,
-            )?;
-            Some(c)
-        }
+    let config_path = crate::config::locate(a.config.as_deref());
+    let config = match &config_path {
+        Some(path) => Some(crate::config::Config::load(path)?),
         None => None,
     };
+    let settings = daemon_settings(cli, a, m, config.as_ref())?;
+    // SIGHUP: the same file again, checked the same way; the target, the
+    // log and the command timeout need a restart.
+    let reload = || -> daemon::ReloadResult {
+        let Some(path) = &config_path else {
+            return Ok(None);
+        };
+        let c = crate::config::Config::load(path).map_err(|e| e.to_string())?;
+        let new = daemon_settings(cli, a, m, Some(&c)).map_err(|e| e.to_string())?;
+        let (set, check) = daemon_setup(&new.a).map_err(|e| format!("{}: {e}", path.display()))?;
+        let config = DaemonConfig::new(
+            set,
+            new.a.interval.map(Deciseconds::as_duration),
+            new.a.on_exit.into(),
+            new.a.max_backoff.as_duration(),
+            None,
+        )
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+        let config = DaemonConfig {
+            rearm: !new.a.no_rearm,
+            ..config
+        };
+        let mut warnings = Vec::new();
+        if check.unsafe_ {
+            warnings.push(check.warning);
+        }
+        let old = &settings;
+        let mut restart = Vec::new();
+        if (
+            new.target.device.as_ref(),
+            new.target.socket.as_ref(),
+            new.target.sim,
+        ) != (
+            old.target.device.as_ref(),
+            old.target.socket.as_ref(),
+            old.target.sim,
+        ) {
+            restart.push("device/socket");
+        }
+        if new.cmd_timeout != old.cmd_timeout {
+            restart.push("cmd-timeout");
+        }
+        if new.state_file != old.state_file {
+            restart.push("state-file");
+        }
+        if new.a.log != old.a.log {
+            restart.push("log");
+        }
+        if !restart.is_empty() {
+            warnings.push(format!(
+                "{}: {} changed: not applied until the daemon is restarted",
+                path.display(),
+                restart.join(", ")
+            ));
+        }
+        if let Ok(t) = cmd_timeout(old.cmd_timeout) {
+            warnings.extend(slow_pet_warning(&config, t));
+        }
+        Ok(Some(daemon::Reloaded { config, warnings }))
+    };
+    let a = settings.a.clone();
+    let target_args = settings.target.clone();
+    let cmd_timeout_d = settings.cmd_timeout;
+    let state_file = settings.state_file.clone();
     if a.check {
         let (_, check) = daemon_setup(&a)?;
         if cli.json {
@@ -731,6 +818,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs, m: &clap::ArgMatches) -> Result<(), Cli
         state_file,
         config.as_ref(),
         &mut log,
+        reload,
     );
     match result {
         Ok(()) => Ok(()),
@@ -778,6 +866,7 @@ fn daemon_main(
     state_file: Option<PathBuf>,
     config: Option<&crate::config::Config>,
     logger: &mut DaemonLog,
+    reload: impl FnMut() -> daemon::ReloadResult,
 ) -> Result<(), CliError> {
     let (set, check) = daemon_setup(a)?;
     let (t, auto) = resolve(
@@ -832,8 +921,8 @@ fn daemon_main(
         .map_err(|e| CliError::Internal(format!("cannot start the tokio runtime: {e}")))?;
     rt.block_on(async {
         // Register every handler before arming, so a signal during start-up
-        // is handled, not fatal: SIGHUP is logged and ignored, every other
-        // terminating signal honours --on-exit (spec-notes/cli.md, "Daemon").
+        // is handled, not fatal: SIGHUP re-reads the configuration, every
+        // other terminating signal honours --on-exit (spec-notes/cli.md, "Daemon").
         use tokio::signal::unix::{signal, SignalKind};
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         for sig in ipmi_watchdog::DaemonSignal::ALL {
@@ -858,7 +947,7 @@ fn daemon_main(
                 Target::Sim => bmcwd::transport::embedded_simulator(),
             })
         };
-        daemon::run(&mut c, &cfg, rx, logger, reopen).await?;
+        daemon::run(&mut c, &cfg, rx, logger, reopen, reload).await?;
         Ok::<(), CliError>(())
     })
 }

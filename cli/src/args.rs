@@ -358,7 +358,8 @@ pub struct DaemonArgs {
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub interval: Option<Deciseconds>,
     /// On SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 (and the other
-    /// terminating signals; SIGHUP is ignored): stop the timer, or leave it armed.
+    /// terminating signals; SIGHUP re-reads the configuration file): stop
+    /// the timer, or leave it armed.
     #[arg(long, value_name = "WHAT", default_value = "stop")]
     pub on_exit: OnExit,
     /// Do not re-arm a timer someone else stopped or reconfigured (the
@@ -392,7 +393,7 @@ pub struct DaemonArgs {
     /// Configuration file (TOML; each key is a daemon option's long name,
     /// flags given here override it). Default: /etc/bmcwd/bmcwd.toml for
     /// root, else $XDG_CONFIG_HOME/bmcwd/bmcwd.toml (~/.config/…), used
-    /// when it exists. `--config none` reads no file.
+    /// when it exists. `--config none` reads no file. SIGHUP re-reads it.
     #[arg(long, value_name = "PATH", env = "BMCWD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Longest wait between retries after BMC errors (backoff doubles from

@@ -184,20 +184,41 @@ impl DaemonError {
     }
 }
 
+/// A configuration re-read on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// The new settings (validated).
+    pub config: DaemonConfig,
+    /// Warnings to log about them (an unsafe timing, settings that only a
+    /// restart applies).
+    pub warnings: Vec<String>,
+}
+
+/// What a SIGHUP does: re-read the configuration. `Ok(None)`: there is no
+/// configuration file to re-read; `Err`: the file is invalid (the message
+/// names file, line and key), and the daemon keeps its settings.
+pub type ReloadResult = Result<Option<Reloaded>, String>;
+
 /// Arms the timer and pets it until a terminating signal arrives on
-/// `signals` (SIGHUP is logged and ignored); `reopen` makes a fresh
-/// transport when the policy asks for one (connection or device lost).
-pub async fn run<T, R>(
+/// `signals`; `reopen` makes a fresh transport when the policy asks for one
+/// (connection or device lost); on SIGHUP `reload` re-reads the
+/// configuration, and a valid one replaces `cfg` (an invalid one is logged
+/// and the daemon carries on as it was).
+pub async fn run<T, R, H>(
     client: &mut Client<T>,
     cfg: &DaemonConfig,
     mut signals: UnboundedReceiver<DaemonSignal>,
     log: &mut dyn Logger,
     mut reopen: R,
+    mut reload: H,
 ) -> Result<DaemonExit, DaemonError>
 where
     T: Transport,
     R: FnMut() -> Result<T, TransportError>,
+    H: FnMut() -> ReloadResult,
 {
+    let mut cfg = cfg.clone();
+    let cfg = &mut cfg;
     log.log(
         Priority::Notice,
         &format!(
@@ -295,10 +316,57 @@ where
         };
         tokio::select! {
             sig = signals.recv(), if signals_open => match sig {
+                Some(DaemonSignal::Hup) => on_hup(&mut policy, now(), cfg, log, &mut reload),
                 Some(sig) => policy.on_signal(now(), sig),
                 None => signals_open = false,
             },
             () = sleep => policy.tick(now()),
+        }
+    }
+}
+
+/// SIGHUP: re-read the configuration; apply a valid one, keep the current
+/// one on an error (spec-notes/cli.md, "Daemon").
+fn on_hup(
+    policy: &mut PetPolicy,
+    now: ipmi_watchdog::Instant,
+    cfg: &mut DaemonConfig,
+    log: &mut dyn Logger,
+    reload: &mut dyn FnMut() -> ReloadResult,
+) {
+    match reload() {
+        Ok(None) => log.log(
+            Priority::Notice,
+            "received SIGHUP: no configuration file to reload (none was read at start); \
+             still petting",
+        ),
+        Err(e) => log.log(
+            Priority::Err,
+            &format!(
+                "received SIGHUP: the configuration is invalid, keeping the current settings: {e}"
+            ),
+        ),
+        Ok(Some(r)) => {
+            log.log(Priority::Notice, "received SIGHUP: configuration re-read");
+            for w in &r.warnings {
+                log.log(Priority::Warning, w);
+            }
+            let new = DaemonConfig {
+                state_file: cfg.state_file.clone(),
+                ..r.config
+            };
+            if new.set != cfg.set {
+                if let Some(path) = &new.state_file {
+                    if let Err(e) = crate::statefile::save(path, &new.set) {
+                        log.log(
+                            Priority::Warning,
+                            &format!("cannot write state file {}: {e}", path.display()),
+                        );
+                    }
+                }
+            }
+            policy.reconfigure(now, new.policy());
+            *cfg = new;
         }
     }
 }

@@ -433,6 +433,102 @@ fn config_file_keys_and_overrides() {
         ));
 }
 
+/// Polls `get` on `s` until `pred` holds on its JSON (at most 10 s).
+fn wait_for_get(s: &Server, what: &str, pred: impl Fn(&serde_json::Value) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = s.cmd(&["--json", "get"]).output().unwrap();
+        if out.status.success() && pred(&json(&out.stdout)) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}: {}",
+            text(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn hup(pid: u32) {
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// SIGHUP re-reads the configuration file: new timer settings are armed at
+/// once; an invalid file is logged (file, line, key) and the daemon carries
+/// on with what it had.
+#[test]
+fn sighup_reloads_the_configuration_file() {
+    let s = Server::start();
+    let cfg = s.dir.path().join("bmcwd.toml");
+    let body = |timeout: &str, action: &str| {
+        format!(
+            "socket = \"{}\"\ntimeout = \"{timeout}\"\naction = \"{action}\"\n\
+             interval = \"2s\"\n",
+            s.socket.display()
+        )
+    };
+    std::fs::write(&cfg, body("40s", "power-down")).unwrap();
+    let mut child = bin()
+        .env("BMCWD_STATE_DIR", s.state_dir())
+        .args(["daemon", "--log", "stderr", "--config"])
+        .arg(&cfg)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    wait_for_get(&s, "the first arming", |v| {
+        v["running"] == true && v["initial_countdown_s"] == 40.0
+    });
+    std::fs::write(&cfg, body("90s", "power-cycle")).unwrap();
+    hup(pid);
+    wait_for_get(&s, "the reloaded timer", |v| {
+        v["running"] == true && v["initial_countdown_s"] == 90.0 && v["action"] == "power-cycle"
+    });
+    // An invalid file: logged, the daemon keeps petting the 90 s timer.
+    std::fs::write(&cfg, "\n\ntimeout = \"forty\"\n").unwrap();
+    hup(pid);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "the daemon exited");
+    let v = json(&s.cmd(&["--json", "get"]).output().unwrap().stdout);
+    assert_eq!(v["initial_countdown_s"], 90.0);
+    assert_eq!(v["action"], "power-cycle");
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "configuration reloaded: timer use sms-os, action power-cycle, countdown 90.0 s; \
+             re-arming with the new timer settings"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("watchdog re-armed: 90.0 s countdown running"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "bmcwd: error: received SIGHUP: the configuration is invalid, keeping the current \
+             settings: {}:3: key `timeout`: ",
+            cfg.display()
+        )),
+        "{err}"
+    );
+    // The stop on exit uses the reloaded timer.
+    assert!(err.contains("watchdog timer stopped; exiting"), "{err}");
+    wait_for_get(&s, "the stop", |v| v["running"] == false);
+}
+
 /// Decodes one datagram of journald's native protocol (systemd's
 /// "Native Journal Protocol": `NAME=value\n`, or `NAME\n`, a 64-bit
 /// little-endian length, the value and `\n`).

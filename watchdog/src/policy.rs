@@ -374,6 +374,21 @@ impl PolicyConfig {
     }
 }
 
+/// `use sms-os, action hard-reset, countdown 60.0 s` (and the pre-timeout
+/// when there is one), for log lines.
+fn describe_set(set: &SetWatchdog) -> String {
+    let mut s = format!(
+        "use {}, action {}, countdown {:.1} s",
+        set.timer_use.cli_name(),
+        set.action.cli_name(),
+        set.initial_countdown.as_duration().as_secs_f64()
+    );
+    if set.pretimeout_secs > 0 {
+        let _ = write!(s, ", pre-timeout {} s", set.pretimeout_secs);
+    }
+    s
+}
+
 /// The Set that stops the timer armed by `set`: same use and countdown, no
 /// action, no pre-timeout, no don't-stop.
 pub fn stop_set_for(set: &SetWatchdog) -> SetWatchdog {
@@ -455,6 +470,11 @@ pub struct PetPolicy {
     foreign_stop: bool,
     /// Stopping on this signal (`--on-exit stop`), retried until the deadline.
     stopping: Option<(DaemonSignal, Instant)>,
+    /// A reloaded configuration that arrived while a command was
+    /// outstanding: applied once it is answered.
+    reload: Option<PolicyConfig>,
+    /// A reloaded timer is to be armed at the next step (after a re-open).
+    rearm_next: bool,
 }
 
 impl PetPolicy {
@@ -477,6 +497,8 @@ impl PetPolicy {
             sent_at: now,
             foreign_stop: false,
             stopping: None,
+            reload: None,
+            rearm_next: false,
         }
     }
 
@@ -529,7 +551,8 @@ impl PetPolicy {
         }
         self.sent_at = now;
         match step {
-            Step::Arm => self.send(Pending::ArmSet, PolicyCommand::Set(self.cfg.set)),
+            Step::Arm => self.send_arm(),
+            Step::Pet if self.rearm_next => self.send_arm(),
             Step::Pet => self.send_pet(now),
             Step::Check => self.send(Pending::Check { pre: true }, PolicyCommand::Get),
             Step::Reopen => {
@@ -545,6 +568,11 @@ impl PetPolicy {
                 PolicyCommand::Set(stop_set_for(&self.cfg.set)),
             ),
         }
+    }
+
+    fn send_arm(&mut self) {
+        self.rearm_next = false;
+        self.send(Pending::ArmSet, PolicyCommand::Set(self.cfg.set));
     }
 
     fn send(&mut self, p: Pending, c: PolicyCommand) {
@@ -620,9 +648,22 @@ impl PetPolicy {
         } else {
             self.on_refused(now, p, cc);
         }
+        self.after_answer(now);
+    }
+
+    /// Once an answer has been handled: a terminating signal that came
+    /// meanwhile, else a reloaded configuration that did.
+    fn after_answer(&mut self, now: Instant) {
         if let Some(sig) = self.exit_requested.take() {
             if !self.is_done() {
+                self.reload = None;
                 self.begin_exit(now, sig);
+                return;
+            }
+        }
+        if !self.is_waiting() {
+            if let Some(cfg) = self.reload.take() {
+                self.reconfigure(now, cfg);
             }
         }
     }
@@ -936,9 +977,7 @@ impl PetPolicy {
             );
             self.due(now.saturating_add(delay), Step::Reopen);
         }
-        if let Some(sig) = self.exit_requested.take() {
-            self.begin_exit(now, sig);
-        }
+        self.after_answer(now);
     }
 
     /// The re-open asked for by [`PolicyAction::Reopen`] finished.
@@ -965,8 +1004,90 @@ impl PetPolicy {
                 self.due(now.saturating_add(delay), Step::Reopen);
             }
         }
-        if let Some(sig) = self.exit_requested.take() {
-            self.begin_exit(now, sig);
+        self.after_answer(now);
+    }
+
+    /// A reloaded configuration (SIGHUP): from now on the policy works with
+    /// `cfg`. A changed timer (use, action, countdown, pre-timeout, flags)
+    /// is armed again at once with the new Set; a changed interval moves the
+    /// next pet to `interval` after the last one; the other settings apply
+    /// from their next use. While a command is outstanding the change waits
+    /// for its answer; while stopping on exit it is ignored.
+    pub fn reconfigure(&mut self, now: Instant, cfg: PolicyConfig) {
+        if self.is_done() || self.stopping.is_some() || self.exit_requested.is_some() {
+            self.log(
+                LogPriority::Notice,
+                "reloaded configuration not applied: exiting".into(),
+            );
+            return;
+        }
+        if self.is_waiting() {
+            self.reload = Some(cfg);
+            return;
+        }
+        let old = std::mem::replace(&mut self.cfg, cfg);
+        let mut changed = Vec::new();
+        if old.set != cfg.set {
+            changed.push(format!("timer {}", describe_set(&cfg.set)));
+        }
+        if old.interval != cfg.interval {
+            changed.push(format!("interval {:.1} s", cfg.interval.as_secs_f64()));
+        }
+        if old.on_exit != cfg.on_exit {
+            changed.push(format!(
+                "on exit: {}",
+                match cfg.on_exit {
+                    OnExit::Stop => "stop",
+                    OnExit::Leave => "leave",
+                }
+            ));
+        }
+        if old.max_backoff != cfg.max_backoff {
+            changed.push(format!(
+                "max backoff {:.1} s",
+                cfg.max_backoff.as_secs_f64()
+            ));
+        }
+        if old.rearm != cfg.rearm {
+            changed.push(if cfg.rearm { "re-arm" } else { "no re-arm" }.into());
+        }
+        if changed.is_empty() {
+            self.log(
+                LogPriority::Notice,
+                "configuration reloaded: nothing changed; still petting".into(),
+            );
+            return;
+        }
+        let Phase::Due { at, step } = self.phase else {
+            return;
+        };
+        let rearm = old.set != cfg.set && self.ever_armed;
+        self.log(
+            LogPriority::Notice,
+            format!(
+                "configuration reloaded: {}{}",
+                changed.join(", "),
+                if rearm {
+                    "; re-arming with the new timer settings"
+                } else {
+                    ""
+                }
+            ),
+        );
+        if rearm {
+            // The new Set, then a Reset, as at start; the next pet follows
+            // `interval` after it.
+            self.foreign_stop = false;
+            if step == Step::Reopen {
+                self.rearm_next = true;
+            } else {
+                self.failures = 0;
+                self.due(now, Step::Arm);
+            }
+        } else if step == Step::Pet && old.interval != cfg.interval && self.failures == 0 {
+            self.schedule_pet(now);
+        } else if step == Step::Check && old.interval != cfg.interval {
+            self.due(at.min(now.saturating_add(cfg.interval)), Step::Check);
         }
     }
 

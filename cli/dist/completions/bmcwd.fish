@@ -168,7 +168,7 @@ msg\t'Messaging interrupt (the system interface\'s own interrupt)'
 none\t'None'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l clear-flags -d 'Clear timer-use expiration flags: comma-separated uses or `all`' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l interval -d 'How often to pet (default: a third of the timeout; must be shorter than it)' -r
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l on-exit -d 'On SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 (and the other terminating signals; SIGHUP is ignored): stop the timer, or leave it armed' -r -f -a "stop\t'Stop the timer (the machine is no longer watched)'
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l on-exit -d 'On SIGTERM, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2 (and the other terminating signals; SIGHUP re-reads the configuration file): stop the timer, or leave it armed' -r -f -a "stop\t'Stop the timer (the machine is no longer watched)'
 leave\t'Leave it armed (the BMC acts unless someone else pets it)'"
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l kernel -d 'The host\'s kernel (a scenario `[driver] kernel` preset), whose BT driver\'s worst case --check and the start-up warning use' -r -f -a "v2.6.12\t'2.6.12-2.6.14: original BT driver (HOSED), 100 us init-wait credit (B-3)'
 v3.13\t'2.6.31-3.13: caps inside the SM (B-6), seq reset heuristic (B-4), 100 us init wait (B-3)'
@@ -183,7 +183,7 @@ stderr\t'Plain `bmcwd: PRIORITY: …` lines on stderr'
 prefixed\t'stderr lines with `<N>` syslog-priority prefixes (sd-daemon(3))'
 journal\t'The systemd journal, natively: priorities and BMCWD_* fields (falls back to prefixed stderr lines when journald cannot be reached)'
 syslog\t'The local syslog socket (/dev/log, or $BMCWD_SYSLOG_SOCKET), facility daemon (falls back to stderr when there is none)'"
-complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l config -d 'Configuration file (TOML; each key is a daemon option\'s long name, flags given here override it). Default: /etc/bmcwd/bmcwd.toml for root, else $XDG_CONFIG_HOME/bmcwd/bmcwd.toml (~/.config/…), used when it exists. `--config none` reads no file' -r -F
+complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l config -d 'Configuration file (TOML; each key is a daemon option\'s long name, flags given here override it). Default: /etc/bmcwd/bmcwd.toml for root, else $XDG_CONFIG_HOME/bmcwd/bmcwd.toml (~/.config/…), used when it exists. `--config none` reads no file. SIGHUP re-reads it' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l max-backoff -d 'Longest wait between retries after BMC errors (backoff doubles from 500ms up to this, and never beyond the interval)' -r
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l device -d 'Use this kernel IPMI device (e.g. /dev/ipmi0)' -r -F
 complete -c bmcwd -n "__fish_bmcwd_using_subcommand daemon" -l socket -d 'Use a simulator served by `bmcwd sim serve --socket PATH`' -r -F

@@ -52,6 +52,11 @@ fn mock() -> MockTransport {
     t
 }
 
+/// No configuration file to re-read.
+fn no_reload() -> ReloadResult {
+    Ok(None)
+}
+
 /// No re-open in these tests.
 fn no_reopen() -> Result<MockTransport, TransportError> {
     Err(TransportError::Invalid("no re-open in this test".into()))
@@ -144,6 +149,7 @@ async fn arms_pets_at_interval_and_stops_on_sigterm() {
         signal_after(Duration::from_millis(10_500), DaemonSignal::Term),
         &mut log,
         no_reopen,
+        no_reload,
     )
     .await
     .unwrap();
@@ -184,6 +190,7 @@ async fn leave_sends_nothing_on_exit_and_says_armed() {
         signal_after(Duration::from_secs(1), DaemonSignal::Int),
         &mut log,
         no_reopen,
+        no_reload,
     )
     .await
     .unwrap();
@@ -234,6 +241,7 @@ async fn resends_set_when_reset_answers_0x80() {
         signal_after(Duration::from_millis(4_000), DaemonSignal::Term),
         &mut log,
         no_reopen,
+        no_reload,
     )
     .await
     .unwrap();
@@ -292,6 +300,7 @@ async fn transient_errors_back_off_exponentially_and_bounded() {
         signal_after(Duration::from_millis(11_000), DaemonSignal::Term),
         &mut log,
         no_reopen,
+        no_reload,
     )
     .await
     .unwrap();
@@ -334,6 +343,7 @@ async fn permanent_error_ends_the_daemon() {
         tokio::sync::mpsc::unbounded_channel().1,
         &mut log,
         no_reopen,
+        no_reload,
     )
     .await
     .unwrap_err();
@@ -377,6 +387,7 @@ async fn failed_stop_on_exit_is_an_error_and_says_armed() {
         signal_after(Duration::from_secs(1), DaemonSignal::Term),
         &mut log,
         no_reopen,
+        no_reload,
     )
     .await
     .unwrap_err();
@@ -439,7 +450,7 @@ fn journal_lines_carry_syslog_priorities() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn lost_connection_reopens_and_hup_is_ignored() {
+async fn lost_connection_reopens_and_hup_without_a_file_changes_nothing() {
     let mut t = mock();
     let mut seq = Sequence::new();
     t.expect_send()
@@ -486,12 +497,22 @@ async fn lost_connection_reopens_and_hup_is_ignored() {
         std::future::pending::<()>().await;
     });
     let mut log = Capture::default();
-    let exit = run(&mut client, &cfg(OnExit::Stop), rx, &mut log, reopen)
-        .await
-        .unwrap();
+    let exit = run(
+        &mut client,
+        &cfg(OnExit::Stop),
+        rx,
+        &mut log,
+        reopen,
+        no_reload,
+    )
+    .await
+    .unwrap();
     let text = log.text();
     assert_eq!(*reopened.lock().unwrap(), 1, "{text}");
-    assert!(text.contains("received SIGHUP: ignored"), "{text}");
+    assert!(
+        text.contains("received SIGHUP: no configuration file to reload"),
+        "{text}"
+    );
     assert!(
         text.contains("re-opening the connection in 0.5 s"),
         "{text}"
@@ -503,4 +524,131 @@ async fn lost_connection_reopens_and_hup_is_ignored() {
     );
     assert_eq!(exit.signal, "SIGUSR1");
     assert!(exit.stopped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hup_applies_a_valid_reload_and_keeps_the_settings_on_an_invalid_one() {
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let start = Instant::now();
+    let mut t = MockTransport::new();
+    t.expect_describe().return_const("mock BMC".to_string());
+    let s2 = sent.clone();
+    t.expect_send().returning(move |r, _| {
+        s2.lock()
+            .unwrap()
+            .push((start.elapsed().as_millis(), r.cmd, r.data.clone()));
+        // The Get answers with whatever was last Set (use SMS/OS, running).
+        let last_set = s2
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(_, c, _)| *c == 0x24)
+            .map(|(_, _, d)| d.clone())
+            .unwrap_or_default();
+        let data = if r.cmd == 0x25 {
+            vec![
+                0x44,
+                last_set[1],
+                0,
+                0,
+                last_set[4],
+                last_set[5],
+                last_set[4],
+                last_set[5],
+            ]
+        } else {
+            vec![]
+        };
+        Ok(Response {
+            netfn: 0x07,
+            cmd: r.cmd,
+            cc: CompletionCode(0),
+            data,
+        })
+    });
+    let mut client = Client::new(t, Duration::from_secs(1));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let _ = tx.send(DaemonSignal::Hup);
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        let _ = tx.send(DaemonSignal::Hup);
+        tokio::time::sleep(Duration::from_millis(10_000)).await;
+        let _ = tx.send(DaemonSignal::Term);
+        std::future::pending::<()>().await;
+    });
+    // First SIGHUP: 30 s power cycle, pet every 5 s; second: an error.
+    let mut calls = 0;
+    let reload = move || {
+        calls += 1;
+        if calls == 1 {
+            let mut set = set10();
+            set.action = TimerAction::PowerCycle;
+            set.initial_countdown = Countdown::from_ticks(300);
+            let config = DaemonConfig::new(
+                set,
+                Some(Duration::from_secs(5)),
+                OnExit::Stop,
+                Duration::from_secs(2),
+                None,
+            )
+            .unwrap();
+            Ok(Some(Reloaded {
+                config,
+                warnings: vec!["a warning about it".into()],
+            }))
+        } else {
+            Err("/etc/bmcwd/bmcwd.toml:3: key `timeout`: bad".into())
+        }
+    };
+    let mut log = Capture::default();
+    let exit = run(
+        &mut client,
+        &cfg(OnExit::Stop),
+        rx,
+        &mut log,
+        no_reopen,
+        reload,
+    )
+    .await
+    .unwrap();
+    let text = log.text();
+    assert!(exit.stopped, "{text}");
+    let sent = sent.lock().unwrap().clone();
+    let sets: Vec<(u128, Vec<u8>)> = sent
+        .iter()
+        .filter(|(_, c, _)| *c == 0x24)
+        .map(|(t, _, d)| (*t, d.clone()))
+        .collect();
+    // Armed at 0; the new timer at the first SIGHUP (1 s), not at the
+    // second; the stop at 12 s with the new countdown.
+    assert_eq!(
+        sets,
+        [
+            (0, vec![0x44, 0x01, 0, 0, 0x64, 0]),
+            (1_000, vec![0x44, 0x03, 0, 0, 0x2c, 0x01]),
+            (12_000, vec![0x04, 0x00, 0, 0, 0x2c, 0x01]),
+        ],
+        "{text}"
+    );
+    let pets: Vec<u128> = sent
+        .iter()
+        .filter(|(_, c, _)| *c == 0x22)
+        .map(|(t, _, _)| *t)
+        .collect();
+    // Pets every 5 s after the re-arming.
+    assert_eq!(pets, [0, 1_000, 6_000, 11_000], "{text}");
+    assert!(text.contains("warning: a warning about it"), "{text}");
+    assert!(
+        text.contains(
+            "error: received SIGHUP: the configuration is invalid, keeping the current settings: \
+             /etc/bmcwd/bmcwd.toml:3: key `timeout`: bad"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("watchdog re-armed: 30.0 s countdown running"),
+        "{text}"
+    );
 }

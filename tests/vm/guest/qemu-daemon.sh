@@ -1,6 +1,6 @@
 # Issue #12 on the real /dev/ipmi0 (QEMU's built-in BMC): bmcwd's daemon
 # notices `ipmitool mc watchdog off` from another process and re-arms;
-# ignores SIGHUP; rides out unloading and reloading ipmi_si (re-opens the
+# re-reads its configuration on SIGHUP (unchanged here); rides out unloading and reloading ipmi_si (re-opens the
 # device); stops the timer on SIGUSR1 (on-exit = "stop" in the packaged
 # /etc/bmcwd/bmcwd.toml) and the guest lives on.
 load_ipmi

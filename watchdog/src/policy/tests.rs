@@ -454,3 +454,172 @@ fn a_failed_stop_is_retried_until_it_succeeds_or_a_countdown_has_passed() {
     assert!(last < 14_000, "retried for one countdown only: {last}");
     assert!(r.text().contains("may still be ARMED"));
 }
+
+#[test]
+fn a_reload_with_a_new_timer_rearms_at_once_and_pets_at_the_new_interval() {
+    let mut r = Rig::new(cfg(OnExit::Stop, true));
+    r.run(4_000);
+    let before = r.sent.len();
+    let mut new = cfg(OnExit::Stop, true);
+    new.set.initial_countdown = Countdown::from_ticks(300);
+    new.interval = Duration::from_secs(10);
+    r.p.reconfigure(r.now, new);
+    r.drain();
+    assert!(
+        r.text().contains(
+            "configuration reloaded: timer use sms-os, action hard-reset, countdown 30.0 s, \
+             interval 10.0 s; re-arming with the new timer settings"
+        ),
+        "{}",
+        r.text()
+    );
+    r.run(25_000);
+    let after: Vec<(u64, u8)> = r.sent[before..]
+        .iter()
+        .map(|(t, c)| (*t, c.cmd()))
+        .collect();
+    // Set + Reset + Get at once (4 s), then pets 10 s after the arming.
+    assert_eq!(
+        after,
+        [
+            (4_000, 0x24),
+            (4_010, 0x22),
+            (4_020, 0x25),
+            (14_010, 0x22),
+            (14_020, 0x25),
+            (24_010, 0x22),
+            (24_020, 0x25)
+        ]
+    );
+    assert_eq!(
+        r.wd.state().config.initial_countdown,
+        Countdown::from_ticks(300)
+    );
+    assert!(r
+        .text()
+        .contains("watchdog re-armed: 30.0 s countdown running"));
+    assert!(r.running() && r.expired.is_none());
+    assert_eq!(r.p.config(), &new);
+}
+
+#[test]
+fn a_reload_of_the_interval_only_moves_the_next_pet_without_a_set() {
+    let mut r = Rig::new(cfg(OnExit::Stop, true));
+    r.run(4_000);
+    let before = r.sent.len();
+    let mut new = cfg(OnExit::Stop, true);
+    new.interval = Duration::from_secs(1);
+    r.p.reconfigure(r.now, new);
+    r.drain();
+    r.run(6_500);
+    let pets: Vec<(u64, u8)> = r.sent[before..]
+        .iter()
+        .map(|(t, c)| (*t, c.cmd()))
+        .collect();
+    // The last pet was at 3.01 s: the next one is due at 4.01 s, then every second.
+    assert_eq!(
+        pets,
+        [
+            (4_010, 0x22),
+            (4_020, 0x25),
+            (5_010, 0x22),
+            (5_020, 0x25),
+            (6_010, 0x22),
+            (6_020, 0x25)
+        ]
+    );
+    assert!(r
+        .text()
+        .contains("configuration reloaded: interval 1.0 s\n"));
+}
+
+#[test]
+fn an_unchanged_reload_says_so_and_changes_nothing() {
+    let mut r = Rig::new(cfg(OnExit::Stop, true));
+    r.run(4_000);
+    let due = r.p.next_deadline();
+    r.p.reconfigure(r.now, cfg(OnExit::Stop, true));
+    r.drain();
+    assert_eq!(r.p.next_deadline(), due);
+    assert!(r
+        .text()
+        .contains("configuration reloaded: nothing changed; still petting"));
+}
+
+#[test]
+fn a_reload_during_a_command_waits_for_its_answer() {
+    let mut r = Rig::new(cfg(OnExit::Stop, true));
+    r.run(3_000);
+    let due = r.p.next_deadline().unwrap();
+    r.p.tick(due);
+    let Some(PolicyAction::Send(PolicyCommand::Reset)) = r.p.poll_action() else {
+        panic!("pet expected")
+    };
+    let mut new = cfg(OnExit::Leave, true);
+    new.set.action = TimerAction::PowerCycle;
+    r.p.reconfigure(Instant::from_millis(3_001), new);
+    assert!(r.p.poll_action().is_none(), "nothing until the answer");
+    r.now = Instant::from_millis(3_010);
+    let now = r.now;
+    r.advance_wd(now);
+    let a = r.wd.handle(now, CMD_RESET_WATCHDOG, &[]).unwrap();
+    r.p.on_response(now, a.cc, &a.data);
+    // The pet's timer-state check is outstanding now: still waiting.
+    assert_eq!(
+        r.p.poll_action(),
+        Some(PolicyAction::Send(PolicyCommand::Get))
+    );
+    assert!(!r.text().contains("reloaded"));
+    r.now = Instant::from_millis(3_020);
+    let now = r.now;
+    let g = r.wd.handle(now, CMD_GET_WATCHDOG, &[]).unwrap();
+    r.p.on_response(now, g.cc, &g.data);
+    // Then the reload, and the new Set due at once.
+    assert_eq!(
+        r.p.poll_action(),
+        Some(PolicyAction::Log(
+            LogPriority::Notice,
+            "configuration reloaded: timer use sms-os, action power-cycle, countdown 10.0 s, \
+             on exit: leave; re-arming with the new timer settings"
+                .into()
+        ))
+    );
+    assert_eq!(r.p.poll_action(), None);
+    assert_eq!(r.p.next_deadline(), Some(now));
+    r.run(3_100);
+    assert_eq!(r.wd.state().config.action, TimerAction::PowerCycle);
+    r.signal(DaemonSignal::Term);
+    assert!(matches!(
+        r.exit,
+        Some(PolicyExit::Signal { stopped: false, .. })
+    ));
+}
+
+#[test]
+fn a_reload_while_reopening_arms_the_new_timer_after_the_reopen() {
+    let mut r = Rig::new(cfg(OnExit::Stop, true));
+    r.run(4_000);
+    r.fault = Box::new(|c| (c.cmd() == CMD_RESET_WATCHDOG).then_some(Err(TransportFault::Lost)));
+    r.run(6_100);
+    assert_eq!(r.reopens, Vec::<u64>::new());
+    assert!(matches!(
+        r.p.phase,
+        Phase::Due {
+            step: Step::Reopen,
+            ..
+        }
+    ));
+    r.fault = Box::new(|_| None);
+    let mut new = cfg(OnExit::Stop, true);
+    new.set.initial_countdown = Countdown::from_ticks(200);
+    r.p.reconfigure(r.now, new);
+    r.drain();
+    let before = r.sent.len();
+    r.run(8_000);
+    assert_eq!(r.reopens.len(), 1);
+    assert_eq!(r.sent[before].1, PolicyCommand::Set(new.set));
+    assert_eq!(
+        r.wd.state().config.initial_countdown,
+        Countdown::from_ticks(200)
+    );
+}

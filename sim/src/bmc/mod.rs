@@ -337,6 +337,17 @@ pub struct BmcEvent {
     pub kind: BmcEventKind,
 }
 
+/// The first five bytes of a [`Frame`], as [`Frame::byte`] reads them (0
+/// past its length): what the events of a post report.
+#[derive(Clone, Copy)]
+struct FrameHeader([u8; 5]);
+
+impl FrameHeader {
+    fn byte(&self, i: usize) -> u8 {
+        self.0.get(i).copied().unwrap_or(0)
+    }
+}
+
 /// A framed message (length byte first), inline.
 #[derive(Clone, Copy)]
 struct Frame {
@@ -355,6 +366,10 @@ impl Frame {
     }
     fn byte(&self, i: usize) -> u8 {
         self.bytes().get(i).copied().unwrap_or(0)
+    }
+    /// The first bytes (length, NetFn/LUN, seq, cmd, cc), as [`byte`](Self::byte) reads them.
+    fn header(&self) -> FrameHeader {
+        FrameHeader(core::array::from_fn(|i| self.byte(i)))
     }
 
     /// `len, (netfn|1)<<2|lun, seq, cmd, cc, data…`; `None` if it exceeds `max`.
@@ -376,19 +391,19 @@ impl Frame {
     }
 }
 
-/// The request being processed. Frames are inline on purpose: one `Phase`
-/// lives in the `SimBmc`, and boxing would allocate per transaction.
+/// The request being processed. The answer's frames are not in here but in
+/// [`SimBmc`]'s `answer` and `answer_followup`, written once, in place: a
+/// `Phase` holding them was copied whole (twice 258 bytes) at every change,
+/// and that showed in the per-transaction cost.
 #[derive(Clone, Copy)]
-#[allow(clippy::large_enum_variant)]
 enum Phase {
     /// No request in progress.
     Idle,
-    /// A response will be ready at `due`.
+    /// A response will be ready at `due`: the frame in `SimBmc::answer`,
+    /// then `SimBmc::answer_followup` if any.
     Processing {
         due: Instant,
-        frame: Frame,
         kind: PostKind,
-        followup: Option<(Duration, Frame, PostKind)>,
         /// With `qemu_bt_device`: this answer is for the awaited msg_id (it
         /// advances it); false for the device's own caps answer.
         answers_id: bool,
@@ -444,6 +459,11 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     // Firmware pipeline.
     h2b_seen: Option<Instant>,
     phase: Phase,
+    /// The answer of [`Phase::Processing`] (meaningless in other phases).
+    answer: Frame,
+    /// The second answer of [`Phase::Processing`], posted that long after
+    /// the first (meaningless in other phases).
+    answer_followup: Option<(Duration, Frame, PostKind)>,
     followup: Option<(Instant, Frame, PostKind)>,
     last_response: Option<Frame>,
     // QEMU's BT device and extern layer (`qemu_bt_device`, `extern_timeout`).
@@ -504,6 +524,8 @@ impl<E: DeviceEvents> SimBmc<E> {
             rng: SplitMix64::new(cfg.seed),
             h2b_seen: None,
             phase: Phase::Idle,
+            answer: Frame::EMPTY,
+            answer_followup: None,
             followup: None,
             last_response: None,
             waiting_rsp: 0,
@@ -939,23 +961,19 @@ impl<E: DeviceEvents> SimBmc<E> {
         if matches!(self.phase, Phase::Processing { due, .. } if due <= now) && self.dev.can_post()
         {
             if let Phase::Processing {
-                frame,
-                kind,
-                followup,
-                answers_id,
-                ..
+                kind, answers_id, ..
             } = core::mem::replace(&mut self.phase, Phase::Idle)
             {
                 if answers_id {
                     let id = self.waiting_rsp;
-                    self.post_for(&frame, kind, id);
+                    self.post_answer_for(kind, id);
                 } else {
-                    self.post(&frame, kind);
+                    self.post_answer(kind);
                 }
                 if self.cfg.b_busy_until_response && self.boot_until.is_none() {
                     self.dev.set_b_busy(false);
                 }
-                if let Some((d, f, k)) = followup {
+                if let Some((d, f, k)) = self.answer_followup.take() {
                     self.followup = Some((now + d, f, k));
                 }
                 progressed = true;
@@ -1018,6 +1036,32 @@ impl<E: DeviceEvents> SimBmc<E> {
             self.post(frame, kind);
             return true;
         }
+        if !self.accept_for(frame, kind, id) {
+            return false;
+        }
+        let mut f = *frame;
+        f.buf[2] = self.waiting_seq;
+        self.post(&f, kind);
+        true
+    }
+
+    /// [`post_for`](Self::post_for) for the frame in `self.answer`, without
+    /// copying it (the awaited seq is written into it in place: it is not
+    /// posted again).
+    fn post_answer_for(&mut self, kind: PostKind, id: u8) {
+        if self.cfg.qemu_bt_device {
+            let frame = self.answer;
+            if !self.accept_for(&frame, kind, id) {
+                return;
+            }
+            self.answer.buf[2] = self.waiting_seq;
+        }
+        self.post_answer(kind);
+    }
+
+    /// The QEMU device's check in [`post_for`](Self::post_for): whether `id`
+    /// is the awaited msg_id (which then advances); drops `frame` if not.
+    fn accept_for(&mut self, frame: &Frame, kind: PostKind, id: u8) -> bool {
         if id != self.waiting_rsp {
             self.emit(BmcEventKind::RequestDropped {
                 seq: frame.byte(2),
@@ -1031,9 +1075,6 @@ impl<E: DeviceEvents> SimBmc<E> {
         if kind != PostKind::Extern {
             self.extern_timer = None;
         }
-        let mut f = *frame;
-        f.buf[2] = self.waiting_seq;
-        self.post(&f, kind);
         true
     }
 
@@ -1152,11 +1193,11 @@ impl<E: DeviceEvents> SimBmc<E> {
                 let rsp = self.dispatch(netfn_lun, cmd, data);
                 if let Some(frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
                 {
+                    self.answer = frame;
+                    self.answer_followup = None;
                     self.phase = Phase::Processing {
                         due: self.now,
-                        frame,
                         kind: PostKind::Device,
-                        followup: None,
                         answers_id: false,
                     };
                 }
@@ -1170,11 +1211,11 @@ impl<E: DeviceEvents> SimBmc<E> {
                 let rsp = Response::new(CompletionCode::INITIALIZATION_IN_PROGRESS);
                 if let Some(frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
                 {
+                    self.answer = frame;
+                    self.answer_followup = None;
                     self.phase = Phase::Processing {
                         due: self.now,
-                        frame,
                         kind: PostKind::Extern,
-                        followup: None,
                         answers_id: true,
                     };
                 }
@@ -1348,11 +1389,11 @@ impl<E: DeviceEvents> SimBmc<E> {
         if !self.cfg.latency_jitter.is_zero() {
             latency += self.rng.duration_up_to(self.cfg.latency_jitter);
         }
+        self.answer = frame;
+        self.answer_followup = followup;
         self.phase = Phase::Processing {
             due: self.now + latency,
-            frame,
             kind,
-            followup,
             answers_id: true,
         };
         if !self.cfg.b_busy_until_response && self.boot_until.is_none() {
@@ -1361,8 +1402,22 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     fn post(&mut self, frame: &Frame, kind: PostKind) {
-        match self.dev.post_response(frame.bytes()) {
-            Ok(()) => {
+        let posted = self.dev.post_response(frame.bytes()).is_ok();
+        self.posted(posted, frame.header(), kind);
+    }
+
+    /// [`post`](Self::post) for the frame in `self.answer`, without copying it.
+    fn post_answer(&mut self, kind: PostKind) {
+        let posted = self.dev.post_response(self.answer.bytes()).is_ok();
+        let header = self.answer.header();
+        self.posted(posted, header, kind);
+    }
+
+    /// Record the outcome of a post of a frame starting with `header`.
+    fn posted(&mut self, posted: bool, header: FrameHeader, kind: PostKind) {
+        let frame = &header;
+        match posted {
+            true => {
                 self.responses_posted += 1;
                 self.emit(BmcEventKind::ResponsePosted {
                     seq: frame.byte(2),
@@ -1372,7 +1427,7 @@ impl<E: DeviceEvents> SimBmc<E> {
                     kind,
                 });
             }
-            Err(_) => {
+            false => {
                 self.emit(BmcEventKind::RequestDropped {
                     seq: frame.byte(2),
                     cmd: frame.byte(3),

@@ -66,7 +66,9 @@ pub(crate) mod port;
 pub(crate) use self::port::{BmcPort, HostAction, Reply};
 use self::sel::Sel;
 use crate::bmc::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
-use crate::bmc::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
+use crate::bmc::fault::{
+    ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, ResponseRewrite, Trigger,
+};
 use crate::rng::SplitMix64;
 
 /// NetFn App and NetFn Storage (IPMI v2.0 §5.1, Table 5-1), from the vocabulary.
@@ -370,6 +372,36 @@ impl Frame {
     /// The first bytes (length, NetFn/LUN, seq, cmd, cc), as [`byte`](Self::byte) reads them.
     fn header(&self) -> FrameHeader {
         FrameHeader(core::array::from_fn(|i| self.byte(i)))
+    }
+
+    /// [`response`](Self::response) written over `self` in place; false
+    /// (and `self` untouched) if it exceeds `max`. Bytes past the new length
+    /// keep old values, which nothing reads ([`bytes`](Self::bytes) stops at
+    /// the length).
+    fn fill_response(
+        &mut self,
+        netfn_lun: u8,
+        seq: u8,
+        cmd: u8,
+        rsp: &Response,
+        max: usize,
+    ) -> bool {
+        let d = rsp.data();
+        let total = 5 + d.len();
+        if total > max || total > 256 {
+            return false;
+        }
+        let Some(body) = self.buf.get_mut(5..total) else {
+            return false;
+        };
+        body.copy_from_slice(d);
+        self.buf[0] = (total - 1) as u8;
+        self.buf[1] = netfn_lun | 0x04;
+        self.buf[2] = seq;
+        self.buf[3] = cmd;
+        self.buf[4] = rsp.cc.0;
+        self.len = total as u16;
+        true
     }
 
     /// `len, (netfn|1)<<2|lun, seq, cmd, cc, data…`; `None` if it exceeds `max`.
@@ -973,8 +1005,11 @@ impl<E: DeviceEvents> SimBmc<E> {
                 if self.cfg.b_busy_until_response && self.boot_until.is_none() {
                     self.dev.set_b_busy(false);
                 }
-                if let Some((d, f, k)) = self.answer_followup.take() {
-                    self.followup = Some((now + d, f, k));
+                // Tested first: `take` copies the whole (frame-sized) option.
+                if self.answer_followup.is_some() {
+                    if let Some((d, f, k)) = self.answer_followup.take() {
+                        self.followup = Some((now + d, f, k));
+                    }
                 }
                 progressed = true;
             }
@@ -1288,6 +1323,21 @@ impl<E: DeviceEvents> SimBmc<E> {
         let Some(rw) = self.faults.rewrite else {
             return;
         };
+        Self::rewrite_frame(&rw, f);
+        self.count_rewrite(&rw);
+    }
+
+    /// [`rewrite`](Self::rewrite) on the frame in `self.answer`, in place.
+    fn rewrite_answer(&mut self) {
+        let Some(rw) = self.faults.rewrite else {
+            return;
+        };
+        Self::rewrite_frame(&rw, &mut self.answer);
+        self.count_rewrite(&rw);
+    }
+
+    /// The bytes [`Fault::RewriteResponse`] changes.
+    fn rewrite_frame(rw: &ResponseRewrite, f: &mut Frame) {
         if let Some(n) = rw.netfn {
             f.buf[1] = (n << 2) | (f.buf[1] & 0x03);
         }
@@ -1300,6 +1350,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 f.buf[at] = v;
             }
         }
+    }
+
+    /// Count a [`Fault::RewriteResponse`] answer down.
+    fn count_rewrite(&mut self, rw: &ResponseRewrite) {
         match rw.left {
             Some(n) if n <= 1 => self.stop_fault(FaultKind::RewriteResponse),
             Some(n) => {
@@ -1336,37 +1390,35 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     /// Frame `rsp`, apply response faults and schedule the post.
     fn schedule(&mut self, netfn_lun: u8, seq: u8, cmd: u8, rsp: &Response) {
+        // The answer is framed straight into `self.answer` (free: `take`
+        // calls this only outside `Phase::Processing`); the frame-sized
+        // copies are made only for `last_response` and where a fault needs
+        // two frames (they show in the per-transaction cost).
         let max = self.dev.buf_size();
-        let correct = match Frame::response(netfn_lun, seq, cmd, rsp, max) {
-            Some(f) => f,
+        if !self.answer.fill_response(netfn_lun, seq, cmd, rsp, max)
             // QEMU ipmi_bt_handle_rsp: too big for the buffer → 0xCA.
-            None => match Frame::response(
+            && !self.answer.fill_response(
                 netfn_lun,
                 seq,
                 cmd,
                 &Response::new(CompletionCode::CANNOT_RETURN_BYTES),
                 max,
-            ) {
-                Some(f) => f,
-                None => return self.drop_request(seq, cmd, DropReason::PostFailed),
-            },
-        };
-        // `frame` starts as the correct answer, which `last_response`
-        // remembers; the frame-sized copies are made only where a fault
-        // needs both (they show in the per-transaction cost).
-        let mut frame = correct;
-        self.rewrite(&mut frame);
+            )
+        {
+            return self.drop_request(seq, cmd, DropReason::PostFailed);
+        }
+        self.rewrite_answer();
         let mut kind = PostKind::Normal;
         let mut followup = None;
         if let Some((delta, after)) = self.faults.wrong_seq {
-            self.last_response = Some(frame);
-            followup = after.map(|d| (d, frame, PostKind::Correction));
-            frame.buf[2] = seq.wrapping_add(delta);
+            self.last_response = Some(self.answer);
+            followup = after.map(|d| (d, self.answer, PostKind::Correction));
+            self.answer.buf[2] = seq.wrapping_add(delta);
             kind = PostKind::WrongSeq;
         } else if let Some(after) = self.faults.stale_response {
-            let correct = frame;
+            let correct = self.answer;
             let previous = self.last_response.replace(correct);
-            frame = previous.unwrap_or_else(|| {
+            self.answer = previous.unwrap_or_else(|| {
                 let mut f = correct;
                 f.buf[2] = seq.wrapping_sub(1);
                 f
@@ -1375,12 +1427,12 @@ impl<E: DeviceEvents> SimBmc<E> {
             followup = after.map(|d| (d, correct, PostKind::Correction));
         } else {
             if self.faults.duplicate_response {
-                followup = Some((Duration::ZERO, frame, PostKind::Duplicate));
+                followup = Some((Duration::ZERO, self.answer, PostKind::Duplicate));
             }
-            self.last_response = Some(frame);
+            self.last_response = Some(self.answer);
         }
         if let Some(len) = self.faults.corrupt_length {
-            frame.buf[0] = len;
+            self.answer.buf[0] = len;
         }
         let mut latency = self
             .faults
@@ -1389,7 +1441,6 @@ impl<E: DeviceEvents> SimBmc<E> {
         if !self.cfg.latency_jitter.is_zero() {
             latency += self.rng.duration_up_to(self.cfg.latency_jitter);
         }
-        self.answer = frame;
         self.answer_followup = followup;
         self.phase = Phase::Processing {
             due: self.now + latency,

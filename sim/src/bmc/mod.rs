@@ -66,7 +66,9 @@ pub(crate) mod port;
 pub(crate) use self::port::{BmcPort, HostAction, Reply};
 use self::sel::Sel;
 use crate::bmc::device::{BtDevice, DeviceEvents, NoEvents, BT_MAX_BUF};
-use crate::bmc::fault::{ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, Trigger};
+use crate::bmc::fault::{
+    ActiveFaults, Fault, FaultAction, FaultKind, FaultPlan, ResponseRewrite, Trigger,
+};
 use crate::rng::SplitMix64;
 
 /// NetFn App and NetFn Storage (IPMI v2.0 §5.1, Table 5-1), from the vocabulary.
@@ -337,6 +339,17 @@ pub struct BmcEvent {
     pub kind: BmcEventKind,
 }
 
+/// The first five bytes of a [`Frame`], as [`Frame::byte`] reads them (0
+/// past its length): what the events of a post report.
+#[derive(Clone, Copy)]
+struct FrameHeader([u8; 5]);
+
+impl FrameHeader {
+    fn byte(&self, i: usize) -> u8 {
+        self.0.get(i).copied().unwrap_or(0)
+    }
+}
+
 /// A framed message (length byte first), inline.
 #[derive(Clone, Copy)]
 struct Frame {
@@ -355,6 +368,40 @@ impl Frame {
     }
     fn byte(&self, i: usize) -> u8 {
         self.bytes().get(i).copied().unwrap_or(0)
+    }
+    /// The first bytes (length, NetFn/LUN, seq, cmd, cc), as [`byte`](Self::byte) reads them.
+    fn header(&self) -> FrameHeader {
+        FrameHeader(core::array::from_fn(|i| self.byte(i)))
+    }
+
+    /// [`response`](Self::response) written over `self` in place; false
+    /// (and `self` untouched) if it exceeds `max`. Bytes past the new length
+    /// keep old values, which nothing reads ([`bytes`](Self::bytes) stops at
+    /// the length).
+    fn fill_response(
+        &mut self,
+        netfn_lun: u8,
+        seq: u8,
+        cmd: u8,
+        rsp: &Response,
+        max: usize,
+    ) -> bool {
+        let d = rsp.data();
+        let total = 5 + d.len();
+        if total > max || total > 256 {
+            return false;
+        }
+        let Some(body) = self.buf.get_mut(5..total) else {
+            return false;
+        };
+        body.copy_from_slice(d);
+        self.buf[0] = (total - 1) as u8;
+        self.buf[1] = netfn_lun | 0x04;
+        self.buf[2] = seq;
+        self.buf[3] = cmd;
+        self.buf[4] = rsp.cc.0;
+        self.len = total as u16;
+        true
     }
 
     /// `len, (netfn|1)<<2|lun, seq, cmd, cc, data…`; `None` if it exceeds `max`.
@@ -376,19 +423,19 @@ impl Frame {
     }
 }
 
-/// The request being processed. Frames are inline on purpose: one `Phase`
-/// lives in the `SimBmc`, and boxing would allocate per transaction.
+/// The request being processed. The answer's frames are not in here but in
+/// [`SimBmc`]'s `answer` and `answer_followup`, written once, in place: a
+/// `Phase` holding them was copied whole (twice 258 bytes) at every change,
+/// and that showed in the per-transaction cost.
 #[derive(Clone, Copy)]
-#[allow(clippy::large_enum_variant)]
 enum Phase {
     /// No request in progress.
     Idle,
-    /// A response will be ready at `due`.
+    /// A response will be ready at `due`: the frame in `SimBmc::answer`,
+    /// then `SimBmc::answer_followup` if any.
     Processing {
         due: Instant,
-        frame: Frame,
         kind: PostKind,
-        followup: Option<(Duration, Frame, PostKind)>,
         /// With `qemu_bt_device`: this answer is for the awaited msg_id (it
         /// advances it); false for the device's own caps answer.
         answers_id: bool,
@@ -444,6 +491,11 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     // Firmware pipeline.
     h2b_seen: Option<Instant>,
     phase: Phase,
+    /// The answer of [`Phase::Processing`] (meaningless in other phases).
+    answer: Frame,
+    /// The second answer of [`Phase::Processing`], posted that long after
+    /// the first (meaningless in other phases).
+    answer_followup: Option<(Duration, Frame, PostKind)>,
     followup: Option<(Instant, Frame, PostKind)>,
     last_response: Option<Frame>,
     // QEMU's BT device and extern layer (`qemu_bt_device`, `extern_timeout`).
@@ -504,6 +556,8 @@ impl<E: DeviceEvents> SimBmc<E> {
             rng: SplitMix64::new(cfg.seed),
             h2b_seen: None,
             phase: Phase::Idle,
+            answer: Frame::EMPTY,
+            answer_followup: None,
             followup: None,
             last_response: None,
             waiting_rsp: 0,
@@ -939,24 +993,23 @@ impl<E: DeviceEvents> SimBmc<E> {
         if matches!(self.phase, Phase::Processing { due, .. } if due <= now) && self.dev.can_post()
         {
             if let Phase::Processing {
-                frame,
-                kind,
-                followup,
-                answers_id,
-                ..
+                kind, answers_id, ..
             } = core::mem::replace(&mut self.phase, Phase::Idle)
             {
                 if answers_id {
                     let id = self.waiting_rsp;
-                    self.post_for(&frame, kind, id);
+                    self.post_answer_for(kind, id);
                 } else {
-                    self.post(&frame, kind);
+                    self.post_answer(kind);
                 }
                 if self.cfg.b_busy_until_response && self.boot_until.is_none() {
                     self.dev.set_b_busy(false);
                 }
-                if let Some((d, f, k)) = followup {
-                    self.followup = Some((now + d, f, k));
+                // Tested first: `take` copies the whole (frame-sized) option.
+                if self.answer_followup.is_some() {
+                    if let Some((d, f, k)) = self.answer_followup.take() {
+                        self.followup = Some((now + d, f, k));
+                    }
                 }
                 progressed = true;
             }
@@ -1018,6 +1071,32 @@ impl<E: DeviceEvents> SimBmc<E> {
             self.post(frame, kind);
             return true;
         }
+        if !self.accept_for(frame, kind, id) {
+            return false;
+        }
+        let mut f = *frame;
+        f.buf[2] = self.waiting_seq;
+        self.post(&f, kind);
+        true
+    }
+
+    /// [`post_for`](Self::post_for) for the frame in `self.answer`, without
+    /// copying it (the awaited seq is written into it in place: it is not
+    /// posted again).
+    fn post_answer_for(&mut self, kind: PostKind, id: u8) {
+        if self.cfg.qemu_bt_device {
+            let frame = self.answer;
+            if !self.accept_for(&frame, kind, id) {
+                return;
+            }
+            self.answer.buf[2] = self.waiting_seq;
+        }
+        self.post_answer(kind);
+    }
+
+    /// The QEMU device's check in [`post_for`](Self::post_for): whether `id`
+    /// is the awaited msg_id (which then advances); drops `frame` if not.
+    fn accept_for(&mut self, frame: &Frame, kind: PostKind, id: u8) -> bool {
         if id != self.waiting_rsp {
             self.emit(BmcEventKind::RequestDropped {
                 seq: frame.byte(2),
@@ -1031,9 +1110,6 @@ impl<E: DeviceEvents> SimBmc<E> {
         if kind != PostKind::Extern {
             self.extern_timer = None;
         }
-        let mut f = *frame;
-        f.buf[2] = self.waiting_seq;
-        self.post(&f, kind);
         true
     }
 
@@ -1152,11 +1228,11 @@ impl<E: DeviceEvents> SimBmc<E> {
                 let rsp = self.dispatch(netfn_lun, cmd, data);
                 if let Some(frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
                 {
+                    self.answer = frame;
+                    self.answer_followup = None;
                     self.phase = Phase::Processing {
                         due: self.now,
-                        frame,
                         kind: PostKind::Device,
-                        followup: None,
                         answers_id: false,
                     };
                 }
@@ -1170,11 +1246,11 @@ impl<E: DeviceEvents> SimBmc<E> {
                 let rsp = Response::new(CompletionCode::INITIALIZATION_IN_PROGRESS);
                 if let Some(frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
                 {
+                    self.answer = frame;
+                    self.answer_followup = None;
                     self.phase = Phase::Processing {
                         due: self.now,
-                        frame,
                         kind: PostKind::Extern,
-                        followup: None,
                         answers_id: true,
                     };
                 }
@@ -1247,6 +1323,21 @@ impl<E: DeviceEvents> SimBmc<E> {
         let Some(rw) = self.faults.rewrite else {
             return;
         };
+        Self::rewrite_frame(&rw, f);
+        self.count_rewrite(&rw);
+    }
+
+    /// [`rewrite`](Self::rewrite) on the frame in `self.answer`, in place.
+    fn rewrite_answer(&mut self) {
+        let Some(rw) = self.faults.rewrite else {
+            return;
+        };
+        Self::rewrite_frame(&rw, &mut self.answer);
+        self.count_rewrite(&rw);
+    }
+
+    /// The bytes [`Fault::RewriteResponse`] changes.
+    fn rewrite_frame(rw: &ResponseRewrite, f: &mut Frame) {
         if let Some(n) = rw.netfn {
             f.buf[1] = (n << 2) | (f.buf[1] & 0x03);
         }
@@ -1259,6 +1350,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 f.buf[at] = v;
             }
         }
+    }
+
+    /// Count a [`Fault::RewriteResponse`] answer down.
+    fn count_rewrite(&mut self, rw: &ResponseRewrite) {
         match rw.left {
             Some(n) if n <= 1 => self.stop_fault(FaultKind::RewriteResponse),
             Some(n) => {
@@ -1295,37 +1390,35 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     /// Frame `rsp`, apply response faults and schedule the post.
     fn schedule(&mut self, netfn_lun: u8, seq: u8, cmd: u8, rsp: &Response) {
+        // The answer is framed straight into `self.answer` (free: `take`
+        // calls this only outside `Phase::Processing`); the frame-sized
+        // copies are made only for `last_response` and where a fault needs
+        // two frames (they show in the per-transaction cost).
         let max = self.dev.buf_size();
-        let correct = match Frame::response(netfn_lun, seq, cmd, rsp, max) {
-            Some(f) => f,
+        if !self.answer.fill_response(netfn_lun, seq, cmd, rsp, max)
             // QEMU ipmi_bt_handle_rsp: too big for the buffer → 0xCA.
-            None => match Frame::response(
+            && !self.answer.fill_response(
                 netfn_lun,
                 seq,
                 cmd,
                 &Response::new(CompletionCode::CANNOT_RETURN_BYTES),
                 max,
-            ) {
-                Some(f) => f,
-                None => return self.drop_request(seq, cmd, DropReason::PostFailed),
-            },
-        };
-        // `frame` starts as the correct answer, which `last_response`
-        // remembers; the frame-sized copies are made only where a fault
-        // needs both (they show in the per-transaction cost).
-        let mut frame = correct;
-        self.rewrite(&mut frame);
+            )
+        {
+            return self.drop_request(seq, cmd, DropReason::PostFailed);
+        }
+        self.rewrite_answer();
         let mut kind = PostKind::Normal;
         let mut followup = None;
         if let Some((delta, after)) = self.faults.wrong_seq {
-            self.last_response = Some(frame);
-            followup = after.map(|d| (d, frame, PostKind::Correction));
-            frame.buf[2] = seq.wrapping_add(delta);
+            self.last_response = Some(self.answer);
+            followup = after.map(|d| (d, self.answer, PostKind::Correction));
+            self.answer.buf[2] = seq.wrapping_add(delta);
             kind = PostKind::WrongSeq;
         } else if let Some(after) = self.faults.stale_response {
-            let correct = frame;
+            let correct = self.answer;
             let previous = self.last_response.replace(correct);
-            frame = previous.unwrap_or_else(|| {
+            self.answer = previous.unwrap_or_else(|| {
                 let mut f = correct;
                 f.buf[2] = seq.wrapping_sub(1);
                 f
@@ -1334,12 +1427,12 @@ impl<E: DeviceEvents> SimBmc<E> {
             followup = after.map(|d| (d, correct, PostKind::Correction));
         } else {
             if self.faults.duplicate_response {
-                followup = Some((Duration::ZERO, frame, PostKind::Duplicate));
+                followup = Some((Duration::ZERO, self.answer, PostKind::Duplicate));
             }
-            self.last_response = Some(frame);
+            self.last_response = Some(self.answer);
         }
         if let Some(len) = self.faults.corrupt_length {
-            frame.buf[0] = len;
+            self.answer.buf[0] = len;
         }
         let mut latency = self
             .faults
@@ -1348,11 +1441,10 @@ impl<E: DeviceEvents> SimBmc<E> {
         if !self.cfg.latency_jitter.is_zero() {
             latency += self.rng.duration_up_to(self.cfg.latency_jitter);
         }
+        self.answer_followup = followup;
         self.phase = Phase::Processing {
             due: self.now + latency,
-            frame,
             kind,
-            followup,
             answers_id: true,
         };
         if !self.cfg.b_busy_until_response && self.boot_until.is_none() {
@@ -1361,8 +1453,22 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     fn post(&mut self, frame: &Frame, kind: PostKind) {
-        match self.dev.post_response(frame.bytes()) {
-            Ok(()) => {
+        let posted = self.dev.post_response(frame.bytes()).is_ok();
+        self.posted(posted, frame.header(), kind);
+    }
+
+    /// [`post`](Self::post) for the frame in `self.answer`, without copying it.
+    fn post_answer(&mut self, kind: PostKind) {
+        let posted = self.dev.post_response(self.answer.bytes()).is_ok();
+        let header = self.answer.header();
+        self.posted(posted, header, kind);
+    }
+
+    /// Record the outcome of a post of a frame starting with `header`.
+    fn posted(&mut self, posted: bool, header: FrameHeader, kind: PostKind) {
+        let frame = &header;
+        match posted {
+            true => {
                 self.responses_posted += 1;
                 self.emit(BmcEventKind::ResponsePosted {
                     seq: frame.byte(2),
@@ -1372,7 +1478,7 @@ impl<E: DeviceEvents> SimBmc<E> {
                     kind,
                 });
             }
-            Err(_) => {
+            false => {
                 self.emit(BmcEventKind::RequestDropped {
                     seq: frame.byte(2),
                     cmd: frame.byte(3),

@@ -550,6 +550,30 @@ declare_faults! {
         /// How long after it was due the answer comes.
         delay: Duration => required,
     } = "late-answer": "answers each request `delay` late, while the BMC takes the next ones";
+
+    /// The BMC posts answers that are not for the host's current request,
+    /// each as soon as BMC2HOST is free (B2H_ATN clear and the host's
+    /// H_BUSY released: the condition Linux's BMC-side driver waits for
+    /// before it posts, `bt-bmc.c` `bt_bmc_write`), within the same instant:
+    /// a BMC holding a backlog of them posts the next before the host's next
+    /// CTRL read. They are answers to earlier requests: late answers to
+    /// requests the BMC already answered itself with a timeout error (the
+    /// OpenBMC BT bridge answered a request 0xC3-like after 1 s and later
+    /// forwarded the IPMI daemon's real answer, seq and all: openbmc/openbmc
+    /// issue #494), or a daemon flushing its queue after a restart. Each
+    /// copies the BMC's latest answer (NetFn, cmd, data) with the seq of an
+    /// older request: the seq of the request last answered minus 1, 2, … (up
+    /// to 255, then from 1 again), so never the seq of the request the BMC
+    /// last took. The host's own answer keeps its time and goes first when
+    /// both are due. `count` foreign answers are posted, then the fault ends
+    /// by itself (absent: until the fault ends). Behind QEMU's BT device
+    /// (`qemu_bt_device`) an answer for a msg_id that is not awaited is
+    /// dropped (`ipmi_bt.c` `ipmi_bt_handle_rsp`), so the fault does nothing
+    /// there.
+    ForeignResponses {
+        /// How many foreign answers to post.
+        count: u32 => optional("absent: until the fault ends"),
+    } = "foreign-responses": "posts answers to earlier requests (older seq) whenever BMC2HOST is free, at once";
 }
 
 impl FaultKind {
@@ -864,6 +888,9 @@ pub struct ActiveFaults {
     pub link_down: bool,
     /// [`Fault::LateAnswer`] delay.
     pub late_answer: Option<Duration>,
+    /// [`Fault::ForeignResponses`]: `Some(None)` until stopped,
+    /// `Some(Some(n))` n more answers.
+    pub foreign_responses: Option<Option<u32>>,
 }
 
 /// The parameters of an active [`Fault::RewriteResponse`].
@@ -929,6 +956,7 @@ impl ActiveFaults {
             }
             Fault::LinkDrop => self.link_down = true,
             Fault::LateAnswer { delay } => self.late_answer = Some(delay),
+            Fault::ForeignResponses { count } => self.foreign_responses = Some(count),
             Fault::BmcReset { .. } | Fault::Reconnect | Fault::RaiseAttn { .. } => {}
         }
     }
@@ -954,6 +982,7 @@ impl ActiveFaults {
             FaultKind::RewriteResponse => self.rewrite = None,
             FaultKind::LinkDrop => self.link_down = false,
             FaultKind::LateAnswer => self.late_answer = None,
+            FaultKind::ForeignResponses => self.foreign_responses = None,
             FaultKind::Reconnect => self.clear_all(),
             FaultKind::BmcReset | FaultKind::RaiseAttn => {}
         }
@@ -997,6 +1026,7 @@ impl ActiveFaults {
             FaultKind::RewriteResponse => self.rewrite.is_some(),
             FaultKind::LinkDrop => self.link_down,
             FaultKind::LateAnswer => self.late_answer.is_some(),
+            FaultKind::ForeignResponses => self.foreign_responses.is_some(),
             FaultKind::BmcReset | FaultKind::Reconnect | FaultKind::RaiseAttn => false,
         }
     }
@@ -1056,6 +1086,7 @@ mod tests {
             Fault::LateAnswer {
                 delay: Duration::from_secs(1),
             },
+            Fault::ForeignResponses { count: Some(3) },
         ];
         for f in faults {
             let mut a = ActiveFaults::default();

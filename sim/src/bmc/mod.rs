@@ -218,6 +218,8 @@ pub enum PostKind {
     Extern,
     /// QEMU's BT device answered Get BT Interface Capabilities itself.
     Device,
+    /// [`Fault::ForeignResponses`]: an answer to an earlier request.
+    Foreign,
 }
 
 /// Why the BMC rebooted.
@@ -508,6 +510,9 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     /// [`Fault::LateAnswer`]: the one late answer pending (a newer one
     /// replaces it), when, and for which msg_id.
     late: Option<(Instant, Frame, u8)>,
+    /// [`Fault::ForeignResponses`]: how far back the next foreign answer's
+    /// seq is (1–255).
+    foreign_back: u8,
     boot_until: Option<Instant>,
     deferred_reset: Option<(Instant, ResetCause)>,
     // Firmware state.
@@ -564,6 +569,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             waiting_seq: 0,
             extern_timer: None,
             late: None,
+            foreign_back: 1,
             boot_until: None,
             deferred_reset: None,
             faults: ActiveFaults::default(),
@@ -876,6 +882,9 @@ impl<E: DeviceEvents> SimBmc<E> {
                 consider(Some(*due));
             }
         }
+        if self.foreign_due() {
+            consider(Some(now));
+        }
         best
     }
 
@@ -938,6 +947,47 @@ impl<E: DeviceEvents> SimBmc<E> {
             || post_due(self.followup.as_ref().map(|f| f.0))
             || post_due(self.extern_timer.as_ref().map(|e| e.0))
             || post_due(self.late.as_ref().map(|l| l.0))
+            || self.foreign_due()
+    }
+
+    /// Whether [`Fault::ForeignResponses`] posts an answer now: BMC2HOST is
+    /// free, the BMC is up, there is an earlier answer to send, and no QEMU
+    /// BT device (which drops answers for msg_ids not awaited) is in between.
+    fn foreign_due(&self) -> bool {
+        self.faults.foreign_responses.is_some()
+            && !self.cfg.qemu_bt_device
+            && !self.faults.link_down
+            && self.boot_until.is_none()
+            && self.last_response.is_some()
+            && self.dev.can_post()
+    }
+
+    /// Post one [`Fault::ForeignResponses`] answer: the latest answer with
+    /// the seq of an older request; counts the fault down.
+    fn post_foreign(&mut self) {
+        let Some(mut frame) = self.last_response else {
+            return;
+        };
+        match self.faults.foreign_responses {
+            Some(Some(0)) | None => {
+                self.stop_fault(FaultKind::ForeignResponses);
+                return;
+            }
+            Some(Some(n)) => {
+                self.faults.foreign_responses = Some(Some(n - 1));
+            }
+            Some(None) => {}
+        }
+        frame.buf[2] = frame.buf[2].wrapping_sub(self.foreign_back);
+        self.foreign_back = if self.foreign_back == u8::MAX {
+            1
+        } else {
+            self.foreign_back + 1
+        };
+        self.post(&frame, PostKind::Foreign);
+        if self.faults.foreign_responses == Some(Some(0)) {
+            self.stop_fault(FaultKind::ForeignResponses);
+        }
     }
 
     /// One round of everything due at `self.now`. Returns false if nothing
@@ -1057,6 +1107,11 @@ impl<E: DeviceEvents> SimBmc<E> {
                 }
                 progressed = true;
             }
+        }
+        // Last: the BMC's own answers go first when both are due.
+        if self.foreign_due() {
+            self.post_foreign();
+            progressed = true;
         }
         progressed
     }

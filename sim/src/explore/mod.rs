@@ -10,7 +10,8 @@
 //! * [`Property::BoundedCompletion`]: every started message completes (with any
 //!   code) within `bound`.
 //! * [`Property::RecoversWhenHealthy`]: a message submitted while the BMC has
-//!   been healthy for `bound` and stays healthy for `bound` completes with a
+//!   been healthy for `bound` and stays healthy until `bound` after the
+//!   message started (it may wait behind others) completes with a
 //!   response read from the BMC (not made up by the host, e.g. 0xD5 or 0xC0).
 //! * [`Property::NoResetLoop`]: at most one BT reset per message.
 //! * [`Property::ProbeFinishes`], [`Property::UnloadFinishes`],
@@ -270,9 +271,11 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
     let b = bound(sc);
     let end = trace.end.since_start();
     let windows = fault_windows(trace);
-    let healthy_around = |s: Duration| {
-        let lo = s.saturating_sub(b);
-        let hi = s.saturating_add(b);
+    // Healthy from `bound` before the message was submitted to `bound`
+    // after it started (a message queued behind others starts later).
+    let healthy_around = |submitted: Duration, started: Duration| {
+        let lo = submitted.saturating_sub(b);
+        let hi = started.max(submitted).saturating_add(b);
         windows.iter().all(|&(on, off)| off < lo || on > hi)
     };
     // Messages still outstanding within a bound of the unload may be cut
@@ -309,9 +312,9 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
                     b.as_secs_f64()
                 )));
             }
-            // Healthy around the time the driver worked on it: a message
-            // queued behind others starts long after it was submitted.
-            Property::RecoversWhenHealthy if c.synthesized && healthy_around(started) => {
+            Property::RecoversWhenHealthy
+                if c.synthesized && healthy_around(c.submitted.since_start(), started) =>
+            {
                 return Err(v(format!(
                     "BMC healthy, but the host answered {} itself",
                     c.cc
@@ -353,7 +356,9 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
                     b.as_secs_f64()
                 )));
             }
-            Property::RecoversWhenHealthy if waited > b && healthy_around(started) => {
+            Property::RecoversWhenHealthy
+                if waited > b && healthy_around(p.submitted.since_start(), started) =>
+            {
                 return Err(v("BMC healthy, but the message never completed".into()));
             }
             Property::NoResetLoop => {

@@ -432,20 +432,34 @@ pub(super) fn check_more(
 /// * B-4: repeated `BT reset` for one message.
 /// * B-6: a healthy BMC's request answered 0xD5 or diverted around the
 ///   capabilities fetch (`CAPABILITIES_BEGIN` in the state machine).
-/// * B-8: a message never completes while B2H_ATN is stuck.
+/// * B-8: a message never completes while B2H_ATN is stuck or keeps coming
+///   back (`stuck-b2h`, `foreign-responses`): the drain in XACTION_START
+///   returns before the timeout is charged.
+/// * B-11: the CPU never leaves `read_all_bytes` (a 255 length byte with
+///   the 8-bit read index of kernels before 4.14; the model logs
+///   `LogMsg::ReadIndexWrapped`).
 /// * B-13: the CPU never leaves the BT loop after the probe (foreign
 ///   responses while B2H_ATN keeps coming back).
 /// * F-1: the probe waits without end (LONG_BUSY) on a 2014+ SI layer.
 /// * F-2: the SI layer drops a message (its own Clear Message Flags
 ///   refused with LONG_BUSY, `start_new_msg`).
 /// * F-3: the CPU never leaves the BT loop during the probe.
-pub fn classify(v: &Violation, sc: &Scenario, _trace: &Trace) -> &'static str {
+pub fn classify(v: &Violation, sc: &Scenario, trace: &Trace) -> &'static str {
+    use crate::scenario::FaultKind;
     let pre_2014 = sc.driver_choice().si.name == "pre-2014";
-    let stuck_b2h = sc
+    let b2h_keeps_coming = sc
         .faults
         .iter()
-        .any(|f| f.kind == crate::scenario::FaultKind::StuckB2h);
+        .any(|f| matches!(f.kind, FaultKind::StuckB2h | FaultKind::ForeignResponses));
+    let index_wrapped = || {
+        // The model's annotation (`LogMsg::ReadIndexWrapped`).
+        trace
+            .log
+            .iter()
+            .any(|l| l.text.contains("with an 8-bit read index"))
+    };
     match v.property {
+        Property::NoLivelock if index_wrapped() => "B-11",
         Property::NoLivelock if v.message.contains("during the probe") => "F-3",
         Property::NoLivelock => "B-13",
         Property::ProbeFinishes if pre_2014 => "B-3",
@@ -466,8 +480,8 @@ pub fn classify(v: &Violation, sc: &Scenario, _trace: &Trace) -> &'static str {
         {
             "B-6"
         }
-        Property::BoundedCompletion if stuck_b2h => "B-8",
-        Property::RecoversWhenHealthy if !v.completed && stuck_b2h => "B-8",
+        Property::BoundedCompletion if b2h_keeps_coming => "B-8",
+        Property::RecoversWhenHealthy if !v.completed && b2h_keeps_coming => "B-8",
         _ => "new",
     }
 }

@@ -37,6 +37,15 @@ fn text(b: &[u8]) -> String {
 }
 
 /// Runs a daemon on `s` for `ms`, then SIGTERM; its output.
+/// Sends `signal` (e.g. `-TERM`) to `pid` with kill(1).
+fn kill(pid: u32, signal: &str) {
+    assert!(Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
 fn run_for(s: &Server, args: &[&str], ms: u64) -> Output {
     let child = bin()
         .env("BMCWD_STATE_DIR", s.state_dir())
@@ -49,11 +58,7 @@ fn run_for(s: &Server, args: &[&str], ms: u64) -> Output {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(ms));
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    kill(child.id(), "-TERM");
     child.wait_with_output().unwrap()
 }
 
@@ -375,11 +380,7 @@ fn config_file_keys_and_overrides() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(800));
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+    kill(child.id(), "-TERM");
     let out = child.wait_with_output().unwrap();
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -450,14 +451,6 @@ fn wait_for_get(s: &Server, what: &str, pred: impl Fn(&serde_json::Value) -> boo
     }
 }
 
-fn hup(pid: u32) {
-    assert!(Command::new("kill")
-        .args(["-HUP", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
-}
-
 /// SIGHUP re-reads the configuration file: new timer settings are armed at
 /// once; an invalid file is logged (file, line, key) and the daemon carries
 /// on with what it had.
@@ -485,23 +478,19 @@ fn sighup_reloads_the_configuration_file() {
         v["running"] == true && v["initial_countdown_s"] == 40.0
     });
     std::fs::write(&cfg, body("90s", "power-cycle")).unwrap();
-    hup(pid);
+    kill(pid, "-HUP");
     wait_for_get(&s, "the reloaded timer", |v| {
         v["running"] == true && v["initial_countdown_s"] == 90.0 && v["action"] == "power-cycle"
     });
     // An invalid file: logged, the daemon keeps petting the 90 s timer.
     std::fs::write(&cfg, "\n\ntimeout = \"forty\"\n").unwrap();
-    hup(pid);
+    kill(pid, "-HUP");
     std::thread::sleep(Duration::from_millis(500));
     assert!(child.try_wait().unwrap().is_none(), "the daemon exited");
     let v = json(&s.cmd(&["--json", "get"]).output().unwrap().stdout);
     assert_eq!(v["initial_countdown_s"], 90.0);
     assert_eq!(v["action"], "power-cycle");
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap()
-        .success());
+    kill(pid, "-TERM");
     let out = child.wait_with_output().unwrap();
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
@@ -575,11 +564,7 @@ fn global_flags_override_the_file() {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(700));
-        assert!(Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap()
-            .success());
+        kill(child.id(), "-TERM");
         let out = child.wait_with_output().unwrap();
         let err = text(&out.stderr);
         assert!(out.status.success(), "{err}");

@@ -138,6 +138,14 @@ impl Rig {
         self.sent.iter().map(|(_, c)| c.cmd()).collect()
     }
 
+    /// (time in ms, command byte) of what was sent from index `from` on.
+    fn timed_cmds_since(&self, from: usize) -> Vec<(u64, u8)> {
+        self.sent[from..]
+            .iter()
+            .map(|(t, c)| (*t, c.cmd()))
+            .collect()
+    }
+
     fn running(&self) -> bool {
         matches!(self.wd.state().phase, TimerPhase::Running { .. })
     }
@@ -474,10 +482,7 @@ fn a_reload_with_a_new_timer_rearms_at_once_and_pets_at_the_new_interval() {
         r.text()
     );
     r.run(25_000);
-    let after: Vec<(u64, u8)> = r.sent[before..]
-        .iter()
-        .map(|(t, c)| (*t, c.cmd()))
-        .collect();
+    let after = r.timed_cmds_since(before);
     // Set + Reset + Get at once (4 s), then pets 10 s after the arming.
     assert_eq!(
         after,
@@ -512,10 +517,7 @@ fn a_reload_of_the_interval_only_moves_the_next_pet_without_a_set() {
     r.p.reconfigure(r.now, new);
     r.drain();
     r.run(6_500);
-    let pets: Vec<(u64, u8)> = r.sent[before..]
-        .iter()
-        .map(|(t, c)| (*t, c.cmd()))
-        .collect();
+    let pets = r.timed_cmds_since(before);
     // The last pet was at 3.01 s: the next one is due at 4.01 s, then every second.
     assert_eq!(
         pets,

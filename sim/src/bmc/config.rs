@@ -222,6 +222,15 @@ pub struct BmcConfig {
     /// posted (QEMU `ipmi_bt.c`). False: cleared right after the request was
     /// read (Linux `bt-bmc.c` `bt_bmc_read`, real Aspeed BMCs).
     pub b_busy_until_response: bool,
+    /// True: an answer waits until the host is done with BMC2HOST (H_BUSY
+    /// and B2H_ATN clear; IPMI §11.6.1, Linux `bt-bmc.c` `bt_bmc_write`).
+    /// False: it is loaded the moment it is ready, over whatever BMC2HOST
+    /// held, as QEMU `ipmi_bt.c` `ipmi_bt_handle_rsp` does. A BMC that both
+    /// holds B_BUSY until its answer is posted and lets that answer wait for
+    /// the host matches no implementation we know and wedges a Linux host in
+    /// LONG_BUSY, which watches B_BUSY and never reads BMC2HOST
+    /// (spec-notes/general-search-findings.md §4).
+    pub post_waits_for_host: bool,
     /// True (QEMU): a request the firmware takes and never answers
     /// ([`Fault::Silent`], [`Fault::LoseResponses`], [`Fault::RandomLoss`],
     /// [`Fault::IgnoreCommand`]) keeps B_BUSY set, because QEMU `ipmi_bt.c`
@@ -298,7 +307,8 @@ pub struct BmcConfig {
 impl Default for BmcConfig {
     /// A healthy "real-ish" BMC: 64-byte buffers, caps `01 3F 3F 05 02`, takes a
     /// request 50 µs after H2B_ATN, answers 1 ms later, B_BUSY until the
-    /// response (QEMU-style), 2 s boot time.
+    /// response and the response posted as soon as it is ready (both
+    /// QEMU-style), 2 s boot time.
     fn default() -> Self {
         Self {
             device: BtDeviceConfig {
@@ -311,6 +321,7 @@ impl Default for BmcConfig {
             latency_jitter: Duration::ZERO,
             boot_time: Duration::from_secs(2),
             b_busy_until_response: true,
+            post_waits_for_host: false,
             unanswered_holds_b_busy: false,
             qemu_bt_device: false,
             extern_timeout: None,
@@ -379,14 +390,16 @@ impl BmcConfig {
     }
 
     /// An OpenBMC system on an Aspeed iBT: caps `01 3F 3F 0A 01`, B_BUSY only
-    /// while reading the request (bt-bmc), a few ms per command, BMC reset
-    /// clears the interrupt configuration, phosphor watchdog profile.
+    /// while reading the request and answers that wait for the host to free
+    /// BMC2HOST (bt-bmc), a few ms per command, BMC reset clears the
+    /// interrupt configuration, phosphor watchdog profile.
     pub fn openbmc() -> Self {
         Self {
             bt_caps: BtCapabilities::OPENBMC,
             take_latency: Duration::from_micros(100),
             response_latency: Duration::from_millis(5),
             b_busy_until_response: false,
+            post_waits_for_host: true,
             reset_clears_intmask: true,
             boot_time: Duration::from_secs(60),
             watchdog_profile: ipmi_watchdog::CompatProfile::PhosphorWatchdog,

@@ -440,14 +440,22 @@ impl<E: DeviceEvents> BtDevice<E> {
     /// set B2H_ATN and raise the IRQ if enabled (QEMU `ipmi_bt_handle_rsp`).
     /// Does not touch B_BUSY.
     pub fn post_response(&mut self, frame: &[u8]) -> Result<(), PostError> {
+        if !self.can_post() {
+            return Err(PostError::HostBusy);
+        }
+        self.overwrite_response(frame)
+    }
+
+    /// Load `frame` into BMC2HOST whatever the host is doing, as QEMU
+    /// `ipmi_bt_handle_rsp` does (it checks neither H_BUSY nor B2H_ATN); an
+    /// unread previous response is lost. Unlike QEMU, the read pointer is
+    /// reset too (the Linux host always writes CLR_RD_PTR before reading).
+    pub fn overwrite_response(&mut self, frame: &[u8]) -> Result<(), PostError> {
         if frame.is_empty() {
             return Err(PostError::Empty);
         }
         if frame.len() > self.buf_size {
             return Err(PostError::TooLarge);
-        }
-        if !self.can_post() {
-            return Err(PostError::HostBusy);
         }
         if let Some(dst) = self.s.b2h.get_mut(..frame.len()) {
             dst.copy_from_slice(frame);

@@ -25,10 +25,11 @@
 //! 3. The command is executed at once ([`SimBmc::handle_command`]); the
 //!    response is ready `response_latency` (+ jitter, or a
 //!    [`Fault::Slow`] latency) later.
-//! 4. When ready and neither H_BUSY nor B2H_ATN is set (IPMI §11.6.1), the
-//!    response `len, (netfn|1)<<2|lun, seq, cmd, cc, data…` is posted,
-//!    B2H_ATN set (QEMU `ipmi_bt_handle_rsp`) and B_BUSY cleared (or cleared
-//!    right after step 1 when `b_busy_until_response` is false, as bt-bmc).
+//! 4. When ready (and, with `post_waits_for_host`, once neither H_BUSY nor
+//!    B2H_ATN is set: IPMI §11.6.1, bt-bmc `bt_bmc_write`), the response
+//!    `len, (netfn|1)<<2|lun, seq, cmd, cc, data…` is posted, B2H_ATN set
+//!    (QEMU `ipmi_bt_handle_rsp`) and B_BUSY cleared (or cleared right after
+//!    step 1 when `b_busy_until_response` is false, as bt-bmc).
 //!
 //! # Commands
 //!
@@ -817,6 +818,12 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.cfg.unanswered_holds_b_busy && self.cfg.b_busy_until_response
     }
 
+    /// Whether an answer that is due may be loaded now: always (QEMU), or
+    /// once the host has freed BMC2HOST (`post_waits_for_host`).
+    fn may_post(&self) -> bool {
+        !self.cfg.post_waits_for_host || self.dev.can_post()
+    }
+
     fn sync_overlays(&mut self) {
         self.dev.set_b_busy_forced(self.faults.stuck_b_busy);
         self.dev.set_gone(self.faults.registers_ff);
@@ -865,20 +872,26 @@ impl<E: DeviceEvents> SimBmc<E> {
         if self.can_take() {
             consider(self.h2b_seen.map(|t| t + self.cfg.take_latency));
         }
-        let can_post = self.dev.can_post();
+        let may_post = self.may_post();
+        let host_free = self.dev.can_post();
         if let Phase::Processing { due, .. } = self.phase {
-            if due > now || can_post {
+            if due > now || may_post {
                 consider(Some(due));
             }
         }
         if let Some((due, _, _)) = self.followup {
-            if due > now || can_post {
+            if due > now || host_free {
                 consider(Some(due));
             }
         }
         // By reference: the entries hold whole frames.
-        for (due, _, _) in [&self.extern_timer, &self.late].into_iter().flatten() {
-            if *due > now || can_post {
+        if let Some((due, _, _)) = &self.extern_timer {
+            if *due > now || may_post {
+                consider(Some(*due));
+            }
+        }
+        if let Some((due, _, _)) = &self.late {
+            if *due > now || host_free {
                 consider(Some(*due));
             }
         }
@@ -931,7 +944,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     fn due_now(&self) -> bool {
         let now = self.now;
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
-        let post_due = |t: Option<Instant>| due(t) && self.dev.can_post();
+        let post_due = |t: Option<Instant>| due(t) && self.may_post();
         due(self.plan_time.get(self.plan_time_pos).map(|(t, _)| *t))
             || due(self.stops.first().map(|(t, _)| *t))
             || due(self.boot_until)
@@ -944,9 +957,9 @@ impl<E: DeviceEvents> SimBmc<E> {
                 Phase::Processing { due, .. } => Some(due),
                 _ => None,
             })
-            || post_due(self.followup.as_ref().map(|f| f.0))
+            || (post_due(self.followup.as_ref().map(|f| f.0)) && self.dev.can_post())
             || post_due(self.extern_timer.as_ref().map(|e| e.0))
-            || post_due(self.late.as_ref().map(|l| l.0))
+            || (post_due(self.late.as_ref().map(|l| l.0)) && self.dev.can_post())
             || self.foreign_due()
     }
 
@@ -1040,8 +1053,7 @@ impl<E: DeviceEvents> SimBmc<E> {
         }
         // Only the due times are read until something fires: the entries
         // hold whole frames, and copying them on every step shows.
-        if matches!(self.phase, Phase::Processing { due, .. } if due <= now) && self.dev.can_post()
-        {
+        if matches!(self.phase, Phase::Processing { due, .. } if due <= now) && self.may_post() {
             if let Phase::Processing {
                 kind, answers_id, ..
             } = core::mem::replace(&mut self.phase, Phase::Idle)
@@ -1064,6 +1076,8 @@ impl<E: DeviceEvents> SimBmc<E> {
                 progressed = true;
             }
         }
+        // Extra answers a fault adds (followups, late answers) wait for a free
+        // BMC2HOST whatever the preset: the fault is that the host sees them.
         if self.followup.as_ref().is_some_and(|f| f.0 <= now) && self.dev.can_post() {
             if let Some((_, frame, kind)) = self.followup.take() {
                 if self.cfg.qemu_bt_device {
@@ -1076,7 +1090,7 @@ impl<E: DeviceEvents> SimBmc<E> {
                 progressed = true;
             }
         }
-        if self.extern_timer.as_ref().is_some_and(|e| e.0 <= now) && self.dev.can_post() {
+        if self.extern_timer.as_ref().is_some_and(|e| e.0 <= now) && self.may_post() {
             if let Some((_, frame, id)) = self.extern_timer.take() {
                 // ipmi_bmc_extern.c extern_timeout (or chr_event on a link
                 // drop): the extern layer answers for the awaited msg_id.
@@ -1508,15 +1522,27 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     fn post(&mut self, frame: &Frame, kind: PostKind) {
-        let posted = self.dev.post_response(frame.bytes()).is_ok();
+        let posted = self.load(frame.bytes());
         self.posted(posted, frame.header(), kind);
     }
 
     /// [`post`](Self::post) for the frame in `self.answer`, without copying it.
     fn post_answer(&mut self, kind: PostKind) {
-        let posted = self.dev.post_response(self.answer.bytes()).is_ok();
+        let posted = match self.cfg.post_waits_for_host {
+            true => self.dev.post_response(self.answer.bytes()).is_ok(),
+            false => self.dev.overwrite_response(self.answer.bytes()).is_ok(),
+        };
         let header = self.answer.header();
         self.posted(posted, header, kind);
+    }
+
+    /// Load `frame` into BMC2HOST as [`BmcConfig::post_waits_for_host`]
+    /// says; whether it was loaded.
+    fn load(&mut self, frame: &[u8]) -> bool {
+        match self.cfg.post_waits_for_host {
+            true => self.dev.post_response(frame).is_ok(),
+            false => self.dev.overwrite_response(frame).is_ok(),
+        }
     }
 
     /// Record the outcome of a post of a frame starting with `header`.

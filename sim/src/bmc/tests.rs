@@ -179,7 +179,10 @@ fn qemu_preset_answers_in_the_same_instant() {
 
 #[test]
 fn never_posts_while_h_busy_set() {
-    let mut b = healthy();
+    let mut b = SimBmc::new(BmcConfig {
+        post_waits_for_host: true,
+        ..BmcConfig::default()
+    });
     send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
     b.write_ctrl(H_BUSY); // host "busy" (protocol abuse, but legal bits)
     b.advance(ms(50));
@@ -188,6 +191,26 @@ fn never_posts_while_h_busy_set() {
     b.write_ctrl(H_BUSY); // toggle off → posts at once
     assert_eq!(b.read_ctrl(), B2H);
     assert_eq!(b.now(), ms(50));
+}
+
+/// QEMU `ipmi_bt_handle_rsp` (default and `qemu` presets): the answer is
+/// loaded when ready, over an unread one and whatever H_BUSY says, and B_BUSY
+/// clears with it, so a host that waits for B_BUSY is never wedged.
+#[test]
+fn default_preset_posts_over_an_unread_answer() {
+    let mut b = healthy();
+    send(&mut b, ms(0), 0x18, 1, cmd::GET_DEVICE_ID, &[]);
+    wait_b2h(&mut b, ms(10)).unwrap();
+    // The host neither reads nor clears B2H_ATN, and sets H_BUSY.
+    b.write_ctrl(H_BUSY);
+    let t = b.now();
+    send(&mut b, t, 0x18, 2, cmd::GET_BT_CAPS, &[]);
+    b.advance(t + Duration::from_millis(5));
+    assert_eq!(b.read_ctrl() & 0x80, 0, "B_BUSY cleared with the post");
+    b.write_ctrl(H_BUSY); // toggle off
+    let r = read_response(&mut b);
+    assert_eq!(&r[1..4], &[0x1C, 2, cmd::GET_BT_CAPS], "second answer won");
+    assert_eq!(b.responses_posted(), 2);
 }
 
 #[test]

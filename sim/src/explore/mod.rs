@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
+use crate::bmc::config::MalformedPolicy;
 use crate::host::si::Origin;
 use crate::scenario::{run, run_with_state_machine};
 use crate::scenario::{
@@ -184,25 +185,45 @@ pub(super) fn probe_message_bound(sc: &Scenario) -> Duration {
 /// Intervals during which the BMC was not healthy, from the trace: some
 /// fault was active, or the BMC held a request it will never answer (QEMU's
 /// `ipmi_bt.c` keeps B_BUSY until the awaited answer comes, so a lost
-/// answer wedges it after the fault itself has ended) — until the BMC
-/// answers a request again or resets.
-fn fault_windows(trace: &Trace) -> Vec<(Duration, Duration)> {
+/// answer wedges it after the fault itself has ended), or, when `wedges`
+/// (a BMC with [`MalformedPolicy::Wedge`]: QEMU keeps B_BUSY after a frame
+/// it cannot parse), the BMC took a malformed request during a fault or as
+/// one ended — until the BMC answers a request again or resets; or the BMC
+/// was rebooting (`BmcReset` to `BmcReady`: B_BUSY for the boot time). Such a
+/// frame is the fault's doing, not the host's: e.g. `never-clear-h2b` ends
+/// after the host's BT reset cleared the write pointer, and the BMC takes
+/// an empty buffer. (A malformed frame in healthy time stays the host's.)
+fn fault_windows(trace: &Trace, wedges: bool) -> Vec<(Duration, Duration)> {
     let mut out = Vec::new();
     let mut open: Option<Duration> = None;
     let mut active = 0i32;
     let mut held = false;
+    let mut booting = false;
+    let mut last_off: Option<Duration> = None;
     for e in &trace.events {
         let t = e.t.since_start();
-        let (on, off) = match &e.kind {
-            EventKind::FaultOn(_) => (true, false),
-            EventKind::FaultOff(_) => (false, true),
-            EventKind::Bmc(b) if b.starts_with("RequestHeld") && !held => {
-                held = true;
-                (true, false)
+        let in_fault = active > 0 || last_off == Some(t);
+        // Unhealthy stretches opened (+) and closed (-) by this event.
+        let delta: i32 = match &e.kind {
+            EventKind::FaultOn(_) => 1,
+            EventKind::FaultOff(_) => -1,
+            // A reboot (Cold Reset, BMC_HWRST, a `bmc-reset` fault) ends a
+            // held request and keeps B_BUSY for the boot time.
+            EventKind::Bmc(b) if b.starts_with("BmcReset") => {
+                let ended = i32::from(core::mem::take(&mut held));
+                let began = i32::from(!core::mem::replace(&mut booting, true));
+                began - ended
             }
-            EventKind::Bmc(b) if held && (b.contains("Reset") || b.starts_with("BmcReady")) => {
-                held = false;
-                (false, true)
+            EventKind::Bmc(b) if b.starts_with("BmcReady") => {
+                -i32::from(core::mem::take(&mut held)) - i32::from(core::mem::take(&mut booting))
+            }
+            EventKind::Bmc(b)
+                if !held
+                    && (b.starts_with("RequestHeld")
+                        || (wedges && in_fault && b.starts_with("RequestMalformed"))) =>
+            {
+                held = true;
+                1
             }
             EventKind::Complete { index }
                 if held
@@ -212,18 +233,18 @@ fn fault_windows(trace: &Trace) -> Vec<(Duration, Duration)> {
                         .is_some_and(|c| !c.synthesized) =>
             {
                 held = false;
-                (false, true)
+                -1
             }
-            _ => (false, false),
+            _ => 0,
         };
-        if on {
+        if delta > 0 {
             if active == 0 {
                 open = Some(t);
             }
-            active += 1;
-        }
-        if off {
-            active -= 1;
+            active += delta;
+        } else if delta < 0 {
+            last_off = Some(t);
+            active += delta;
             if active <= 0 {
                 active = 0;
                 if let Some(s) = open.take() {
@@ -270,7 +291,8 @@ pub fn check(property: Property, sc: &Scenario, trace: &Trace) -> Result<(), Vio
     }
     let b = bound(sc);
     let end = trace.end.since_start();
-    let windows = fault_windows(trace);
+    let wedges = sc.bmc_config().malformed == MalformedPolicy::Wedge;
+    let windows = fault_windows(trace, wedges);
     // Healthy from `bound` before the message was submitted to `bound`
     // after it started (a message queued behind others starts later).
     let healthy_around = |submitted: Duration, started: Duration| {

@@ -67,6 +67,9 @@ impl Scenario {
         if let Some(v) = b.b_busy_until_response {
             cfg.b_busy_until_response = v;
         }
+        if let Some(v) = b.post_waits_for_host {
+            cfg.post_waits_for_host = v;
+        }
         if let Some(v) = b.unanswered_holds_b_busy {
             cfg.unanswered_holds_b_busy = v;
         }

@@ -182,6 +182,11 @@ pub struct BmcSpec {
     /// only while reading it (Aspeed `bt-bmc`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub b_busy_until_response: Option<bool>,
+    /// Let an answer wait until the host has freed BMC2HOST (Aspeed `bt-bmc`;
+    /// `openbmc` preset) instead of loading it as soon as it is ready (QEMU)
+    /// ([`crate::bmc::config::BmcConfig::post_waits_for_host`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_waits_for_host: Option<bool>,
     /// Keep B_BUSY set while a taken request goes unanswered because of a
     /// fault (QEMU; `qemu` preset) instead of clearing it when the request is
     /// dropped ([`crate::bmc::config::BmcConfig::unanswered_holds_b_busy`]).

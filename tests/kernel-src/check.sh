@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The kernel's own ipmi_bt_sm.c against the bt-sm model (issue #10), a step of
 # tests/run.sh:
-#   1. fetch Debian's linux-source of the kernel the rig boots (fetch.sh; runs
-#      `apt-get update` first when apt has no package lists, with a deadline);
+#   1. fetch Debian's linux-source of the kernel the rig boots (fetch.sh,
+#      after `apt-get update`, with a deadline, so the version is current);
 #   2. `bmcwd bt diff` of that file against `mainline` on 10,000 random
 #      register-level schedules: zero divergences;
 #   3. the same differential against `fixed-reset` (our B-4 fix, which differs
@@ -27,15 +27,16 @@ CASES=${BT_DIFF_CASES:-10000}
 die() { echo "kernel-src check: $*" >&2; exit 1; }
 step() { printf -- '--> %s\n' "$*"; }
 
-if ! apt-cache depends linux-image-amd64 2>/dev/null | grep -q 'Depends: linux-image-[0-9]'; then
-    step "apt-get update (no package lists yet)"
-    ok=0
-    for _ in 1 2 3; do
-        if timeout 600 apt-get update -q >/tmp/bmcwd-kernel-src-apt.log 2>&1; then ok=1; break; fi
-        sleep 5
-    done
-    [ "$ok" = 1 ] || { cat /tmp/bmcwd-kernel-src-apt.log >&2; die "apt-get update failed"; }
-fi
+# Always refresh the package lists, as the rig does before it picks its kernel:
+# with stale lists this step would test an older ipmi_bt_sm.c than the kernel
+# the rig boots (seen on a fresh machine: 6.1.172-1 here, 6.1.192-3 booted).
+step "apt-get update (the rig's kernel version must be read from fresh lists)"
+ok=0
+for _ in 1 2 3; do
+    if timeout 600 apt-get update -q >/tmp/bmcwd-kernel-src-apt.log 2>&1; then ok=1; break; fi
+    sleep 5
+done
+[ "$ok" = 1 ] || { cat /tmp/bmcwd-kernel-src-apt.log >&2; die "apt-get update failed"; }
 
 step "fetch the rig kernel's source"
 dir=$(bash tests/kernel-src/fetch.sh) || die "tests/kernel-src/fetch.sh failed"

@@ -508,7 +508,7 @@ declare_faults! {
     /// answers are rewritten, then the fault ends by itself.
     RewriteResponse {
         /// Response NetFn to post (without LUN; e.g. 0x06 where 0x07 is due).
-        netfn: u8 => optional("absent: unchanged"),
+        netfn: u8 => optional("absent: unchanged") [max 63],
         /// Command to post.
         cmd: u8 => optional("absent: unchanged"),
         /// Which byte from the completion code on gets `value` (0 = cc).

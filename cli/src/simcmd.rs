@@ -455,7 +455,7 @@ impl serde::Serialize for TraceJson<'_> {
                 ),
                 EventKind::FaultOn(f) => ("fault-on", json!(f.to_string())),
                 EventKind::FaultOff(k) => ("fault-off", json!(k.name())),
-                EventKind::Bmc(s) => ("bmc", json!(s)),
+                EventKind::Bmc(b) => ("bmc", json!(format!("{b:?}"))),
                 EventKind::Phase(s) => ("phase", json!(s)),
                 EventKind::Irq => ("irq", Value::Null),
                 EventKind::Daemon(s) => ("daemon", json!(s)),

@@ -84,7 +84,7 @@ pub fn of_trace(trace: &Trace) -> Coverage {
                 cov.insert(feature(3, blank_numbers(p)));
             }
             EventKind::Bmc(b) => {
-                cov.insert(feature(4, blank_numbers(b)));
+                cov.insert(feature(4, blank_numbers(&format!("{b:?}"))));
             }
             EventKind::Irq => {
                 cov.insert(feature(5, format!("{state:?}")));

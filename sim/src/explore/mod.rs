@@ -43,6 +43,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use crate::bmc::config::MalformedPolicy;
+use crate::bmc::BmcEventKind;
 use crate::host::si::Origin;
 use crate::scenario::{run, run_with_state_machine};
 use crate::scenario::{
@@ -209,18 +210,20 @@ fn fault_windows(trace: &Trace, wedges: bool) -> Vec<(Duration, Duration)> {
             EventKind::FaultOff(_) => -1,
             // A reboot (Cold Reset, BMC_HWRST, a `bmc-reset` fault) ends a
             // held request and keeps B_BUSY for the boot time.
-            EventKind::Bmc(b) if b.starts_with("BmcReset") => {
+            EventKind::Bmc(BmcEventKind::BmcReset { .. }) => {
                 let ended = i32::from(core::mem::take(&mut held));
                 let began = i32::from(!core::mem::replace(&mut booting, true));
                 began - ended
             }
-            EventKind::Bmc(b) if b.starts_with("BmcReady") => {
+            EventKind::Bmc(BmcEventKind::BmcReady) => {
                 -i32::from(core::mem::take(&mut held)) - i32::from(core::mem::take(&mut booting))
             }
-            EventKind::Bmc(b)
-                if !held
-                    && (b.starts_with("RequestHeld")
-                        || (wedges && in_fault && b.starts_with("RequestMalformed"))) =>
+            EventKind::Bmc(BmcEventKind::RequestHeld { .. }) if !held => {
+                held = true;
+                1
+            }
+            EventKind::Bmc(BmcEventKind::RequestMalformed { .. })
+                if !held && wedges && in_fault =>
             {
                 held = true;
                 1

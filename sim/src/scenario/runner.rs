@@ -550,13 +550,13 @@ impl Simulation {
                         && self.host_reset.is_none() =>
                 {
                     self.host_reset = Some(e.at);
-                    self.rec.push(e.at, EventKind::Bmc(format!("{:?}", e.kind)));
+                    self.rec.push(e.at, EventKind::Bmc(e.kind));
                     EventKind::Phase(format!(
                         "HOST RESET: the BMC watchdog expired ({}); the run ends",
                         action.cli_name()
                     ))
                 }
-                other => EventKind::Bmc(format!("{other:?}")),
+                other => EventKind::Bmc(other),
             };
             self.rec.push(e.at, kind);
         }

@@ -1173,10 +1173,9 @@ duration = "1.5s"
                 .unwrap_err();
         assert_eq!(e.message, "per_mille must be at most 1000");
         // A NetFn is six bits: 64 would spill into the LUN bits of the frame.
-        let e = Scenario::from_toml_str(&format!(
-            "{head}kind = \"rewrite-response\"\nnetfn = 64\n"
-        ))
-        .unwrap_err();
+        let e =
+            Scenario::from_toml_str(&format!("{head}kind = \"rewrite-response\"\nnetfn = 64\n"))
+                .unwrap_err();
         assert_eq!(e.message, "netfn must be at most 63");
         Scenario::from_toml_str(&format!("{head}kind = \"rewrite-response\"\nnetfn = 63\n"))
             .unwrap();

@@ -7,6 +7,7 @@ use core::fmt::{self, Write as _};
 use ipmi_bt_sm::{Level, LogRecord, LogSink, PrintkEra, State};
 
 use crate::bmc::fault::{Fault, FaultKind};
+use crate::bmc::BmcEventKind;
 use crate::host::msghandler::{Completion, Pending};
 use crate::host::si::RegEvent;
 use crate::host::{HostEvents, SiPhase};
@@ -66,8 +67,9 @@ pub enum EventKind {
     FaultOn(Fault),
     /// Every fault of this kind switched off (printed as its file name).
     FaultOff(FaultKind),
-    /// A BMC-side event (reset, watchdog action, …).
-    Bmc(String),
+    /// A BMC-side event (reset, watchdog action, …), printed in its `Debug`
+    /// form.
+    Bmc(BmcEventKind),
     /// A driver phase boundary (`detect`, `probe done`, `registered`, …).
     Phase(String),
     /// The BT interrupt was taken.
@@ -273,7 +275,7 @@ impl Trace {
                     let _ = writeln!(s, "FAULT-   {d}");
                 }
                 EventKind::Bmc(d) => {
-                    let _ = writeln!(s, "BMC      {d}");
+                    let _ = writeln!(s, "BMC      {d:?}");
                 }
                 EventKind::Phase(d) => {
                     let _ = writeln!(s, "DRIVER   {d}");

@@ -941,6 +941,13 @@ fn daemon_main(
         }
         drop(tx);
         let mut c = Client::new(open(&t)?, cmd_timeout);
+        // Start-up is over: unmap its code, so that the loop's resident set
+        // is the code the loop runs (crate::memory).
+        // Not worth more than a -v line when it fails (no /proc).
+        if let Err(e) = crate::memory::release_startup_pages() {
+            let msg = format!("cannot release start-up pages: {e}");
+            daemon::Logger::log(logger, daemon::Priority::Info, &msg);
+        }
         let reopen = || -> Result<Box<dyn Transport>, bmcwd::transport::TransportError> {
             Ok(match &t {
                 Target::Device(p) => Box::new(DeviceTransport::open(p)?),

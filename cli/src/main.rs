@@ -15,6 +15,7 @@ mod config;
 mod console;
 mod exit;
 mod logging;
+mod memory;
 mod searchcmd;
 mod simcmd;
 

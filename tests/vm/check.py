@@ -1077,7 +1077,9 @@ def scn_parity(con, logdir, root):
         m = re.match(r"parity: mem (\S+) rss_kb=(\d+) pss_kb=(\d+)", s)
         if m:
             mem[m.group(1)] = (int(m.group(2)), int(m.group(3)))
-            print(f"FIGURE {scn}: {m.group(1)} daemon after 10 s: Rss {m.group(2)} kB, Pss {m.group(3)} kB")
+            when = "25 s (after its first pet)" if m.group(1).endswith("-after-pet") else "10 s"
+            print(f"FIGURE {scn}: {m.group(1).removesuffix('-after-pet')} daemon after {when}: "
+                  f"Rss {m.group(2)} kB, Pss {m.group(3)} kB")
     check(f"{scn}: both daemons measured", {"bmcwd", "bmc-watchdog", "bmcwd-after-pet"} <= set(mem), mem)
     # QEMU's running bit echoes the last Set's don't-stop: a countdown below
     # the initial one is what says the timer runs.

@@ -5,9 +5,10 @@
 //! command-line grammar), [`app`] (what each watchdog subcommand does),
 //! [`config`] (the daemon's configuration file), [`logging`] (the daemon's
 //! log sinks), [`simcmd`] (`scenario` and `sim` subcommands), [`exit`] (error
-//! type, run outcome, exit codes) and [`console`] (stdout/stderr writers).
-//! Module order, lowest first: `console`, `args`, `exit` → `logging`,
-//! `config`, `simcmd` → `app` → `main`.
+//! type, run outcome, exit codes), [`console`] (stdout/stderr writers) and
+//! [`memory`] (the daemon drops its start-up pages). Module order, lowest
+//! first: `console`, `args`, `exit`, `memory` → `logging`, `config`, `simcmd`
+//! → `app` → `main`.
 
 mod app;
 mod args;

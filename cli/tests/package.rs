@@ -131,5 +131,8 @@ fn deb_ships_the_profile_the_parity_scenario_measures() {
         "tests/vm/run.sh: parity no longer builds profile dist"
     );
     let ws = read("../Cargo.toml");
-    assert!(ws.contains("[profile.dist]"), "no [profile.dist] in Cargo.toml");
+    assert!(
+        ws.contains("[profile.dist]"),
+        "no [profile.dist] in Cargo.toml"
+    );
 }

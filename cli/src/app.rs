@@ -108,9 +108,9 @@ fn write_man_pages(dir: &Path) -> Result<(), CliError> {
 
 fn target(cli: &Cli) -> Target {
     let (t, auto) = resolve(
-        cli.target.device.as_deref(),
-        cli.target.socket.as_deref(),
-        cli.target.sim,
+        cli.globals.target.device.as_deref(),
+        cli.globals.target.socket.as_deref(),
+        cli.globals.target.sim,
         Path::new("/dev"),
     );
     if auto {
@@ -133,7 +133,7 @@ pub fn open(target: &Target) -> Result<Box<dyn Transport>, CliError> {
 }
 
 fn client(cli: &Cli, target: &Target) -> Result<Client<Box<dyn Transport>>, CliError> {
-    let wait = cmd_timeout(cli.cmd_timeout)?;
+    let wait = cmd_timeout(cli.globals.cmd_timeout)?;
     Ok(Client::new(open(target)?, wait))
 }
 
@@ -151,7 +151,8 @@ pub fn cmd_timeout(d: Deciseconds) -> Result<std::time::Duration, CliError> {
 }
 
 fn state_path(cli: &Cli, target: &Target) -> Option<PathBuf> {
-    cli.state_file
+    cli.globals
+        .state_file
         .clone()
         .or_else(|| target.state_key().map(|k| statefile::default_path(&k)))
 }
@@ -426,7 +427,7 @@ fn cmd_get(cli: &Cli) -> Result<(), CliError> {
     let t = target(cli);
     let mut c = client(cli, &t)?;
     let r = c.get()?;
-    if cli.json {
+    if cli.globals.json {
         out_json(&output::reading_json(&r));
     } else {
         out(&output::reading_text(&r));
@@ -503,7 +504,7 @@ fn cmd_set(cli: &Cli, a: &SetArgs) -> Result<(), CliError> {
     c.set(&set)?;
     save_state(state_path(cli, &t).as_deref(), &set);
     let running_after = set.dont_stop && cur.running();
-    if cli.json {
+    if cli.globals.json {
         out_json(
             &json!({"command": "set", "set": output::set_json(&set), "was_running": cur.running(), "running": running_after}),
         );
@@ -535,7 +536,7 @@ fn cmd_reset(cli: &Cli, a: ResetArgs) -> Result<(), CliError> {
             } else {
                 ("--if-running", "stopped")
             };
-            if cli.json {
+            if cli.globals.json {
                 out_json(&json!({"command": "reset", "sent": false, "running": running}));
             } else {
                 out(&format!(
@@ -586,7 +587,7 @@ fn cmd_reset(cli: &Cli, a: ResetArgs) -> Result<(), CliError> {
              countdown with the last Set plus don't-stop, as Linux's ipmi_watchdog does",
         );
     }
-    if cli.json {
+    if cli.globals.json {
         out_json(
             &json!({"command": "reset", "resent_set": outcome.resets_recovered, "pretimeout_reload": outcome.pretimeout_reload}),
         );
@@ -601,7 +602,7 @@ fn cmd_start(cli: &Cli, a: &StartCommandArgs) -> Result<(), CliError> {
     let t = target(cli);
     let mut c = client(cli, &t)?;
     if a.if_stopped && c.get()?.running() {
-        if cli.json {
+        if cli.globals.json {
             out_json(&json!({"command": "start", "sent": false, "running": true}));
         } else {
             out("Watchdog Timer is running: left alone, nothing set (--if-stopped)\n");
@@ -611,7 +612,7 @@ fn cmd_start(cli: &Cli, a: &StartCommandArgs) -> Result<(), CliError> {
     c.set(&set)?;
     save_state(state_path(cli, &t).as_deref(), &set);
     c.pet(Some(&set))?;
-    if cli.json {
+    if cli.globals.json {
         out_json(&json!({"command": "start", "set": output::set_json(&set)}));
     } else {
         out(&format!(
@@ -630,7 +631,7 @@ fn cmd_stop(cli: &Cli) -> Result<(), CliError> {
     let set = stop_request(&cur);
     c.set(&set)?;
     save_state(state_path(cli, &t).as_deref(), &set);
-    if cli.json {
+    if cli.globals.json {
         out_json(
             &json!({"command": "stop", "set": output::set_json(&set), "was_running": cur.running()}),
         );
@@ -664,7 +665,7 @@ fn cmd_clear(cli: &Cli) -> Result<(), CliError> {
     let set = clear_request(timer_use);
     c.set(&set)?;
     save_state(state_path(cli, &t).as_deref(), &set);
-    if cli.json {
+    if cli.globals.json {
         out_json(
             &json!({"command": "clear", "set": output::set_json(&set), "was_running": cur.running()}),
         );
@@ -694,9 +695,9 @@ fn daemon_settings(
 ) -> Result<DaemonSettings, CliError> {
     let mut s = DaemonSettings {
         a: a.clone(),
-        target: cli.target.clone(),
-        cmd_timeout: cli.cmd_timeout,
-        state_file: cli.state_file.clone(),
+        target: cli.globals.target.clone(),
+        cmd_timeout: cli.globals.cmd_timeout,
+        state_file: cli.globals.state_file.clone(),
     };
     if let Some(c) = file {
         c.apply(
@@ -784,7 +785,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs, m: &clap::ArgMatches) -> Result<(), Cli
     let state_file = settings.state_file.clone();
     if a.check {
         let (_, check) = daemon_setup(&a)?;
-        if cli.json {
+        if cli.globals.json {
             let mut v = check.json.clone();
             v["configuration"] = json!(config.as_ref().map(|c| c.path().display().to_string()));
             out_json(&json!({"command": "daemon-check", "check": v}));
@@ -808,7 +809,7 @@ fn cmd_daemon(cli: &Cli, a: &DaemonArgs, m: &clap::ArgMatches) -> Result<(), Cli
     // its priority (and as JSON on stdout with --json).
     let mut log = DaemonLog::open(
         a.log,
-        cli.json,
+        cli.globals.json,
         crate::logging::threshold(a.verbose, a.quiet),
     );
     let result = daemon_main(
@@ -940,6 +941,13 @@ fn daemon_main(
         }
         drop(tx);
         let mut c = Client::new(open(&t)?, cmd_timeout);
+        // Start-up is over: unmap its code, so that the loop's resident set
+        // is the code the loop runs (crate::memory).
+        // Not worth more than a -v line when it fails (no /proc).
+        if let Err(e) = crate::memory::release_startup_pages() {
+            let msg = format!("cannot release start-up pages: {e}");
+            daemon::Logger::log(logger, daemon::Priority::Info, &msg);
+        }
         let reopen = || -> Result<Box<dyn Transport>, bmcwd::transport::TransportError> {
             Ok(match &t {
                 Target::Device(p) => Box::new(DeviceTransport::open(p)?),

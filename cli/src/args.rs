@@ -28,6 +28,19 @@ use bmcwd::Deciseconds;
                   found a counterexample; 7 bt diff found a divergence."
 )]
 pub struct Cli {
+    /// The options every subcommand takes.
+    #[command(flatten)]
+    pub globals: Globals,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The global options (given before or after the subcommand).
+#[derive(Debug, Clone, Args)]
+#[group(skip)]
+pub struct Globals {
     /// Where commands go.
     #[command(flatten)]
     pub target: TargetArgs,
@@ -53,10 +66,61 @@ pub struct Cli {
     /// one file per BMC.
     #[arg(long, global = true, value_name = "PATH")]
     pub state_file: Option<PathBuf>,
+}
 
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
+/// Parses `argv` with a command tree that holds only the global options and
+/// the one operator subcommand argv names (`get`, `set`, `reset`/`pet`,
+/// `start`, `stop`/`off`, `clear`, `daemon`): building clap's whole tree
+/// (the simulator's, the scenarios' and the C harness's subcommands too) was
+/// most of the instructions of a `bmcwd get`. The small tree's subcommand
+/// and global options are the derived ones, so a command line it accepts
+/// means what it means to the whole tree. `None` when argv names no such
+/// subcommand or the small tree refuses it (help, version, any error): the
+/// caller then parses with [`Cli::command`], so help, completions, man pages,
+/// errors and exit codes are exactly the whole tree's.
+pub fn parse_lean(argv: &[std::ffi::OsString]) -> Option<(Cli, clap::ArgMatches)> {
+    use clap::FromArgMatches;
+    let tree = lean_tree(subcommand_name(argv)?)?;
+    let m = tree.try_get_matches_from(argv).ok()?;
+    let cli = Cli::from_arg_matches(&m).ok()?;
+    Some((cli, m))
+}
+
+/// The first word of `argv` (after the program name) that is neither an
+/// option nor the value of a global option that takes one. A wrong guess
+/// only costs the fallback to the whole tree.
+fn subcommand_name(argv: &[std::ffi::OsString]) -> Option<&str> {
+    const TAKE_VALUE: [&str; 4] = ["--device", "--socket", "--cmd-timeout", "--state-file"];
+    let mut words = argv.iter().skip(1);
+    while let Some(w) = words.next() {
+        let w = w.to_str()?;
+        if TAKE_VALUE.contains(&w) {
+            words.next();
+        } else if !w.starts_with('-') {
+            return Some(w);
+        }
+    }
+    None
+}
+
+/// The global options and the operator subcommand `name` (or its alias).
+fn lean_tree(name: &str) -> Option<clap::Command> {
+    use clap::Command as C;
+    let sub = match name {
+        "get" => C::new("get"),
+        "set" => SetArgs::augment_args(C::new("set")),
+        "reset" | "pet" => ResetArgs::augment_args(C::new("reset").visible_alias("pet")),
+        "start" => StartCommandArgs::augment_args(C::new("start")),
+        "stop" | "off" => C::new("stop").visible_alias("off"),
+        "clear" => C::new("clear"),
+        "daemon" => DaemonArgs::augment_args(C::new("daemon")),
+        _ => return None,
+    };
+    Some(
+        Globals::augment_args(C::new("bmcwd"))
+            .subcommand_required(true)
+            .subcommand(sub),
+    )
 }
 
 /// Transport selection flags (mutually exclusive).
@@ -611,4 +675,131 @@ pub struct ServeArgs {
     /// Log every protocol event on stderr.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{CommandFactory, FromArgMatches};
+    use std::ffi::OsString;
+
+    fn argv(line: &str) -> Vec<OsString> {
+        std::iter::once("bmcwd")
+            .chain(line.split_whitespace())
+            .map(OsString::from)
+            .collect()
+    }
+
+    /// What the whole tree makes of `argv`: the parsed command line, or the
+    /// kind of error (help and version are errors to clap).
+    fn whole(argv: &[OsString]) -> Result<String, clap::error::ErrorKind> {
+        Cli::command()
+            .try_get_matches_from(argv)
+            .and_then(|m| Cli::from_arg_matches(&m))
+            .map(|c| format!("{c:?}"))
+            .map_err(|e| e.kind())
+    }
+
+    #[test]
+    fn lean_parse_means_what_the_whole_tree_means() {
+        let lean = [
+            "get",
+            "--json get",
+            "get --json",
+            "--device /dev/ipmi0 get",
+            "--device=/dev/ipmi0 --cmd-timeout 5s get --state-file /tmp/s",
+            "--socket s pet",
+            "--socket s reset --if-running",
+            "off",
+            "--sim stop",
+            "clear --cmd-timeout 1m",
+            "set --timeout 90s --use os-load --action power-cycle --pretimeout 5s \
+             --pretimeout-irq nmi --dont-log --dont-stop --clear-flags all",
+            "set --use frb2",
+            "start --timeout 1m30s --if-stopped",
+            "start",
+            "daemon",
+            "--device /dev/ipmi0 daemon --timeout 60s --interval 20s --action hard-reset",
+            "daemon -vv --log stderr --config none --on-exit leave --no-rearm \
+             --kernel mainline --max-backoff 2s --check --json",
+        ];
+        for line in lean {
+            let a = argv(line);
+            let Some((cli, _)) = parse_lean(&a) else {
+                panic!("`{line}` was not parsed with the small tree");
+            };
+            assert_eq!(Ok(format!("{cli:?}")), whole(&a), "{line}");
+        }
+        // Help, version, errors and the other subcommands: the whole tree.
+        let fallback = [
+            "",
+            "-h",
+            "--help",
+            "get --help",
+            "daemon -h",
+            "--version",
+            "-V",
+            "get --version",
+            "help get",
+            "get extra",
+            "get --bogus",
+            "ge",
+            "--device a --socket b get",
+            "--cmd-timeout get get",
+            "set --timeout",
+            "set --use nope",
+            "reset --if-stopped --if-running",
+            "daemon --verbose --quiet",
+            "scenario run x.toml",
+            "sim serve --socket s",
+            "completions bash",
+            "man /tmp/m",
+        ];
+        for line in fallback {
+            assert!(parse_lean(&argv(line)).is_none(), "`{line}`");
+        }
+    }
+
+    #[test]
+    fn lean_trees_hold_the_derived_definitions() {
+        fn shape(c: &clap::Command) -> (String, Vec<String>, Vec<String>, Vec<String>) {
+            (
+                c.get_name().to_owned(),
+                c.get_visible_aliases().map(str::to_owned).collect(),
+                c.get_arguments().map(|a| format!("{a:?}")).collect(),
+                // The derive gives the whole tree an empty group `Cli`.
+                c.get_groups()
+                    .filter(|g| g.get_args().next().is_some())
+                    .map(|g| format!("{g:?}"))
+                    .collect(),
+            )
+        }
+        let whole = Cli::command();
+        let operator = ["get", "set", "reset", "start", "stop", "clear", "daemon"];
+        for name in operator {
+            let lean = lean_tree(name).unwrap();
+            assert_eq!(
+                (shape(&lean).2, shape(&lean).3),
+                (shape(&whole).2, shape(&whole).3),
+                "global options with {name}"
+            );
+            assert_eq!(lean.get_subcommands().count(), 1);
+            assert_eq!(
+                shape(lean.find_subcommand(name).unwrap()),
+                shape(whole.find_subcommand(name).unwrap()),
+                "{name}"
+            );
+        }
+        assert!(lean_tree("pet").is_some() && lean_tree("off").is_some());
+        // A new subcommand is either an operator one with a small tree or
+        // listed here as one that parses with the whole tree.
+        for s in whole.get_subcommands() {
+            let n = s.get_name();
+            assert!(
+                operator.contains(&n)
+                    || ["scenario", "sim", "bt", "completions", "man"].contains(&n),
+                "subcommand {n}: give it a lean_tree arm or list it here"
+            );
+        }
+    }
 }

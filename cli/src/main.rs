@@ -5,9 +5,10 @@
 //! command-line grammar), [`app`] (what each watchdog subcommand does),
 //! [`config`] (the daemon's configuration file), [`logging`] (the daemon's
 //! log sinks), [`simcmd`] (`scenario` and `sim` subcommands), [`exit`] (error
-//! type, run outcome, exit codes) and [`console`] (stdout/stderr writers).
-//! Module order, lowest first: `console`, `args`, `exit` → `logging`,
-//! `config`, `simcmd` → `app` → `main`.
+//! type, run outcome, exit codes), [`console`] (stdout/stderr writers) and
+//! [`memory`] (the daemon drops its start-up pages). Module order, lowest
+//! first: `console`, `args`, `exit`, `memory` → `logging`, `config`, `simcmd`
+//! → `app` → `main`.
 
 mod app;
 mod args;
@@ -15,6 +16,7 @@ mod config;
 mod console;
 mod exit;
 mod logging;
+mod memory;
 mod searchcmd;
 mod simcmd;
 
@@ -26,10 +28,17 @@ fn main() -> ExitCode {
     // `--json` is known before parsing succeeds, so a command-line error can
     // be reported as JSON too. Error objects are one line, so that a reader
     // of the daemon's JSON-lines events reads the last one too.
-    let json = std::env::args_os().skip(1).any(|a| a == "--json");
-    let parsed = args::Cli::command()
-        .try_get_matches()
-        .and_then(|m| args::Cli::from_arg_matches(&m).map(|c| (c, m)));
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = argv.iter().skip(1).any(|a| a == "--json");
+    // The operator subcommands parse with a tree of their own (fewer
+    // instructions per call); everything else, and every help text or error,
+    // with the whole tree.
+    let parsed = match args::parse_lean(&argv) {
+        Some(p) => Ok(p),
+        None => args::Cli::command()
+            .try_get_matches_from(&argv)
+            .and_then(|m| args::Cli::from_arg_matches(&m).map(|c| (c, m))),
+    };
     let (cli, matches) = match parsed {
         Ok(p) => p,
         Err(e) if json && e.use_stderr() => {

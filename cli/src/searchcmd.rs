@@ -164,7 +164,7 @@ pub(crate) fn explore_general(
         property.name(),
         o.seed
     );
-    if cli.json {
+    if cli.globals.json {
         out(&format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({

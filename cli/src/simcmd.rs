@@ -206,7 +206,7 @@ pub fn bt(cli: &Cli, b: &BtCommand) -> Result<Outcome, CliError> {
     let src = bt_source.display().to_string();
     match &outcome.divergence {
         None => {
-            if cli.json {
+            if cli.globals.json {
                 out(&format!(
                     "{}\n",
                     json!({"divergence": false, "cases": cases, "seed": seed,
@@ -222,7 +222,7 @@ pub fn bt(cli: &Cli, b: &BtCommand) -> Result<Outcome, CliError> {
         }
         Some((case, d)) => {
             let test = ipmi_kernel_c::diff::reproducer(case, &src, profile);
-            if cli.json {
+            if cli.globals.json {
                 out(&format!(
                     "{}\n",
                     json!({"divergence": true, "step": d.step, "model": d.model, "c": d.c,
@@ -332,7 +332,7 @@ fn print_trace(cli: &Cli, file: &Path, trace: &Trace) {
     use std::fmt::Write as _;
     use std::io::Write as _;
     let mut w = std::io::BufWriter::new(std::io::stdout().lock());
-    if cli.json {
+    if cli.globals.json {
         if serde_json::to_writer_pretty(&mut w, &TraceJson(trace)).is_ok() {
             let _ = w.write_all(b"\n");
         }
@@ -684,7 +684,7 @@ fn scenario_explore(
                 .as_ref()
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "property violated".into());
-            if cli.json {
+            if cli.globals.json {
                 out(&format!(
                     "{}\n",
                     serde_json::to_string_pretty(&json!({
@@ -723,7 +723,7 @@ fn scenario_explore(
             Ok(Outcome::CounterexampleFound)
         }
         (None, _) => {
-            if cli.json {
+            if cli.globals.json {
                 out(&format!(
                     "{}\n",
                     serde_json::to_string_pretty(&json!({
@@ -749,7 +749,7 @@ fn scenario_explore(
 pub fn sim(cli: &Cli, s: &SimCommand) -> Result<(), CliError> {
     match s {
         SimCommand::Serve(a) => serve(
-            cli.target.socket.as_deref(),
+            cli.globals.target.socket.as_deref(),
             a,
             VmSimBmc::new(SimBmc::new(bmc_config(a.bmc, a.watchdog_profile))),
         ),

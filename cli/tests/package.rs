@@ -113,3 +113,26 @@ fn shipped_config_passes_the_check() {
                 .and(contains("shorter than the timeout: OK")),
         );
 }
+
+/// The package ships the build the QEMU rig's `parity` scenario measures
+/// against bmc-watchdog (issue #14): profile `dist`.
+#[test]
+fn deb_ships_the_profile_the_parity_scenario_measures() {
+    let read = |p: &str| std::fs::read_to_string(manifest_dir().join(p)).unwrap();
+    let script = read("dist/build-deb.sh");
+    let cmd = script
+        .lines()
+        .find(|l| l.starts_with("exec cargo deb"))
+        .expect("build-deb.sh runs cargo deb");
+    assert!(cmd.contains("--profile dist"), "{cmd}");
+    let rig = read("../tests/vm/run.sh");
+    assert!(
+        rig.contains(r#"*" parity "*) profile=${VM_PROFILE:-dist}"#),
+        "tests/vm/run.sh: parity no longer builds profile dist"
+    );
+    let ws = read("../Cargo.toml");
+    assert!(
+        ws.contains("[profile.dist]"),
+        "no [profile.dist] in Cargo.toml"
+    );
+}

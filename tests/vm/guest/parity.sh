@@ -4,7 +4,8 @@
 #    `ipmitool mc watchdog get`, interleaved (guest uptime around each call);
 #  * each daemon's memory 10 s after it started (smaps_rollup Rss, and Pss):
 #    `bmc-watchdog -d` and `bmcwd daemon` with the same timer (SMS/OS, hard
-#    reset, 60 s, pet every 20 s), one after the other.
+#    reset, 60 s, pet every 20 s), one after the other; bmcwd's again at
+#    25 s, after its first pet.
 # check.py (scn_parity) prints the figures and checks bmcwd is not slower nor
 # bigger.
 load_ipmi
@@ -63,6 +64,9 @@ bmcwd --device /dev/ipmi0 daemon --timeout 60s --interval 20s --action hard-rese
 dpid=$!
 sleep 10
 mem bmcwd "$dpid"
+# Again after its first pet (at 20 s): the loop's own pages.
+sleep 15
+mem bmcwd-after-pet "$dpid"
 run bmcwd-daemon-get bmcwd --device /dev/ipmi0 --json get
 kill -TERM $dpid
 wait $dpid

@@ -71,6 +71,15 @@ fn resp(cmd: u8, cc: u8) -> Result<Response, TransportError> {
     })
 }
 
+/// Expect one `cmd` next in `seq`, answered with completion code 0.
+fn expect_ok(t: &mut MockTransport, seq: &mut Sequence, cmd: u8) {
+    t.expect_send()
+        .withf(move |r, _| r.cmd == cmd)
+        .times(1)
+        .in_sequence(seq)
+        .returning(move |_, _| resp(cmd, 0));
+}
+
 fn timeout_err() -> Result<Response, TransportError> {
     Err(TransportError::Timeout {
         command: "Reset Watchdog Timer".into(),
@@ -207,16 +216,8 @@ async fn resends_set_when_reset_answers_0x80() {
     let mut t = mock();
     let mut seq = Sequence::new();
     // Arm.
-    t.expect_send()
-        .withf(|r, _| r.cmd == 0x24)
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| resp(0x24, 0));
-    t.expect_send()
-        .withf(|r, _| r.cmd == 0x22)
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| resp(0x22, 0));
+    expect_ok(&mut t, &mut seq, 0x24);
+    expect_ok(&mut t, &mut seq, 0x22);
     // BMC reset behind our back: 0x80, re-Set the same bytes, Reset again.
     t.expect_send()
         .withf(|r, _| r.cmd == 0x22)
@@ -228,11 +229,7 @@ async fn resends_set_when_reset_answers_0x80() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_, _| resp(0x24, 0));
-    t.expect_send()
-        .withf(|r, _| r.cmd == 0x22)
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| resp(0x22, 0));
+    expect_ok(&mut t, &mut seq, 0x22);
     let mut client = Client::new(t, Duration::from_secs(1));
     let mut log = Capture::default();
     let exit = run(
@@ -257,16 +254,8 @@ async fn transient_errors_back_off_exponentially_and_bounded() {
     let start = Instant::now();
     let mut t = mock();
     let mut seq = Sequence::new();
-    t.expect_send()
-        .withf(|r, _| r.cmd == 0x24)
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| resp(0x24, 0));
-    t.expect_send()
-        .withf(|r, _| r.cmd == 0x22)
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| resp(0x22, 0));
+    expect_ok(&mut t, &mut seq, 0x24);
+    expect_ok(&mut t, &mut seq, 0x22);
     let tm = times.clone();
     // Five failures: timeouts and "node busy".
     t.expect_send()
@@ -363,16 +352,8 @@ async fn permanent_error_ends_the_daemon() {
 async fn failed_stop_on_exit_is_an_error_and_says_armed() {
     let mut t = mock();
     let mut seq = Sequence::new();
-    t.expect_send()
-        .withf(|r, _| r.cmd == 0x24)
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| resp(0x24, 0));
-    t.expect_send()
-        .withf(|r, _| r.cmd == 0x22)
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| resp(0x22, 0));
+    expect_ok(&mut t, &mut seq, 0x24);
+    expect_ok(&mut t, &mut seq, 0x22);
     // The stop times out every time: retried for one countdown, then given up.
     t.expect_send()
         .withf(|r, _| r.cmd == 0x24)
@@ -453,16 +434,8 @@ fn journal_lines_carry_syslog_priorities() {
 async fn lost_connection_reopens_and_hup_without_a_file_changes_nothing() {
     let mut t = mock();
     let mut seq = Sequence::new();
-    t.expect_send()
-        .withf(|r, _| r.cmd == 0x24)
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| resp(0x24, 0));
-    t.expect_send()
-        .withf(|r, _| r.cmd == 0x22)
-        .times(1)
-        .in_sequence(&mut seq)
-        .returning(|_, _| resp(0x22, 0));
+    expect_ok(&mut t, &mut seq, 0x24);
+    expect_ok(&mut t, &mut seq, 0x22);
     // The simulator server restarts: the old connection is dead for good.
     t.expect_send()
         .withf(|r, _| r.cmd == 0x22)

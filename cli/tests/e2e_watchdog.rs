@@ -75,13 +75,7 @@ fn set_keeps_unspecified_fields_and_stops_without_dont_stop() {
         .success()
         .stdout(contains("Watchdog Timer set: OEM, No action after 90.0 sec, pre-timeout NMI / Diagnostic Interrupt 10 s before"))
         .stdout(contains("Timer stopped"));
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["timer_use"], "oem");
     assert_eq!(v["action"], "none");
     assert_eq!(v["pretimeout_interrupt"], "nmi");
@@ -101,13 +95,7 @@ fn set_dont_stop_reloads_a_running_timer() {
         .stdout(contains(
             "Timer still running, reloaded with the new countdown",
         ));
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["running"], true);
     assert_eq!(v["initial_countdown_s"], 120.0);
     assert_eq!(v["logging"], true);
@@ -117,13 +105,7 @@ fn set_dont_stop_reloads_a_running_timer() {
 fn start_sends_the_same_set_as_linux_ipmi_watchdog() {
     let s = Server::start();
     // ipmi_watchdog's start for timeout=10 action=reset: Set 44 01 00 00 64 00, Reset.
-    let v = json(
-        &s.cmd(&["--json", "start", "--timeout", "10s"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "start", "--timeout", "10s"]);
     assert_eq!(v["set"]["request"], "44 01 00 00 64 00");
 }
 
@@ -142,26 +124,20 @@ fn set_on_a_never_configured_bmc_defaults_the_use_to_sms_os() {
 #[test]
 fn set_json_reports_request_bytes() {
     let s = Server::start();
-    let v = json(
-        &s.cmd(&[
-            "--json",
-            "set",
-            "--timeout",
-            "10s",
-            "--use",
-            "sms-os",
-            "--action",
-            "hard-reset",
-            "--pretimeout-irq",
-            "none",
-            "--pretimeout",
-            "0s",
-        ])
-        .assert()
-        .success()
-        .get_output()
-        .stdout,
-    );
+    let v = s.json_ok(&[
+        "--json",
+        "set",
+        "--timeout",
+        "10s",
+        "--use",
+        "sms-os",
+        "--action",
+        "hard-reset",
+        "--pretimeout-irq",
+        "none",
+        "--pretimeout",
+        "0s",
+    ]);
     // Linux ipmi_watchdog's stop-state Set for a 10 s reset, minus don't-stop.
     assert_eq!(v["set"]["request"], "04 01 00 00 64 00");
 }
@@ -174,25 +150,13 @@ fn clear_flags_clears_expiration_flags() {
         .assert()
         .success();
     std::thread::sleep(Duration::from_millis(400));
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["expiration_flags"][0], "sms-os");
     s.cmd(&["get"]).assert().success().stdout(contains(
         "Timer Expiration Flags: (0x10)\n                        * SMS/OS",
     ));
     s.cmd(&["set", "--clear-flags", "all"]).assert().success();
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["expiration_flags_raw"], 0);
 }
 
@@ -205,21 +169,9 @@ fn reset_and_pet_alias_restart_the_countdown() {
         .assert()
         .success()
         .stdout("Watchdog Timer Reset - countdown restarted\n");
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert!(v["present_countdown_s"].as_f64().unwrap() > 19.0);
-    let v = json(
-        &s.cmd(&["--json", "pet"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "pet"]);
     assert_eq!(v["resent_set"], 0);
 }
 
@@ -244,13 +196,7 @@ fn reset_resends_the_recorded_set_after_0x80() {
         .assert()
         .success()
         .stderr(contains("Reset answered 0x80").and(contains("re-sent the last Set")));
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["running"], true);
     assert_eq!(v["action"], "power-down");
     assert_eq!(v["initial_countdown_s"], 45.0);
@@ -276,13 +222,7 @@ fn reset_after_the_pretimeout_reloads_with_a_set() {
         .assert()
         .success()
         .stderr(contains("the pre-timeout had fired").and(contains("0xD5")));
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["running"], true);
     assert!(v["present_countdown_s"].as_f64().unwrap() > 4.0, "{v}");
 }
@@ -295,23 +235,11 @@ fn stop_and_off_alias_stop_the_timer() {
         .assert()
         .success()
         .stdout("Watchdog Timer Shutoff successful -- timer stopped\n");
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["running"], false);
     assert_eq!(v["action"], "none");
     assert_eq!(v["initial_countdown_s"], 30.0);
-    let v = json(
-        &s.cmd(&["--json", "off"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "off"]);
     assert_eq!(v["command"], "stop");
 }
 
@@ -354,13 +282,7 @@ fn daemon_pets_survives_errors_and_stops_on_sigterm() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
     // A concurrent client sees the timer running.
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["running"], true);
     // Two pets answered "node busy": the daemon backs off and recovers.
     s.fault("cc=c0 count=2 only=06:22");
@@ -387,13 +309,7 @@ fn daemon_pets_survives_errors_and_stops_on_sigterm() {
         err.contains("<5>received SIGTERM: stopping the watchdog timer (--on-exit stop)"),
         "{err}"
     );
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["running"], false);
     assert_eq!(v["expiration_flags_raw"], 0, "the timer never expired");
 }
@@ -426,13 +342,7 @@ fn daemon_leave_keeps_the_timer_armed() {
         ),
         "{err}"
     );
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["running"], true);
 }
 
@@ -500,25 +410,13 @@ fn set_keeps_fields_but_not_the_flags() {
     ])
     .assert()
     .success();
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(
         (v["logging"].as_bool(), v["running"].as_bool()),
         (Some(false), Some(true))
     );
     s.cmd(&["set", "--timeout", "20s"]).assert().success();
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["action"], "power-down", "kept");
     assert_eq!(v["initial_countdown_s"], 20.0);
     assert_eq!(v["logging"], true, "--dont-log is not kept");
@@ -546,22 +444,10 @@ fn clear_resets_the_configuration_but_keeps_the_timer_use() {
     ])
     .assert()
     .success();
-    let v = json(
-        &s.cmd(&["--json", "clear"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "clear"]);
     assert_eq!(v["was_running"], true);
     assert_eq!(v["set"]["request"], "85 00 00 00 00 00");
-    let v = json(
-        &s.cmd(&["--json", "get"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "get"]);
     assert_eq!(v["timer_use"], "oem");
     assert_eq!(v["running"], false);
     assert_eq!(v["logging"], false);
@@ -585,15 +471,7 @@ fn conditional_reset_and_start_read_the_timer_first() {
         .stdout(contains(
             "Watchdog Timer is stopped: left alone, no Reset sent",
         ));
-    let get = |s: &Server| {
-        json(
-            &s.cmd(&["--json", "get"])
-                .assert()
-                .success()
-                .get_output()
-                .stdout,
-        )
-    };
+    let get = |s: &Server| s.json_ok(&["--json", "get"]);
     assert_eq!(get(&s)["running"], false);
     s.cmd(&["reset", "--if-stopped"])
         .assert()
@@ -637,13 +515,7 @@ fn clear_flags_all_echoes_the_names_it_takes() {
         .stdout(contains(
             "clearing expiration flags bios-frb2,bios-post,os-load,sms-os,oem",
         ));
-    let v = json(
-        &s.cmd(&["--json", "set", "--clear-flags", "all", "--dont-stop"])
-            .assert()
-            .success()
-            .get_output()
-            .stdout,
-    );
+    let v = s.json_ok(&["--json", "set", "--clear-flags", "all", "--dont-stop"]);
     for name in v["set"]["clear_flags"].as_array().unwrap() {
         s.cmd(&[
             "set",

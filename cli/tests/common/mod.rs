@@ -63,6 +63,12 @@ impl Server {
         c
     }
 
+    /// Runs `bmcwd --socket … ARGS`, which must succeed, and parses its
+    /// stdout as JSON (pass `--json` in `args`).
+    pub fn json_ok(&self, args: &[&str]) -> serde_json::Value {
+        json(&self.cmd(args).assert().success().get_output().stdout)
+    }
+
     /// Sets the link fault (see `bmcwd sim serve --help`), then waits for the
     /// 50 ms poll of the fault file to pick it up.
     pub fn fault(&self, spec: &str) {

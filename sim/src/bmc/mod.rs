@@ -132,6 +132,7 @@ impl Response {
     }
 
     /// A response with `data` (truncated to [`MAX_RESPONSE_DATA`]).
+    #[inline]
     pub fn with_data(cc: CompletionCode, data: &[u8]) -> Self {
         let mut r = Self::new(cc);
         r.extend(data);
@@ -405,6 +406,14 @@ impl Frame {
         self.buf[4] = rsp.cc.0;
         self.len = total as u16;
         true
+    }
+
+    /// `src` written over `self`: its length and the bytes up to it, not
+    /// the whole buffer (bytes past the length are never read).
+    fn copy_used(&mut self, src: &Frame) {
+        let n = usize::from(src.len).min(BT_MAX_BUF);
+        self.buf[..n].copy_from_slice(&src.buf[..n]);
+        self.len = src.len;
     }
 
     /// `len, (netfn|1)<<2|lun, seq, cmd, cc, data…`; `None` if it exceeds `max`.
@@ -1498,7 +1507,11 @@ impl<E: DeviceEvents> SimBmc<E> {
             if self.faults.duplicate_response {
                 followup = Some((Duration::ZERO, self.answer, PostKind::Duplicate));
             }
-            self.last_response = Some(self.answer);
+            // The common path: copy only the answer's bytes, not the buffer.
+            match &mut self.last_response {
+                Some(last) => last.copy_used(&self.answer),
+                None => self.last_response = Some(self.answer),
+            }
         }
         if let Some(len) = self.faults.corrupt_length {
             self.answer.buf[0] = len;
@@ -1510,7 +1523,10 @@ impl<E: DeviceEvents> SimBmc<E> {
         if !self.cfg.latency_jitter.is_zero() {
             latency += self.rng.duration_up_to(self.cfg.latency_jitter);
         }
-        self.answer_followup = followup;
+        // Assigning `None` over `None` would still copy a frame-sized option.
+        if followup.is_some() || self.answer_followup.is_some() {
+            self.answer_followup = followup;
+        }
         self.phase = Phase::Processing {
             due: self.now + latency,
             kind,

@@ -585,7 +585,10 @@ impl Simulation {
         self.collect();
         let pending = self.mh.pending(&self.si);
         // Events were pushed in time order except BMC events collected late; sort stably.
-        self.rec.events.sort_by_key(|e| e.t);
+        // Usually already in order: checking is cheaper than the sort.
+        if !self.rec.events.is_sorted_by_key(|e| e.t) {
+            self.rec.events.sort_by_key(|e| e.t);
+        }
         let sc = &self.scenario;
         let driver = format!(
             "kernel {}: bt {} + si {} ({}), HZ={}, {}{}",

@@ -878,29 +878,32 @@ impl<E: DeviceEvents> SimBmc<E> {
             consider(Some(if self.reset_ready() { now } else { t }));
         }
         consider(self.wd.next_deadline());
-        if self.can_take() {
-            consider(self.h2b_seen.map(|t| t + self.cfg.take_latency));
-        }
-        let may_post = self.may_post();
-        let host_free = self.dev.can_post();
-        if let Phase::Processing { due, .. } = self.phase {
-            if due > now || may_post {
-                consider(Some(due));
+        // The pending times are read first and the (pure) register and phase
+        // tests only when one is set: this runs several times per scheduler
+        // step and most of the time nothing is pending.
+        if let Some(t) = self.h2b_seen {
+            if self.can_take() {
+                consider(Some(t + self.cfg.take_latency));
             }
         }
-        if let Some((due, _, _)) = self.followup {
-            if due > now || host_free {
+        if let Phase::Processing { due, .. } = self.phase {
+            if due > now || self.may_post() {
                 consider(Some(due));
             }
         }
         // By reference: the entries hold whole frames.
+        if let Some((due, _, _)) = &self.followup {
+            if *due > now || self.dev.can_post() {
+                consider(Some(*due));
+            }
+        }
         if let Some((due, _, _)) = &self.extern_timer {
-            if *due > now || may_post {
+            if *due > now || self.may_post() {
                 consider(Some(*due));
             }
         }
         if let Some((due, _, _)) = &self.late {
-            if *due > now || host_free {
+            if *due > now || self.dev.can_post() {
                 consider(Some(*due));
             }
         }
@@ -961,7 +964,7 @@ impl<E: DeviceEvents> SimBmc<E> {
                 .deferred_reset
                 .is_some_and(|(t, _)| t <= now || self.reset_ready())
             || due(self.wd.next_deadline())
-            || (self.can_take() && due(self.h2b_seen.map(|t| t + self.cfg.take_latency)))
+            || (due(self.h2b_seen.map(|t| t + self.cfg.take_latency)) && self.can_take())
             || post_due(match self.phase {
                 Phase::Processing { due, .. } => Some(due),
                 _ => None,
@@ -1052,10 +1055,10 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
             progressed = true;
         }
-        if self.can_take()
-            && self
-                .h2b_seen
-                .is_some_and(|t| t + self.cfg.take_latency <= now)
+        if self
+            .h2b_seen
+            .is_some_and(|t| t + self.cfg.take_latency <= now)
+            && self.can_take()
         {
             self.take();
             progressed = true;

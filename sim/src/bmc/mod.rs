@@ -132,6 +132,7 @@ impl Response {
     }
 
     /// A response with `data` (truncated to [`MAX_RESPONSE_DATA`]).
+    #[inline]
     pub fn with_data(cc: CompletionCode, data: &[u8]) -> Self {
         let mut r = Self::new(cc);
         r.extend(data);
@@ -405,6 +406,14 @@ impl Frame {
         self.buf[4] = rsp.cc.0;
         self.len = total as u16;
         true
+    }
+
+    /// `src` written over `self`: its length and the bytes up to it, not
+    /// the whole buffer (bytes past the length are never read).
+    fn copy_used(&mut self, src: &Frame) {
+        let n = usize::from(src.len).min(BT_MAX_BUF);
+        self.buf[..n].copy_from_slice(&src.buf[..n]);
+        self.len = src.len;
     }
 
     /// `len, (netfn|1)<<2|lun, seq, cmd, cc, data…`; `None` if it exceeds `max`.
@@ -869,29 +878,32 @@ impl<E: DeviceEvents> SimBmc<E> {
             consider(Some(if self.reset_ready() { now } else { t }));
         }
         consider(self.wd.next_deadline());
-        if self.can_take() {
-            consider(self.h2b_seen.map(|t| t + self.cfg.take_latency));
-        }
-        let may_post = self.may_post();
-        let host_free = self.dev.can_post();
-        if let Phase::Processing { due, .. } = self.phase {
-            if due > now || may_post {
-                consider(Some(due));
+        // The pending times are read first and the (pure) register and phase
+        // tests only when one is set: this runs several times per scheduler
+        // step and most of the time nothing is pending.
+        if let Some(t) = self.h2b_seen {
+            if self.can_take() {
+                consider(Some(t + self.cfg.take_latency));
             }
         }
-        if let Some((due, _, _)) = self.followup {
-            if due > now || host_free {
+        if let Phase::Processing { due, .. } = self.phase {
+            if due > now || self.may_post() {
                 consider(Some(due));
             }
         }
         // By reference: the entries hold whole frames.
+        if let Some((due, _, _)) = &self.followup {
+            if *due > now || self.dev.can_post() {
+                consider(Some(*due));
+            }
+        }
         if let Some((due, _, _)) = &self.extern_timer {
-            if *due > now || may_post {
+            if *due > now || self.may_post() {
                 consider(Some(*due));
             }
         }
         if let Some((due, _, _)) = &self.late {
-            if *due > now || host_free {
+            if *due > now || self.dev.can_post() {
                 consider(Some(*due));
             }
         }
@@ -952,7 +964,7 @@ impl<E: DeviceEvents> SimBmc<E> {
                 .deferred_reset
                 .is_some_and(|(t, _)| t <= now || self.reset_ready())
             || due(self.wd.next_deadline())
-            || (self.can_take() && due(self.h2b_seen.map(|t| t + self.cfg.take_latency)))
+            || (due(self.h2b_seen.map(|t| t + self.cfg.take_latency)) && self.can_take())
             || post_due(match self.phase {
                 Phase::Processing { due, .. } => Some(due),
                 _ => None,
@@ -1043,10 +1055,10 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
             progressed = true;
         }
-        if self.can_take()
-            && self
-                .h2b_seen
-                .is_some_and(|t| t + self.cfg.take_latency <= now)
+        if self
+            .h2b_seen
+            .is_some_and(|t| t + self.cfg.take_latency <= now)
+            && self.can_take()
         {
             self.take();
             progressed = true;
@@ -1498,7 +1510,11 @@ impl<E: DeviceEvents> SimBmc<E> {
             if self.faults.duplicate_response {
                 followup = Some((Duration::ZERO, self.answer, PostKind::Duplicate));
             }
-            self.last_response = Some(self.answer);
+            // The common path: copy only the answer's bytes, not the buffer.
+            match &mut self.last_response {
+                Some(last) => last.copy_used(&self.answer),
+                None => self.last_response = Some(self.answer),
+            }
         }
         if let Some(len) = self.faults.corrupt_length {
             self.answer.buf[0] = len;
@@ -1510,7 +1526,10 @@ impl<E: DeviceEvents> SimBmc<E> {
         if !self.cfg.latency_jitter.is_zero() {
             latency += self.rng.duration_up_to(self.cfg.latency_jitter);
         }
-        self.answer_followup = followup;
+        // Assigning `None` over `None` would still copy a frame-sized option.
+        if followup.is_some() || self.answer_followup.is_some() {
+            self.answer_followup = followup;
+        }
         self.phase = Phase::Processing {
             due: self.now + latency,
             kind,

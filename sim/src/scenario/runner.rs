@@ -454,7 +454,8 @@ impl Simulation {
             if next > t {
                 break;
             }
-            let Some(entry) = self.scenario.requests.get(self.workload.entry).cloned() else {
+            // Borrowed, not cloned: the entry's label and data stay put.
+            let Some(entry) = self.scenario.requests.get(self.workload.entry) else {
                 self.workload.next = None;
                 break;
             };
@@ -462,18 +463,17 @@ impl Simulation {
             data.push(entry.netfn << 2);
             data.push(entry.cmd);
             data.extend_from_slice(&entry.data);
+            let (gets_events, repeat, interval) = (entry.gets_events, entry.repeat, entry.interval);
             let origin = Origin::Workload {
                 entry: self.workload.entry as u32,
                 copy: self.workload.copy,
             };
-            let id = self
-                .mh
-                .submit(t, origin, data, entry.gets_events, &mut self.rec);
+            let id = self.mh.submit(t, origin, data, gets_events, &mut self.rec);
             self.workload.last_id = Some(id);
             // Advance the cursor.
-            if self.workload.copy + 1 < entry.repeat {
+            if self.workload.copy + 1 < repeat {
                 self.workload.copy += 1;
-                match entry.interval {
+                match interval {
                     Some(iv) => self.workload.next = Some(next + iv),
                     None => {
                         self.workload.next = None;
@@ -512,24 +512,34 @@ impl Simulation {
     }
 
     /// Move delivered responses, lost messages and BMC events into the trace.
+    /// Called several times per step and most calls find nothing: this test
+    /// is inlined, the work is in [`collect_some`](Self::collect_some).
+    #[inline]
     fn collect(&mut self) {
-        // Called after every step; most steps deliver nothing.
-        if !self.si.has_output() && !self.bus.dev.has_events() {
-            return;
+        if self.si.has_output() || self.bus.dev.has_events() {
+            self.collect_some();
         }
+    }
+
+    /// [`collect`](Self::collect) once there is something to move.
+    #[inline(never)]
+    fn collect_some(&mut self) {
         let now = self.bus.now();
         let workload = &mut self.workload;
         let daemon = &self.daemon;
         let mut answered = None;
-        self.mh.collect(&mut self.si, now, &mut self.rec, |id, at| {
-            if workload.wait_for == Some(id) {
-                workload.wait_for = None;
-                workload.next = Some(at);
-            }
-            if daemon.as_ref().is_some_and(|d| d.waits_for(id)) {
-                answered = Some((id, at));
-            }
-        });
+        // Most batches are BMC events only (a request taken, a response posted).
+        if self.si.has_output() {
+            self.mh.collect(&mut self.si, now, &mut self.rec, |id, at| {
+                if workload.wait_for == Some(id) {
+                    workload.wait_for = None;
+                    workload.next = Some(at);
+                }
+                if daemon.as_ref().is_some_and(|d| d.waits_for(id)) {
+                    answered = Some((id, at));
+                }
+            });
+        }
         let verbose = self.verbose_bmc;
         // Straight from the BMC's buffer (the loop touches other fields only):
         // no copy, no allocation per collected batch.
@@ -578,7 +588,10 @@ impl Simulation {
         self.collect();
         let pending = self.mh.pending(&self.si);
         // Events were pushed in time order except BMC events collected late; sort stably.
-        self.rec.events.sort_by_key(|e| e.t);
+        // Usually already in order: checking is cheaper than the sort.
+        if !self.rec.events.is_sorted_by_key(|e| e.t) {
+            self.rec.events.sort_by_key(|e| e.t);
+        }
         let sc = &self.scenario;
         let driver = format!(
             "kernel {}: bt {} + si {} ({}), HZ={}, {}{}",

@@ -562,6 +562,17 @@ impl SimBmc<NoEvents> {
     }
 }
 
+/// Load `frame` into `dev`'s BMC2HOST: once the host has freed it when
+/// `waits_for_host` ([`BmcConfig::post_waits_for_host`], bt-bmc), else over
+/// whatever it held (QEMU). Whether it was loaded. A free function so that
+/// a frame borrowed from the BMC can be loaded into its own device.
+fn load<E: DeviceEvents>(dev: &mut BtDevice<E>, waits_for_host: bool, frame: &[u8]) -> bool {
+    match waits_for_host {
+        true => dev.post_response(frame).is_ok(),
+        false => dev.overwrite_response(frame).is_ok(),
+    }
+}
+
 impl<E: DeviceEvents> SimBmc<E> {
     /// Like [`SimBmc::new`], with a device observer (register accesses, IRQ).
     pub fn with_events(cfg: BmcConfig, events: E) -> Self {
@@ -957,6 +968,8 @@ impl<E: DeviceEvents> SimBmc<E> {
         let now = self.now;
         let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
         let post_due = |t: Option<Instant>| due(t) && self.may_post();
+        // Extra answers a fault adds wait for a free BMC2HOST on any preset.
+        let extra_due = |t: Option<Instant>| due(t) && self.dev.can_post();
         due(self.plan_time.get(self.plan_time_pos).map(|(t, _)| *t))
             || due(self.stops.first().map(|(t, _)| *t))
             || due(self.boot_until)
@@ -969,9 +982,9 @@ impl<E: DeviceEvents> SimBmc<E> {
                 Phase::Processing { due, .. } => Some(due),
                 _ => None,
             })
-            || (post_due(self.followup.as_ref().map(|f| f.0)) && self.dev.can_post())
+            || extra_due(self.followup.as_ref().map(|f| f.0))
             || post_due(self.extern_timer.as_ref().map(|e| e.0))
-            || (post_due(self.late.as_ref().map(|l| l.0)) && self.dev.can_post())
+            || extra_due(self.late.as_ref().map(|l| l.0))
             || self.foreign_due()
     }
 
@@ -1541,27 +1554,19 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     fn post(&mut self, frame: &Frame, kind: PostKind) {
-        let posted = self.load(frame.bytes());
+        let posted = load(&mut self.dev, self.cfg.post_waits_for_host, frame.bytes());
         self.posted(posted, frame.header(), kind);
     }
 
     /// [`post`](Self::post) for the frame in `self.answer`, without copying it.
     fn post_answer(&mut self, kind: PostKind) {
-        let posted = match self.cfg.post_waits_for_host {
-            true => self.dev.post_response(self.answer.bytes()).is_ok(),
-            false => self.dev.overwrite_response(self.answer.bytes()).is_ok(),
-        };
+        let posted = load(
+            &mut self.dev,
+            self.cfg.post_waits_for_host,
+            self.answer.bytes(),
+        );
         let header = self.answer.header();
         self.posted(posted, header, kind);
-    }
-
-    /// Load `frame` into BMC2HOST as [`BmcConfig::post_waits_for_host`]
-    /// says; whether it was loaded.
-    fn load(&mut self, frame: &[u8]) -> bool {
-        match self.cfg.post_waits_for_host {
-            true => self.dev.post_response(frame).is_ok(),
-            false => self.dev.overwrite_response(frame).is_ok(),
-        }
     }
 
     /// Record the outcome of a post of a frame starting with `header`.

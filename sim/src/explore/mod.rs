@@ -183,17 +183,19 @@ pub(super) fn probe_message_bound(sc: &Scenario) -> Duration {
     Duration::from_secs(u64::from(secs)) * attempts + RESET_HOLD_OFF + SLACK
 }
 
-/// Intervals during which the BMC was not healthy, from the trace: some
-/// fault was active, or the BMC held a request it will never answer (QEMU's
-/// `ipmi_bt.c` keeps B_BUSY until the awaited answer comes, so a lost
-/// answer wedges it after the fault itself has ended), or, when `wedges`
-/// (a BMC with [`MalformedPolicy::Wedge`]: QEMU keeps B_BUSY after a frame
-/// it cannot parse), the BMC took a malformed request during a fault or as
-/// one ended — until the BMC answers a request again or resets; or the BMC
-/// was rebooting (`BmcReset` to `BmcReady`: B_BUSY for the boot time). Such a
-/// frame is the fault's doing, not the host's: e.g. `never-clear-h2b` ends
-/// after the host's BT reset cleared the write pointer, and the BMC takes
-/// an empty buffer. (A malformed frame in healthy time stays the host's.)
+/// Intervals during which the BMC was not healthy, from the trace:
+/// * some fault was active;
+/// * the BMC held a request it will never answer (QEMU's `ipmi_bt.c` keeps
+///   B_BUSY until the awaited answer comes, so a lost answer wedges it after
+///   the fault itself has ended), until it answers a request again or resets;
+/// * when `wedges` (a BMC with [`MalformedPolicy::Wedge`]: QEMU keeps B_BUSY
+///   after a frame it cannot parse), the BMC took a malformed request during
+///   a fault or as one ended, until it answers again or resets. Such a frame
+///   is the fault's doing, not the host's: e.g. `never-clear-h2b` ends after
+///   the host's BT reset cleared the write pointer, and the BMC takes an
+///   empty buffer (a malformed frame in healthy time stays the host's);
+/// * the BMC was rebooting (`BmcReset` to `BmcReady`: B_BUSY for the boot
+///   time).
 fn fault_windows(trace: &Trace, wedges: bool) -> Vec<(Duration, Duration)> {
     let mut out = Vec::new();
     let mut open: Option<Duration> = None;

@@ -664,9 +664,7 @@ impl BtSm {
             let frame = self.write_data;
             self.dump(log, &frame[..n]);
         }
-        for &b in &self.write_data[..n] {
-            io.write_buf(b);
-        }
+        io.write_bufs(&self.write_data[..n]);
     }
 
     /// Reads `len` body bytes into `read_data[1..]`; with the 8-bit index and
@@ -677,8 +675,9 @@ impl BtSm {
         log: &mut L,
         len: u8,
     ) -> bool {
-        for i in 1..=usize::from(len) {
-            self.read_data[i] = io.read_buf();
+        // `read_data` holds BUF_LEN > 255 bytes: indices 1..=len always fit.
+        if let Some(body) = self.read_data.get_mut(1..=usize::from(len)) {
+            io.read_bufs(body);
         }
         if self.behaviour.byte_read_index && len == u8::MAX {
             // i wraps 255 -> 0 and `i <= 255` stays true forever.

@@ -278,6 +278,21 @@ impl<E: DeviceEvents> BtDevice<E> {
         value
     }
 
+    /// Host reads of `out.len()` bytes from BMC2HOST in a row: the same as
+    /// that many [`read`](Self::read)s of [`BT_BUF_OFFSET`], without decoding
+    /// the offset each time (the host's `read_all_bytes` loop).
+    pub fn read_buf_run(&mut self, out: &mut [u8]) {
+        for b in out.iter_mut() {
+            let value = if self.s.gone { 0xFF } else { self.read_b2h() };
+            *b = value;
+            self.events.register_access(RegAccess {
+                dir: AccessDir::Read,
+                reg: Reg::Buf,
+                value,
+            });
+        }
+    }
+
     /// Host write of `val` to the register at `offset`.
     pub fn write(&mut self, offset: u8, val: u8) {
         let reg = Reg::from_offset(offset);
@@ -585,6 +600,9 @@ impl<E: DeviceEvents> ipmi_bt_sm::Io for BtDevice<E> {
     fn write_buf(&mut self, val: u8) {
         self.write(BT_BUF_OFFSET, val)
     }
+    fn read_bufs(&mut self, out: &mut [u8]) {
+        self.read_buf_run(out)
+    }
     fn read_intmask(&mut self) -> u8 {
         self.read(BT_INTMASK_OFFSET)
     }
@@ -617,6 +635,32 @@ mod tests {
         }
         fn hwrst_requested(&mut self) {
             self.hwrst += 1;
+        }
+    }
+
+    /// `read_buf_run` is `read(1)` repeated: same bytes, same pointer, same
+    /// observed accesses, past the end of the answer and with the registers gone.
+    #[test]
+    fn a_buffer_run_reads_like_single_reads() {
+        let frame = [5, 0x1C, 7, 0x01, 0x00, 0x42];
+        for gone in [false, true] {
+            let mut one = BtDevice::with_events(BtDeviceConfig::default(), Rec::default());
+            let mut run = BtDevice::with_events(BtDeviceConfig::default(), Rec::default());
+            for d in [&mut one, &mut run] {
+                assert_eq!(d.post_response(&frame), Ok(()));
+                d.set_gone(gone);
+            }
+            let singles: Vec<u8> = (0..9).map(|_| one.read(1)).collect();
+            let mut bulk = [0u8; 9];
+            run.read_buf_run(&mut bulk[..4]);
+            run.read_buf_run(&mut bulk[4..]);
+            assert_eq!(bulk.to_vec(), singles, "gone {gone}");
+            if !gone {
+                assert_eq!(&bulk[..6], &frame, "the answer, then 0xFF");
+                assert_eq!(&bulk[6..], &[0xFF; 3]);
+            }
+            assert_eq!(run.state(), one.state(), "gone {gone}");
+            assert_eq!(run.events.accesses, one.events.accesses, "gone {gone}");
         }
     }
 

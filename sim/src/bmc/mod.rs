@@ -1772,6 +1772,11 @@ impl<E: DeviceEvents> ipmi_bt_sm::Io for SimBmc<E> {
     fn write_buf(&mut self, val: u8) {
         self.dev.write(1, val);
     }
+    fn read_bufs(&mut self, out: &mut [u8]) {
+        // Buffer reads change nothing the firmware waits on (no due-now test
+        // follows a read either way).
+        self.dev.read_buf_run(out);
+    }
     fn read_intmask(&mut self) -> u8 {
         self.dev.read(2)
     }

@@ -288,6 +288,15 @@ impl<D: SimDevice> Io for Bus<D> {
         self.rec(1, false, v);
         v
     }
+    fn read_bufs(&mut self, out: &mut [u8]) {
+        self.other += out.len() as u64;
+        self.dev.read_bufs(out);
+        if self.record {
+            for &v in out.iter() {
+                self.rec(1, false, v);
+            }
+        }
+    }
     fn write_buf(&mut self, val: u8) {
         self.other += 1;
         self.dev.write_buf(val);

@@ -282,9 +282,30 @@ impl<E: DeviceEvents> BtDevice<E> {
     /// that many [`read`](Self::read)s of [`BT_BUF_OFFSET`], without decoding
     /// the offset each time (the host's `read_all_bytes` loop).
     pub fn read_buf_run(&mut self, out: &mut [u8]) {
-        for b in out.iter_mut() {
-            let value = if self.s.gone { 0xFF } else { self.read_b2h() };
-            *b = value;
+        if self.s.gone {
+            out.fill(0xFF);
+        } else {
+            // The unread part of the answer, then 0xFF past its end, as
+            // `read_b2h` gives byte by byte.
+            let rd = usize::from(self.s.b2h_rd);
+            let unread = usize::from(self.s.b2h_len).saturating_sub(rd);
+            let n = unread.min(out.len());
+            let (head, tail) = out.split_at_mut(n);
+            match self.s.b2h.get(rd..rd + n) {
+                Some(src) => head.copy_from_slice(src),
+                // b2h_len <= BT_MAX_BUF always holds (restore clamps it);
+                // byte by byte as `read_b2h` would, should it not.
+                None => {
+                    for (i, b) in head.iter_mut().enumerate() {
+                        *b = self.s.b2h.get(rd + i).copied().unwrap_or(0xFF);
+                    }
+                }
+            }
+            // n <= b2h_len - b2h_rd: the sum still fits.
+            self.s.b2h_rd += n as u16;
+            tail.fill(0xFF);
+        }
+        for &value in out.iter() {
             self.events.register_access(RegAccess {
                 dir: AccessDir::Read,
                 reg: Reg::Buf,

@@ -3,7 +3,8 @@
 //!
 //! * `stack/get_device_id/{polling,interrupt}`: 10,000 back-to-back Get
 //!   Device ID requests in one scenario run; throughput is completed BT
-//!   transactions per second of wall time.
+//!   transactions per second of wall time. The `_all_cores` variants run one
+//!   such scenario on each core at once.
 //! * `runs/mixed/{1_thread,all_cores}`: 64 scenarios drawn with seed 1 from
 //!   the explore `mixed` space (mainline kernel), every one run to its stop
 //!   time; throughput is scenario runs per second of wall time, on one
@@ -34,21 +35,46 @@ const MIXED: usize = 64;
 /// Scenarios in the general set.
 const GENERAL: usize = 1024;
 
+/// `N` back-to-back Get Device ID requests, polling or on interrupt.
+fn get_device_id_run(irq: bool) -> Scenario {
+    Scenario::from_toml_str(&format!(
+        "name = \"tps\"\nstop = \"1h\"\n[driver]\nirq = {irq}\n[[request]]\nat = \"1ms\"\nnetfn = 0x06\ncmd = 0x01\nrepeat = {N}\n"
+    ))
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Run `sc` and check that all `N` transactions completed.
+fn run_checked(sc: &Scenario) -> usize {
+    let n = black_box(run(sc)).completions.len();
+    assert_eq!(n, N as usize);
+    n
+}
+
 fn transactions(c: &mut Criterion) {
+    let cores = thread::available_parallelism().map_or(1, |n| n.get());
     let mut g = c.benchmark_group("stack");
     for (label, irq) in [("polling", false), ("interrupt", true)] {
-        let sc = Scenario::from_toml_str(&format!(
-            "name = \"tps\"\nstop = \"1h\"\n[driver]\nirq = {irq}\n[[request]]\nat = \"1ms\"\nnetfn = 0x06\ncmd = 0x01\nrepeat = {N}\n"
-        ))
-        .unwrap_or_else(|e| panic!("{e}"));
+        let sc = get_device_id_run(irq);
         g.throughput(Throughput::Elements(u64::from(N)));
         g.bench_function(BenchmarkId::new("get_device_id", label), |b| {
-            b.iter(|| {
-                let t = run(&sc);
-                assert_eq!(t.completions.len(), N as usize);
-                t
-            })
+            b.iter(|| run_checked(&sc))
         });
+        // One independent run per core at once: what a search or a batch
+        // of scenarios gets from the whole machine.
+        g.throughput(Throughput::Elements(u64::from(N) * cores as u64));
+        g.bench_function(
+            BenchmarkId::new("get_device_id", format!("{label}_all_cores")),
+            |b| {
+                b.iter(|| {
+                    thread::scope(|s| {
+                        let hs: Vec<_> = (0..cores).map(|_| s.spawn(|| run_checked(&sc))).collect();
+                        hs.into_iter()
+                            .map(|h| h.join().unwrap_or_default())
+                            .sum::<usize>()
+                    })
+                })
+            },
+        );
     }
     g.finish();
 }

@@ -513,7 +513,28 @@ impl BtSm {
 
     /// [`get_result`](Self::get_result) with its `bt_debug & 2` dump sent to `log`.
     pub fn get_result_logged<L: LogSink + ?Sized>(&mut self, log: &mut L, buf: &mut [u8]) -> usize {
+        let cap = buf.len();
+        if cap >= IPMI_MAX_MSG_LENGTH {
+            // Room for any result: build it in place (no scratch frame to
+            // zero and copy on every completion).
+            let n = self.build_result(log, buf, cap);
+            return n.min(cap);
+        }
         let mut out = [0u8; BUF_LEN];
+        let n = self.build_result(log, &mut out, cap).min(cap);
+        buf[..n].copy_from_slice(&out[..n]);
+        n
+    }
+
+    /// The body of `bt_get_result`: writes the result into `out` (at least
+    /// `IPMI_MAX_MSG_LENGTH` bytes) as if the caller's buffer held `cap`
+    /// bytes, and returns its length `msg_len`.
+    fn build_result<L: LogSink + ?Sized>(
+        &mut self,
+        log: &mut L,
+        out: &mut [u8],
+        cap: usize,
+    ) -> usize {
         let mut msg_len = self.read_count - 2;
         let bad = !(3..=IPMI_MAX_MSG_LENGTH as i32).contains(&msg_len);
         match self.behaviour.design {
@@ -524,7 +545,7 @@ impl BtSm {
                 }
                 out[0] = self.read_data[1];
                 out[1] = self.read_data[3];
-                if (buf.len() as i64) < i64::from(msg_len) || self.truncated {
+                if (cap as i64) < i64::from(msg_len) || self.truncated {
                     out[2] = CompletionCode::REQUEST_DATA_TRUNCATED.0;
                     msg_len = 3;
                 } else {
@@ -551,7 +572,7 @@ impl BtSm {
                 } else {
                     out[0] = self.read_data[1];
                     out[1] = self.read_data[3];
-                    if (buf.len() as i64) < i64::from(msg_len) {
+                    if (cap as i64) < i64::from(msg_len) {
                         self.truncated = true;
                     }
                     if self.truncated {
@@ -569,9 +590,7 @@ impl BtSm {
                 self.read_count = 0;
             }
         }
-        let n = (msg_len as usize).min(buf.len());
-        buf[..n].copy_from_slice(&out[..n]);
-        n
+        msg_len as usize
     }
 
     // ----- register helpers -----

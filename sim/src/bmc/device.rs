@@ -314,6 +314,22 @@ impl<E: DeviceEvents> BtDevice<E> {
         }
     }
 
+    /// Host writes of `bytes` to HOST2BMC in a row: the same as one
+    /// [`write`](Self::write) of [`BT_BUF_OFFSET`] per byte (the host's
+    /// `write_all_bytes` loop).
+    pub fn write_buf_run(&mut self, bytes: &[u8]) {
+        for &value in bytes {
+            if !self.s.gone {
+                self.write_h2b(value);
+            }
+            self.events.register_access(RegAccess {
+                dir: AccessDir::Write,
+                reg: Reg::Buf,
+                value,
+            });
+        }
+    }
+
     /// Host write of `val` to the register at `offset`.
     pub fn write(&mut self, offset: u8, val: u8) {
         let reg = Reg::from_offset(offset);
@@ -624,6 +640,9 @@ impl<E: DeviceEvents> ipmi_bt_sm::Io for BtDevice<E> {
     fn read_bufs(&mut self, out: &mut [u8]) {
         self.read_buf_run(out)
     }
+    fn write_bufs(&mut self, bytes: &[u8]) {
+        self.write_buf_run(bytes)
+    }
     fn read_intmask(&mut self) -> u8 {
         self.read(BT_INTMASK_OFFSET)
     }
@@ -682,6 +701,31 @@ mod tests {
             }
             assert_eq!(run.state(), one.state(), "gone {gone}");
             assert_eq!(run.events.accesses, one.events.accesses, "gone {gone}");
+        }
+    }
+
+    /// `write_buf_run` is `write(1, b)` per byte, past the buffer's end and
+    /// with the registers gone too.
+    #[test]
+    fn a_buffer_run_writes_like_single_writes() {
+        let bytes: Vec<u8> = (0..70).collect();
+        for gone in [false, true] {
+            for len in [0, 5, 64, 70] {
+                let mut one = BtDevice::with_events(BtDeviceConfig::default(), Rec::default());
+                let mut run = BtDevice::with_events(BtDeviceConfig::default(), Rec::default());
+                one.set_gone(gone);
+                run.set_gone(gone);
+                for &b in &bytes[..len] {
+                    one.write(1, b);
+                }
+                run.write_buf_run(&bytes[..len]);
+                assert_eq!(run.state(), one.state(), "gone {gone} len {len}");
+                assert_eq!(run.events.accesses, one.events.accesses);
+                if !gone && len == 5 {
+                    assert_eq!(&run.state().h2b[..5], &bytes[..5]);
+                    assert_eq!(run.state().h2b_written, 5);
+                }
+            }
         }
     }
 

@@ -1772,6 +1772,10 @@ impl<E: DeviceEvents> ipmi_bt_sm::Io for SimBmc<E> {
     fn write_buf(&mut self, val: u8) {
         self.dev.write(1, val);
     }
+    fn write_bufs(&mut self, bytes: &[u8]) {
+        // Like `write_buf`: buffer writes wake nothing in the firmware.
+        self.dev.write_buf_run(bytes);
+    }
     fn read_bufs(&mut self, out: &mut [u8]) {
         // Buffer reads change nothing the firmware waits on (no due-now test
         // follows a read either way).

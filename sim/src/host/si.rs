@@ -288,6 +288,15 @@ impl<D: SimDevice> Io for Bus<D> {
         self.rec(1, false, v);
         v
     }
+    fn write_bufs(&mut self, bytes: &[u8]) {
+        self.other += bytes.len() as u64;
+        self.dev.write_bufs(bytes);
+        if self.record {
+            for &v in bytes {
+                self.rec(1, true, v);
+            }
+        }
+    }
     fn read_bufs(&mut self, out: &mut [u8]) {
         self.other += out.len() as u64;
         self.dev.read_bufs(out);

@@ -529,6 +529,7 @@ impl SiDriver {
 
     /// The zero-time livelock a loop stopped on, if any (the run must end:
     /// the kernel never leaves that loop).
+    #[inline]
     pub(crate) fn livelock(&self) -> Option<Livelock> {
         self.livelock
     }
@@ -565,6 +566,7 @@ impl SiDriver {
     }
 
     /// Work counters so far.
+    #[inline]
     pub(crate) fn stats(&self) -> SiStats {
         self.stats
     }
@@ -664,10 +666,12 @@ impl SiDriver {
     }
     /// Whether `sender` may be called (the message handler keeps one message
     /// outstanding; the SI layer has a single `waiting_msg` slot).
+    #[inline]
     pub(crate) fn can_accept(&self) -> bool {
         self.waiting.is_none()
     }
     /// When the kernel timer fires next.
+    #[inline]
     pub(crate) fn timer_deadline(&self) -> Option<Instant> {
         self.timer.map(|j| self.clock.time_of(j))
     }
@@ -679,6 +683,7 @@ impl SiDriver {
     /// Whether [`take_delivered`](Self::take_delivered) or
     /// [`take_lost`](Self::take_lost) has anything (the scheduler asks after
     /// every step; most steps deliver nothing).
+    #[inline]
     pub(crate) fn has_output(&self) -> bool {
         !self.delivered.is_empty() || !self.lost.is_empty()
     }
@@ -1286,10 +1291,26 @@ impl SiDriver {
         }
     }
 
+    /// Whether the timer was fast-forwarded past natural expiries, the only
+    /// case in which [`catch_up_before`](Self::catch_up_before) does anything
+    /// (the scheduler asks every step).
+    #[inline]
+    pub(crate) fn fast_forwarded(&self) -> bool {
+        self.ff_period.is_some() && self.timer.is_some()
+    }
+
+    /// Whether the BT interrupt is in use and set up, the only case in which
+    /// [`poll_irq`](Self::poll_irq) does anything (the scheduler asks every
+    /// step).
+    #[inline]
+    pub(crate) fn takes_irqs(&self) -> bool {
+        self.irq && self.timer_can_start
+    }
+
     /// Called after the device may have changed: takes the BT interrupt on a
     /// rising edge of the line (`ipmi_si_irq_handler`).
     pub(crate) fn poll_irq<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
-        if !self.irq || !self.timer_can_start {
+        if !self.takes_irqs() {
             return;
         }
         let line = env.bus.dev.irq_line();

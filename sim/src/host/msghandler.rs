@@ -298,7 +298,9 @@ impl MsgHandler {
         mut on_complete: impl FnMut(u32, Instant),
     ) {
         let dev_log = self.dev_log;
-        for mut d in si.take_delivered() {
+        // One by one (the loop body does not touch the SI layer): a drain
+        // would cost its drop on every call.
+        while let Some(mut d) = si.pop_delivered() {
             // The probe's Get Device ID never reaches the message handler,
             // nor do the SI layer's own flag and enables requests: of its
             // internal messages only Get Message and Read Event Message

@@ -448,6 +448,7 @@ impl Recorder {
     }
 
     /// Record `kind` at `t`.
+    #[inline(always)]
     pub(crate) fn push(&mut self, t: Instant, kind: EventKind) {
         if t < self.latest {
             self.late.push(self.events.len());
@@ -496,24 +497,29 @@ impl LogSink for Recorder {
 }
 
 impl HostEvents for Recorder {
+    #[inline]
     fn set_now(&mut self, t: Instant) {
         self.log.set_now(t);
     }
     fn line(&mut self, level: Level, dev: bool, text: &str) {
         self.log.line(level, dev, text);
     }
+    #[inline(always)]
     fn state(&mut self, t: Instant, from: State, to: State) {
         self.push(t, EventKind::State { from, to });
     }
     fn phase(&mut self, t: Instant, phase: SiPhase) {
         self.push(t, EventKind::Phase(phase.to_string()));
     }
+    #[inline]
     fn irq(&mut self, t: Instant) {
         self.push(t, EventKind::Irq);
     }
+    #[inline]
     fn submitted(&mut self, t: Instant, id: u32) {
         self.push(t, EventKind::Submit { id });
     }
+    #[inline]
     fn completed(&mut self, t: Instant, index: usize) {
         self.push(t, EventKind::Complete { index });
     }
@@ -525,6 +531,7 @@ impl HostEvents for Recorder {
             )),
         );
     }
+    #[inline]
     fn over_budget(&self) -> bool {
         self.events.len() + self.log.lines().len() >= self.max_records
     }

@@ -637,8 +637,21 @@ impl SiDriver {
         Self::note_state(env, before);
     }
 
-    /// One `event()` call, recording state changes.
+    /// One `event()` call, recording state changes (out of line: the
+    /// synchronous loops and the rare paths of `smi_event_handler`).
     fn sm_event<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+        time_us: i64,
+    ) -> SmResult {
+        self.sm_event_inline(env, time_us)
+    }
+
+    /// [`sm_event`](Self::sm_event), inlined into `smi_event_handler`'s
+    /// one call site on the hot path: the handler runs it several times per
+    /// call, and a call of its own costs a large prologue each time.
+    #[inline(always)]
+    fn sm_event_inline<D: SimDevice, O: HostEvents>(
         &mut self,
         env: &mut SiEnv<'_, D, O>,
         time_us: i64,
@@ -1030,13 +1043,18 @@ impl SiDriver {
                 self.handle_transaction_done(env, Some(&rsp));
                 continue;
             }
-            let mut r = self.sm_event(env, time);
-            time = 0;
-            while r == SmResult::CallWithoutDelay {
+            // event(time), then event(0) while it asks for no delay: one
+            // call site, so the inlined event() is there once.
+            let mut r;
+            loop {
+                r = self.sm_event_inline(env, time);
+                time = 0;
+                if r != SmResult::CallWithoutDelay {
+                    break;
+                }
                 if self.spin_must_stop(env, "smi_event_handler") {
                     return SmResult::CallWithDelay;
                 }
-                r = self.sm_event(env, 0);
             }
             match r {
                 SmResult::TransactionComplete => {

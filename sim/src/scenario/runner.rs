@@ -543,19 +543,22 @@ impl Simulation {
     /// is inlined, the work is in [`collect_some`](Self::collect_some).
     #[inline]
     fn collect(&mut self) {
-        if self.si.has_output() || self.bus.dev.has_events() {
+        if self.si.has_output() {
             self.collect_some();
+        } else if self.bus.dev.has_events() {
+            // Most batches are BMC events only (a request taken, a response
+            // posted): the smaller function.
+            self.collect_bmc_events();
         }
     }
 
-    /// [`collect`](Self::collect) once there is something to move.
+    /// [`collect`](Self::collect) once the SI layer has something to move.
     #[inline(never)]
     fn collect_some(&mut self) {
         let now = self.bus.now();
         let workload = &mut self.workload;
         let daemon = &self.daemon;
         let mut answered = None;
-        // Most batches are BMC events only (a request taken, a response posted).
         if self.si.has_output() {
             self.mh.collect(&mut self.si, now, &mut self.rec, |id, at| {
                 if workload.wait_for == Some(id) {
@@ -567,6 +570,26 @@ impl Simulation {
                 }
             });
         }
+        if self.bus.dev.has_events() {
+            self.collect_bmc_events();
+        }
+        if let Some((id, at)) = answered {
+            let Some(c) = self.mh.completions().iter().rev().find(|c| c.id == id) else {
+                return;
+            };
+            let data = c.response.get(3..).unwrap_or_default().to_vec();
+            let cc = c.cc;
+            if let Some(d) = self.daemon.as_mut() {
+                let actions = d.answered(at, cc, &data);
+                self.daemon_act(at, actions);
+            }
+        }
+    }
+
+    /// The BMC's events into the trace (the part of
+    /// [`collect_some`](Self::collect_some) for the BMC).
+    #[inline(never)]
+    fn collect_bmc_events(&mut self) {
         let verbose = self.verbose_bmc;
         // Straight from the BMC's buffer (the loop touches other fields only):
         // no copy, no allocation per collected batch.
@@ -596,17 +619,6 @@ impl Simulation {
                 other => EventKind::Bmc(other),
             };
             self.rec.push(e.at, kind);
-        }
-        if let Some((id, at)) = answered {
-            let Some(c) = self.mh.completions().iter().rev().find(|c| c.id == id) else {
-                return;
-            };
-            let data = c.response.get(3..).unwrap_or_default().to_vec();
-            let cc = c.cc;
-            if let Some(d) = self.daemon.as_mut() {
-                let actions = d.answered(at, cc, &data);
-                self.daemon_act(at, actions);
-            }
         }
     }
 

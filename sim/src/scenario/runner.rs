@@ -529,10 +529,18 @@ impl Simulation {
     }
 
     /// Hand the next queued message to the SI layer while the interface is up.
+    /// Called several times per step and most calls have nothing to hand
+    /// over: this test is inlined, the work is in [`feed_one`](Self::feed_one).
+    #[inline]
     fn feed(&mut self) {
-        if !self.registered || self.unloaded || !self.mh.can_feed(&self.si) {
-            return;
+        if self.registered && !self.unloaded && self.mh.can_feed(&self.si) {
+            self.feed_one();
         }
+    }
+
+    /// [`feed`](Self::feed) once a message can be handed over.
+    #[inline(never)]
+    fn feed_one(&mut self) {
         if self.mh.feed(&mut self.si, &mut env!(self)) {
             self.collect();
         }

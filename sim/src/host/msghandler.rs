@@ -166,6 +166,7 @@ impl MsgHandler {
     }
 
     /// The next message id (ids so far + 1).
+    #[inline]
     pub(crate) fn next_id(&self) -> u32 {
         self.next_id
     }
@@ -183,16 +184,19 @@ impl MsgHandler {
     }
 
     /// Finished messages so far, in completion order.
+    #[inline]
     pub(crate) fn completions(&self) -> &[Completion] {
         &self.completions
     }
 
     /// Messages queued above the SI layer.
+    #[inline]
     pub(crate) fn queued(&self) -> usize {
         self.queue.len()
     }
 
     /// When `ipmi_timeout` runs next, while its timer runs.
+    #[inline]
     pub(crate) fn timer_deadline(&self) -> Option<Instant> {
         self.tick
     }
@@ -254,6 +258,14 @@ impl MsgHandler {
         true
     }
 
+    /// Whether [`feed`](Self::feed) would hand a message over (the same
+    /// tests, inlined: the scheduler asks after every step and most of the
+    /// time nothing is queued or a message is outstanding).
+    #[inline]
+    pub(crate) fn can_feed(&self, si: &SiDriver) -> bool {
+        self.outstanding.is_none() && si.can_accept() && !self.queue.is_empty()
+    }
+
     /// Hand the next queued message to the SI layer if none is outstanding
     /// there. Returns whether a message was handed over (or handed back).
     pub(crate) fn feed<D: SimDevice, O: HostEvents>(
@@ -286,7 +298,9 @@ impl MsgHandler {
         mut on_complete: impl FnMut(u32, Instant),
     ) {
         let dev_log = self.dev_log;
-        for mut d in si.take_delivered() {
+        // One by one (the loop body does not touch the SI layer): a drain
+        // would cost its drop on every call.
+        while let Some(mut d) = si.pop_delivered() {
             // The probe's Get Device ID never reaches the message handler,
             // nor do the SI layer's own flag and enables requests: of its
             // internal messages only Get Message and Read Event Message

@@ -19,17 +19,31 @@ const NS_PER_SEC: u128 = 1_000_000_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Jiffies {
     hz: u32,
+    /// `SI_USEC_PER_JIFFY`, computed once (the SI layer asks on every timer
+    /// expiry).
+    usec_per_jiffy: u32,
+    /// `SI_TIMEOUT_JIFFIES`, computed once.
+    timeout_jiffies: u64,
 }
 
 impl Jiffies {
     /// A jiffy clock for `hz` ticks per second (values below 1 are treated as 1).
     pub(crate) const fn new(hz: u32) -> Self {
+        let hz = if hz == 0 { 1 } else { hz };
+        let usec_per_jiffy = 1_000_000 / hz;
+        let timeout_jiffies = match 10_000_u32.checked_div(usec_per_jiffy) {
+            Some(0) | None => 1,
+            Some(j) => j as u64,
+        };
         Self {
-            hz: if hz == 0 { 1 } else { hz },
+            hz,
+            usec_per_jiffy,
+            timeout_jiffies,
         }
     }
 
     /// The value of `jiffies` at virtual time `t`.
+    #[inline]
     pub(crate) fn at(self, t: Instant) -> u64 {
         // The same quotient in 64 bits while the product fits (any time
         // below ~58 days at HZ=1000): the 128-bit division is a libcall.
@@ -42,6 +56,7 @@ impl Jiffies {
 
     /// The earliest virtual time at which `jiffies == j` (a timer set to expire
     /// at `j` fires then).
+    #[inline]
     pub(crate) fn time_of(self, j: u64) -> Instant {
         // 64 bits while the product fits (the runner asks every step; the
         // 128-bit division is a libcall), as in [`at`](Self::at).
@@ -55,22 +70,19 @@ impl Jiffies {
     /// `SI_USEC_PER_JIFFY` = 1000000 / HZ, integer division as in
     /// `ipmi_si_intf.c` (HZ = 300 gives 3333).
     pub(crate) const fn si_usec_per_jiffy(self) -> u32 {
-        1_000_000 / self.hz
+        self.usec_per_jiffy
     }
 
     /// `jiffies_to_usecs(1)` (kernel/time/time.c), used by `wait_for_msg_done`
     /// and `bt_detect`: 10^6/HZ, truncated on 64-bit kernels (HZ = 300 → 3333).
     pub(crate) const fn jiffies_to_usecs_1(self) -> u32 {
-        1_000_000 / self.hz
+        self.usec_per_jiffy
     }
 
     /// `SI_TIMEOUT_JIFFIES` = SI_TIMEOUT_TIME_USEC (10 000) / SI_USEC_PER_JIFFY:
     /// the "long" timer period (HZ = 250 → 2 jiffies = 8 ms; HZ = 100 → 1).
     pub(crate) const fn si_timeout_jiffies(self) -> u64 {
-        match 10_000_u32.checked_div(self.si_usec_per_jiffy()) {
-            Some(0) | None => 1,
-            Some(j) => j as u64,
-        }
+        self.timeout_jiffies
     }
 }
 

@@ -14,9 +14,10 @@
 //! The model is sans-IO like the state machine: it is handed an [`SiEnv`] with
 //! the state machine, the register bus (a [`SimDevice`]), the kernel log and the
 //! current virtual time on every call, and reports delivered responses through
-//! [`SiDriver::take_delivered`].
+//! [`SiDriver::pop_delivered`].
 
 use core::fmt;
+use std::collections::VecDeque;
 
 use ipmi_bt_sm::{CompletionCode, Io, Level, LogMsg, LogRecord, LogSink, SmResult};
 
@@ -476,7 +477,9 @@ pub(crate) struct SiDriver {
     /// Natural period of a fast-forwarded timer (None: timer armed normally).
     ff_period: Option<u64>,
     irq_prev: bool,
-    delivered: Vec<Delivered>,
+    /// Responses not yet taken by the message handler, oldest first (a
+    /// queue: the handler pops them one by one, with no drain to drop).
+    delivered: VecDeque<Delivered>,
     lost: Vec<SiMsg>,
     next_internal_id: u32,
     rsp: [u8; IPMI_MAX_MSG_LENGTH],
@@ -532,7 +535,7 @@ impl SiDriver {
             last_timeout_jiffies: 0,
             ff_period: None,
             irq_prev: false,
-            delivered: Vec::new(),
+            delivered: VecDeque::new(),
             lost: Vec::new(),
             next_internal_id: 1_000_000,
             rsp: [0; IPMI_MAX_MSG_LENGTH],
@@ -547,6 +550,7 @@ impl SiDriver {
 
     /// The zero-time livelock a loop stopped on, if any (the run must end:
     /// the kernel never leaves that loop).
+    #[inline]
     pub(crate) fn livelock(&self) -> Option<Livelock> {
         self.livelock
     }
@@ -583,6 +587,7 @@ impl SiDriver {
     }
 
     /// Work counters so far.
+    #[inline]
     pub(crate) fn stats(&self) -> SiStats {
         self.stats
     }
@@ -594,6 +599,10 @@ impl SiDriver {
         env.now() >= env.stop || self.livelock.is_some() || self.over_work_limits(env)
     }
 
+    /// Reports a state change since `before` (the state machine calls are on
+    /// the hot path: inlined into each, the test and the record cost a few
+    /// instructions instead of a call).
+    #[inline(always)]
     fn note_state<D: SimDevice, O: HostEvents>(
         env: &mut SiEnv<'_, D, O>,
         before: ipmi_bt_sm::State,
@@ -646,8 +655,21 @@ impl SiDriver {
         Self::note_state(env, before);
     }
 
-    /// One `event()` call, recording state changes.
+    /// One `event()` call, recording state changes (out of line: the
+    /// synchronous loops and the rare paths of `smi_event_handler`).
     fn sm_event<D: SimDevice, O: HostEvents>(
+        &mut self,
+        env: &mut SiEnv<'_, D, O>,
+        time_us: i64,
+    ) -> SmResult {
+        self.sm_event_inline(env, time_us)
+    }
+
+    /// [`sm_event`](Self::sm_event), inlined into `smi_event_handler`'s
+    /// one call site on the hot path: the handler runs it several times per
+    /// call, and a call of its own costs a large prologue each time.
+    #[inline(always)]
+    fn sm_event_inline<D: SimDevice, O: HostEvents>(
         &mut self,
         env: &mut SiEnv<'_, D, O>,
         time_us: i64,
@@ -682,26 +704,36 @@ impl SiDriver {
     }
     /// Whether `sender` may be called (the message handler keeps one message
     /// outstanding; the SI layer has a single `waiting_msg` slot).
+    #[inline]
     pub(crate) fn can_accept(&self) -> bool {
         self.waiting.is_none()
     }
     /// When the kernel timer fires next.
+    #[inline]
     pub(crate) fn timer_deadline(&self) -> Option<Instant> {
         self.timer.map(|j| self.clock.time_of(j))
     }
-    /// Responses delivered since the last call, drained in place (the buffer
-    /// keeps its capacity: no allocation per scheduler step).
-    pub(crate) fn take_delivered(&mut self) -> std::vec::Drain<'_, Delivered> {
+    /// Responses delivered since the last call, drained in place (the test
+    /// harness takes them all at once).
+    #[cfg(test)]
+    pub(crate) fn take_delivered(&mut self) -> std::collections::vec_deque::Drain<'_, Delivered> {
         self.delivered.drain(..)
     }
-    /// Whether [`take_delivered`](Self::take_delivered) or
+    /// The oldest response not yet taken, if any (the message handler takes
+    /// them one by one; the queue keeps its capacity).
+    #[inline]
+    pub(crate) fn pop_delivered(&mut self) -> Option<Delivered> {
+        self.delivered.pop_front()
+    }
+    /// Whether [`pop_delivered`](Self::pop_delivered) or
     /// [`take_lost`](Self::take_lost) has anything (the scheduler asks after
     /// every step; most steps deliver nothing).
+    #[inline]
     pub(crate) fn has_output(&self) -> bool {
         !self.delivered.is_empty() || !self.lost.is_empty()
     }
     /// Messages the SI layer dropped without a response (B-6's diverted
-    /// completion), drained in place like [`take_delivered`](Self::take_delivered).
+    /// completion), drained in place (the buffer keeps its capacity).
     pub(crate) fn take_lost(&mut self) -> std::vec::Drain<'_, SiMsg> {
         self.lost.drain(..)
     }
@@ -726,7 +758,7 @@ impl SiDriver {
     }
 
     fn deliver(&mut self, msg: SiMsg, response: Vec<u8>, at: Instant, synthesized: bool) {
-        self.delivered.push(Delivered {
+        self.delivered.push_back(Delivered {
             msg,
             response,
             at,
@@ -1029,13 +1061,18 @@ impl SiDriver {
                 self.handle_transaction_done(env, Some(&rsp));
                 continue;
             }
-            let mut r = self.sm_event(env, time);
-            time = 0;
-            while r == SmResult::CallWithoutDelay {
+            // event(time), then event(0) while it asks for no delay: one
+            // call site, so the inlined event() is there once.
+            let mut r;
+            loop {
+                r = self.sm_event_inline(env, time);
+                time = 0;
+                if r != SmResult::CallWithoutDelay {
+                    break;
+                }
                 if self.spin_must_stop(env, "smi_event_handler") {
                     return SmResult::CallWithDelay;
                 }
-                r = self.sm_event(env, 0);
             }
             match r {
                 SmResult::TransactionComplete => {
@@ -1304,10 +1341,26 @@ impl SiDriver {
         }
     }
 
+    /// Whether the timer was fast-forwarded past natural expiries, the only
+    /// case in which [`catch_up_before`](Self::catch_up_before) does anything
+    /// (the scheduler asks every step).
+    #[inline]
+    pub(crate) fn fast_forwarded(&self) -> bool {
+        self.ff_period.is_some() && self.timer.is_some()
+    }
+
+    /// Whether the BT interrupt is in use and set up, the only case in which
+    /// [`poll_irq`](Self::poll_irq) does anything (the scheduler asks every
+    /// step).
+    #[inline]
+    pub(crate) fn takes_irqs(&self) -> bool {
+        self.irq && self.timer_can_start
+    }
+
     /// Called after the device may have changed: takes the BT interrupt on a
     /// rising edge of the line (`ipmi_si_irq_handler`).
     pub(crate) fn poll_irq<D: SimDevice, O: HostEvents>(&mut self, env: &mut SiEnv<'_, D, O>) {
-        if !self.irq || !self.timer_can_start {
+        if !self.takes_irqs() {
             return;
         }
         let line = env.bus.dev.irq_line();
@@ -1627,7 +1680,7 @@ impl SiDriver {
     /// capabilities loop of 2018+ designs, crediting `jiffies_to_usecs(1)`),
     /// then, if `get_device_id`, `try_get_dev_id` through `wait_for_msg_done`
     /// with this profile's crediting and retries. Probe messages are reported
-    /// through [`take_delivered`](Self::take_delivered) with [`Origin::Probe`].
+    /// through [`pop_delivered`](Self::pop_delivered) with [`Origin::Probe`].
     pub(crate) fn probe<D: SimDevice, O: HostEvents>(
         &mut self,
         env: &mut SiEnv<'_, D, O>,

@@ -230,6 +230,22 @@ impl Simulation {
         self.truncated.as_deref()
     }
 
+    /// Whether [`over_limit`](Self::over_limit) has something to say: the
+    /// same tests without building the message (asked every step).
+    #[inline]
+    fn at_limit(&self) -> bool {
+        let l = &self.limits;
+        self.si.livelock().is_some()
+            || self.steps >= l.max_steps
+            || self.si.stats().sm_events >= l.max_sm_events
+            || self.rec.events.len()
+                + self.mh.completions().len()
+                + self.rec.log.lines().len()
+                + self.mh.queued()
+                >= l.max_records
+            || self.bus.regs.len() >= l.max_register_records
+    }
+
     /// The first limit the run is over, as a message for people.
     fn over_limit(&self) -> Option<String> {
         let l = &self.limits;
@@ -334,12 +350,15 @@ impl Simulation {
             if self.host_reset.is_some() {
                 return;
             }
-            if let Some(why) = self.over_limit() {
-                let now = self.now();
-                self.rec
-                    .push(now, EventKind::Phase(format!("run stopped early: {why}")));
-                self.truncated = Some(why);
-                return;
+            debug_assert_eq!(self.at_limit(), self.over_limit().is_some());
+            if self.at_limit() {
+                if let Some(why) = self.over_limit() {
+                    let now = self.now();
+                    self.rec
+                        .push(now, EventKind::Phase(format!("run stopped early: {why}")));
+                    self.truncated = Some(why);
+                    return;
+                }
             }
             let mut n = NextEvent::new();
             n.offer(Source::Bmc, self.bus.dev.next_deadline());
@@ -379,7 +398,11 @@ impl Simulation {
                 last_progress = progress;
             }
             self.steps += 1;
-            self.si.catch_up_before(&mut env!(self), t);
+            // Only a fast-forwarded timer has expiries to catch up on: the
+            // test is inlined, the environment built only when it holds.
+            if self.si.fast_forwarded() {
+                self.si.catch_up_before(&mut env!(self), t);
+            }
             self.bus.advance(t);
             self.collect();
             match src {
@@ -401,10 +424,14 @@ impl Simulation {
                 }
                 Source::Bmc => {}
             }
-            self.si.poll_irq(&mut env!(self));
+            if self.si.takes_irqs() {
+                self.si.poll_irq(&mut env!(self));
+            }
             self.collect();
+            // feed() collects after handing a message over and changes
+            // nothing otherwise: nothing is left to collect after it.
             self.feed();
-            self.collect();
+            debug_assert!(!self.si.has_output() && !self.bus.dev.has_events());
         }
         if until > self.now() && self.host_reset.is_none() {
             self.bus.advance(until);
@@ -502,10 +529,18 @@ impl Simulation {
     }
 
     /// Hand the next queued message to the SI layer while the interface is up.
+    /// Called several times per step and most calls have nothing to hand
+    /// over: this test is inlined, the work is in [`feed_one`](Self::feed_one).
+    #[inline]
     fn feed(&mut self) {
-        if !self.registered || self.unloaded {
-            return;
+        if self.registered && !self.unloaded && self.mh.can_feed(&self.si) {
+            self.feed_one();
         }
+    }
+
+    /// [`feed`](Self::feed) once a message can be handed over.
+    #[inline(never)]
+    fn feed_one(&mut self) {
         if self.mh.feed(&mut self.si, &mut env!(self)) {
             self.collect();
         }
@@ -516,19 +551,22 @@ impl Simulation {
     /// is inlined, the work is in [`collect_some`](Self::collect_some).
     #[inline]
     fn collect(&mut self) {
-        if self.si.has_output() || self.bus.dev.has_events() {
+        if self.si.has_output() {
             self.collect_some();
+        } else if self.bus.dev.has_events() {
+            // Most batches are BMC events only (a request taken, a response
+            // posted): the smaller function.
+            self.collect_bmc_events();
         }
     }
 
-    /// [`collect`](Self::collect) once there is something to move.
+    /// [`collect`](Self::collect) once the SI layer has something to move.
     #[inline(never)]
     fn collect_some(&mut self) {
         let now = self.bus.now();
         let workload = &mut self.workload;
         let daemon = &self.daemon;
         let mut answered = None;
-        // Most batches are BMC events only (a request taken, a response posted).
         if self.si.has_output() {
             self.mh.collect(&mut self.si, now, &mut self.rec, |id, at| {
                 if workload.wait_for == Some(id) {
@@ -540,6 +578,26 @@ impl Simulation {
                 }
             });
         }
+        if self.bus.dev.has_events() {
+            self.collect_bmc_events();
+        }
+        if let Some((id, at)) = answered {
+            let Some(c) = self.mh.completions().iter().rev().find(|c| c.id == id) else {
+                return;
+            };
+            let data = c.response.get(3..).unwrap_or_default().to_vec();
+            let cc = c.cc;
+            if let Some(d) = self.daemon.as_mut() {
+                let actions = d.answered(at, cc, &data);
+                self.daemon_act(at, actions);
+            }
+        }
+    }
+
+    /// The BMC's events into the trace (the part of
+    /// [`collect_some`](Self::collect_some) for the BMC).
+    #[inline(never)]
+    fn collect_bmc_events(&mut self) {
         let verbose = self.verbose_bmc;
         // Straight from the BMC's buffer (the loop touches other fields only):
         // no copy, no allocation per collected batch.
@@ -570,17 +628,6 @@ impl Simulation {
             };
             self.rec.push(e.at, kind);
         }
-        if let Some((id, at)) = answered {
-            let Some(c) = self.mh.completions().iter().rev().find(|c| c.id == id) else {
-                return;
-            };
-            let data = c.response.get(3..).unwrap_or_default().to_vec();
-            let cc = c.cc;
-            if let Some(d) = self.daemon.as_mut() {
-                let actions = d.answered(at, cc, &data);
-                self.daemon_act(at, actions);
-            }
-        }
     }
 
     /// Finish: the trace of everything so far.
@@ -588,10 +635,7 @@ impl Simulation {
         self.collect();
         let pending = self.mh.pending(&self.si);
         // Events were pushed in time order except BMC events collected late; sort stably.
-        // Usually already in order: checking is cheaper than the sort.
-        if !self.rec.events.is_sorted_by_key(|e| e.t) {
-            self.rec.events.sort_by_key(|e| e.t);
-        }
+        self.rec.sort_events();
         let sc = &self.scenario;
         let driver = format!(
             "kernel {}: bt {} + si {} ({}), HZ={}, {}{}",

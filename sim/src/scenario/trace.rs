@@ -426,6 +426,12 @@ pub(crate) struct Recorder {
     pub(crate) events: Vec<Event>,
     /// Events and log lines kept before the host's synchronous loops give up.
     pub(crate) max_records: usize,
+    /// The latest time pushed so far.
+    latest: Instant,
+    /// Indices into `events` of the events pushed with a time before
+    /// `latest` (BMC events collected late), ascending: the only ones
+    /// [`sort_events`](Self::sort_events) has to move.
+    late: Vec<usize>,
 }
 
 impl Recorder {
@@ -436,12 +442,51 @@ impl Recorder {
             log: KernelLog::new(era, DEFAULT_DEVICE_PREFIX),
             events: Vec::new(),
             max_records,
+            latest: Instant::ZERO,
+            late: Vec::new(),
         }
     }
 
     /// Record `kind` at `t`.
+    #[inline(always)]
     pub(crate) fn push(&mut self, t: Instant, kind: EventKind) {
+        if t < self.latest {
+            self.late.push(self.events.len());
+        } else {
+            self.latest = t;
+        }
         self.events.push(Event { t, kind });
+    }
+
+    /// Sort the events stably by time, as `sort_by_key(|e| e.t)` would,
+    /// moving only the late ones: every other event is at or after all
+    /// events pushed before it, so inserting each late one (in push order)
+    /// behind the last earlier event not later than it is a stable insertion
+    /// sort that skips the events already in place. Past a few thousand
+    /// moves the library sort takes over (same result: a stable sort's
+    /// result is unique).
+    pub(crate) fn sort_events(&mut self) {
+        /// Element moves the insertion may make before handing over.
+        const MAX_MOVES: usize = 4096;
+        let mut moves = 0usize;
+        let events = &mut self.events;
+        for &i in &self.late {
+            let t = events[i].t;
+            // events[..i] is sorted: insert after every event at or before `t`.
+            let pos = events[..i].partition_point(|e| e.t <= t);
+            moves += i - pos;
+            if moves > MAX_MOVES {
+                // events[..i] holds the first i events in stable order and
+                // the rest are as pushed: the library sort of the whole
+                // gives the stable sort of the events as pushed.
+                events.sort_by_key(|e| e.t);
+                break;
+            }
+            events[pos..=i].rotate_right(1);
+        }
+        self.late.clear();
+        self.latest = self.events.last().map_or(Instant::ZERO, |e| e.t);
+        debug_assert!(self.events.is_sorted_by_key(|e| e.t));
     }
 }
 
@@ -452,24 +497,29 @@ impl LogSink for Recorder {
 }
 
 impl HostEvents for Recorder {
+    #[inline]
     fn set_now(&mut self, t: Instant) {
         self.log.set_now(t);
     }
     fn line(&mut self, level: Level, dev: bool, text: &str) {
         self.log.line(level, dev, text);
     }
+    #[inline(always)]
     fn state(&mut self, t: Instant, from: State, to: State) {
         self.push(t, EventKind::State { from, to });
     }
     fn phase(&mut self, t: Instant, phase: SiPhase) {
         self.push(t, EventKind::Phase(phase.to_string()));
     }
+    #[inline]
     fn irq(&mut self, t: Instant) {
         self.push(t, EventKind::Irq);
     }
+    #[inline]
     fn submitted(&mut self, t: Instant, id: u32) {
         self.push(t, EventKind::Submit { id });
     }
+    #[inline]
     fn completed(&mut self, t: Instant, index: usize) {
         self.push(t, EventKind::Complete { index });
     }
@@ -481,6 +531,7 @@ impl HostEvents for Recorder {
             )),
         );
     }
+    #[inline]
     fn over_budget(&self) -> bool {
         self.events.len() + self.log.lines().len() >= self.max_records
     }
@@ -502,6 +553,35 @@ mod tests {
         assert_eq!(Origin::Probe { attempt: 2 }.to_string(), "probe attempt 2");
         assert_eq!(Origin::Handler.to_string(), "message handler");
         assert_eq!(Origin::Internal.to_string(), "SI layer");
+    }
+
+    #[test]
+    fn recorder_sorts_events_like_the_stable_library_sort() {
+        // Keys from a small LCG: mostly rising with some late ones; the
+        // densest set takes the library-sort fallback.
+        let mut x: u64 = 7;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        for (len, late_every) in [(0, 1), (1, 1), (50, 7), (5000, 97), (20000, 2)] {
+            let mut rec = Recorder::new(PrintkEra::Modern, usize::MAX);
+            for i in 0..len {
+                let t = if next() % late_every == 0 {
+                    next() % (i + 1)
+                } else {
+                    i
+                };
+                let id = u32::try_from(i).unwrap_or(u32::MAX);
+                rec.push(Instant::from_nanos(t), EventKind::Submit { id });
+            }
+            let mut want = rec.events.clone();
+            want.sort_by_key(|e| e.t);
+            rec.sort_events();
+            assert_eq!(rec.events, want, "len {len}");
+        }
     }
 
     #[test]

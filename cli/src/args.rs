@@ -80,31 +80,48 @@ pub struct Globals {
 /// errors and exit codes are exactly the whole tree's.
 pub fn parse_lean(argv: &[std::ffi::OsString]) -> Option<(Cli, clap::ArgMatches)> {
     use clap::FromArgMatches;
-    let tree = lean_tree(subcommand_name(argv)?)?;
+    let globals = Globals::augment_args(clap::Command::new("bmcwd"));
+    let name = subcommand_name(&globals, argv)?;
+    let tree = lean_tree(globals, name)?;
     let m = tree.try_get_matches_from(argv).ok()?;
     let cli = Cli::from_arg_matches(&m).ok()?;
     Some((cli, m))
 }
 
 /// The first word of `argv` (after the program name) that is neither an
-/// option nor the value of a global option that takes one. A wrong guess
-/// only costs the fallback to the whole tree.
-fn subcommand_name(argv: &[std::ffi::OsString]) -> Option<&str> {
-    const TAKE_VALUE: [&str; 4] = ["--device", "--socket", "--cmd-timeout", "--state-file"];
+/// option nor the value of one of the `globals` that takes one (asked of
+/// clap, so a new global option cannot be missed). A wrong guess only costs
+/// the fallback to the whole tree.
+fn subcommand_name<'a>(globals: &clap::Command, argv: &'a [std::ffi::OsString]) -> Option<&'a str> {
     let mut words = argv.iter().skip(1);
     while let Some(w) = words.next() {
         let w = w.to_str()?;
-        if TAKE_VALUE.contains(&w) {
-            words.next();
-        } else if !w.starts_with('-') {
+        if !w.starts_with('-') {
             return Some(w);
+        }
+        if takes_next_word(globals, w) {
+            words.next();
         }
     }
     None
 }
 
+/// Whether the option word `w` (`--name`, without `=value`) is one of the
+/// `globals` that takes a value, which is then the next word.
+fn takes_next_word(globals: &clap::Command, w: &str) -> bool {
+    let Some(long) = w.strip_prefix("--") else {
+        return false;
+    };
+    !long.contains('=')
+        && globals.get_arguments().any(|a| {
+            a.get_action().takes_values()
+                && a.get_long_and_visible_aliases()
+                    .is_some_and(|names| names.contains(&long))
+        })
+}
+
 /// The global options and the operator subcommand `name` (or its alias).
-fn lean_tree(name: &str) -> Option<clap::Command> {
+fn lean_tree(globals: clap::Command, name: &str) -> Option<clap::Command> {
     use clap::Command as C;
     let sub = match name {
         "get" => C::new("get"),
@@ -116,11 +133,7 @@ fn lean_tree(name: &str) -> Option<clap::Command> {
         "daemon" => DaemonArgs::augment_args(C::new("daemon")),
         _ => return None,
     };
-    Some(
-        Globals::augment_args(C::new("bmcwd"))
-            .subcommand_required(true)
-            .subcommand(sub),
-    )
+    Some(globals.subcommand_required(true).subcommand(sub))
 }
 
 /// Transport selection flags (mutually exclusive).
@@ -761,6 +774,27 @@ mod tests {
     }
 
     #[test]
+    fn the_subcommand_is_found_past_every_global_value() {
+        let g = Globals::augment_args(clap::Command::new("bmcwd"));
+        let valued: Vec<&str> = g
+            .get_arguments()
+            .filter(|a| a.get_action().takes_values())
+            .filter_map(|a| a.get_long())
+            .collect();
+        for known in ["device", "socket", "cmd-timeout", "state-file"] {
+            assert!(valued.contains(&known), "{known} in {valued:?}");
+        }
+        for long in valued {
+            let a = argv(&format!("--{long} daemon get"));
+            assert_eq!(subcommand_name(&g, &a), Some("get"), "--{long} daemon");
+            let a = argv(&format!("--{long}=daemon get"));
+            assert_eq!(subcommand_name(&g, &a), Some("get"), "--{long}=daemon");
+        }
+        assert_eq!(subcommand_name(&g, &argv("--json --sim pet")), Some("pet"));
+        assert_eq!(subcommand_name(&g, &argv("--json")), None);
+    }
+
+    #[test]
     fn lean_trees_hold_the_derived_definitions() {
         fn shape(c: &clap::Command) -> (String, Vec<String>, Vec<String>, Vec<String>) {
             (
@@ -777,7 +811,7 @@ mod tests {
         let whole = Cli::command();
         let operator = ["get", "set", "reset", "start", "stop", "clear", "daemon"];
         for name in operator {
-            let lean = lean_tree(name).unwrap();
+            let lean = lean_tree(Globals::augment_args(clap::Command::new("bmcwd")), name).unwrap();
             assert_eq!(
                 (shape(&lean).2, shape(&lean).3),
                 (shape(&whole).2, shape(&whole).3),
@@ -790,7 +824,8 @@ mod tests {
                 "{name}"
             );
         }
-        assert!(lean_tree("pet").is_some() && lean_tree("off").is_some());
+        let g = || Globals::augment_args(clap::Command::new("bmcwd"));
+        assert!(lean_tree(g(), "pet").is_some() && lean_tree(g(), "off").is_some());
         // A new subcommand is either an operator one with a small tree or
         // listed here as one that parses with the whole tree.
         for s in whole.get_subcommands() {

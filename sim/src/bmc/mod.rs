@@ -541,6 +541,33 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     responses_posted: u64,
     events: Vec<BmcEvent>,
     events_dropped: u64,
+    /// [`next_deadline`](Self::next_deadline), cached: the scheduler asks
+    /// several times per transaction and little changes in between.
+    deadline: DeadlineCache,
+}
+
+/// The cached answer of [`SimBmc::next_deadline`]. Invalidated by every
+/// firmware step, fault action, host reset, command, `device_mut` and any
+/// host write that makes the firmware react; a host write alone keeps it
+/// unless it read BT_CTRL (`ctrl_sensitive`). Debug builds compare it with
+/// a fresh computation at every use.
+#[derive(Clone, Copy)]
+struct DeadlineCache {
+    /// Whether `at` matches the current state.
+    valid: bool,
+    /// Whether `at` depends on BT_CTRL (a host write may change it).
+    ctrl_sensitive: bool,
+    /// The deadline.
+    at: Option<Instant>,
+}
+
+impl DeadlineCache {
+    /// Nothing cached.
+    const INVALID: Self = Self {
+        valid: false,
+        ctrl_sensitive: true,
+        at: None,
+    };
 }
 
 impl<E: DeviceEvents + fmt::Debug> fmt::Debug for SimBmc<E> {
@@ -607,6 +634,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             responses_posted: 0,
             events: Vec::with_capacity(cfg.event_capacity.min(1024)),
             events_dropped: 0,
+            deadline: DeadlineCache::INVALID,
             cfg,
         };
         let ge = bmc.cfg.global_enables;
@@ -628,6 +656,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// directly on it bypass the firmware's reaction; use the [`ipmi_bt_sm::Io`]
     /// impl of `SimBmc` instead.
     pub fn device_mut(&mut self) -> &mut BtDevice<E> {
+        self.invalidate_deadline();
         &mut self.dev
     }
     /// The time the BMC has been advanced to.
@@ -700,6 +729,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// next [`advance`](Self::advance); command triggers count from the
     /// start of the simulation.
     pub fn set_faults(&mut self, plan: FaultPlan) {
+        self.invalidate_deadline();
         self.plan_time.clear();
         self.plan_cmd.clear();
         for e in plan.entries {
@@ -747,6 +777,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// the pre-timeout, faults and the SEL are unchanged.
     pub fn host_reset(&mut self, now: Instant) {
         self.advance(now);
+        self.invalidate_deadline();
         self.wd.system_reset(self.now);
         self.dev.clear_irq_config();
         self.emit(BmcEventKind::HostReset);
@@ -754,6 +785,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     fn apply(&mut self, action: FaultAction) {
+        self.invalidate_deadline();
         match action {
             FaultAction::Start(f) => self.start_fault(f),
             FaultAction::StartFor(f, d) => {
@@ -874,6 +906,49 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// The earliest time at which the BMC will act by itself, or `None` if
     /// it is waiting for the host. Never earlier than [`now`](Self::now).
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.deadline.valid {
+            debug_assert_eq!(self.deadline.at, self.compute_deadline().at);
+            return self.deadline.at;
+        }
+        self.compute_deadline().at
+    }
+
+    /// [`next_deadline`](Self::next_deadline), refreshing the cache first.
+    #[inline]
+    fn deadline(&mut self) -> Option<Instant> {
+        if !self.deadline.valid {
+            self.deadline = self.compute_deadline();
+        }
+        debug_assert_eq!(self.deadline.at, self.compute_deadline().at);
+        self.deadline.at
+    }
+
+    /// Forget the cached deadline: the state it was computed from changed.
+    #[inline]
+    fn invalidate_deadline(&mut self) {
+        self.deadline.valid = false;
+    }
+
+    /// The next deadline from scratch (see [`DeadlineCache`]).
+    fn compute_deadline(&self) -> DeadlineCache {
+        // Any candidate that reads BT_CTRL (H2B_ATN for a take, H_BUSY /
+        // B2H_ATN for a post) makes the result depend on host writes.
+        let ctrl_sensitive = self.h2b_seen.is_some()
+            || self.deferred_reset.is_some()
+            || self.faults.foreign_responses.is_some()
+            || matches!(self.phase, Phase::Processing { due, .. } if due <= self.now)
+            || self.followup.as_ref().is_some_and(|f| f.0 <= self.now)
+            || self.extern_timer.as_ref().is_some_and(|e| e.0 <= self.now)
+            || self.late.as_ref().is_some_and(|l| l.0 <= self.now);
+        DeadlineCache {
+            valid: true,
+            ctrl_sensitive,
+            at: self.uncached_deadline(),
+        }
+    }
+
+    /// What [`next_deadline`](Self::next_deadline) computes.
+    fn uncached_deadline(&self) -> Option<Instant> {
         let now = self.now;
         let mut best: Option<Instant> = None;
         let mut consider = |t: Option<Instant>| {
@@ -928,7 +1003,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// happens in time order, at its own time. Times earlier than
     /// [`now`](Self::now) are ignored (time never goes back).
     pub fn advance(&mut self, now: Instant) {
-        while let Some(t) = self.next_deadline() {
+        while let Some(t) = self.deadline() {
             if t > now {
                 break;
             }
@@ -937,6 +1012,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 break;
             }
         }
+        // The cache stays valid: every candidate is later than the new `now`
+        // (or there is none), and a candidate's value and whether it counts
+        // change only once `now` reaches it. A `step` that did nothing has
+        // invalidated it already.
         self.now = self.now.max(now);
     }
 
@@ -948,44 +1027,12 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     /// Process everything due at the current time.
     fn run_due(&mut self) {
-        // `advance(self.now)`: next_deadline never returns a time before
-        // `now`, so a step is due exactly when `due_now` says so; asked after
-        // every host write, the short-circuit test is cheaper.
-        loop {
-            debug_assert_eq!(
-                self.due_now(),
-                self.next_deadline().is_some_and(|t| t <= self.now)
-            );
-            if !self.due_now() || !self.step() {
+        // `advance(self.now)`: next_deadline never returns a time before `now`.
+        while self.deadline().is_some_and(|t| t <= self.now) {
+            if !self.step() {
                 break;
             }
         }
-    }
-
-    /// Whether [`next_deadline`](Self::next_deadline) is at or before
-    /// [`now`](Self::now): the same candidates, tested without the minimum.
-    fn due_now(&self) -> bool {
-        let now = self.now;
-        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
-        let post_due = |t: Option<Instant>| due(t) && self.may_post();
-        // Extra answers a fault adds wait for a free BMC2HOST on any preset.
-        let extra_due = |t: Option<Instant>| due(t) && self.dev.can_post();
-        due(self.plan_time.get(self.plan_time_pos).map(|(t, _)| *t))
-            || due(self.stops.first().map(|(t, _)| *t))
-            || due(self.boot_until)
-            || self
-                .deferred_reset
-                .is_some_and(|(t, _)| t <= now || self.reset_ready())
-            || due(self.wd.next_deadline())
-            || (due(self.h2b_seen.map(|t| t + self.cfg.take_latency)) && self.can_take())
-            || post_due(match self.phase {
-                Phase::Processing { due, .. } => Some(due),
-                _ => None,
-            })
-            || extra_due(self.followup.as_ref().map(|f| f.0))
-            || post_due(self.extern_timer.as_ref().map(|e| e.0))
-            || extra_due(self.late.as_ref().map(|l| l.0))
-            || self.foreign_due()
     }
 
     /// Whether [`Fault::ForeignResponses`] posts an answer now: BMC2HOST is
@@ -1031,6 +1078,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// One round of everything due at `self.now`. Returns false if nothing
     /// happened (a deadline/step mismatch; avoids spinning).
     fn step(&mut self) -> bool {
+        self.invalidate_deadline();
         let now = self.now;
         let mut progressed = false;
         while let Some(&(t, action)) = self.plan_time.get(self.plan_time_pos) {
@@ -1214,7 +1262,13 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// React to a host write: note H2B_ATN and BMC_HWRST, then run whatever
     /// became possible.
     fn after_host_write(&mut self) {
+        // A host write changes BT_CTRL / BT_INTMASK only: the cached deadline
+        // survives unless it read BT_CTRL or the firmware reacts below.
+        if self.deadline.ctrl_sensitive {
+            self.invalidate_deadline();
+        }
         if self.dev.take_h2b_edge() {
+            self.invalidate_deadline();
             self.commands_seen += 1;
             if self.h2b_seen.is_none() {
                 self.h2b_seen = Some(self.now);
@@ -1228,6 +1282,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
         }
         if self.dev.take_hwrst_request() {
+            self.invalidate_deadline();
             let honored = self.cfg.honor_hwrst;
             self.emit(BmcEventKind::HwRstRequested { honored });
             if honored {
@@ -1235,6 +1290,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
         }
         if self.h2b_seen.is_none() && self.dev.ctrl().contains(Ctrl::H2B_ATN) {
+            self.invalidate_deadline();
             self.h2b_seen = Some(self.now);
         }
         self.run_due();
@@ -1666,6 +1722,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     ) -> Response {
         self.advance(now);
         let rsp = self.dispatch(netfn_lun, cmd, data);
+        self.invalidate_deadline();
         self.run_due();
         rsp
     }

@@ -258,6 +258,7 @@ impl<E: DeviceEvents> BtDevice<E> {
 
     /// Host read of the register at `offset` (0 BT_CTRL, 1 BMC2HOST,
     /// 2 BT_INTMASK; anything else reads 0xFF like QEMU's 4-byte window).
+    #[inline]
     pub fn read(&mut self, offset: u8) -> u8 {
         let reg = Reg::from_offset(offset);
         let value = if self.s.gone {
@@ -279,6 +280,7 @@ impl<E: DeviceEvents> BtDevice<E> {
     }
 
     /// Host write of `val` to the register at `offset`.
+    #[inline]
     pub fn write(&mut self, offset: u8, val: u8) {
         let reg = Reg::from_offset(offset);
         if !self.s.gone {
@@ -296,6 +298,7 @@ impl<E: DeviceEvents> BtDevice<E> {
         });
     }
 
+    #[inline]
     fn ctrl_view(&self) -> u8 {
         let mut v = self.s.ctrl & LATCHED_CTRL;
         if self.s.b_busy_forced {
@@ -307,6 +310,7 @@ impl<E: DeviceEvents> BtDevice<E> {
         v
     }
 
+    #[inline]
     fn read_b2h(&mut self) -> u8 {
         let rd = usize::from(self.s.b2h_rd);
         if rd < usize::from(self.s.b2h_len) {
@@ -317,6 +321,7 @@ impl<E: DeviceEvents> BtDevice<E> {
         }
     }
 
+    #[inline]
     fn write_h2b(&mut self, val: u8) {
         let wr = usize::from(self.s.h2b_written);
         if wr < self.buf_size {
@@ -327,6 +332,7 @@ impl<E: DeviceEvents> BtDevice<E> {
         self.s.h2b_written = self.s.h2b_written.saturating_add(1);
     }
 
+    #[inline]
     fn write_ctrl_host(&mut self, val: u8) {
         let v = Ctrl::from_bits_retain(val);
         if v.contains(Ctrl::CLR_WR_PTR) {
@@ -394,6 +400,7 @@ impl<E: DeviceEvents> BtDevice<E> {
     // ----- BMC firmware view --------------------------------------------
 
     /// Latched BT_CTRL as the BMC sees it (fault overlays included).
+    #[inline]
     pub fn ctrl(&self) -> Ctrl {
         Ctrl::from_bits_retain(self.ctrl_view())
     }
@@ -410,11 +417,20 @@ impl<E: DeviceEvents> BtDevice<E> {
 
     /// True once after the host set H2B_ATN (0→1): the BMC's "H2B rising"
     /// interrupt (bt-bmc `bt_bmc_irq`, BT_CR2_IRQ_H2B).
+    #[inline]
     pub fn take_h2b_edge(&mut self) -> bool {
         core::mem::take(&mut self.s.h2b_edge)
     }
 
+    /// Whether [`take_h2b_edge`](Self::take_h2b_edge) or
+    /// [`take_hwrst_request`](Self::take_hwrst_request) has something.
+    #[inline]
+    pub(crate) fn host_news(&self) -> bool {
+        self.s.h2b_edge | self.s.hwrst_pending
+    }
+
     /// True once after the host wrote BMC_HWRST=1.
+    #[inline]
     pub fn take_hwrst_request(&mut self) -> bool {
         core::mem::take(&mut self.s.hwrst_pending)
     }
@@ -432,6 +448,7 @@ impl<E: DeviceEvents> BtDevice<E> {
 
     /// True when the BMC may load a response: neither H_BUSY nor B2H_ATN is set
     /// (IPMI §11.6.1; bt-bmc `bt_bmc_write` waits for exactly this).
+    #[inline]
     pub fn can_post(&self) -> bool {
         self.ctrl_view() & (Ctrl::H_BUSY | Ctrl::B2H_ATN).bits() == 0
     }

@@ -387,10 +387,9 @@ impl Frame {
         netfn_lun: u8,
         seq: u8,
         cmd: u8,
-        rsp: &Response,
+        (cc, d): (CompletionCode, &[u8]),
         max: usize,
     ) -> bool {
-        let d = rsp.data();
         let total = 5 + d.len();
         if total > max || total > 256 {
             return false;
@@ -403,7 +402,7 @@ impl Frame {
         self.buf[1] = netfn_lun | 0x04;
         self.buf[2] = seq;
         self.buf[3] = cmd;
-        self.buf[4] = rsp.cc.0;
+        self.buf[4] = cc.0;
         self.len = total as u16;
         true
     }
@@ -418,7 +417,17 @@ impl Frame {
 
     /// `len, (netfn|1)<<2|lun, seq, cmd, cc, data…`; `None` if it exceeds `max`.
     fn response(netfn_lun: u8, seq: u8, cmd: u8, rsp: &Response, max: usize) -> Option<Self> {
-        let d = rsp.data();
+        Self::response_of(netfn_lun, seq, cmd, (rsp.cc, rsp.data()), max)
+    }
+
+    /// [`response`](Self::response) for a completion code and data.
+    fn response_of(
+        netfn_lun: u8,
+        seq: u8,
+        cmd: u8,
+        (cc, d): (CompletionCode, &[u8]),
+        max: usize,
+    ) -> Option<Self> {
         let total = 5 + d.len();
         if total > max || total > 256 {
             return None;
@@ -428,7 +437,7 @@ impl Frame {
         f.buf[1] = netfn_lun | 0x04;
         f.buf[2] = seq;
         f.buf[3] = cmd;
-        f.buf[4] = rsp.cc.0;
+        f.buf[4] = cc.0;
         f.buf.get_mut(5..total)?.copy_from_slice(d);
         f.len = total as u16;
         Some(f)
@@ -541,9 +550,30 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     responses_posted: u64,
     events: Vec<BmcEvent>,
     events_dropped: u64,
+    /// The Get Device ID answer data, encoded once from the (fixed) configuration.
+    device_id: DeviceIdAnswer,
     /// [`next_deadline`](Self::next_deadline), cached: the scheduler asks
     /// several times per transaction and little changes in between.
     deadline: DeadlineCache,
+}
+
+/// The Get Device ID response data ([`config::DeviceIdConfig::encode`]).
+#[derive(Clone, Copy)]
+struct DeviceIdAnswer {
+    bytes: [u8; 15],
+    len: u8,
+}
+
+impl DeviceIdAnswer {
+    fn new(cfg: &config::DeviceIdConfig) -> Self {
+        let mut bytes = [0u8; 15];
+        let len = cfg.encode(&mut bytes) as u8; // 11 or 15
+        Self { bytes, len }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
 }
 
 /// The cached answer of [`SimBmc::next_deadline`]. Invalidated by every
@@ -635,6 +665,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             events: Vec::with_capacity(cfg.event_capacity.min(1024)),
             events_dropped: 0,
             deadline: DeadlineCache::INVALID,
+            device_id: DeviceIdAnswer::new(&cfg.device_id),
             cfg,
         };
         let ge = bmc.cfg.global_enables;
@@ -907,7 +938,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// it is waiting for the host. Never earlier than [`now`](Self::now).
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.deadline.valid {
-            debug_assert_eq!(self.deadline.at, self.compute_deadline().at);
+            debug_assert_eq!(self.deadline.at, self.uncached_deadline());
             return self.deadline.at;
         }
         self.compute_deadline().at
@@ -919,7 +950,7 @@ impl<E: DeviceEvents> SimBmc<E> {
         if !self.deadline.valid {
             self.deadline = self.compute_deadline();
         }
-        debug_assert_eq!(self.deadline.at, self.compute_deadline().at);
+        debug_assert_eq!(self.deadline.at, self.uncached_deadline());
         self.deadline.at
     }
 
@@ -929,8 +960,66 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.deadline.valid = false;
     }
 
-    /// The next deadline from scratch (see [`DeadlineCache`]).
+    /// The next deadline from scratch (see [`DeadlineCache`]): when only
+    /// the watchdog, a take and a post can be pending (no fault plan, stop,
+    /// reboot or fault-made answer), only those are looked at.
     fn compute_deadline(&self) -> DeadlineCache {
+        if self.plan_time_pos < self.plan_time.len()
+            || !self.stops.is_empty()
+            || self.boot_until.is_some()
+            || self.deferred_reset.is_some()
+            || self.followup.is_some()
+            || self.extern_timer.is_some()
+            || self.late.is_some()
+            || self.faults.foreign_responses.is_some()
+        {
+            return self.compute_deadline_full();
+        }
+        let now = self.now;
+        let mut ctrl_sensitive = false;
+        // The earliest raw candidate; clamping the minimum to `now` is the
+        // same as clamping each one (`min(max(a, n), max(b, n)) = max(min(a, b), n)`).
+        let mut best = self.wd.next_deadline();
+        let mut consider = |t: Instant| {
+            best = Some(match best {
+                Some(b) if b <= t => b,
+                _ => t,
+            });
+        };
+        if let Some(t) = self.h2b_seen {
+            ctrl_sensitive = true;
+            if self.can_take() {
+                consider(t + self.cfg.take_latency);
+            }
+        }
+        if let Phase::Processing { due, .. } = self.phase {
+            if due > now {
+                consider(due);
+            } else {
+                ctrl_sensitive = true;
+                if self.may_post() {
+                    consider(due);
+                }
+            }
+        }
+        let fast = DeadlineCache {
+            valid: true,
+            ctrl_sensitive,
+            at: best.map(|t| t.max(now)),
+        };
+        debug_assert_eq!(
+            (fast.at, fast.ctrl_sensitive),
+            {
+                let full = self.compute_deadline_full();
+                (full.at, full.ctrl_sensitive)
+            },
+            "fast path"
+        );
+        fast
+    }
+
+    /// [`compute_deadline`](Self::compute_deadline) with every candidate.
+    fn compute_deadline_full(&self) -> DeadlineCache {
         // Any candidate that reads BT_CTRL (H2B_ATN for a take, H_BUSY /
         // B2H_ATN for a post) makes the result depend on host writes.
         let ctrl_sensitive = self.h2b_seen.is_some()
@@ -947,7 +1036,8 @@ impl<E: DeviceEvents> SimBmc<E> {
         }
     }
 
-    /// What [`next_deadline`](Self::next_deadline) computes.
+    /// What [`next_deadline`](Self::next_deadline) computes, candidate by
+    /// candidate (the reference the cache is checked against in debug builds).
     fn uncached_deadline(&self) -> Option<Instant> {
         let now = self.now;
         let mut best: Option<Instant> = None;
@@ -1026,6 +1116,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     /// Process everything due at the current time.
+    #[inline]
     fn run_due(&mut self) {
         // `advance(self.now)`: next_deadline never returns a time before `now`.
         while self.deadline().is_some_and(|t| t <= self.now) {
@@ -1261,14 +1352,27 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     /// React to a host write: note H2B_ATN and BMC_HWRST, then run whatever
     /// became possible.
+    #[inline]
     fn after_host_write(&mut self) {
-        // A host write changes BT_CTRL / BT_INTMASK only: the cached deadline
-        // survives unless it read BT_CTRL or the firmware reacts below.
-        if self.deadline.ctrl_sensitive {
-            self.invalidate_deadline();
+        // A host write changes BT_CTRL / BT_INTMASK only: unless the cached
+        // deadline read BT_CTRL or the firmware has something to note, all
+        // that is left is `run_due`, on the cached deadline.
+        if self.deadline.ctrl_sensitive
+            || self.dev.host_news()
+            || (self.h2b_seen.is_none() && self.dev.ctrl().contains(Ctrl::H2B_ATN))
+        {
+            self.react_to_host_write();
+        } else {
+            self.run_due();
         }
+    }
+
+    /// [`after_host_write`](Self::after_host_write) when the firmware has
+    /// something to note or the cached deadline may have changed.
+    #[inline(never)]
+    fn react_to_host_write(&mut self) {
+        self.invalidate_deadline();
         if self.dev.take_h2b_edge() {
-            self.invalidate_deadline();
             self.commands_seen += 1;
             if self.h2b_seen.is_none() {
                 self.h2b_seen = Some(self.now);
@@ -1282,7 +1386,6 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
         }
         if self.dev.take_hwrst_request() {
-            self.invalidate_deadline();
             let honored = self.cfg.honor_hwrst;
             self.emit(BmcEventKind::HwRstRequested { honored });
             if honored {
@@ -1290,7 +1393,6 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
         }
         if self.h2b_seen.is_none() && self.dev.ctrl().contains(Ctrl::H2B_ATN) {
-            self.invalidate_deadline();
             self.h2b_seen = Some(self.now);
         }
         self.run_due();
@@ -1355,8 +1457,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             };
             match self.cfg.malformed {
                 MalformedPolicy::Respond if header => {
-                    let rsp = Response::new(cc);
-                    self.schedule(req[1], req[2], req[3], &rsp);
+                    self.schedule(req[1], req[2], req[3], (cc, &[]));
                 }
                 MalformedPolicy::Wedge => self.phase = Phase::Wedged,
                 _ => self.drop_request(req[2], req[3], DropReason::Malformed),
@@ -1417,10 +1518,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 _ => None,
             };
         } else if self.faults.link_down {
-            let rsp = Response::new(CompletionCode::INITIALIZATION_IN_PROGRESS);
+            let rsp = (CompletionCode::INITIALIZATION_IN_PROGRESS, &[][..]);
             // Nothing behind the link touches this answer.
             let saved = core::mem::take(&mut self.faults);
-            self.schedule(netfn_lun, seq, cmd, &rsp);
+            self.schedule(netfn_lun, seq, cmd, rsp);
             self.faults = saved;
             return;
         }
@@ -1434,9 +1535,20 @@ impl<E: DeviceEvents> SimBmc<E> {
         if self.faults.ignores(netfn_lun >> 2, cmd) {
             return self.drop_request(seq, cmd, DropReason::Ignored);
         }
-        let rsp = match self.faults.error_response {
-            Some(cc) => Response::new(CompletionCode(cc)),
-            None => self.dispatch(netfn_lun, cmd, data),
+        // Get Device ID (LUN 0) answers its precomputed bytes; only the other
+        // commands build a `Response` (cleared and returned by value).
+        let device_id;
+        let dispatched;
+        let rsp: (CompletionCode, &[u8]) = match self.faults.error_response {
+            Some(cc) => (CompletionCode(cc), &[]),
+            None if netfn_lun == NETFN_APP << 2 && cmd == cmd::GET_DEVICE_ID => {
+                device_id = self.device_id;
+                (CompletionCode::OK, device_id.bytes())
+            }
+            None => {
+                dispatched = self.dispatch(netfn_lun, cmd, data);
+                (dispatched.cc, dispatched.data())
+            }
         };
         if let Some(left) = self.faults.lose_responses {
             match left {
@@ -1457,7 +1569,8 @@ impl<E: DeviceEvents> SimBmc<E> {
             return self.drop_request(seq, cmd, DropReason::RandomLoss);
         }
         if let Some(delay) = self.faults.late_answer {
-            if let Some(mut frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
+            if let Some(mut frame) =
+                Frame::response_of(netfn_lun, seq, cmd, rsp, self.dev.buf_size())
             {
                 self.rewrite(&mut frame);
                 let due = self.now + self.cfg.response_latency + delay;
@@ -1465,7 +1578,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
             return self.drop_request(seq, cmd, DropReason::Late);
         }
-        self.schedule(netfn_lun, seq, cmd, &rsp);
+        self.schedule(netfn_lun, seq, cmd, rsp);
     }
 
     /// [`Fault::RewriteResponse`] on a framed answer; counts it down.
@@ -1539,7 +1652,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     /// Frame `rsp`, apply response faults and schedule the post.
-    fn schedule(&mut self, netfn_lun: u8, seq: u8, cmd: u8, rsp: &Response) {
+    fn schedule(&mut self, netfn_lun: u8, seq: u8, cmd: u8, rsp: (CompletionCode, &[u8])) {
         // The answer is framed straight into `self.answer` (free: `take`
         // calls this only outside `Phase::Processing`); the frame-sized
         // copies are made only for `last_response` and where a fault needs
@@ -1551,7 +1664,7 @@ impl<E: DeviceEvents> SimBmc<E> {
                 netfn_lun,
                 seq,
                 cmd,
-                &Response::new(CompletionCode::CANNOT_RETURN_BYTES),
+                (CompletionCode::CANNOT_RETURN_BYTES, &[]),
                 max,
             )
         {
@@ -1734,11 +1847,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             return Response::new(Cc::INVALID_FOR_LUN);
         }
         match (netfn, cmd) {
-            (NETFN_APP, cmd::GET_DEVICE_ID) => {
-                let mut b = [0u8; 15];
-                let n = self.cfg.device_id.encode(&mut b);
-                Response::with_data(Cc::OK, b.get(..n).unwrap_or(&[]))
-            }
+            (NETFN_APP, cmd::GET_DEVICE_ID) => Response::with_data(Cc::OK, self.device_id.bytes()),
             (NETFN_APP, cmd::COLD_RESET) => {
                 match self.cfg.cold_reset {
                     ColdResetBehaviour::Reboot => {

@@ -446,6 +446,30 @@ impl<E: DeviceEvents> BtDevice<E> {
         usize::from(self.s.h2b_written)
     }
 
+    /// [`take_request`](Self::take_request) without the copy: the request
+    /// stays in HOST2BMC ([`request`](Self::request)) until the host writes
+    /// again.
+    #[inline]
+    pub(crate) fn take_request_in_place(&mut self) -> usize {
+        self.s.ctrl |= Ctrl::B_BUSY.bits();
+        self.s.ctrl &= !Ctrl::H2B_ATN.bits();
+        usize::from(self.s.h2b_written)
+    }
+
+    /// The HOST2BMC buffer (valid up to the bytes written, see
+    /// [`take_request`](Self::take_request)).
+    #[inline]
+    pub(crate) fn request(&self) -> &[u8; BT_MAX_BUF] {
+        &self.s.h2b
+    }
+
+    /// The first four bytes of HOST2BMC (length, NetFn/LUN, seq, cmd).
+    #[inline]
+    pub(crate) fn request_header(&self) -> [u8; 4] {
+        let h = &self.s.h2b;
+        [h[0], h[1], h[2], h[3]]
+    }
+
     /// True when the BMC may load a response: neither H_BUSY nor B2H_ATN is set
     /// (IPMI §11.6.1; bt-bmc `bt_bmc_write` waits for exactly this).
     #[inline]

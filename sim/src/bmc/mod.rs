@@ -1358,13 +1358,15 @@ impl<E: DeviceEvents> SimBmc<E> {
         // deadline read BT_CTRL or the firmware has something to note, all
         // that is left is `run_due`, on the cached deadline.
         if self.deadline.ctrl_sensitive
+            || !self.deadline.valid
+            || self.deadline.at.is_some_and(|t| t <= self.now)
             || self.dev.host_news()
             || (self.h2b_seen.is_none() && self.dev.ctrl().contains(Ctrl::H2B_ATN))
         {
             self.react_to_host_write();
-        } else {
-            self.run_due();
         }
+        // Otherwise the cached deadline holds and is later than `now`:
+        // `run_due` would do nothing.
     }
 
     /// [`after_host_write`](Self::after_host_write) when the firmware has
@@ -1441,8 +1443,11 @@ impl<E: DeviceEvents> SimBmc<E> {
             });
             self.phase = Phase::Idle;
         }
-        let mut req = [0u8; BT_MAX_BUF];
-        let written = self.dev.take_request(&mut req);
+        // The request stays in HOST2BMC (the host cannot write while the
+        // firmware runs): only its header is read here, and the buffer is
+        // copied only for commands that read their data.
+        let written = self.dev.take_request_in_place();
+        let req = self.dev.request_header();
         self.commands_handled += 1;
         let len_byte = req[0];
         let buf = self.dev.buf_size();
@@ -1465,17 +1470,20 @@ impl<E: DeviceEvents> SimBmc<E> {
             return;
         }
         let (netfn_lun, seq, cmd) = (req[1], req[2], req[3]);
-        let data = req.get(4..written).unwrap_or(&[]);
+        // The data bytes: `4..written` (framing is ok: 4 <= written <= buf).
+        let data_range = 4..written;
         self.emit(BmcEventKind::RequestTaken {
             netfn_lun,
             seq,
             cmd,
-            data_len: data.len() as u8,
+            data_len: data_range.len() as u8,
         });
         if self.cfg.qemu_bt_device {
             if netfn_lun == NETFN_APP << 2 && cmd == cmd::GET_BT_CAPS {
                 // ipmi_bt_handle_event answers this itself, at once, with the
                 // request's seq; the BMC behind it never sees it.
+                let req = *self.dev.request();
+                let data = req.get(data_range).unwrap_or(&[]);
                 let rsp = self.dispatch(netfn_lun, cmd, data);
                 if let Some(frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
                 {
@@ -1546,6 +1554,8 @@ impl<E: DeviceEvents> SimBmc<E> {
                 (CompletionCode::OK, device_id.bytes())
             }
             None => {
+                let req = *self.dev.request();
+                let data = req.get(data_range).unwrap_or(&[]);
                 dispatched = self.dispatch(netfn_lun, cmd, data);
                 (dispatched.cc, dispatched.data())
             }

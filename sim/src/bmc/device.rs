@@ -196,6 +196,10 @@ pub struct DeviceState {
 pub struct BtDevice<E: DeviceEvents = NoEvents> {
     buf_size: usize,
     s: DeviceState,
+    /// The BT_CTRL bits the fault overlays force on (B_BUSY for
+    /// `b_busy_forced`, B2H_ATN for `b2h_stuck`), kept with them so a
+    /// BT_CTRL read is one OR.
+    overlay: u8,
     events: E,
 }
 
@@ -235,6 +239,7 @@ impl<E: DeviceEvents> BtDevice<E> {
                 irq_level: false,
                 irq_gate: true,
             },
+            overlay: 0,
             events,
         }
     }
@@ -300,11 +305,17 @@ impl<E: DeviceEvents> BtDevice<E> {
 
     #[inline]
     fn ctrl_view(&self) -> u8 {
-        let mut v = self.s.ctrl & LATCHED_CTRL;
-        if self.s.b_busy_forced {
+        debug_assert_eq!(self.overlay, Self::overlay_of(&self.s));
+        (self.s.ctrl & LATCHED_CTRL) | self.overlay
+    }
+
+    /// The bits `s`'s fault overlays force on in BT_CTRL.
+    fn overlay_of(s: &DeviceState) -> u8 {
+        let mut v = 0;
+        if s.b_busy_forced {
             v |= Ctrl::B_BUSY.bits();
         }
-        if self.s.b2h_stuck {
+        if s.b2h_stuck {
             v |= Ctrl::B2H_ATN.bits();
         }
         v
@@ -583,6 +594,7 @@ impl<E: DeviceEvents> BtDevice<E> {
             return;
         }
         self.s.b2h_stuck = stuck;
+        self.overlay = Self::overlay_of(&self.s);
         if stuck {
             self.s.b2h_before_stuck = self.s.ctrl & Ctrl::B2H_ATN.bits() != 0;
             self.s.ctrl |= Ctrl::B2H_ATN.bits();
@@ -594,6 +606,7 @@ impl<E: DeviceEvents> BtDevice<E> {
     /// Fault overlay: B_BUSY reads 1 regardless of the BMC's own setting.
     pub fn set_b_busy_forced(&mut self, forced: bool) {
         self.s.b_busy_forced = forced;
+        self.overlay = Self::overlay_of(&self.s);
     }
 
     // ----- snapshot ------------------------------------------------------
@@ -607,6 +620,7 @@ impl<E: DeviceEvents> BtDevice<E> {
     /// pointers in a hand-made state are clamped to the buffer.
     pub fn restore(&mut self, s: &DeviceState) {
         self.s = s.clone();
+        self.overlay = Self::overlay_of(&self.s);
         let max = BT_MAX_BUF as u16;
         self.s.b2h_len = self.s.b2h_len.min(max);
         self.s.b2h_rd = self.s.b2h_rd.min(self.s.b2h_len);

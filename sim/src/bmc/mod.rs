@@ -550,6 +550,9 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     responses_posted: u64,
     events: Vec<BmcEvent>,
     events_dropped: u64,
+    /// True while no fault is active (`faults` is the default): the request
+    /// path then skips every fault test. Set at each fault start and stop.
+    faults_idle: bool,
     /// The Get Device ID answer data, encoded once from the (fixed) configuration.
     device_id: DeviceIdAnswer,
     /// [`next_deadline`](Self::next_deadline), cached: the scheduler asks
@@ -666,6 +669,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             events_dropped: 0,
             deadline: DeadlineCache::INVALID,
             device_id: DeviceIdAnswer::new(&cfg.device_id),
+            faults_idle: true,
             cfg,
         };
         let ge = bmc.cfg.global_enables;
@@ -832,6 +836,11 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     fn start_fault(&mut self, f: Fault) {
+        self.start_fault_inner(f);
+        self.faults_idle = self.faults.is_healthy();
+    }
+
+    fn start_fault_inner(&mut self, f: Fault) {
         self.emit(BmcEventKind::FaultStarted(f));
         match f {
             Fault::BmcReset { keep_watchdog } => self.bmc_reset(ResetCause::Fault, keep_watchdog),
@@ -871,6 +880,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             return;
         }
         self.faults.stop(kind);
+        self.faults_idle = self.faults.is_healthy();
         self.sync_overlays();
         self.emit(BmcEventKind::FaultStopped(kind));
         if let Phase::Hung { seq, cmd } = self.phase {
@@ -1533,21 +1543,28 @@ impl<E: DeviceEvents> SimBmc<E> {
             self.faults = saved;
             return;
         }
-        if self.faults.hang_after_take {
-            self.phase = Phase::Hung { seq, cmd };
-            return;
-        }
-        if self.faults.silent {
-            return self.drop_request(seq, cmd, DropReason::Silent);
-        }
-        if self.faults.ignores(netfn_lun >> 2, cmd) {
-            return self.drop_request(seq, cmd, DropReason::Ignored);
+        debug_assert!(!self.faults_idle || self.faults.is_healthy());
+        if !self.faults_idle {
+            if self.faults.hang_after_take {
+                self.phase = Phase::Hung { seq, cmd };
+                return;
+            }
+            if self.faults.silent {
+                return self.drop_request(seq, cmd, DropReason::Silent);
+            }
+            if self.faults.ignores(netfn_lun >> 2, cmd) {
+                return self.drop_request(seq, cmd, DropReason::Ignored);
+            }
         }
         // Get Device ID (LUN 0) answers its precomputed bytes; only the other
         // commands build a `Response` (cleared and returned by value).
         let device_id;
         let dispatched;
-        let rsp: (CompletionCode, &[u8]) = match self.faults.error_response {
+        let error_response = match self.faults_idle {
+            true => None,
+            false => self.faults.error_response,
+        };
+        let rsp: (CompletionCode, &[u8]) = match error_response {
             Some(cc) => (CompletionCode(cc), &[]),
             None if netfn_lun == NETFN_APP << 2 && cmd == cmd::GET_DEVICE_ID => {
                 device_id = self.device_id;
@@ -1560,6 +1577,21 @@ impl<E: DeviceEvents> SimBmc<E> {
                 (dispatched.cc, dispatched.data())
             }
         };
+        if !self.faults_idle && self.drop_or_delay(netfn_lun, seq, cmd, rsp) {
+            return;
+        }
+        self.schedule(netfn_lun, seq, cmd, rsp);
+    }
+
+    /// The faults that lose or delay an executed request's answer `rsp`:
+    /// whether one did (the request is then dropped).
+    fn drop_or_delay(
+        &mut self,
+        netfn_lun: u8,
+        seq: u8,
+        cmd: u8,
+        rsp: (CompletionCode, &[u8]),
+    ) -> bool {
         if let Some(left) = self.faults.lose_responses {
             match left {
                 Some(0) => self.stop_fault(FaultKind::LoseResponses),
@@ -1568,15 +1600,20 @@ impl<E: DeviceEvents> SimBmc<E> {
                     if n == 1 {
                         self.stop_fault(FaultKind::LoseResponses);
                     }
-                    return self.drop_request(seq, cmd, DropReason::Lost);
+                    self.drop_request(seq, cmd, DropReason::Lost);
+                    return true;
                 }
-                None => return self.drop_request(seq, cmd, DropReason::Lost),
+                None => {
+                    self.drop_request(seq, cmd, DropReason::Lost);
+                    return true;
+                }
             }
         }
         if self.faults.random_loss_per_mille > 0
             && self.rng.chance_per_mille(self.faults.random_loss_per_mille)
         {
-            return self.drop_request(seq, cmd, DropReason::RandomLoss);
+            self.drop_request(seq, cmd, DropReason::RandomLoss);
+            return true;
         }
         if let Some(delay) = self.faults.late_answer {
             if let Some(mut frame) =
@@ -1586,9 +1623,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 let due = self.now + self.cfg.response_latency + delay;
                 self.late = Some((due, frame, self.waiting_rsp));
             }
-            return self.drop_request(seq, cmd, DropReason::Late);
+            self.drop_request(seq, cmd, DropReason::Late);
+            return true;
         }
-        self.schedule(netfn_lun, seq, cmd, rsp);
+        false
     }
 
     /// [`Fault::RewriteResponse`] on a framed answer; counts it down.
@@ -1680,41 +1718,20 @@ impl<E: DeviceEvents> SimBmc<E> {
         {
             return self.drop_request(seq, cmd, DropReason::PostFailed);
         }
-        self.rewrite_answer();
         let mut kind = PostKind::Normal;
         let mut followup = None;
-        if let Some((delta, after)) = self.faults.wrong_seq {
-            self.last_response = Some(self.answer);
-            followup = after.map(|d| (d, self.answer, PostKind::Correction));
-            self.answer.buf[2] = seq.wrapping_add(delta);
-            kind = PostKind::WrongSeq;
-        } else if let Some(after) = self.faults.stale_response {
-            let correct = self.answer;
-            let previous = self.last_response.replace(correct);
-            self.answer = previous.unwrap_or_else(|| {
-                let mut f = correct;
-                f.buf[2] = seq.wrapping_sub(1);
-                f
-            });
-            kind = PostKind::Stale;
-            followup = after.map(|d| (d, correct, PostKind::Correction));
-        } else {
-            if self.faults.duplicate_response {
-                followup = Some((Duration::ZERO, self.answer, PostKind::Duplicate));
-            }
-            // The common path: copy only the answer's bytes, not the buffer.
+        let mut latency = self.cfg.response_latency;
+        if self.faults_idle {
+            // No fault: what the branch below does with every fault off.
+            debug_assert!(self.faults.is_healthy());
             match &mut self.last_response {
                 Some(last) => last.copy_used(&self.answer),
                 None => self.last_response = Some(self.answer),
             }
+        } else {
+            self.fault_answer(seq, &mut kind, &mut followup);
+            latency = self.faults.slow_response.unwrap_or(latency);
         }
-        if let Some(len) = self.faults.corrupt_length {
-            self.answer.buf[0] = len;
-        }
-        let mut latency = self
-            .faults
-            .slow_response
-            .unwrap_or(self.cfg.response_latency);
         if !self.cfg.latency_jitter.is_zero() {
             latency += self.rng.duration_up_to(self.cfg.latency_jitter);
         }
@@ -1729,6 +1746,46 @@ impl<E: DeviceEvents> SimBmc<E> {
         };
         if !self.cfg.b_busy_until_response && self.boot_until.is_none() {
             self.dev.set_b_busy(false);
+        }
+    }
+
+    /// The response faults on the answer framed in `self.answer` (with
+    /// request seq `seq`): rewrite, wrong seq / stale / duplicate (setting
+    /// `kind` and the `followup`), corrupt length; keeps `last_response`.
+    fn fault_answer(
+        &mut self,
+        seq: u8,
+        kind: &mut PostKind,
+        followup: &mut Option<(Duration, Frame, PostKind)>,
+    ) {
+        self.rewrite_answer();
+        if let Some((delta, after)) = self.faults.wrong_seq {
+            self.last_response = Some(self.answer);
+            *followup = after.map(|d| (d, self.answer, PostKind::Correction));
+            self.answer.buf[2] = seq.wrapping_add(delta);
+            *kind = PostKind::WrongSeq;
+        } else if let Some(after) = self.faults.stale_response {
+            let correct = self.answer;
+            let previous = self.last_response.replace(correct);
+            self.answer = previous.unwrap_or_else(|| {
+                let mut f = correct;
+                f.buf[2] = seq.wrapping_sub(1);
+                f
+            });
+            *kind = PostKind::Stale;
+            *followup = after.map(|d| (d, correct, PostKind::Correction));
+        } else {
+            if self.faults.duplicate_response {
+                *followup = Some((Duration::ZERO, self.answer, PostKind::Duplicate));
+            }
+            // The common path: copy only the answer's bytes, not the buffer.
+            match &mut self.last_response {
+                Some(last) => last.copy_used(&self.answer),
+                None => self.last_response = Some(self.answer),
+            }
+        }
+        if let Some(len) = self.faults.corrupt_length {
+            self.answer.buf[0] = len;
         }
     }
 

@@ -375,6 +375,9 @@ impl Frame {
     }
     /// The first bytes (length, NetFn/LUN, seq, cmd, cc), as [`byte`](Self::byte) reads them.
     fn header(&self) -> FrameHeader {
+        if let Some(&[a, b, c, d, e]) = self.bytes().first_chunk::<5>() {
+            return FrameHeader([a, b, c, d, e]);
+        }
         FrameHeader(core::array::from_fn(|i| self.byte(i)))
     }
 
@@ -553,11 +556,39 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     /// True while no fault is active (`faults` is the default): the request
     /// path then skips every fault test. Set at each fault start and stop.
     faults_idle: bool,
+    /// `take_latency` and `response_latency` in nanoseconds.
+    latencies: Latencies,
     /// The Get Device ID answer data, encoded once from the (fixed) configuration.
     device_id: DeviceIdAnswer,
     /// [`next_deadline`](Self::next_deadline), cached: the scheduler asks
     /// several times per transaction and little changes in between.
     deadline: DeadlineCache,
+}
+
+/// `t + d` for a [`Duration`] `d` of `nanos` ([`ipmi_vocab::duration_nanos`]):
+/// what `Instant + Duration` computes, without converting `d` each time.
+#[inline]
+fn add_nanos(t: Instant, nanos: u64) -> Instant {
+    Instant::from_nanos(t.as_nanos().saturating_add(nanos))
+}
+
+/// The configured latencies in nanoseconds ([`ipmi_vocab::duration_nanos`]),
+/// converted once: they are added to the clock at every request.
+#[derive(Clone, Copy)]
+struct Latencies {
+    /// `take_latency`.
+    take: u64,
+    /// `response_latency`.
+    response: u64,
+}
+
+impl Latencies {
+    fn new(cfg: &BmcConfig) -> Self {
+        Self {
+            take: ipmi_vocab::duration_nanos(cfg.take_latency),
+            response: ipmi_vocab::duration_nanos(cfg.response_latency),
+        }
+    }
 }
 
 /// The Get Device ID response data ([`config::DeviceIdConfig::encode`]).
@@ -670,6 +701,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             deadline: DeadlineCache::INVALID,
             device_id: DeviceIdAnswer::new(&cfg.device_id),
             faults_idle: true,
+            latencies: Latencies::new(&cfg),
             cfg,
         };
         let ge = bmc.cfg.global_enables;
@@ -925,6 +957,12 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     // ----- time -------------------------------------------------------------
 
+    /// When a request seen at `seen` may be taken: `seen + take_latency`.
+    #[inline]
+    fn take_due(&self, seen: Instant) -> Instant {
+        add_nanos(seen, self.latencies.take)
+    }
+
     /// Whether the firmware may take a request now.
     fn can_take(&self) -> bool {
         let ready = match self.phase {
@@ -999,7 +1037,7 @@ impl<E: DeviceEvents> SimBmc<E> {
         if let Some(t) = self.h2b_seen {
             ctrl_sensitive = true;
             if self.can_take() {
-                consider(t + self.cfg.take_latency);
+                consider(self.take_due(t));
             }
         }
         if let Phase::Processing { due, .. } = self.phase {
@@ -1217,11 +1255,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
             progressed = true;
         }
-        if self
-            .h2b_seen
-            .is_some_and(|t| t + self.cfg.take_latency <= now)
-            && self.can_take()
-        {
+        if self.h2b_seen.is_some_and(|t| self.take_due(t) <= now) && self.can_take() {
             self.take();
             progressed = true;
         }
@@ -1720,7 +1754,7 @@ impl<E: DeviceEvents> SimBmc<E> {
         }
         let mut kind = PostKind::Normal;
         let mut followup = None;
-        let mut latency = self.cfg.response_latency;
+        let mut latency = None;
         if self.faults_idle {
             // No fault: what the branch below does with every fault off.
             debug_assert!(self.faults.is_healthy());
@@ -1730,17 +1764,27 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
         } else {
             self.fault_answer(seq, &mut kind, &mut followup);
-            latency = self.faults.slow_response.unwrap_or(latency);
+            latency = self.faults.slow_response;
         }
-        if !self.cfg.latency_jitter.is_zero() {
-            latency += self.rng.duration_up_to(self.cfg.latency_jitter);
-        }
+        let due = match latency {
+            // The configured latency, in nanoseconds since construction.
+            None if self.cfg.latency_jitter.is_zero() => {
+                add_nanos(self.now, self.latencies.response)
+            }
+            _ => {
+                let mut latency = latency.unwrap_or(self.cfg.response_latency);
+                if !self.cfg.latency_jitter.is_zero() {
+                    latency += self.rng.duration_up_to(self.cfg.latency_jitter);
+                }
+                self.now + latency
+            }
+        };
         // Assigning `None` over `None` would still copy a frame-sized option.
         if followup.is_some() || self.answer_followup.is_some() {
             self.answer_followup = followup;
         }
         self.phase = Phase::Processing {
-            due: self.now + latency,
+            due,
             kind,
             answers_id: true,
         };

@@ -332,6 +332,58 @@ impl<E: DeviceEvents> BtDevice<E> {
         }
     }
 
+    /// `out.len()` host reads of BMC2HOST (offset 1) in a row: the same
+    /// values, pointer movement and observer reports as that many
+    /// [`read`](Self::read)s, with one copy instead of a call per byte.
+    pub fn read_buf_into(&mut self, out: &mut [u8]) {
+        if self.s.gone {
+            out.fill(0xFF);
+        } else {
+            let rd = usize::from(self.s.b2h_rd);
+            let n = usize::from(self.s.b2h_len)
+                .saturating_sub(rd)
+                .min(out.len());
+            match (self.s.b2h.get(rd..rd + n), out.split_at_mut_checked(n)) {
+                (Some(src), Some((head, tail))) => {
+                    head.copy_from_slice(src);
+                    tail.fill(0xFF);
+                    self.s.b2h_rd += n as u16; // rd + n <= b2h_len
+                }
+                // Not reached (b2h_len <= BT_MAX_BUF): byte by byte.
+                _ => out.iter_mut().for_each(|b| *b = self.read_b2h()),
+            }
+        }
+        for &value in out.iter() {
+            self.events.register_access(RegAccess {
+                dir: AccessDir::Read,
+                reg: Reg::Buf,
+                value,
+            });
+        }
+    }
+
+    /// Host writes of `bytes` to HOST2BMC (offset 1) in a row: the same as
+    /// that many [`write`](Self::write)s, with one copy instead of a call
+    /// per byte.
+    pub fn write_buf_from(&mut self, bytes: &[u8]) {
+        if !self.s.gone {
+            let wr = usize::from(self.s.h2b_written);
+            let fit = self.buf_size.saturating_sub(wr).min(bytes.len());
+            if let (Some(dst), Some(src)) = (self.s.h2b.get_mut(wr..wr + fit), bytes.get(..fit)) {
+                dst.copy_from_slice(src);
+            }
+            let n = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+            self.s.h2b_written = self.s.h2b_written.saturating_add(n);
+        }
+        for &value in bytes {
+            self.events.register_access(RegAccess {
+                dir: AccessDir::Write,
+                reg: Reg::Buf,
+                value,
+            });
+        }
+    }
+
     #[inline]
     fn write_h2b(&mut self, val: u8) {
         let wr = usize::from(self.s.h2b_written);
@@ -911,6 +963,59 @@ mod tests {
         d.set_gone(false);
         assert_eq!(d.read(0), 0, "write while gone was ignored");
         assert!(!d.take_h2b_edge());
+    }
+
+    /// Records every register access.
+    #[derive(Default)]
+    struct Accesses(Vec<RegAccess>);
+    impl DeviceEvents for Accesses {
+        fn register_access(&mut self, a: RegAccess) {
+            self.0.push(a);
+        }
+    }
+
+    #[test]
+    fn bulk_buffer_access_matches_byte_by_byte() {
+        for gone in [false, true] {
+            for (len, rd, n) in [(5, 0, 3), (5, 2, 6), (5, 5, 2), (64, 0, 64), (1, 0, 0)] {
+                let mk = || {
+                    let mut d =
+                        BtDevice::with_events(BtDeviceConfig::default(), Accesses::default());
+                    let frame: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(7)).collect();
+                    d.post_response(&frame).unwrap();
+                    for _ in 0..rd {
+                        d.read(BT_BUF_OFFSET);
+                    }
+                    d.set_gone(gone);
+                    d
+                };
+                let (mut a, mut b) = (mk(), mk());
+                let one: Vec<u8> = (0..n).map(|_| a.read(BT_BUF_OFFSET)).collect();
+                let mut bulk = vec![0u8; n];
+                b.read_buf_into(&mut bulk);
+                assert_eq!(one, bulk, "gone {gone} len {len} rd {rd} n {n}");
+                assert_eq!(a.state(), b.state());
+                assert_eq!(a.events().0, b.events().0);
+            }
+            for (pre, n) in [(0, 4), (60, 10), (64, 3), (0, 70)] {
+                let mk = || {
+                    let mut d =
+                        BtDevice::with_events(BtDeviceConfig::default(), Accesses::default());
+                    d.write(BT_CTRL_OFFSET, Ctrl::CLR_WR_PTR.bits());
+                    for i in 0..pre {
+                        d.write(BT_BUF_OFFSET, i as u8);
+                    }
+                    d.set_gone(gone);
+                    d
+                };
+                let (mut a, mut b) = (mk(), mk());
+                let bytes: Vec<u8> = (0..n).map(|i| 0x80 | i as u8).collect();
+                bytes.iter().for_each(|&v| a.write(BT_BUF_OFFSET, v));
+                b.write_buf_from(&bytes);
+                assert_eq!(a.state(), b.state(), "gone {gone} pre {pre} n {n}");
+                assert_eq!(a.events().0, b.events().0);
+            }
+        }
     }
 
     #[test]

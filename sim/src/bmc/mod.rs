@@ -1011,6 +1011,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// The next deadline from scratch (see [`DeadlineCache`]): when only
     /// the watchdog, a take and a post can be pending (no fault plan, stop,
     /// reboot or fault-made answer), only those are looked at.
+    #[inline]
     fn compute_deadline(&self) -> DeadlineCache {
         if self.plan_time_pos < self.plan_time.len()
             || !self.stops.is_empty()
@@ -1067,6 +1068,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     /// [`compute_deadline`](Self::compute_deadline) with every candidate.
+    #[inline(never)]
     fn compute_deadline_full(&self) -> DeadlineCache {
         // Any candidate that reads BT_CTRL (H2B_ATN for a take, H_BUSY /
         // B2H_ATN for a post) makes the result depend on host writes.
@@ -1850,6 +1852,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     /// Record the outcome of a post of a frame starting with `header`.
+    #[inline]
     fn posted(&mut self, posted: bool, header: FrameHeader, kind: PostKind) {
         let frame = &header;
         match posted {

@@ -196,6 +196,10 @@ pub struct DeviceState {
 pub struct BtDevice<E: DeviceEvents = NoEvents> {
     buf_size: usize,
     s: DeviceState,
+    /// The BT_CTRL bits the fault overlays force on (B_BUSY for
+    /// `b_busy_forced`, B2H_ATN for `b2h_stuck`), kept with them so a
+    /// BT_CTRL read is one OR.
+    overlay: u8,
     events: E,
 }
 
@@ -235,6 +239,7 @@ impl<E: DeviceEvents> BtDevice<E> {
                 irq_level: false,
                 irq_gate: true,
             },
+            overlay: 0,
             events,
         }
     }
@@ -258,6 +263,7 @@ impl<E: DeviceEvents> BtDevice<E> {
 
     /// Host read of the register at `offset` (0 BT_CTRL, 1 BMC2HOST,
     /// 2 BT_INTMASK; anything else reads 0xFF like QEMU's 4-byte window).
+    #[inline]
     pub fn read(&mut self, offset: u8) -> u8 {
         let reg = Reg::from_offset(offset);
         let value = if self.s.gone {
@@ -331,6 +337,7 @@ impl<E: DeviceEvents> BtDevice<E> {
     }
 
     /// Host write of `val` to the register at `offset`.
+    #[inline]
     pub fn write(&mut self, offset: u8, val: u8) {
         let reg = Reg::from_offset(offset);
         if !self.s.gone {
@@ -348,17 +355,25 @@ impl<E: DeviceEvents> BtDevice<E> {
         });
     }
 
+    #[inline]
     fn ctrl_view(&self) -> u8 {
-        let mut v = self.s.ctrl & LATCHED_CTRL;
-        if self.s.b_busy_forced {
+        debug_assert_eq!(self.overlay, Self::overlay_of(&self.s));
+        (self.s.ctrl & LATCHED_CTRL) | self.overlay
+    }
+
+    /// The bits `s`'s fault overlays force on in BT_CTRL.
+    fn overlay_of(s: &DeviceState) -> u8 {
+        let mut v = 0;
+        if s.b_busy_forced {
             v |= Ctrl::B_BUSY.bits();
         }
-        if self.s.b2h_stuck {
+        if s.b2h_stuck {
             v |= Ctrl::B2H_ATN.bits();
         }
         v
     }
 
+    #[inline]
     fn read_b2h(&mut self) -> u8 {
         let rd = usize::from(self.s.b2h_rd);
         if rd < usize::from(self.s.b2h_len) {
@@ -369,6 +384,59 @@ impl<E: DeviceEvents> BtDevice<E> {
         }
     }
 
+    /// `out.len()` host reads of BMC2HOST (offset 1) in a row: the same
+    /// values, pointer movement and observer reports as that many
+    /// [`read`](Self::read)s, with one copy instead of a call per byte.
+    pub fn read_buf_into(&mut self, out: &mut [u8]) {
+        if self.s.gone {
+            out.fill(0xFF);
+        } else {
+            let rd = usize::from(self.s.b2h_rd);
+            let n = usize::from(self.s.b2h_len)
+                .saturating_sub(rd)
+                .min(out.len());
+            match (self.s.b2h.get(rd..rd + n), out.split_at_mut_checked(n)) {
+                (Some(src), Some((head, tail))) => {
+                    head.copy_from_slice(src);
+                    tail.fill(0xFF);
+                    self.s.b2h_rd += n as u16; // rd + n <= b2h_len
+                }
+                // Not reached (b2h_len <= BT_MAX_BUF): byte by byte.
+                _ => out.iter_mut().for_each(|b| *b = self.read_b2h()),
+            }
+        }
+        for &value in out.iter() {
+            self.events.register_access(RegAccess {
+                dir: AccessDir::Read,
+                reg: Reg::Buf,
+                value,
+            });
+        }
+    }
+
+    /// Host writes of `bytes` to HOST2BMC (offset 1) in a row: the same as
+    /// that many [`write`](Self::write)s, with one copy instead of a call
+    /// per byte.
+    pub fn write_buf_from(&mut self, bytes: &[u8]) {
+        if !self.s.gone {
+            let wr = usize::from(self.s.h2b_written);
+            let fit = self.buf_size.saturating_sub(wr).min(bytes.len());
+            if let (Some(dst), Some(src)) = (self.s.h2b.get_mut(wr..wr + fit), bytes.get(..fit)) {
+                dst.copy_from_slice(src);
+            }
+            let n = u16::try_from(bytes.len()).unwrap_or(u16::MAX);
+            self.s.h2b_written = self.s.h2b_written.saturating_add(n);
+        }
+        for &value in bytes {
+            self.events.register_access(RegAccess {
+                dir: AccessDir::Write,
+                reg: Reg::Buf,
+                value,
+            });
+        }
+    }
+
+    #[inline]
     fn write_h2b(&mut self, val: u8) {
         let wr = usize::from(self.s.h2b_written);
         if wr < self.buf_size {
@@ -379,6 +447,7 @@ impl<E: DeviceEvents> BtDevice<E> {
         self.s.h2b_written = self.s.h2b_written.saturating_add(1);
     }
 
+    #[inline]
     fn write_ctrl_host(&mut self, val: u8) {
         let v = Ctrl::from_bits_retain(val);
         if v.contains(Ctrl::CLR_WR_PTR) {
@@ -446,6 +515,7 @@ impl<E: DeviceEvents> BtDevice<E> {
     // ----- BMC firmware view --------------------------------------------
 
     /// Latched BT_CTRL as the BMC sees it (fault overlays included).
+    #[inline]
     pub fn ctrl(&self) -> Ctrl {
         Ctrl::from_bits_retain(self.ctrl_view())
     }
@@ -462,11 +532,20 @@ impl<E: DeviceEvents> BtDevice<E> {
 
     /// True once after the host set H2B_ATN (0→1): the BMC's "H2B rising"
     /// interrupt (bt-bmc `bt_bmc_irq`, BT_CR2_IRQ_H2B).
+    #[inline]
     pub fn take_h2b_edge(&mut self) -> bool {
         core::mem::take(&mut self.s.h2b_edge)
     }
 
+    /// Whether [`take_h2b_edge`](Self::take_h2b_edge) or
+    /// [`take_hwrst_request`](Self::take_hwrst_request) has something.
+    #[inline]
+    pub(crate) fn host_news(&self) -> bool {
+        self.s.h2b_edge | self.s.hwrst_pending
+    }
+
     /// True once after the host wrote BMC_HWRST=1.
+    #[inline]
     pub fn take_hwrst_request(&mut self) -> bool {
         core::mem::take(&mut self.s.hwrst_pending)
     }
@@ -482,8 +561,33 @@ impl<E: DeviceEvents> BtDevice<E> {
         usize::from(self.s.h2b_written)
     }
 
+    /// [`take_request`](Self::take_request) without the copy: the request
+    /// stays in HOST2BMC ([`request`](Self::request)) until the host writes
+    /// again.
+    #[inline]
+    pub(crate) fn take_request_in_place(&mut self) -> usize {
+        self.s.ctrl |= Ctrl::B_BUSY.bits();
+        self.s.ctrl &= !Ctrl::H2B_ATN.bits();
+        usize::from(self.s.h2b_written)
+    }
+
+    /// The HOST2BMC buffer (valid up to the bytes written, see
+    /// [`take_request`](Self::take_request)).
+    #[inline]
+    pub(crate) fn request(&self) -> &[u8; BT_MAX_BUF] {
+        &self.s.h2b
+    }
+
+    /// The first four bytes of HOST2BMC (length, NetFn/LUN, seq, cmd).
+    #[inline]
+    pub(crate) fn request_header(&self) -> [u8; 4] {
+        let h = &self.s.h2b;
+        [h[0], h[1], h[2], h[3]]
+    }
+
     /// True when the BMC may load a response: neither H_BUSY nor B2H_ATN is set
     /// (IPMI §11.6.1; bt-bmc `bt_bmc_write` waits for exactly this).
+    #[inline]
     pub fn can_post(&self) -> bool {
         self.ctrl_view() & (Ctrl::H_BUSY | Ctrl::B2H_ATN).bits() == 0
     }
@@ -594,6 +698,7 @@ impl<E: DeviceEvents> BtDevice<E> {
             return;
         }
         self.s.b2h_stuck = stuck;
+        self.overlay = Self::overlay_of(&self.s);
         if stuck {
             self.s.b2h_before_stuck = self.s.ctrl & Ctrl::B2H_ATN.bits() != 0;
             self.s.ctrl |= Ctrl::B2H_ATN.bits();
@@ -605,6 +710,7 @@ impl<E: DeviceEvents> BtDevice<E> {
     /// Fault overlay: B_BUSY reads 1 regardless of the BMC's own setting.
     pub fn set_b_busy_forced(&mut self, forced: bool) {
         self.s.b_busy_forced = forced;
+        self.overlay = Self::overlay_of(&self.s);
     }
 
     // ----- snapshot ------------------------------------------------------
@@ -618,6 +724,7 @@ impl<E: DeviceEvents> BtDevice<E> {
     /// pointers in a hand-made state are clamped to the buffer.
     pub fn restore(&mut self, s: &DeviceState) {
         self.s = s.clone();
+        self.overlay = Self::overlay_of(&self.s);
         let max = BT_MAX_BUF as u16;
         self.s.b2h_len = self.s.b2h_len.min(max);
         self.s.b2h_rd = self.s.b2h_rd.min(self.s.b2h_len);
@@ -965,6 +1072,59 @@ mod tests {
         d.set_gone(false);
         assert_eq!(d.read(0), 0, "write while gone was ignored");
         assert!(!d.take_h2b_edge());
+    }
+
+    /// Records every register access.
+    #[derive(Default)]
+    struct Accesses(Vec<RegAccess>);
+    impl DeviceEvents for Accesses {
+        fn register_access(&mut self, a: RegAccess) {
+            self.0.push(a);
+        }
+    }
+
+    #[test]
+    fn bulk_buffer_access_matches_byte_by_byte() {
+        for gone in [false, true] {
+            for (len, rd, n) in [(5, 0, 3), (5, 2, 6), (5, 5, 2), (64, 0, 64), (1, 0, 0)] {
+                let mk = || {
+                    let mut d =
+                        BtDevice::with_events(BtDeviceConfig::default(), Accesses::default());
+                    let frame: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(7)).collect();
+                    d.post_response(&frame).unwrap();
+                    for _ in 0..rd {
+                        d.read(BT_BUF_OFFSET);
+                    }
+                    d.set_gone(gone);
+                    d
+                };
+                let (mut a, mut b) = (mk(), mk());
+                let one: Vec<u8> = (0..n).map(|_| a.read(BT_BUF_OFFSET)).collect();
+                let mut bulk = vec![0u8; n];
+                b.read_buf_into(&mut bulk);
+                assert_eq!(one, bulk, "gone {gone} len {len} rd {rd} n {n}");
+                assert_eq!(a.state(), b.state());
+                assert_eq!(a.events().0, b.events().0);
+            }
+            for (pre, n) in [(0, 4), (60, 10), (64, 3), (0, 70)] {
+                let mk = || {
+                    let mut d =
+                        BtDevice::with_events(BtDeviceConfig::default(), Accesses::default());
+                    d.write(BT_CTRL_OFFSET, Ctrl::CLR_WR_PTR.bits());
+                    for i in 0..pre {
+                        d.write(BT_BUF_OFFSET, i as u8);
+                    }
+                    d.set_gone(gone);
+                    d
+                };
+                let (mut a, mut b) = (mk(), mk());
+                let bytes: Vec<u8> = (0..n).map(|i| 0x80 | i as u8).collect();
+                bytes.iter().for_each(|&v| a.write(BT_BUF_OFFSET, v));
+                b.write_buf_from(&bytes);
+                assert_eq!(a.state(), b.state(), "gone {gone} pre {pre} n {n}");
+                assert_eq!(a.events().0, b.events().0);
+            }
+        }
     }
 
     #[test]

@@ -375,6 +375,9 @@ impl Frame {
     }
     /// The first bytes (length, NetFn/LUN, seq, cmd, cc), as [`byte`](Self::byte) reads them.
     fn header(&self) -> FrameHeader {
+        if let Some(&[a, b, c, d, e]) = self.bytes().first_chunk::<5>() {
+            return FrameHeader([a, b, c, d, e]);
+        }
         FrameHeader(core::array::from_fn(|i| self.byte(i)))
     }
 
@@ -387,10 +390,9 @@ impl Frame {
         netfn_lun: u8,
         seq: u8,
         cmd: u8,
-        rsp: &Response,
+        (cc, d): (CompletionCode, &[u8]),
         max: usize,
     ) -> bool {
-        let d = rsp.data();
         let total = 5 + d.len();
         if total > max || total > 256 {
             return false;
@@ -403,7 +405,7 @@ impl Frame {
         self.buf[1] = netfn_lun | 0x04;
         self.buf[2] = seq;
         self.buf[3] = cmd;
-        self.buf[4] = rsp.cc.0;
+        self.buf[4] = cc.0;
         self.len = total as u16;
         true
     }
@@ -418,7 +420,17 @@ impl Frame {
 
     /// `len, (netfn|1)<<2|lun, seq, cmd, cc, data…`; `None` if it exceeds `max`.
     fn response(netfn_lun: u8, seq: u8, cmd: u8, rsp: &Response, max: usize) -> Option<Self> {
-        let d = rsp.data();
+        Self::response_of(netfn_lun, seq, cmd, (rsp.cc, rsp.data()), max)
+    }
+
+    /// [`response`](Self::response) for a completion code and data.
+    fn response_of(
+        netfn_lun: u8,
+        seq: u8,
+        cmd: u8,
+        (cc, d): (CompletionCode, &[u8]),
+        max: usize,
+    ) -> Option<Self> {
         let total = 5 + d.len();
         if total > max || total > 256 {
             return None;
@@ -428,7 +440,7 @@ impl Frame {
         f.buf[1] = netfn_lun | 0x04;
         f.buf[2] = seq;
         f.buf[3] = cmd;
-        f.buf[4] = rsp.cc.0;
+        f.buf[4] = cc.0;
         f.buf.get_mut(5..total)?.copy_from_slice(d);
         f.len = total as u16;
         Some(f)
@@ -541,6 +553,85 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     responses_posted: u64,
     events: Vec<BmcEvent>,
     events_dropped: u64,
+    /// True while no fault is active (`faults` is the default): the request
+    /// path then skips every fault test. Set at each fault start and stop.
+    faults_idle: bool,
+    /// `take_latency` and `response_latency` in nanoseconds.
+    latencies: Latencies,
+    /// The Get Device ID answer data, encoded once from the (fixed) configuration.
+    device_id: DeviceIdAnswer,
+    /// [`next_deadline`](Self::next_deadline), cached: the scheduler asks
+    /// several times per transaction and little changes in between.
+    deadline: DeadlineCache,
+}
+
+/// `t + d` for a [`Duration`] `d` of `nanos` ([`ipmi_vocab::duration_nanos`]):
+/// what `Instant + Duration` computes, without converting `d` each time.
+#[inline]
+fn add_nanos(t: Instant, nanos: u64) -> Instant {
+    Instant::from_nanos(t.as_nanos().saturating_add(nanos))
+}
+
+/// The configured latencies in nanoseconds ([`ipmi_vocab::duration_nanos`]),
+/// converted once: they are added to the clock at every request.
+#[derive(Clone, Copy)]
+struct Latencies {
+    /// `take_latency`.
+    take: u64,
+    /// `response_latency`.
+    response: u64,
+}
+
+impl Latencies {
+    fn new(cfg: &BmcConfig) -> Self {
+        Self {
+            take: ipmi_vocab::duration_nanos(cfg.take_latency),
+            response: ipmi_vocab::duration_nanos(cfg.response_latency),
+        }
+    }
+}
+
+/// The Get Device ID response data ([`config::DeviceIdConfig::encode`]).
+#[derive(Clone, Copy)]
+struct DeviceIdAnswer {
+    bytes: [u8; 15],
+    len: u8,
+}
+
+impl DeviceIdAnswer {
+    fn new(cfg: &config::DeviceIdConfig) -> Self {
+        let mut bytes = [0u8; 15];
+        let len = cfg.encode(&mut bytes) as u8; // 11 or 15
+        Self { bytes, len }
+    }
+
+    fn bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+/// The cached answer of [`SimBmc::next_deadline`]. Invalidated by every
+/// firmware step, fault action, host reset, command, `device_mut` and any
+/// host write that makes the firmware react; a host write alone keeps it
+/// unless it read BT_CTRL (`ctrl_sensitive`). Debug builds compare it with
+/// a fresh computation at every use.
+#[derive(Clone, Copy)]
+struct DeadlineCache {
+    /// Whether `at` matches the current state.
+    valid: bool,
+    /// Whether `at` depends on BT_CTRL (a host write may change it).
+    ctrl_sensitive: bool,
+    /// The deadline.
+    at: Option<Instant>,
+}
+
+impl DeadlineCache {
+    /// Nothing cached.
+    const INVALID: Self = Self {
+        valid: false,
+        ctrl_sensitive: true,
+        at: None,
+    };
 }
 
 impl<E: DeviceEvents + fmt::Debug> fmt::Debug for SimBmc<E> {
@@ -607,6 +698,10 @@ impl<E: DeviceEvents> SimBmc<E> {
             responses_posted: 0,
             events: Vec::with_capacity(cfg.event_capacity.min(1024)),
             events_dropped: 0,
+            deadline: DeadlineCache::INVALID,
+            device_id: DeviceIdAnswer::new(&cfg.device_id),
+            faults_idle: true,
+            latencies: Latencies::new(&cfg),
             cfg,
         };
         let ge = bmc.cfg.global_enables;
@@ -628,6 +723,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// directly on it bypass the firmware's reaction; use the [`ipmi_bt_sm::Io`]
     /// impl of `SimBmc` instead.
     pub fn device_mut(&mut self) -> &mut BtDevice<E> {
+        self.invalidate_deadline();
         &mut self.dev
     }
     /// The time the BMC has been advanced to.
@@ -700,6 +796,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// next [`advance`](Self::advance); command triggers count from the
     /// start of the simulation.
     pub fn set_faults(&mut self, plan: FaultPlan) {
+        self.invalidate_deadline();
         self.plan_time.clear();
         self.plan_cmd.clear();
         for e in plan.entries {
@@ -747,6 +844,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// the pre-timeout, faults and the SEL are unchanged.
     pub fn host_reset(&mut self, now: Instant) {
         self.advance(now);
+        self.invalidate_deadline();
         self.wd.system_reset(self.now);
         self.dev.clear_irq_config();
         self.emit(BmcEventKind::HostReset);
@@ -754,6 +852,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     fn apply(&mut self, action: FaultAction) {
+        self.invalidate_deadline();
         match action {
             FaultAction::Start(f) => self.start_fault(f),
             FaultAction::StartFor(f, d) => {
@@ -769,6 +868,11 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     fn start_fault(&mut self, f: Fault) {
+        self.start_fault_inner(f);
+        self.faults_idle = self.faults.is_healthy();
+    }
+
+    fn start_fault_inner(&mut self, f: Fault) {
         self.emit(BmcEventKind::FaultStarted(f));
         match f {
             Fault::BmcReset { keep_watchdog } => self.bmc_reset(ResetCause::Fault, keep_watchdog),
@@ -808,6 +912,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             return;
         }
         self.faults.stop(kind);
+        self.faults_idle = self.faults.is_healthy();
         self.sync_overlays();
         self.emit(BmcEventKind::FaultStopped(kind));
         if let Phase::Hung { seq, cmd } = self.phase {
@@ -852,6 +957,12 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     // ----- time -------------------------------------------------------------
 
+    /// When a request seen at `seen` may be taken: `seen + take_latency`.
+    #[inline]
+    fn take_due(&self, seen: Instant) -> Instant {
+        add_nanos(seen, self.latencies.take)
+    }
+
     /// Whether the firmware may take a request now.
     fn can_take(&self) -> bool {
         let ready = match self.phase {
@@ -874,6 +985,110 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// The earliest time at which the BMC will act by itself, or `None` if
     /// it is waiting for the host. Never earlier than [`now`](Self::now).
     pub fn next_deadline(&self) -> Option<Instant> {
+        if self.deadline.valid {
+            debug_assert_eq!(self.deadline.at, self.uncached_deadline());
+            return self.deadline.at;
+        }
+        self.compute_deadline().at
+    }
+
+    /// [`next_deadline`](Self::next_deadline), refreshing the cache first.
+    #[inline]
+    fn deadline(&mut self) -> Option<Instant> {
+        if !self.deadline.valid {
+            self.deadline = self.compute_deadline();
+        }
+        debug_assert_eq!(self.deadline.at, self.uncached_deadline());
+        self.deadline.at
+    }
+
+    /// Forget the cached deadline: the state it was computed from changed.
+    #[inline]
+    fn invalidate_deadline(&mut self) {
+        self.deadline.valid = false;
+    }
+
+    /// The next deadline from scratch (see [`DeadlineCache`]): when only
+    /// the watchdog, a take and a post can be pending (no fault plan, stop,
+    /// reboot or fault-made answer), only those are looked at.
+    #[inline]
+    fn compute_deadline(&self) -> DeadlineCache {
+        if self.plan_time_pos < self.plan_time.len()
+            || !self.stops.is_empty()
+            || self.boot_until.is_some()
+            || self.deferred_reset.is_some()
+            || self.followup.is_some()
+            || self.extern_timer.is_some()
+            || self.late.is_some()
+            || self.faults.foreign_responses.is_some()
+        {
+            return self.compute_deadline_full();
+        }
+        let now = self.now;
+        let mut ctrl_sensitive = false;
+        // The earliest raw candidate; clamping the minimum to `now` is the
+        // same as clamping each one (`min(max(a, n), max(b, n)) = max(min(a, b), n)`).
+        let mut best = self.wd.next_deadline();
+        let mut consider = |t: Instant| {
+            best = Some(match best {
+                Some(b) if b <= t => b,
+                _ => t,
+            });
+        };
+        if let Some(t) = self.h2b_seen {
+            ctrl_sensitive = true;
+            if self.can_take() {
+                consider(self.take_due(t));
+            }
+        }
+        if let Phase::Processing { due, .. } = self.phase {
+            if due > now {
+                consider(due);
+            } else {
+                ctrl_sensitive = true;
+                if self.may_post() {
+                    consider(due);
+                }
+            }
+        }
+        let fast = DeadlineCache {
+            valid: true,
+            ctrl_sensitive,
+            at: best.map(|t| t.max(now)),
+        };
+        debug_assert_eq!(
+            (fast.at, fast.ctrl_sensitive),
+            {
+                let full = self.compute_deadline_full();
+                (full.at, full.ctrl_sensitive)
+            },
+            "fast path"
+        );
+        fast
+    }
+
+    /// [`compute_deadline`](Self::compute_deadline) with every candidate.
+    #[inline(never)]
+    fn compute_deadline_full(&self) -> DeadlineCache {
+        // Any candidate that reads BT_CTRL (H2B_ATN for a take, H_BUSY /
+        // B2H_ATN for a post) makes the result depend on host writes.
+        let ctrl_sensitive = self.h2b_seen.is_some()
+            || self.deferred_reset.is_some()
+            || self.faults.foreign_responses.is_some()
+            || matches!(self.phase, Phase::Processing { due, .. } if due <= self.now)
+            || self.followup.as_ref().is_some_and(|f| f.0 <= self.now)
+            || self.extern_timer.as_ref().is_some_and(|e| e.0 <= self.now)
+            || self.late.as_ref().is_some_and(|l| l.0 <= self.now);
+        DeadlineCache {
+            valid: true,
+            ctrl_sensitive,
+            at: self.uncached_deadline(),
+        }
+    }
+
+    /// What [`next_deadline`](Self::next_deadline) computes, candidate by
+    /// candidate (the reference the cache is checked against in debug builds).
+    fn uncached_deadline(&self) -> Option<Instant> {
         let now = self.now;
         let mut best: Option<Instant> = None;
         let mut consider = |t: Option<Instant>| {
@@ -928,7 +1143,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// happens in time order, at its own time. Times earlier than
     /// [`now`](Self::now) are ignored (time never goes back).
     pub fn advance(&mut self, now: Instant) {
-        while let Some(t) = self.next_deadline() {
+        while let Some(t) = self.deadline() {
             if t > now {
                 break;
             }
@@ -937,6 +1152,10 @@ impl<E: DeviceEvents> SimBmc<E> {
                 break;
             }
         }
+        // The cache stays valid: every candidate is later than the new `now`
+        // (or there is none), and a candidate's value and whether it counts
+        // change only once `now` reaches it. A `step` that did nothing has
+        // invalidated it already.
         self.now = self.now.max(now);
     }
 
@@ -947,45 +1166,14 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     /// Process everything due at the current time.
+    #[inline]
     fn run_due(&mut self) {
-        // `advance(self.now)`: next_deadline never returns a time before
-        // `now`, so a step is due exactly when `due_now` says so; asked after
-        // every host write, the short-circuit test is cheaper.
-        loop {
-            debug_assert_eq!(
-                self.due_now(),
-                self.next_deadline().is_some_and(|t| t <= self.now)
-            );
-            if !self.due_now() || !self.step() {
+        // `advance(self.now)`: next_deadline never returns a time before `now`.
+        while self.deadline().is_some_and(|t| t <= self.now) {
+            if !self.step() {
                 break;
             }
         }
-    }
-
-    /// Whether [`next_deadline`](Self::next_deadline) is at or before
-    /// [`now`](Self::now): the same candidates, tested without the minimum.
-    fn due_now(&self) -> bool {
-        let now = self.now;
-        let due = |t: Option<Instant>| t.is_some_and(|t| t <= now);
-        let post_due = |t: Option<Instant>| due(t) && self.may_post();
-        // Extra answers a fault adds wait for a free BMC2HOST on any preset.
-        let extra_due = |t: Option<Instant>| due(t) && self.dev.can_post();
-        due(self.plan_time.get(self.plan_time_pos).map(|(t, _)| *t))
-            || due(self.stops.first().map(|(t, _)| *t))
-            || due(self.boot_until)
-            || self
-                .deferred_reset
-                .is_some_and(|(t, _)| t <= now || self.reset_ready())
-            || due(self.wd.next_deadline())
-            || (due(self.h2b_seen.map(|t| t + self.cfg.take_latency)) && self.can_take())
-            || post_due(match self.phase {
-                Phase::Processing { due, .. } => Some(due),
-                _ => None,
-            })
-            || extra_due(self.followup.as_ref().map(|f| f.0))
-            || post_due(self.extern_timer.as_ref().map(|e| e.0))
-            || extra_due(self.late.as_ref().map(|l| l.0))
-            || self.foreign_due()
     }
 
     /// Whether [`Fault::ForeignResponses`] posts an answer now: BMC2HOST is
@@ -1031,6 +1219,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     /// One round of everything due at `self.now`. Returns false if nothing
     /// happened (a deadline/step mismatch; avoids spinning).
     fn step(&mut self) -> bool {
+        self.invalidate_deadline();
         let now = self.now;
         let mut progressed = false;
         while let Some(&(t, action)) = self.plan_time.get(self.plan_time_pos) {
@@ -1068,11 +1257,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             }
             progressed = true;
         }
-        if self
-            .h2b_seen
-            .is_some_and(|t| t + self.cfg.take_latency <= now)
-            && self.can_take()
-        {
+        if self.h2b_seen.is_some_and(|t| self.take_due(t) <= now) && self.can_take() {
             self.take();
             progressed = true;
         }
@@ -1213,7 +1398,28 @@ impl<E: DeviceEvents> SimBmc<E> {
 
     /// React to a host write: note H2B_ATN and BMC_HWRST, then run whatever
     /// became possible.
+    #[inline]
     fn after_host_write(&mut self) {
+        // A host write changes BT_CTRL / BT_INTMASK only: unless the cached
+        // deadline read BT_CTRL or the firmware has something to note, all
+        // that is left is `run_due`, on the cached deadline.
+        if self.deadline.ctrl_sensitive
+            || !self.deadline.valid
+            || self.deadline.at.is_some_and(|t| t <= self.now)
+            || self.dev.host_news()
+            || (self.h2b_seen.is_none() && self.dev.ctrl().contains(Ctrl::H2B_ATN))
+        {
+            self.react_to_host_write();
+        }
+        // Otherwise the cached deadline holds and is later than `now`:
+        // `run_due` would do nothing.
+    }
+
+    /// [`after_host_write`](Self::after_host_write) when the firmware has
+    /// something to note or the cached deadline may have changed.
+    #[inline(never)]
+    fn react_to_host_write(&mut self) {
+        self.invalidate_deadline();
         if self.dev.take_h2b_edge() {
             self.commands_seen += 1;
             if self.h2b_seen.is_none() {
@@ -1283,8 +1489,11 @@ impl<E: DeviceEvents> SimBmc<E> {
             });
             self.phase = Phase::Idle;
         }
-        let mut req = [0u8; BT_MAX_BUF];
-        let written = self.dev.take_request(&mut req);
+        // The request stays in HOST2BMC (the host cannot write while the
+        // firmware runs): only its header is read here, and the buffer is
+        // copied only for commands that read their data.
+        let written = self.dev.take_request_in_place();
+        let req = self.dev.request_header();
         self.commands_handled += 1;
         let len_byte = req[0];
         let buf = self.dev.buf_size();
@@ -1299,8 +1508,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             };
             match self.cfg.malformed {
                 MalformedPolicy::Respond if header => {
-                    let rsp = Response::new(cc);
-                    self.schedule(req[1], req[2], req[3], &rsp);
+                    self.schedule(req[1], req[2], req[3], (cc, &[]));
                 }
                 MalformedPolicy::Wedge => self.phase = Phase::Wedged,
                 _ => self.drop_request(req[2], req[3], DropReason::Malformed),
@@ -1308,17 +1516,20 @@ impl<E: DeviceEvents> SimBmc<E> {
             return;
         }
         let (netfn_lun, seq, cmd) = (req[1], req[2], req[3]);
-        let data = req.get(4..written).unwrap_or(&[]);
+        // The data bytes: `4..written` (framing is ok: 4 <= written <= buf).
+        let data_range = 4..written;
         self.emit(BmcEventKind::RequestTaken {
             netfn_lun,
             seq,
             cmd,
-            data_len: data.len() as u8,
+            data_len: data_range.len() as u8,
         });
         if self.cfg.qemu_bt_device {
             if netfn_lun == NETFN_APP << 2 && cmd == cmd::GET_BT_CAPS {
                 // ipmi_bt_handle_event answers this itself, at once, with the
                 // request's seq; the BMC behind it never sees it.
+                let req = *self.dev.request();
+                let data = req.get(data_range).unwrap_or(&[]);
                 let rsp = self.dispatch(netfn_lun, cmd, data);
                 if let Some(frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
                 {
@@ -1361,27 +1572,62 @@ impl<E: DeviceEvents> SimBmc<E> {
                 _ => None,
             };
         } else if self.faults.link_down {
-            let rsp = Response::new(CompletionCode::INITIALIZATION_IN_PROGRESS);
+            let rsp = (CompletionCode::INITIALIZATION_IN_PROGRESS, &[][..]);
             // Nothing behind the link touches this answer.
             let saved = core::mem::take(&mut self.faults);
-            self.schedule(netfn_lun, seq, cmd, &rsp);
+            self.schedule(netfn_lun, seq, cmd, rsp);
             self.faults = saved;
             return;
         }
-        if self.faults.hang_after_take {
-            self.phase = Phase::Hung { seq, cmd };
+        debug_assert!(!self.faults_idle || self.faults.is_healthy());
+        if !self.faults_idle {
+            if self.faults.hang_after_take {
+                self.phase = Phase::Hung { seq, cmd };
+                return;
+            }
+            if self.faults.silent {
+                return self.drop_request(seq, cmd, DropReason::Silent);
+            }
+            if self.faults.ignores(netfn_lun >> 2, cmd) {
+                return self.drop_request(seq, cmd, DropReason::Ignored);
+            }
+        }
+        // Get Device ID (LUN 0) answers its precomputed bytes; only the other
+        // commands build a `Response` (cleared and returned by value).
+        let device_id;
+        let dispatched;
+        let error_response = match self.faults_idle {
+            true => None,
+            false => self.faults.error_response,
+        };
+        let rsp: (CompletionCode, &[u8]) = match error_response {
+            Some(cc) => (CompletionCode(cc), &[]),
+            None if netfn_lun == NETFN_APP << 2 && cmd == cmd::GET_DEVICE_ID => {
+                device_id = self.device_id;
+                (CompletionCode::OK, device_id.bytes())
+            }
+            None => {
+                let req = *self.dev.request();
+                let data = req.get(data_range).unwrap_or(&[]);
+                dispatched = self.dispatch(netfn_lun, cmd, data);
+                (dispatched.cc, dispatched.data())
+            }
+        };
+        if !self.faults_idle && self.drop_or_delay(netfn_lun, seq, cmd, rsp) {
             return;
         }
-        if self.faults.silent {
-            return self.drop_request(seq, cmd, DropReason::Silent);
-        }
-        if self.faults.ignores(netfn_lun >> 2, cmd) {
-            return self.drop_request(seq, cmd, DropReason::Ignored);
-        }
-        let rsp = match self.faults.error_response {
-            Some(cc) => Response::new(CompletionCode(cc)),
-            None => self.dispatch(netfn_lun, cmd, data),
-        };
+        self.schedule(netfn_lun, seq, cmd, rsp);
+    }
+
+    /// The faults that lose or delay an executed request's answer `rsp`:
+    /// whether one did (the request is then dropped).
+    fn drop_or_delay(
+        &mut self,
+        netfn_lun: u8,
+        seq: u8,
+        cmd: u8,
+        rsp: (CompletionCode, &[u8]),
+    ) -> bool {
         if let Some(left) = self.faults.lose_responses {
             match left {
                 Some(0) => self.stop_fault(FaultKind::LoseResponses),
@@ -1390,26 +1636,33 @@ impl<E: DeviceEvents> SimBmc<E> {
                     if n == 1 {
                         self.stop_fault(FaultKind::LoseResponses);
                     }
-                    return self.drop_request(seq, cmd, DropReason::Lost);
+                    self.drop_request(seq, cmd, DropReason::Lost);
+                    return true;
                 }
-                None => return self.drop_request(seq, cmd, DropReason::Lost),
+                None => {
+                    self.drop_request(seq, cmd, DropReason::Lost);
+                    return true;
+                }
             }
         }
         if self.faults.random_loss_per_mille > 0
             && self.rng.chance_per_mille(self.faults.random_loss_per_mille)
         {
-            return self.drop_request(seq, cmd, DropReason::RandomLoss);
+            self.drop_request(seq, cmd, DropReason::RandomLoss);
+            return true;
         }
         if let Some(delay) = self.faults.late_answer {
-            if let Some(mut frame) = Frame::response(netfn_lun, seq, cmd, &rsp, self.dev.buf_size())
+            if let Some(mut frame) =
+                Frame::response_of(netfn_lun, seq, cmd, rsp, self.dev.buf_size())
             {
                 self.rewrite(&mut frame);
                 let due = self.now + self.cfg.response_latency + delay;
                 self.late = Some((due, frame, self.waiting_rsp));
             }
-            return self.drop_request(seq, cmd, DropReason::Late);
+            self.drop_request(seq, cmd, DropReason::Late);
+            return true;
         }
-        self.schedule(netfn_lun, seq, cmd, &rsp);
+        false
     }
 
     /// [`Fault::RewriteResponse`] on a framed answer; counts it down.
@@ -1483,7 +1736,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     /// Frame `rsp`, apply response faults and schedule the post.
-    fn schedule(&mut self, netfn_lun: u8, seq: u8, cmd: u8, rsp: &Response) {
+    fn schedule(&mut self, netfn_lun: u8, seq: u8, cmd: u8, rsp: (CompletionCode, &[u8])) {
         // The answer is framed straight into `self.answer` (free: `take`
         // calls this only outside `Phase::Processing`); the frame-sized
         // copies are made only for `last_response` and where a fault needs
@@ -1495,20 +1748,68 @@ impl<E: DeviceEvents> SimBmc<E> {
                 netfn_lun,
                 seq,
                 cmd,
-                &Response::new(CompletionCode::CANNOT_RETURN_BYTES),
+                (CompletionCode::CANNOT_RETURN_BYTES, &[]),
                 max,
             )
         {
             return self.drop_request(seq, cmd, DropReason::PostFailed);
         }
-        self.rewrite_answer();
         let mut kind = PostKind::Normal;
         let mut followup = None;
+        let mut latency = None;
+        if self.faults_idle {
+            // No fault: what the branch below does with every fault off.
+            debug_assert!(self.faults.is_healthy());
+            match &mut self.last_response {
+                Some(last) => last.copy_used(&self.answer),
+                None => self.last_response = Some(self.answer),
+            }
+        } else {
+            self.fault_answer(seq, &mut kind, &mut followup);
+            latency = self.faults.slow_response;
+        }
+        let due = match latency {
+            // The configured latency, in nanoseconds since construction.
+            None if self.cfg.latency_jitter.is_zero() => {
+                add_nanos(self.now, self.latencies.response)
+            }
+            _ => {
+                let mut latency = latency.unwrap_or(self.cfg.response_latency);
+                if !self.cfg.latency_jitter.is_zero() {
+                    latency += self.rng.duration_up_to(self.cfg.latency_jitter);
+                }
+                self.now + latency
+            }
+        };
+        // Assigning `None` over `None` would still copy a frame-sized option.
+        if followup.is_some() || self.answer_followup.is_some() {
+            self.answer_followup = followup;
+        }
+        self.phase = Phase::Processing {
+            due,
+            kind,
+            answers_id: true,
+        };
+        if !self.cfg.b_busy_until_response && self.boot_until.is_none() {
+            self.dev.set_b_busy(false);
+        }
+    }
+
+    /// The response faults on the answer framed in `self.answer` (with
+    /// request seq `seq`): rewrite, wrong seq / stale / duplicate (setting
+    /// `kind` and the `followup`), corrupt length; keeps `last_response`.
+    fn fault_answer(
+        &mut self,
+        seq: u8,
+        kind: &mut PostKind,
+        followup: &mut Option<(Duration, Frame, PostKind)>,
+    ) {
+        self.rewrite_answer();
         if let Some((delta, after)) = self.faults.wrong_seq {
             self.last_response = Some(self.answer);
-            followup = after.map(|d| (d, self.answer, PostKind::Correction));
+            *followup = after.map(|d| (d, self.answer, PostKind::Correction));
             self.answer.buf[2] = seq.wrapping_add(delta);
-            kind = PostKind::WrongSeq;
+            *kind = PostKind::WrongSeq;
         } else if let Some(after) = self.faults.stale_response {
             let correct = self.answer;
             let previous = self.last_response.replace(correct);
@@ -1517,11 +1818,11 @@ impl<E: DeviceEvents> SimBmc<E> {
                 f.buf[2] = seq.wrapping_sub(1);
                 f
             });
-            kind = PostKind::Stale;
-            followup = after.map(|d| (d, correct, PostKind::Correction));
+            *kind = PostKind::Stale;
+            *followup = after.map(|d| (d, correct, PostKind::Correction));
         } else {
             if self.faults.duplicate_response {
-                followup = Some((Duration::ZERO, self.answer, PostKind::Duplicate));
+                *followup = Some((Duration::ZERO, self.answer, PostKind::Duplicate));
             }
             // The common path: copy only the answer's bytes, not the buffer.
             match &mut self.last_response {
@@ -1531,25 +1832,6 @@ impl<E: DeviceEvents> SimBmc<E> {
         }
         if let Some(len) = self.faults.corrupt_length {
             self.answer.buf[0] = len;
-        }
-        let mut latency = self
-            .faults
-            .slow_response
-            .unwrap_or(self.cfg.response_latency);
-        if !self.cfg.latency_jitter.is_zero() {
-            latency += self.rng.duration_up_to(self.cfg.latency_jitter);
-        }
-        // Assigning `None` over `None` would still copy a frame-sized option.
-        if followup.is_some() || self.answer_followup.is_some() {
-            self.answer_followup = followup;
-        }
-        self.phase = Phase::Processing {
-            due: self.now + latency,
-            kind,
-            answers_id: true,
-        };
-        if !self.cfg.b_busy_until_response && self.boot_until.is_none() {
-            self.dev.set_b_busy(false);
         }
     }
 
@@ -1570,6 +1852,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     }
 
     /// Record the outcome of a post of a frame starting with `header`.
+    #[inline]
     fn posted(&mut self, posted: bool, header: FrameHeader, kind: PostKind) {
         let frame = &header;
         match posted {
@@ -1666,6 +1949,7 @@ impl<E: DeviceEvents> SimBmc<E> {
     ) -> Response {
         self.advance(now);
         let rsp = self.dispatch(netfn_lun, cmd, data);
+        self.invalidate_deadline();
         self.run_due();
         rsp
     }
@@ -1677,11 +1961,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             return Response::new(Cc::INVALID_FOR_LUN);
         }
         match (netfn, cmd) {
-            (NETFN_APP, cmd::GET_DEVICE_ID) => {
-                let mut b = [0u8; 15];
-                let n = self.cfg.device_id.encode(&mut b);
-                Response::with_data(Cc::OK, b.get(..n).unwrap_or(&[]))
-            }
+            (NETFN_APP, cmd::GET_DEVICE_ID) => Response::with_data(Cc::OK, self.device_id.bytes()),
             (NETFN_APP, cmd::COLD_RESET) => {
                 match self.cfg.cold_reset {
                     ColdResetBehaviour::Reboot => {

@@ -284,58 +284,6 @@ impl<E: DeviceEvents> BtDevice<E> {
         value
     }
 
-    /// Host reads of `out.len()` bytes from BMC2HOST in a row: the same as
-    /// that many [`read`](Self::read)s of [`BT_BUF_OFFSET`], without decoding
-    /// the offset each time (the host's `read_all_bytes` loop).
-    pub fn read_buf_run(&mut self, out: &mut [u8]) {
-        if self.s.gone {
-            out.fill(0xFF);
-        } else {
-            // The unread part of the answer, then 0xFF past its end, as
-            // `read_b2h` gives byte by byte.
-            let rd = usize::from(self.s.b2h_rd);
-            let unread = usize::from(self.s.b2h_len).saturating_sub(rd);
-            let n = unread.min(out.len());
-            let (head, tail) = out.split_at_mut(n);
-            match self.s.b2h.get(rd..rd + n) {
-                Some(src) => head.copy_from_slice(src),
-                // b2h_len <= BT_MAX_BUF always holds (restore clamps it);
-                // byte by byte as `read_b2h` would, should it not.
-                None => {
-                    for (i, b) in head.iter_mut().enumerate() {
-                        *b = self.s.b2h.get(rd + i).copied().unwrap_or(0xFF);
-                    }
-                }
-            }
-            // n <= b2h_len - b2h_rd: the sum still fits.
-            self.s.b2h_rd += n as u16;
-            tail.fill(0xFF);
-        }
-        for &value in out.iter() {
-            self.events.register_access(RegAccess {
-                dir: AccessDir::Read,
-                reg: Reg::Buf,
-                value,
-            });
-        }
-    }
-
-    /// Host writes of `bytes` to HOST2BMC in a row: the same as one
-    /// [`write`](Self::write) of [`BT_BUF_OFFSET`] per byte (the host's
-    /// `write_all_bytes` loop).
-    pub fn write_buf_run(&mut self, bytes: &[u8]) {
-        for &value in bytes {
-            if !self.s.gone {
-                self.write_h2b(value);
-            }
-            self.events.register_access(RegAccess {
-                dir: AccessDir::Write,
-                reg: Reg::Buf,
-                value,
-            });
-        }
-    }
-
     /// Host write of `val` to the register at `offset`.
     #[inline]
     pub fn write(&mut self, offset: u8, val: u8) {
@@ -745,10 +693,10 @@ impl<E: DeviceEvents> ipmi_bt_sm::Io for BtDevice<E> {
         self.write(BT_BUF_OFFSET, val)
     }
     fn read_bufs(&mut self, out: &mut [u8]) {
-        self.read_buf_run(out)
+        self.read_buf_into(out)
     }
     fn write_bufs(&mut self, bytes: &[u8]) {
-        self.write_buf_run(bytes)
+        self.write_buf_from(bytes)
     }
     fn read_intmask(&mut self) -> u8 {
         self.read(BT_INTMASK_OFFSET)
@@ -782,57 +730,6 @@ mod tests {
         }
         fn hwrst_requested(&mut self) {
             self.hwrst += 1;
-        }
-    }
-
-    /// `read_buf_run` is `read(1)` repeated: same bytes, same pointer, same
-    /// observed accesses, past the end of the answer and with the registers gone.
-    #[test]
-    fn a_buffer_run_reads_like_single_reads() {
-        let frame = [5, 0x1C, 7, 0x01, 0x00, 0x42];
-        for gone in [false, true] {
-            let mut one = BtDevice::with_events(BtDeviceConfig::default(), Rec::default());
-            let mut run = BtDevice::with_events(BtDeviceConfig::default(), Rec::default());
-            for d in [&mut one, &mut run] {
-                assert_eq!(d.post_response(&frame), Ok(()));
-                d.set_gone(gone);
-            }
-            let singles: Vec<u8> = (0..9).map(|_| one.read(1)).collect();
-            let mut bulk = [0u8; 9];
-            run.read_buf_run(&mut bulk[..4]);
-            run.read_buf_run(&mut bulk[4..]);
-            assert_eq!(bulk.to_vec(), singles, "gone {gone}");
-            if !gone {
-                assert_eq!(&bulk[..6], &frame, "the answer, then 0xFF");
-                assert_eq!(&bulk[6..], &[0xFF; 3]);
-            }
-            assert_eq!(run.state(), one.state(), "gone {gone}");
-            assert_eq!(run.events.accesses, one.events.accesses, "gone {gone}");
-        }
-    }
-
-    /// `write_buf_run` is `write(1, b)` per byte, past the buffer's end and
-    /// with the registers gone too.
-    #[test]
-    fn a_buffer_run_writes_like_single_writes() {
-        let bytes: Vec<u8> = (0..70).collect();
-        for gone in [false, true] {
-            for len in [0, 5, 64, 70] {
-                let mut one = BtDevice::with_events(BtDeviceConfig::default(), Rec::default());
-                let mut run = BtDevice::with_events(BtDeviceConfig::default(), Rec::default());
-                one.set_gone(gone);
-                run.set_gone(gone);
-                for &b in &bytes[..len] {
-                    one.write(1, b);
-                }
-                run.write_buf_run(&bytes[..len]);
-                assert_eq!(run.state(), one.state(), "gone {gone} len {len}");
-                assert_eq!(run.events.accesses, one.events.accesses);
-                if !gone && len == 5 {
-                    assert_eq!(&run.state().h2b[..5], &bytes[..5]);
-                    assert_eq!(run.state().h2b_written, 5);
-                }
-            }
         }
     }
 

@@ -2054,12 +2054,12 @@ impl<E: DeviceEvents> ipmi_bt_sm::Io for SimBmc<E> {
     }
     fn write_bufs(&mut self, bytes: &[u8]) {
         // Like `write_buf`: buffer writes wake nothing in the firmware.
-        self.dev.write_buf_run(bytes);
+        self.dev.write_buf_from(bytes);
     }
     fn read_bufs(&mut self, out: &mut [u8]) {
         // Buffer reads change nothing the firmware waits on (no due-now test
         // follows a read either way).
-        self.dev.read_buf_run(out);
+        self.dev.read_buf_into(out);
     }
     fn read_intmask(&mut self) -> u8 {
         self.dev.read(2)

@@ -553,6 +553,8 @@ pub struct SimBmc<E: DeviceEvents = NoEvents> {
     responses_posted: u64,
     events: Vec<BmcEvent>,
     events_dropped: u64,
+    /// Report every command's traffic (see [`SimBmc::set_traffic_events`]).
+    traffic_events: bool,
     /// True while no fault is active (`faults` is the default): the request
     /// path then skips every fault test. Set at each fault start and stop.
     faults_idle: bool,
@@ -698,6 +700,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             responses_posted: 0,
             events: Vec::with_capacity(cfg.event_capacity.min(1024)),
             events_dropped: 0,
+            traffic_events: true,
             deadline: DeadlineCache::INVALID,
             device_id: DeviceIdAnswer::new(&cfg.device_id),
             faults_idle: true,
@@ -782,7 +785,27 @@ impl<E: DeviceEvents> SimBmc<E> {
         self.events.drain(..)
     }
 
+    /// Whether to report each command's traffic: [`BmcEventKind::RequestTaken`],
+    /// [`BmcEventKind::ResponsePosted`] and [`BmcEventKind::RequestDropped`]
+    /// (on by default). An observer that keeps only faults, resets and the
+    /// watchdog (a scenario run without a register trace) turns them off so
+    /// that no event is made per command only to be thrown away.
+    pub fn set_traffic_events(&mut self, on: bool) {
+        self.traffic_events = on;
+    }
+
+    #[inline]
     fn emit(&mut self, kind: BmcEventKind) {
+        if !self.traffic_events
+            && matches!(
+                kind,
+                BmcEventKind::RequestTaken { .. }
+                    | BmcEventKind::ResponsePosted { .. }
+                    | BmcEventKind::RequestDropped { .. }
+            )
+        {
+            return;
+        }
         if self.events.len() < self.cfg.event_capacity {
             self.events.push(BmcEvent { at: self.now, kind });
         } else {

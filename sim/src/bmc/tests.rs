@@ -108,6 +108,38 @@ fn get_device_id_default_fields() {
     assert_eq!(b.responses_posted(), 1);
 }
 
+/// With traffic events off the BMC still answers and still reports faults,
+/// but makes no event per command; on (the default) it does.
+#[test]
+fn traffic_events_can_be_turned_off() {
+    let traffic = |e: &BmcEventKind| {
+        matches!(
+            e,
+            BmcEventKind::RequestTaken { .. }
+                | BmcEventKind::ResponsePosted { .. }
+                | BmcEventKind::RequestDropped { .. }
+        )
+    };
+    for on in [true, false] {
+        let mut b = healthy();
+        b.set_traffic_events(on);
+        let (cc, _) = app(&mut b, cmd::GET_DEVICE_ID, &[]);
+        assert_eq!(cc, 0);
+        let t = b.now();
+        b.inject(t, Fault::Silent);
+        send(&mut b, t, 0x18, 3, cmd::GET_DEVICE_ID, &[]);
+        b.advance(t + Duration::from_secs(10));
+        let ev = events(&mut b);
+        assert_eq!(ev.iter().filter(|e| traffic(e)).count() >= 2, on, "{ev:?}");
+        assert!(
+            ev.iter()
+                .any(|e| matches!(e, BmcEventKind::FaultStarted(_))),
+            "{ev:?}"
+        );
+        assert_eq!(b.responses_posted(), 1);
+    }
+}
+
 #[test]
 fn get_device_id_configurable() {
     let cfg = BmcConfig {

@@ -172,6 +172,9 @@ impl Simulation {
         let mut bmc = SimBmc::new(sc.bmc_config());
         bmc.set_faults(sc.fault_plan());
         let record = sc.trace.registers;
+        // Without a register trace the run keeps no per-command BMC event
+        // (`collect_bmc_events`): the BMC need not make them.
+        bmc.set_traffic_events(record);
         // Fast-forward skips register reads, so an exact register trace needs it off.
         let ff = sc.driver.fast_forward && !record;
         let si = SiDriver::new(choice.si, sc.driver.hz.0, sc.driver.irq, ff);

@@ -27,6 +27,7 @@ use super::schema::Scenario;
 use super::trace::{DaemonRecord, EventKind, Recorder, RunStats, Trace};
 use crate::bmc::device::DeviceEvents;
 use crate::bmc::{BmcEventKind, SimBmc};
+use crate::host::bytes::MsgBytes;
 use crate::host::msghandler::Completion;
 use crate::host::msghandler::MsgHandler;
 use crate::host::sched::{NextEvent, Source};
@@ -462,7 +463,7 @@ impl Simulation {
                 HostAction::Submit(bytes) => {
                     let id = self
                         .mh
-                        .submit(t, Origin::Daemon, bytes, false, &mut self.rec);
+                        .submit(t, Origin::Daemon, bytes.into(), false, &mut self.rec);
                     if let Some(d) = self.daemon.as_mut() {
                         d.sent(id, t);
                     }
@@ -486,10 +487,8 @@ impl Simulation {
                 self.workload.next = None;
                 break;
             };
-            let mut data = Vec::with_capacity(2 + entry.data.len());
-            data.push(entry.netfn << 2);
-            data.push(entry.cmd);
-            data.extend_from_slice(&entry.data);
+            // Built in place: inline for short requests, no allocation.
+            let data = MsgBytes::concat(&[entry.netfn << 2, entry.cmd], &entry.data);
             let (gets_events, repeat, interval) = (entry.gets_events, entry.repeat, entry.interval);
             let origin = Origin::Workload {
                 entry: self.workload.entry as u32,
@@ -807,7 +806,7 @@ mod tests {
             let done = t.completions[i].completed;
             t.completions[i + 1..]
                 .iter()
-                .map(|c| (c.request.clone(), c.completed == done))
+                .map(|c| (c.request.to_vec(), c.completed == done))
                 .collect::<Vec<_>>()
         };
         let check = vec![(vec![0x18, 0x2f], true), (vec![0x18, 0x35], true)];

@@ -134,6 +134,8 @@ pub(crate) struct MsgHandler {
     completions: Vec<Completion>,
     /// Next message id (ids count submissions, probe messages included).
     next_id: u32,
+    /// Room reserved for completions when the first one comes.
+    expected_completions: usize,
     /// The handler's own warnings are `dev_warn(intf->si_dev, …)` (4.20+,
     /// device prefix) rather than `printk(KERN_WARNING PFX …)`.
     dev_log: bool,
@@ -156,6 +158,7 @@ impl MsgHandler {
             lost: Vec::new(),
             completions: Vec::new(),
             next_id: 1,
+            expected_completions: 0,
             dev_log: true,
         }
     }
@@ -188,6 +191,22 @@ impl MsgHandler {
     #[inline]
     pub(crate) fn completions(&self) -> &[Completion] {
         &self.completions
+    }
+
+    /// Make room for `n` completions when the first one comes (the
+    /// scenario knows its workload; a run in which nothing completes
+    /// reserves nothing).
+    pub(crate) fn expect_completions(&mut self, n: usize) {
+        self.expected_completions = n;
+    }
+
+    /// Book `c` (the first one reserves the expected room).
+    #[inline]
+    fn push_completion(&mut self, c: Completion) {
+        if self.completions.capacity() == 0 {
+            self.completions.reserve_exact(self.expected_completions);
+        }
+        self.completions.push(c);
     }
 
     /// Messages queued above the SI layer.
@@ -327,7 +346,7 @@ impl MsgHandler {
             let synthesized = d.synthesized || rewritten;
             let id = d.msg.id;
             let index = self.completions.len();
-            self.completions.push(Completion {
+            self.push_completion(Completion {
                 id,
                 origin: d.msg.origin,
                 request: d.msg.data,

@@ -37,7 +37,7 @@ pub struct MsgBytes(Repr);
 
 #[derive(Clone)]
 enum Repr {
-    /// `buf[..len]`, `len <= INLINE`.
+    /// `buf[..len]`, `len <= INLINE` (the bytes past `len` mean nothing).
     Inline { len: u8, buf: [u8; INLINE] },
     /// Longer than [`INLINE`].
     Heap(Box<[u8]>),
@@ -69,7 +69,10 @@ impl MsgBytes {
         if len <= INLINE {
             let mut buf = [0; INLINE];
             buf[..head.len()].copy_from_slice(head);
-            buf[head.len()..len].copy_from_slice(tail);
+            // Most requests have no data: no copy call for nothing.
+            if !tail.is_empty() {
+                buf[head.len()..len].copy_from_slice(tail);
+            }
             Self(Repr::Inline {
                 len: len as u8,
                 buf,
@@ -79,6 +82,27 @@ impl MsgBytes {
             v.extend_from_slice(head);
             v.extend_from_slice(tail);
             Self(Repr::Heap(v.into_boxed_slice()))
+        }
+    }
+
+    /// A copy of `buf[..n]` (`n` at most `buf.len()`), taken from a result
+    /// buffer: when the buffer is longer than the inline room, the whole
+    /// room is copied at once (a fixed-size copy, no call) and only the
+    /// first `n` bytes count.
+    #[inline]
+    pub(crate) fn from_buf_prefix(buf: &[u8], n: usize) -> Self {
+        match (buf.get(..INLINE), n <= INLINE) {
+            (Some(room), true) => {
+                let mut inline = [0; INLINE];
+                inline.copy_from_slice(room);
+                let b = Self(Repr::Inline {
+                    len: n as u8,
+                    buf: inline,
+                });
+                debug_assert_eq!(b.as_slice(), &buf[..n]);
+                b
+            }
+            _ => Self::from_slice(buf.get(..n).unwrap_or(buf)),
         }
     }
 
@@ -219,8 +243,13 @@ mod tests {
                 assert_eq!(format!("{x:?}"), format!("{v:?}"));
                 assert_eq!(Vec::from(x.clone()), v);
             }
+            let mut room = v.clone();
+            room.resize(n.max(INLINE + 5), 0xAA);
+            let d = MsgBytes::from_buf_prefix(&room, n);
+            assert_eq!(d, v);
             assert_eq!(a, b);
             assert_eq!(b, c);
+            assert_eq!(c, d);
         }
         assert_eq!(MsgBytes::new(), MsgBytes::default());
         assert!(MsgBytes::new().is_empty());

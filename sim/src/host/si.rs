@@ -834,7 +834,7 @@ impl SiDriver {
     fn result_into_rsp(&mut self, sm: &mut HostSm, max: usize) -> MsgBytes {
         let max = max.min(self.rsp.len());
         let n = sm.get_result(&mut self.rsp[..max]).min(max);
-        MsgBytes::from_slice(&self.rsp[..n])
+        MsgBytes::from_buf_prefix(&self.rsp, n)
     }
 
     /// `get_result` of `handle_transaction_done`: the state machine's result

@@ -78,6 +78,7 @@ pub use bmc::sel::Sel;
 pub use bmc::{
     BmcEvent, BmcEventKind, DropReason, PostKind, ResetCause, Response, SimBmc, MAX_RESPONSE_DATA,
 };
+pub use host::bytes::MsgBytes;
 pub use host::hostsm::HostSm;
 pub use host::msghandler::{Completion, Pending};
 pub use host::presets::KernelPreset;

@@ -305,7 +305,7 @@ impl Pair {
         let msg = super::si::SiMsg {
             id,
             origin: super::si::Origin::Handler,
-            data: data.to_vec(),
+            data: crate::host::bytes::MsgBytes::from_slice(data),
             submitted: now,
             started: None,
         };

@@ -12,6 +12,7 @@
 //! what it does through a [`HostEvents`] observer, which the scenario layer's
 //! recorder implements.
 
+pub(crate) mod bytes;
 pub(crate) mod events;
 pub(crate) mod hostsm;
 pub(crate) mod msghandler;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use ipmi_bt_sm::{CompletionCode, Level};
 
+use super::bytes::MsgBytes;
 use super::events::HostEvents;
 use super::si::{Origin, SiDriver, SiEnv, SiMsg, SimDevice};
 use ipmi_vocab::Instant;
@@ -37,7 +38,7 @@ const IPMI_ERR_UNSPECIFIED: u8 = 0xFF;
 /// request's own NetFn (6 instead of 7) passes the BT layer and is caught
 /// here. Returns the warning text (without device prefix) when it rewrote
 /// `rsp`.
-pub(crate) fn check_response(req: &[u8], rsp: &mut Vec<u8>) -> Option<String> {
+pub(crate) fn check_response(req: &[u8], rsp: &mut MsgBytes) -> Option<String> {
     let (Some(&req_netfn), Some(&req_cmd)) = (req.first(), req.get(1)) else {
         return None;
     };
@@ -57,7 +58,7 @@ pub(crate) fn check_response(req: &[u8], rsp: &mut Vec<u8>) -> Option<String> {
             rsp.len()
         ),
     };
-    *rsp = vec![req_netfn | (1 << 2), req_cmd, IPMI_ERR_UNSPECIFIED];
+    *rsp = MsgBytes::from([req_netfn | (1 << 2), req_cmd, IPMI_ERR_UNSPECIFIED]);
     Some(warning)
 }
 
@@ -69,7 +70,7 @@ pub struct Completion {
     /// Who sent it.
     pub origin: Origin,
     /// Request bytes: `[NetFn<<2 | LUN, cmd, data…]`.
-    pub request: Vec<u8>,
+    pub request: MsgBytes,
     /// When the sender handed it over (queued behind others from here).
     pub submitted: Instant,
     /// When the SI layer started it (`start_transaction`).
@@ -77,7 +78,7 @@ pub struct Completion {
     /// When the response reached the upper layer.
     pub completed: Instant,
     /// Response bytes: `[NetFn<<2 | LUN, cmd, cc, data…]` (may be synthesised).
-    pub response: Vec<u8>,
+    pub response: MsgBytes,
     /// Completion code (response byte 2; 0xFF if the response is shorter).
     pub cc: CompletionCode,
     /// True if the host made the response up (start refused or error recovery)
@@ -108,7 +109,7 @@ pub struct Pending {
     /// Who sent it.
     pub origin: Origin,
     /// Request bytes.
-    pub request: Vec<u8>,
+    pub request: MsgBytes,
     /// Submission time.
     pub submitted: Instant,
     /// Start time, if the SI layer had started it.
@@ -133,6 +134,8 @@ pub(crate) struct MsgHandler {
     completions: Vec<Completion>,
     /// Next message id (ids count submissions, probe messages included).
     next_id: u32,
+    /// Room reserved for completions when the first one comes.
+    expected_completions: usize,
     /// The handler's own warnings are `dev_warn(intf->si_dev, …)` (4.20+,
     /// device prefix) rather than `printk(KERN_WARNING PFX …)`.
     dev_log: bool,
@@ -155,6 +158,7 @@ impl MsgHandler {
             lost: Vec::new(),
             completions: Vec::new(),
             next_id: 1,
+            expected_completions: 0,
             dev_log: true,
         }
     }
@@ -189,6 +193,22 @@ impl MsgHandler {
         &self.completions
     }
 
+    /// Make room for `n` completions when the first one comes (the
+    /// scenario knows its workload; a run in which nothing completes
+    /// reserves nothing).
+    pub(crate) fn expect_completions(&mut self, n: usize) {
+        self.expected_completions = n;
+    }
+
+    /// Book `c` (the first one reserves the expected room).
+    #[inline]
+    fn push_completion(&mut self, c: Completion) {
+        if self.completions.capacity() == 0 {
+            self.completions.reserve_exact(self.expected_completions);
+        }
+        self.completions.push(c);
+    }
+
     /// Messages queued above the SI layer.
     #[inline]
     pub(crate) fn queued(&self) -> usize {
@@ -208,7 +228,7 @@ impl MsgHandler {
         self.queue.push_front(SiMsg {
             id,
             origin: Origin::Handler,
-            data: vec![0x06 << 2, 0x01],
+            data: MsgBytes::from([0x06 << 2, 0x01]),
             submitted: now,
             started: None,
         });
@@ -222,7 +242,7 @@ impl MsgHandler {
         &mut self,
         t: Instant,
         origin: Origin,
-        data: Vec<u8>,
+        data: MsgBytes,
         gets_events: bool,
         obs: &mut O,
     ) -> u32 {
@@ -326,7 +346,7 @@ impl MsgHandler {
             let synthesized = d.synthesized || rewritten;
             let id = d.msg.id;
             let index = self.completions.len();
-            self.completions.push(Completion {
+            self.push_completion(Completion {
                 id,
                 origin: d.msg.origin,
                 request: d.msg.data,
@@ -383,11 +403,12 @@ impl MsgHandler {
 #[cfg(test)]
 mod tests {
     use super::check_response;
+    use crate::host::bytes::MsgBytes;
 
     #[test]
     fn response_with_request_netfn_is_replaced_by_0xff_and_logged() {
         // Get Watchdog Timer (App 06/25) answered with NetFn 6 instead of 7.
-        let mut rsp = vec![0x06 << 2, 0x25, 0x00, 0x44];
+        let mut rsp = MsgBytes::from([0x06 << 2, 0x25, 0x00, 0x44]);
         let w = check_response(&[0x06 << 2, 0x25], &mut rsp);
         assert_eq!(
             w.as_deref(),
@@ -398,13 +419,13 @@ mod tests {
 
     #[test]
     fn matching_response_passes_and_short_one_is_too_small() {
-        let mut ok = vec![0x1C, 0x25, 0x00];
+        let mut ok = MsgBytes::from([0x1C, 0x25, 0x00]);
         assert_eq!(check_response(&[0x18, 0x25], &mut ok), None);
         assert_eq!(ok, vec![0x1C, 0x25, 0x00]);
-        let mut wrong_cmd = vec![0x1C, 0x24, 0x00];
+        let mut wrong_cmd = MsgBytes::from([0x1C, 0x24, 0x00]);
         assert!(check_response(&[0x18, 0x25], &mut wrong_cmd)
             .is_some_and(|w| w.ends_with("expected netfn 7 cmd 25, got netfn 7 cmd 24")));
-        let mut short = vec![0x1C];
+        let mut short = MsgBytes::from([0x1C]);
         assert_eq!(
             check_response(&[0x18, 0x25], &mut short).as_deref(),
             Some("IPMI message handler: BMC returned too small a message for netfn 7 cmd 25, got 1 bytes")

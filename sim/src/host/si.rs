@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 
 use ipmi_bt_sm::{CompletionCode, Io, Level, LogMsg, LogRecord, LogSink, SmResult};
 
+use super::bytes::MsgBytes;
 use super::events::{HostEvents, SiPhase};
 use super::hostsm::HostSm;
 use super::sched::Jiffies;
@@ -129,12 +130,12 @@ fn linear_limit(design: ipmi_bt_sm::Design, per_poll_us: u64) -> u64 {
 
 /// The response `return_hosed_msg` makes up for a request `data` refused
 /// with `cc`: `[NetFn/LUN | response bit, cmd, cc]`.
-fn hosed_response(data: &[u8], cc: CompletionCode) -> Vec<u8> {
-    vec![
+fn hosed_response(data: &[u8], cc: CompletionCode) -> MsgBytes {
+    MsgBytes::from([
         data.first().copied().unwrap_or(0) | 4,
         data.get(1).copied().unwrap_or(0),
         cc.0,
-    ]
+    ])
 }
 
 /// `enum si_intf_state`.
@@ -421,7 +422,7 @@ pub(crate) struct SiMsg {
     /// Who sent it.
     pub(crate) origin: Origin,
     /// `[NetFn/LUN, cmd, data…]`.
-    pub(crate) data: Vec<u8>,
+    pub(crate) data: MsgBytes,
     /// Handed to the sender at.
     pub(crate) submitted: Instant,
     /// `start_transaction` called at.
@@ -434,7 +435,7 @@ pub(crate) struct Delivered {
     /// The message.
     pub(crate) msg: SiMsg,
     /// Response bytes `[NetFn/LUN, cmd, cc, data…]`.
-    pub(crate) response: Vec<u8>,
+    pub(crate) response: MsgBytes,
     /// When.
     pub(crate) at: Instant,
     /// Made up by the host (start refused, or error recovery).
@@ -496,7 +497,7 @@ pub(crate) struct SiDriver {
     /// The made-up response of an SI-internal message whose start was
     /// refused, waiting for `smi_event_handler` to complete it
     /// ([`SiProfile::complete_refused_internal`]).
-    refused: Option<Vec<u8>>,
+    refused: Option<MsgBytes>,
 }
 
 /// A zero-time livelock the model stopped: the state machine kept returning
@@ -757,7 +758,7 @@ impl SiDriver {
         self.ff_period = None;
     }
 
-    fn deliver(&mut self, msg: SiMsg, response: Vec<u8>, at: Instant, synthesized: bool) {
+    fn deliver(&mut self, msg: SiMsg, response: MsgBytes, at: Instant, synthesized: bool) {
         self.delivered.push_back(Delivered {
             msg,
             response,
@@ -813,7 +814,7 @@ impl SiDriver {
         self.internal = Some(SiMsg {
             id,
             origin: Origin::Internal,
-            data: data.to_vec(),
+            data: MsgBytes::from_slice(data),
             submitted: now,
             started: Some(now),
         });
@@ -830,25 +831,25 @@ impl SiDriver {
         }
     }
 
-    fn result_into_rsp(&mut self, sm: &mut HostSm, max: usize) -> Vec<u8> {
+    fn result_into_rsp(&mut self, sm: &mut HostSm, max: usize) -> MsgBytes {
         let max = max.min(self.rsp.len());
         let n = sm.get_result(&mut self.rsp[..max]).min(max);
-        self.rsp[..n].to_vec()
+        MsgBytes::from_buf_prefix(&self.rsp, n)
     }
 
     /// `get_result` of `handle_transaction_done`: the state machine's result
     /// (up to `max` bytes), or `forced`, the response made up for a refused
     /// start.
-    fn done_result(&mut self, sm: &mut HostSm, max: usize, forced: Option<&[u8]>) -> Vec<u8> {
+    fn done_result(&mut self, sm: &mut HostSm, max: usize, forced: Option<&[u8]>) -> MsgBytes {
         match forced {
-            Some(r) => r.get(..max.min(r.len())).unwrap_or(r).to_vec(),
+            Some(r) => MsgBytes::from_slice(r.get(..max.min(r.len())).unwrap_or(r)),
             None => self.result_into_rsp(sm, max),
         }
     }
 
     fn finish_internal(&mut self, rsp: &[u8], at: Instant, synthesized: bool) {
         if let Some(m) = self.internal.take() {
-            self.deliver(m, rsp.to_vec(), at, synthesized);
+            self.deliver(m, MsgBytes::from_slice(rsp), at, synthesized);
         }
     }
 
@@ -1014,7 +1015,7 @@ impl SiDriver {
         self.internal = Some(SiMsg {
             id,
             origin: Origin::Internal,
-            data: data.to_vec(),
+            data: MsgBytes::from_slice(data),
             submitted: now,
             started: Some(now),
         });
@@ -1581,14 +1582,14 @@ impl SiDriver {
         env: &mut SiEnv<'_, D, O>,
         data: &[u8],
         next_id: &mut u32,
-    ) -> Option<Vec<u8>> {
+    ) -> Option<MsgBytes> {
         let now = env.now();
         let id = *next_id;
         *next_id += 1;
         let msg = SiMsg {
             id,
             origin: Origin::Internal,
-            data: data.to_vec(),
+            data: MsgBytes::from_slice(data),
             submitted: now,
             started: Some(now),
         };
@@ -1611,7 +1612,7 @@ impl SiDriver {
         };
         let synthesized = core::mem::take(&mut self.failed);
         let rsp = if r == SmResult::Hosed {
-            Vec::new()
+            MsgBytes::new()
         } else {
             self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH)
         };
@@ -1628,7 +1629,7 @@ impl SiDriver {
         env: &mut SiEnv<'_, D, O>,
         next_id: &mut u32,
     ) {
-        let get = |rsp: Option<Vec<u8>>| match rsp.as_deref() {
+        let get = |rsp: Option<MsgBytes>| match rsp.as_deref() {
             Some([_, GET_GLOBAL_ENABLES, 0, e, ..]) => Some(*e),
             _ => None,
         };
@@ -1712,11 +1713,11 @@ impl SiDriver {
             let now = env.now();
             let id = *next_id;
             *next_id += 1;
-            let data = vec![APP, GET_DEVICE_ID];
+            let data = [APP, GET_DEVICE_ID];
             let msg = SiMsg {
                 id,
                 origin: Origin::Probe { attempt },
-                data: data.clone(),
+                data: MsgBytes::from(data),
                 submitted: now,
                 started: Some(now),
             };
@@ -1744,7 +1745,7 @@ impl SiDriver {
             let synthesized = core::mem::take(&mut self.failed) || started.is_err();
             let rsp = match refused {
                 Some(rsp) => rsp,
-                None if r == SmResult::Hosed => Vec::new(),
+                None if r == SmResult::Hosed => MsgBytes::new(),
                 None => self.result_into_rsp(env.sm, IPMI_MAX_MSG_LENGTH),
             };
             self.deliver(msg, rsp.clone(), now, synthesized);

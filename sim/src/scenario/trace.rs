@@ -71,8 +71,9 @@ pub enum EventKind {
     /// A BMC-side event (reset, watchdog action, …), printed in its `Debug`
     /// form.
     Bmc(BmcEventKind),
-    /// A driver phase boundary (`detect`, `probe done`, `registered`, …).
-    Phase(String),
+    /// A driver phase boundary (`detect`, `probe done`, `registered`, …) or
+    /// a note the run adds to the timeline (`run stopped early: …`).
+    Phase(Phase),
     /// The BT interrupt was taken.
     Irq,
     /// A log line of the host-userspace daemon (`[daemon]`).
@@ -588,7 +589,7 @@ impl HostEvents for Recorder {
         self.push(t, EventKind::State { from, to });
     }
     fn phase(&mut self, t: Instant, phase: SiPhase) {
-        self.push(t, EventKind::Phase(phase.to_string()));
+        self.push(t, EventKind::Phase(Phase::Si(phase)));
     }
     #[inline]
     fn irq(&mut self, t: Instant) {
@@ -603,12 +604,7 @@ impl HostEvents for Recorder {
         self.push(t, EventKind::Complete { index });
     }
     fn dropped(&mut self, t: Instant, id: u32) {
-        self.push(
-            t,
-            EventKind::Phase(format!(
-                "message #{id} dropped by the SI layer without a response"
-            )),
-        );
+        self.push(t, EventKind::Phase(Phase::MessageDropped { id }));
     }
     #[inline]
     fn over_budget(&self) -> bool {

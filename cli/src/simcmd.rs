@@ -456,7 +456,7 @@ impl serde::Serialize for TraceJson<'_> {
                 EventKind::FaultOn(f) => ("fault-on", json!(f.to_string())),
                 EventKind::FaultOff(k) => ("fault-off", json!(k.name())),
                 EventKind::Bmc(b) => ("bmc", json!(format!("{b:?}"))),
-                EventKind::Phase(s) => ("phase", json!(s)),
+                EventKind::Phase(p) => ("phase", json!(p.to_string())),
                 EventKind::Irq => ("irq", Value::Null),
                 EventKind::Daemon(s) => ("daemon", json!(s)),
             };

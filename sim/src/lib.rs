@@ -79,6 +79,7 @@ pub use bmc::{
     BmcEvent, BmcEventKind, DropReason, PostKind, ResetCause, Response, SimBmc, MAX_RESPONSE_DATA,
 };
 pub use host::bytes::MsgBytes;
+pub use host::events::SiPhase;
 pub use host::hostsm::HostSm;
 pub use host::msghandler::{Completion, Pending};
 pub use host::presets::KernelPreset;
@@ -86,6 +87,6 @@ pub use host::si::{InitWaitCredit, Origin, RegEvent, SiProfile, UnloadWait};
 pub use ipmi_vocab::Instant;
 pub use rng::SplitMix64;
 pub use scenario::{
-    run, run_with_state_machine, Event, EventKind, RunLimits, Scenario, ScenarioError, Simulation,
-    Trace,
+    run, run_with_state_machine, Event, EventKind, Phase, RunLimits, Scenario, ScenarioError,
+    Simulation, Trace,
 };

@@ -5,7 +5,7 @@
 //! [`RunLimits`] with overflow checks on (tests build in debug).
 
 use bmc_sim::scenario::Scenario;
-use bmc_sim::scenario::{EventKind, Trace};
+use bmc_sim::scenario::{EventKind, Phase, Trace};
 use bmc_sim::scenario::{RunLimits, Simulation};
 use bmc_sim::Instant;
 use proptest::prelude::*;
@@ -325,7 +325,7 @@ fn run_limited(src: &str, limits: RunLimits) -> (Trace, String) {
     assert!(
         trace.events.last().is_some_and(|e| matches!(
             &e.kind,
-            EventKind::Phase(p) if p.strip_prefix("run stopped early: ") == Some(why.as_str())
+            EventKind::Phase(Phase::StoppedEarly(w)) if *w == why
         )),
         "the last event says why"
     );

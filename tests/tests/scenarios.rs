@@ -3,10 +3,10 @@
 //! idle polls changes nothing observable.
 
 use bmc_sim::scenario::run;
-use bmc_sim::scenario::EventKind;
+use bmc_sim::scenario::{EventKind, Phase};
 use bmc_sim::scenario::{KernelPreset, Scenario};
 use bmc_sim::BmcEventKind;
-use bmc_sim::Origin;
+use bmc_sim::{Origin, SiPhase};
 use bmcwd_integration_tests::{assert_between, lines_with, shipped, shipped_names};
 use ipmi_bt_sm::CompletionCode;
 
@@ -506,16 +506,16 @@ fn unload_with_a_silent_bmc_blocks_for_an_hour_before_the_2022_fix() {
     use bmc_sim::SiProfile;
     let unload_time = |sc: &Scenario| {
         let t = run(sc);
-        let at = |what: &str| {
+        let at = |what: SiPhase| {
             t.events
                 .iter()
-                .find(|e| matches!(&e.kind, EventKind::Phase(p) if p == what))
+                .find(|e| e.kind == EventKind::Phase(Phase::Si(what)))
                 .map(|e| e.t.since_start().as_secs_f64())
                 .unwrap_or_else(|| panic!("no {what:?} in\n{}", t.render_timeline()))
         };
         let c = &t.completions[0];
         assert_eq!(c.cc, CompletionCode::TIMEOUT);
-        at("unloaded") - at("unload: shutdown_smi")
+        at(SiPhase::Unloaded) - at(SiPhase::Shutdown)
     };
     let sc = shipped("unload-b9");
     // Remaining 4 s of the first attempt and the 5 s second one, each credited

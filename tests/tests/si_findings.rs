@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use bmc_sim::scenario::{run, EventKind, Scenario, Trace};
+use bmc_sim::scenario::{run, EventKind, Phase, Scenario, Trace};
 use bmc_sim::{KernelPreset, Origin};
 use ipmi_bt_sm::CompletionCode;
 
@@ -72,8 +72,10 @@ fn f2_mainline_loses_the_message_behind_a_refused_clear_message_flags() {
     assert!(lost
         .started
         .is_some_and(|s| (20.0..20.1).contains(&secs(s))));
-    assert!(t.events.iter().any(|e| matches!(&e.kind,
-        EventKind::Phase(p) if p == &format!("message #{} dropped by the SI layer without a response", lost.id))));
+    assert!(t
+        .events
+        .iter()
+        .any(|e| e.kind == EventKind::Phase(Phase::MessageDropped { id: lost.id })));
     // The interface is wedged: the request at 45 s is never started.
     let wedged = t
         .pending

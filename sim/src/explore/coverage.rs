@@ -81,7 +81,7 @@ pub fn of_trace(trace: &Trace) -> Coverage {
                 cov.insert(feature(2, (f.kind().name(), format!("{state:?}"))));
             }
             EventKind::Phase(p) => {
-                cov.insert(feature(3, blank_numbers(p)));
+                cov.insert(feature(3, blank_numbers(&p.to_string())));
             }
             EventKind::Bmc(b) => {
                 cov.insert(feature(4, blank_numbers(&format!("{b:?}"))));

@@ -12,14 +12,16 @@ use ipmi_bt_sm::{
 
 use super::{bound, probe_message_bound, Property, Violation};
 use crate::host::si::Origin;
-use crate::scenario::{EventKind, RunLimits, Scenario, Simulation, Trace};
+use crate::host::SiPhase;
+use crate::scenario::{EventKind, Phase, RunLimits, Scenario, Simulation, Trace};
 use ipmi_vocab::Instant;
 
 /// `event(0)` calls in a row after which the guard calls the CPU stuck in
 /// the SI layer's `while (result == SI_SM_CALL_WITHOUT_DELAY)` loop.
 pub const LIVELOCK_EVENTS: u64 = 20_000;
 
-/// Text that starts the trace's phase event of a detected livelock.
+/// Text that starts the trace's phase event of a detected livelock
+/// ([`Phase::Livelock`]) and a livelock violation's message.
 pub const LIVELOCK_PHASE: &str = "CPU livelock";
 
 /// A state machine wrapper that counts `event(0)` calls in a row (no time
@@ -136,21 +138,16 @@ pub fn run_guarded(sc: &Scenario, make: Option<super::MakeStateMachine<'_>>) -> 
     let mut trace = sim.into_trace();
     if let Some(state) = fired.get() {
         let t = busiest_instant(&trace).unwrap_or(trace.end);
-        let phase = if trace.registered || !sc.driver.probe {
-            ""
-        } else {
-            " during the probe"
-        };
-        let text = format!(
-            "{LIVELOCK_PHASE}{phase}: {LIVELOCK_EVENTS} state-machine events in a row returned \
-             CALL_WITHOUT_DELAY with no time passing (state {state:?}); the simulator broke the loop"
-        );
         let at = trace.events.partition_point(|e| e.t <= t);
         trace.events.insert(
             at,
             crate::scenario::Event {
                 t,
-                kind: EventKind::Phase(text),
+                kind: EventKind::Phase(Phase::Livelock {
+                    during_probe: !trace.registered && sc.driver.probe,
+                    events: LIVELOCK_EVENTS,
+                    state,
+                }),
             },
         );
     }
@@ -178,9 +175,10 @@ fn busiest_instant(trace: &Trace) -> Option<Instant> {
     best.map(|(t, _)| t)
 }
 
-fn phase_at(trace: &Trace, pred: impl Fn(&str) -> bool) -> Option<Instant> {
+/// When the SI layer first reported `phase`, if it did.
+fn phase_at(trace: &Trace, phase: SiPhase) -> Option<Instant> {
     trace.events.iter().find_map(|e| match &e.kind {
-        EventKind::Phase(p) if pred(p) => Some(e.t),
+        EventKind::Phase(Phase::Si(p)) if *p == phase => Some(e.t),
         _ => None,
     })
 }
@@ -210,10 +208,8 @@ pub(super) fn check_more(
     match property {
         Property::NoLivelock => {
             let hit = trace.events.iter().find_map(|e| match &e.kind {
-                EventKind::Phase(p)
-                    if p.starts_with(LIVELOCK_PHASE) || p.starts_with("scheduler stalled") =>
-                {
-                    Some((e.t, p.clone()))
+                EventKind::Phase(p @ (Phase::Livelock { .. } | Phase::SchedulerStalled)) => {
+                    Some((e.t, p.to_string()))
                 }
                 _ => None,
             });
@@ -250,7 +246,7 @@ pub(super) fn check_more(
             let limit = probe_message_bound(sc);
             // The probe ends registered ("probe done") or giving up
             // (`try_smi_init` fails, logging one of these lines).
-            let done = phase_at(trace, |p| p == "probe done").or_else(|| {
+            let done = phase_at(trace, SiPhase::ProbeDone).or_else(|| {
                 (!trace.registered)
                     .then(|| {
                         trace.log.iter().find(|l| {
@@ -310,11 +306,11 @@ pub(super) fn check_more(
             }
         }
         Property::UnloadFinishes => {
-            let Some(at) = phase_at(trace, |p| p == "unload: shutdown_smi") else {
+            let Some(at) = phase_at(trace, SiPhase::Shutdown) else {
                 return Ok(());
             };
             let start = at.since_start();
-            let done = phase_at(trace, |p| p == "unloaded").map(|t| t.since_start());
+            let done = phase_at(trace, SiPhase::Unloaded).map(|t| t.since_start());
             // `wait_msg_processed` waits for the message in flight and
             // the one waiting behind it.
             let limit = 2 * b;
@@ -356,18 +352,10 @@ pub(super) fn check_more(
                     });
                 }
             }
-            if let Some((t, p)) = trace.events.iter().find_map(|e| match &e.kind {
-                EventKind::Phase(p) if p.contains("dropped by the SI layer") => {
-                    Some((e.t, p.clone()))
-                }
+            if let Some((t, id)) = trace.events.iter().find_map(|e| match e.kind {
+                EventKind::Phase(Phase::MessageDropped { id }) => Some((e.t, id)),
                 _ => None,
             }) {
-                let id = p
-                    .split('#')
-                    .nth(1)
-                    .and_then(|r| r.split_whitespace().next())
-                    .and_then(|n| n.parse().ok())
-                    .unwrap_or(0);
                 let pending = trace.pending.iter().find(|m| m.id == id);
                 return Err(Violation {
                     property,
@@ -378,7 +366,7 @@ pub(super) fn check_more(
                     waited: end.saturating_sub(t.since_start()),
                     completed: false,
                     cc: None,
-                    message: format!("{p}: it never completes"),
+                    message: format!("{}: it never completes", Phase::MessageDropped { id }),
                 });
             }
         }
@@ -483,5 +471,30 @@ pub fn classify(v: &Violation, sc: &Scenario, trace: &Trace) -> &'static str {
         Property::BoundedCompletion if b2h_keeps_coming => "B-8",
         Property::RecoversWhenHealthy if !v.completed && b2h_keeps_coming => "B-8",
         _ => "new",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_livelock_phase_reads_as_before_and_starts_with_livelock_phase() {
+        for (during_probe, phase) in [(false, ""), (true, " during the probe")] {
+            let p = Phase::Livelock {
+                during_probe,
+                events: LIVELOCK_EVENTS,
+                state: State::ReadWait,
+            };
+            let text = p.to_string();
+            assert_eq!(
+                text,
+                format!(
+                    "{LIVELOCK_PHASE}{phase}: {LIVELOCK_EVENTS} state-machine events in a row \
+                     returned CALL_WITHOUT_DELAY with no time passing (state ReadWait); the \
+                     simulator broke the loop"
+                )
+            );
+        }
     }
 }

@@ -11,9 +11,10 @@ use ipmi_bt_sm::{Level, LogSink, State};
 
 use ipmi_vocab::Instant;
 
-/// A driver phase boundary the SI layer reports.
+/// A driver phase boundary the SI layer reports (in a trace as
+/// [`Phase::Si`](crate::scenario::Phase::Si)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum SiPhase {
+pub enum SiPhase {
     /// `bt_detect` starts (probe).
     Detect,
     /// The probe's Get Device ID starts (`try_get_dev_id`).

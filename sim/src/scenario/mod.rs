@@ -19,4 +19,4 @@ pub use lower::DriverChoice;
 pub use runner::{run, run_with_state_machine, RunLimits, Simulation};
 pub use schema::*;
 pub use svg::render as render_svg;
-pub use trace::{command_name, DaemonRecord, Event, EventKind, KernelLine, RunStats, Trace};
+pub use trace::{command_name, DaemonRecord, Event, EventKind, KernelLine, Phase, RunStats, Trace};

@@ -24,7 +24,7 @@ use crate::host::hostsm::HostSm;
 use super::daemon::{HostAction, HostDaemon};
 use super::lower::DriverChoice;
 use super::schema::Scenario;
-use super::trace::{DaemonRecord, EventKind, Recorder, RunStats, Trace};
+use super::trace::{DaemonRecord, EventKind, Phase, Recorder, RunStats, Trace};
 use crate::bmc::device::DeviceEvents;
 use crate::bmc::{BmcEventKind, SimBmc};
 use crate::host::bytes::MsgBytes;
@@ -407,7 +407,7 @@ impl Simulation {
                 if let Some(why) = self.over_limit() {
                     let now = self.now();
                     self.rec
-                        .push(now, EventKind::Phase(format!("run stopped early: {why}")));
+                        .push(now, EventKind::Phase(Phase::StoppedEarly(why.clone())));
                     self.truncated = Some(why);
                     return;
                 }
@@ -438,10 +438,7 @@ impl Simulation {
             if t == last_t && progress == last_progress {
                 same_t += 1;
                 if same_t > 100_000 {
-                    self.rec.push(
-                        t,
-                        EventKind::Phase("scheduler stalled: no progress at this instant".into()),
-                    );
+                    self.rec.push(t, EventKind::Phase(Phase::SchedulerStalled));
                     break;
                 }
             } else {
@@ -669,10 +666,7 @@ impl Simulation {
                 {
                     self.host_reset = Some(e.at);
                     self.rec.push(e.at, EventKind::Bmc(e.kind));
-                    EventKind::Phase(format!(
-                        "HOST RESET: the BMC watchdog expired ({}); the run ends",
-                        action.cli_name()
-                    ))
+                    EventKind::Phase(Phase::HostReset(action))
                 }
                 other => EventKind::Bmc(other),
             };
@@ -1071,7 +1065,7 @@ mod tests {
         let last = t.events.last().expect("events");
         assert_eq!(
             last.kind,
-            EventKind::Phase(format!("run stopped early: {why}"))
+            EventKind::Phase(Phase::StoppedEarly(why.to_owned()))
         );
         assert!(t.render_timeline().contains("RUN STOPPED EARLY"));
     }

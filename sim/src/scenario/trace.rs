@@ -12,6 +12,7 @@ use crate::host::msghandler::{Completion, Pending};
 use crate::host::si::RegEvent;
 use crate::host::{HostEvents, SiPhase};
 use ipmi_vocab::Instant;
+use ipmi_watchdog::TimerAction;
 
 /// The prefix `dev_*` messages carry (`dev_name` of an ACPI-probed BT interface).
 pub(super) const DEFAULT_DEVICE_PREFIX: &str = "ipmi_si IPI0001:00: ";
@@ -70,12 +71,91 @@ pub enum EventKind {
     /// A BMC-side event (reset, watchdog action, …), printed in its `Debug`
     /// form.
     Bmc(BmcEventKind),
-    /// A driver phase boundary (`detect`, `probe done`, `registered`, …).
-    Phase(String),
+    /// A driver phase boundary (`detect`, `probe done`, `registered`, …) or
+    /// a note the run adds to the timeline (`run stopped early: …`).
+    Phase(Phase),
     /// The BT interrupt was taken.
     Irq,
     /// A log line of the host-userspace daemon (`[daemon]`).
     Daemon(String),
+}
+
+/// What an [`EventKind::Phase`] event marks: a phase boundary the SI layer
+/// reported, or a note the run adds to the timeline.
+///
+/// Typed so that code asking "did the probe finish?" or "was a message
+/// dropped?" matches a variant instead of a text; [`Display`](fmt::Display)
+/// gives the text the timeline, the JSON trace and the SVG print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// A phase boundary of the SI layer (`detect`, `probe done`, `unloaded`, …).
+    Si(SiPhase),
+    /// The SI layer dropped message `id` without a response: the message
+    /// handler never hears back.
+    MessageDropped {
+        /// Message id.
+        id: u32,
+    },
+    /// The run reached a [`RunLimits`](crate::RunLimits) limit and stopped;
+    /// why (the text of [`Trace::truncated`]).
+    StoppedEarly(String),
+    /// The scheduler took too many steps at one instant with no message
+    /// moving (a deadline that never clears) and gave up.
+    SchedulerStalled,
+    /// The BMC watchdog expired with `action` while a host daemon ran: the
+    /// host resets, so the run ends here.
+    HostReset(TimerAction),
+    /// The explore search's guard broke a zero-time livelock: the SI layer
+    /// called the state machine `events` times in a row, each answering
+    /// CALL_WITHOUT_DELAY with no time passing (the kernel would spin forever).
+    Livelock {
+        /// The probe had not finished (the interface was not registered yet).
+        during_probe: bool,
+        /// State-machine events in the loop before the guard broke it.
+        events: u64,
+        /// The state machine's state when the guard broke the loop.
+        state: State,
+    },
+}
+
+impl fmt::Display for Phase {
+    /// The text of the timeline's `DRIVER` line and of the JSON trace's
+    /// `phase` events.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Phase::Si(p) => fmt::Display::fmt(p, f),
+            Phase::MessageDropped { id } => {
+                write!(
+                    f,
+                    "message #{id} dropped by the SI layer without a response"
+                )
+            }
+            Phase::StoppedEarly(why) => write!(f, "run stopped early: {why}"),
+            Phase::SchedulerStalled => {
+                f.write_str("scheduler stalled: no progress at this instant")
+            }
+            Phase::HostReset(action) => write!(
+                f,
+                "HOST RESET: the BMC watchdog expired ({}); the run ends",
+                action.cli_name()
+            ),
+            Phase::Livelock {
+                during_probe,
+                events,
+                state,
+            } => write!(
+                f,
+                "CPU livelock{}: {events} state-machine events in a row returned \
+                 CALL_WITHOUT_DELAY with no time passing (state {state:?}); the simulator \
+                 broke the loop",
+                if *during_probe {
+                    " during the probe"
+                } else {
+                    ""
+                }
+            ),
+        }
+    }
 }
 
 /// A timestamped [`EventKind`].
@@ -509,7 +589,7 @@ impl HostEvents for Recorder {
         self.push(t, EventKind::State { from, to });
     }
     fn phase(&mut self, t: Instant, phase: SiPhase) {
-        self.push(t, EventKind::Phase(phase.to_string()));
+        self.push(t, EventKind::Phase(Phase::Si(phase)));
     }
     #[inline]
     fn irq(&mut self, t: Instant) {
@@ -524,12 +604,7 @@ impl HostEvents for Recorder {
         self.push(t, EventKind::Complete { index });
     }
     fn dropped(&mut self, t: Instant, id: u32) {
-        self.push(
-            t,
-            EventKind::Phase(format!(
-                "message #{id} dropped by the SI layer without a response"
-            )),
-        );
+        self.push(t, EventKind::Phase(Phase::MessageDropped { id }));
     }
     #[inline]
     fn over_budget(&self) -> bool {
@@ -542,6 +617,68 @@ mod tests {
     use super::*;
     use crate::host::si::Origin;
     use ipmi_bt_sm::{LogMsg, LogStyle, Reason};
+
+    #[test]
+    fn phases_read_as_the_texts_the_timeline_always_printed() {
+        let si = [
+            (SiPhase::Detect, "detect"),
+            (SiPhase::GetDeviceId, "get device id"),
+            (SiPhase::ProbeDone, "probe done"),
+            (SiPhase::Registered { irq: false }, "registered (polling)"),
+            (SiPhase::Registered { irq: true }, "registered (interrupt)"),
+            (
+                SiPhase::WatchdogPreTimeout,
+                "watchdog pre-timeout delivered",
+            ),
+            (SiPhase::Shutdown, "unload: shutdown_smi"),
+            (SiPhase::Unloaded, "unloaded"),
+        ];
+        for (p, text) in si {
+            assert_eq!(Phase::Si(p).to_string(), text);
+        }
+        assert_eq!(
+            Phase::MessageDropped { id: 7 }.to_string(),
+            "message #7 dropped by the SI layer without a response"
+        );
+        assert_eq!(
+            Phase::StoppedEarly("more than 10 state-machine events".into()).to_string(),
+            "run stopped early: more than 10 state-machine events"
+        );
+        assert_eq!(
+            Phase::SchedulerStalled.to_string(),
+            "scheduler stalled: no progress at this instant"
+        );
+        assert_eq!(
+            Phase::HostReset(TimerAction::HardReset).to_string(),
+            "HOST RESET: the BMC watchdog expired (hard-reset); the run ends"
+        );
+        assert_eq!(
+            Phase::HostReset(TimerAction::PowerCycle).to_string(),
+            "HOST RESET: the BMC watchdog expired (power-cycle); the run ends"
+        );
+        assert_eq!(
+            Phase::Livelock {
+                during_probe: true,
+                events: 20_000,
+                state: State::ReadWait,
+            }
+            .to_string(),
+            "CPU livelock during the probe: 20000 state-machine events in a row returned \
+             CALL_WITHOUT_DELAY with no time passing (state ReadWait); the simulator broke the \
+             loop"
+        );
+    }
+
+    #[test]
+    fn a_typed_phase_does_not_make_the_hot_events_bigger() {
+        // State, Submit and Complete events are most of a trace; a phase
+        // (rare) must not grow them. 40 bytes when phases were texts.
+        assert!(
+            core::mem::size_of::<Event>() <= 40,
+            "{}",
+            core::mem::size_of::<Event>()
+        );
+    }
 
     #[test]
     fn origin_reads_like_the_scenario_file() {

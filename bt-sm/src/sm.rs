@@ -652,8 +652,10 @@ impl BtSm {
             self.emit(log, self.dbg_level(), LogMsg::StaleResponse(st), false);
         }
         let size = io.read_buf();
-        for _ in 0..size {
-            let _ = io.read_buf();
+        // `for (i = 0; i < size; i++) BMC2HOST;`: the bytes are thrown away.
+        let mut discard = [0u8; u8::MAX as usize];
+        if let Some(run) = discard.get_mut(..usize::from(size)) {
+            io.read_bufs(run);
         }
         io.write_ctrl(H_BUSY);
         if self.behaviour.debug != 0 {

@@ -64,16 +64,7 @@ fn transactions(c: &mut Criterion) {
         g.throughput(Throughput::Elements(u64::from(N) * cores as u64));
         g.bench_function(
             BenchmarkId::new("get_device_id", format!("{label}_all_cores")),
-            |b| {
-                b.iter(|| {
-                    thread::scope(|s| {
-                        let hs: Vec<_> = (0..cores).map(|_| s.spawn(|| run_checked(&sc))).collect();
-                        hs.into_iter()
-                            .map(|h| h.join().unwrap_or_default())
-                            .sum::<usize>()
-                    })
-                })
-            },
+            |b| b.iter(|| on_threads(cores, |_| run_checked(&sc))),
         );
     }
     g.finish();
@@ -98,6 +89,16 @@ fn drawn_set(space: Space, kernel: KernelPreset, n: usize) -> Vec<Scenario> {
         .collect()
 }
 
+/// `work(i)` for every `i` in `0..n`, each on its own thread at once; the
+/// sum of the results.
+fn on_threads(n: usize, work: impl Fn(usize) -> usize + Sync) -> usize {
+    thread::scope(|s| {
+        let work = &work;
+        let hs: Vec<_> = (0..n).map(|i| s.spawn(move || work(i))).collect();
+        hs.into_iter().map(|h| h.join().unwrap_or_default()).sum()
+    })
+}
+
 fn run_all(set: &[Scenario]) -> usize {
     set.iter()
         .map(|sc| black_box(run(sc)).completions.len())
@@ -115,33 +116,16 @@ fn scenario_runs(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements((MIXED * cores) as u64));
     g.bench_function(BenchmarkId::new("mixed", "all_cores"), |b| {
-        b.iter(|| {
-            thread::scope(|s| {
-                let hs: Vec<_> = (0..cores).map(|_| s.spawn(|| run_all(&set))).collect();
-                hs.into_iter()
-                    .map(|h| h.join().unwrap_or_default())
-                    .sum::<usize>()
-            })
-        })
+        b.iter(|| on_threads(cores, |_| run_all(&set)))
     });
     let general = drawn_set(Space::General, KernelPreset::FIXED_B8, GENERAL);
     g.throughput(Throughput::Elements(GENERAL as u64));
     g.bench_function(BenchmarkId::new("general", "1_thread"), |b| {
         b.iter(|| run_all(&general))
     });
-    let share = GENERAL.div_ceil(cores);
+    let parts: Vec<&[Scenario]> = general.chunks(GENERAL.div_ceil(cores)).collect();
     g.bench_function(BenchmarkId::new("general", "all_cores"), |b| {
-        b.iter(|| {
-            thread::scope(|s| {
-                let hs: Vec<_> = general
-                    .chunks(share)
-                    .map(|part| s.spawn(move || run_all(part)))
-                    .collect();
-                hs.into_iter()
-                    .map(|h| h.join().unwrap_or_default())
-                    .sum::<usize>()
-            })
-        })
+        b.iter(|| on_threads(parts.len(), |i| parts.get(i).map_or(0, |p| run_all(p))))
     });
     g.finish();
 }

@@ -503,10 +503,9 @@ impl<E: DeviceEvents> BtDevice<E> {
     /// host wrote since CLR_WR_PTR (this can exceed the buffer size, in which
     /// case only [`buf_size`](Self::buf_size) bytes are valid in `dst`).
     pub fn take_request(&mut self, dst: &mut [u8; BT_MAX_BUF]) -> usize {
-        self.s.ctrl |= Ctrl::B_BUSY.bits();
-        self.s.ctrl &= !Ctrl::H2B_ATN.bits();
+        let written = self.take_request_in_place();
         *dst = self.s.h2b;
-        usize::from(self.s.h2b_written)
+        written
     }
 
     /// [`take_request`](Self::take_request) without the copy: the request

@@ -428,22 +428,11 @@ impl Frame {
         netfn_lun: u8,
         seq: u8,
         cmd: u8,
-        (cc, d): (CompletionCode, &[u8]),
+        rsp: (CompletionCode, &[u8]),
         max: usize,
     ) -> Option<Self> {
-        let total = 5 + d.len();
-        if total > max || total > 256 {
-            return None;
-        }
         let mut f = Self::EMPTY;
-        f.buf[0] = (total - 1) as u8;
-        f.buf[1] = netfn_lun | 0x04;
-        f.buf[2] = seq;
-        f.buf[3] = cmd;
-        f.buf[4] = cc.0;
-        f.buf.get_mut(5..total)?.copy_from_slice(d);
-        f.len = total as u16;
-        Some(f)
+        f.fill_response(netfn_lun, seq, cmd, rsp, max).then_some(f)
     }
 }
 
@@ -1619,11 +1608,8 @@ impl<E: DeviceEvents> SimBmc<E> {
         // commands build a `Response` (cleared and returned by value).
         let device_id;
         let dispatched;
-        let error_response = match self.faults_idle {
-            true => None,
-            false => self.faults.error_response,
-        };
-        let rsp: (CompletionCode, &[u8]) = match error_response {
+        // (No fault is on while `faults_idle`: `error_response` is None then.)
+        let rsp: (CompletionCode, &[u8]) = match self.faults.error_response {
             Some(cc) => (CompletionCode(cc), &[]),
             None if netfn_lun == NETFN_APP << 2 && cmd == cmd::GET_DEVICE_ID => {
                 device_id = self.device_id;
@@ -1783,10 +1769,7 @@ impl<E: DeviceEvents> SimBmc<E> {
         if self.faults_idle {
             // No fault: what the branch below does with every fault off.
             debug_assert!(self.faults.is_healthy());
-            match &mut self.last_response {
-                Some(last) => last.copy_used(&self.answer),
-                None => self.last_response = Some(self.answer),
-            }
+            self.remember_answer();
         } else {
             self.fault_answer(seq, &mut kind, &mut followup);
             latency = self.faults.slow_response;
@@ -1815,6 +1798,16 @@ impl<E: DeviceEvents> SimBmc<E> {
         };
         if !self.cfg.b_busy_until_response && self.boot_until.is_none() {
             self.dev.set_b_busy(false);
+        }
+    }
+
+    /// Keep the answer in `self.answer` as `last_response` (what the stale
+    /// and foreign-response faults send again), copying only its bytes, not
+    /// the whole buffer.
+    fn remember_answer(&mut self) {
+        match &mut self.last_response {
+            Some(last) => last.copy_used(&self.answer),
+            None => self.last_response = Some(self.answer),
         }
     }
 
@@ -1847,11 +1840,7 @@ impl<E: DeviceEvents> SimBmc<E> {
             if self.faults.duplicate_response {
                 *followup = Some((Duration::ZERO, self.answer, PostKind::Duplicate));
             }
-            // The common path: copy only the answer's bytes, not the buffer.
-            match &mut self.last_response {
-                Some(last) => last.copy_used(&self.answer),
-                None => self.last_response = Some(self.answer),
-            }
+            self.remember_answer();
         }
         if let Some(len) = self.faults.corrupt_length {
             self.answer.buf[0] = len;

@@ -31,7 +31,9 @@ use crate::host::bytes::MsgBytes;
 use crate::host::msghandler::Completion;
 use crate::host::msghandler::MsgHandler;
 use crate::host::sched::{NextEvent, Source};
-use crate::host::si::{Bus, HostLimits, Origin, ProbeOutcome, SiDriver, SiEnv, SimDevice};
+use crate::host::si::{
+    Bus, HostLimits, Livelock, Origin, ProbeOutcome, SiDriver, SiEnv, SimDevice,
+};
 use ipmi_vocab::Instant;
 
 /// The glue between the layers: the host model drives the simulated BMC
@@ -105,6 +107,21 @@ impl Default for RunLimits {
     }
 }
 
+/// Which [`RunLimits`] limit a run reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limit {
+    /// The SI layer stopped a zero-time livelock (`max_spin_events`).
+    Livelock(Livelock),
+    /// `max_steps`.
+    Steps,
+    /// `max_sm_events`.
+    SmEvents,
+    /// `max_records`.
+    Records,
+    /// `max_register_records`.
+    RegisterRecords,
+}
+
 /// A run in progress; [`run`] drives one to its stop time. Use it directly to
 /// step a scenario or to inspect state between steps.
 pub struct Simulation {
@@ -122,7 +139,6 @@ pub struct Simulation {
     registered: bool,
     unload_at: Option<Instant>,
     unloaded: bool,
-    verbose_bmc: bool,
     limits: RunLimits,
     /// Why the run stopped before its stop time, once a limit was hit.
     truncated: Option<String>,
@@ -173,8 +189,8 @@ impl Simulation {
         let mut bmc = SimBmc::new(sc.bmc_config());
         bmc.set_faults(sc.fault_plan());
         let record = sc.trace.registers;
-        // Without a register trace the run keeps no per-command BMC event
-        // (`collect_bmc_events`): the BMC need not make them.
+        // Each command's BMC events (request taken, response posted, request
+        // dropped) go into the trace beside the register accesses only.
         bmc.set_traffic_events(record);
         // Fast-forward skips register reads, so an exact register trace needs it off.
         let ff = sc.driver.fast_forward && !record;
@@ -208,7 +224,6 @@ impl Simulation {
             registered: false,
             unload_at: sc.driver.unload_at.map(|d| Instant::ZERO + d),
             unloaded: false,
-            verbose_bmc: record,
             limits: RunLimits::DEFAULT,
             truncated: None,
             daemon: sc.daemon.as_ref().map(HostDaemon::new),
@@ -234,60 +249,56 @@ impl Simulation {
         self.truncated.as_deref()
     }
 
-    /// Whether [`over_limit`](Self::over_limit) has something to say: the
-    /// same tests without building the message (asked every step).
+    /// The first limit the run is over, if any (asked every step: a few
+    /// comparisons; the message is made by [`limit_message`](Self::limit_message)).
     #[inline]
-    fn at_limit(&self) -> bool {
-        let l = &self.limits;
-        self.si.livelock().is_some()
-            || self.steps >= l.max_steps
-            || self.si.stats().sm_events >= l.max_sm_events
-            || self.rec.events.len()
-                + self.mh.completions().len()
-                + self.rec.log.lines().len()
-                + self.mh.queued()
-                >= l.max_records
-            || self.bus.regs.len() >= l.max_register_records
-    }
-
-    /// The first limit the run is over, as a message for people.
-    fn over_limit(&self) -> Option<String> {
+    fn limit_reached(&self) -> Option<Limit> {
         let l = &self.limits;
         if let Some(ll) = self.si.livelock() {
-            return Some(format!(
-                "zero-time livelock in {} at {}: the BT state machine returned CALL_WITHOUT_DELAY {} times in a row with no time passing (spin limit {}); the kernel calls it again at once for ever, a hang",
-                ll.in_loop, ll.at, ll.events, l.max_spin_events
-            ));
-        }
-        if self.steps >= l.max_steps {
-            return Some(format!(
-                "step limit of {} reached (a long stop with fast_forward = false, or very dense requests); shorten `stop` or thin the workload",
-                l.max_steps
-            ));
-        }
-        if self.si.stats().sm_events >= l.max_sm_events {
-            return Some(format!(
-                "state-machine event limit of {} reached (a long stop with fast_forward = false?); shorten `stop`",
-                l.max_sm_events
-            ));
-        }
-        let records = self.rec.events.len()
+            Some(Limit::Livelock(ll))
+        } else if self.steps >= l.max_steps {
+            Some(Limit::Steps)
+        } else if self.si.stats().sm_events >= l.max_sm_events {
+            Some(Limit::SmEvents)
+        } else if self.rec.events.len()
             + self.mh.completions().len()
             + self.rec.log.lines().len()
-            + self.mh.queued();
-        if records >= l.max_records {
-            return Some(format!(
+            + self.mh.queued()
+            >= l.max_records
+        {
+            Some(Limit::Records)
+        } else if self.bus.regs.len() >= l.max_register_records {
+            Some(Limit::RegisterRecords)
+        } else {
+            None
+        }
+    }
+
+    /// What `limit` means, for people.
+    fn limit_message(&self, limit: Limit) -> String {
+        let l = &self.limits;
+        match limit {
+            Limit::Livelock(ll) => format!(
+                "zero-time livelock in {} at {}: the BT state machine returned CALL_WITHOUT_DELAY {} times in a row with no time passing (spin limit {}); the kernel calls it again at once for ever, a hang",
+                ll.in_loop, ll.at, ll.events, l.max_spin_events
+            ),
+            Limit::Steps => format!(
+                "step limit of {} reached (a long stop with fast_forward = false, or very dense requests); shorten `stop` or thin the workload",
+                l.max_steps
+            ),
+            Limit::SmEvents => format!(
+                "state-machine event limit of {} reached (a long stop with fast_forward = false?); shorten `stop`",
+                l.max_sm_events
+            ),
+            Limit::Records => format!(
                 "record limit of {} events, completions, log lines and queued messages reached; shorten `stop` or reduce `repeat`",
                 l.max_records
-            ));
-        }
-        if self.bus.regs.len() >= l.max_register_records {
-            return Some(format!(
+            ),
+            Limit::RegisterRecords => format!(
                 "register trace limit of {} accesses reached; shorten `stop` or set `[trace] registers = false`",
                 l.max_register_records
-            ));
+            ),
         }
-        None
     }
 
     /// The driver behaviour in use.
@@ -402,15 +413,13 @@ impl Simulation {
             if self.host_reset.is_some() {
                 return;
             }
-            debug_assert_eq!(self.at_limit(), self.over_limit().is_some());
-            if self.at_limit() {
-                if let Some(why) = self.over_limit() {
-                    let now = self.now();
-                    self.rec
-                        .push(now, EventKind::Phase(Phase::StoppedEarly(why.clone())));
-                    self.truncated = Some(why);
-                    return;
-                }
+            if let Some(limit) = self.limit_reached() {
+                let why = self.limit_message(limit);
+                let now = self.now();
+                self.rec
+                    .push(now, EventKind::Phase(Phase::StoppedEarly(why.clone())));
+                self.truncated = Some(why);
+                return;
             }
             let mut n = NextEvent::new();
             n.offer(Source::Bmc, self.bus.dev.next_deadline());
@@ -614,17 +623,15 @@ impl Simulation {
         let workload = &mut self.workload;
         let daemon = &self.daemon;
         let mut answered = None;
-        if self.si.has_output() {
-            self.mh.collect(&mut self.si, now, &mut self.rec, |id, at| {
-                if workload.wait_for == Some(id) {
-                    workload.wait_for = None;
-                    workload.next = Some(at);
-                }
-                if daemon.as_ref().is_some_and(|d| d.waits_for(id)) {
-                    answered = Some((id, at));
-                }
-            });
-        }
+        self.mh.collect(&mut self.si, now, &mut self.rec, |id, at| {
+            if workload.wait_for == Some(id) {
+                workload.wait_for = None;
+                workload.next = Some(at);
+            }
+            if daemon.as_ref().is_some_and(|d| d.waits_for(id)) {
+                answered = Some((id, at));
+            }
+        });
         if self.bus.dev.has_events() {
             self.collect_bmc_events();
         }
@@ -645,20 +652,12 @@ impl Simulation {
     /// [`collect_some`](Self::collect_some) for the BMC).
     #[inline(never)]
     fn collect_bmc_events(&mut self) {
-        let verbose = self.verbose_bmc;
         // Straight from the BMC's buffer (the loop touches other fields only):
         // no copy, no allocation per collected batch.
         for e in self.bus.dev.drain_events() {
             let kind = match e.kind {
                 BmcEventKind::FaultStarted(f) => EventKind::FaultOn(f),
                 BmcEventKind::FaultStopped(k) => EventKind::FaultOff(k),
-                BmcEventKind::RequestTaken { .. }
-                | BmcEventKind::ResponsePosted { .. }
-                | BmcEventKind::RequestDropped { .. }
-                    if !verbose =>
-                {
-                    continue
-                }
                 BmcEventKind::WatchdogExpired { action, .. }
                     if self.daemon.is_some()
                         && action != ipmi_watchdog::TimerAction::None

@@ -12,6 +12,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::hash::{Hash, Hasher};
 
+use crate::host::msghandler::Completion;
 use crate::host::si::Origin;
 use crate::scenario::{EventKind, Trace};
 
@@ -129,23 +130,40 @@ pub fn of_trace(trace: &Trace) -> Coverage {
     }
     let mut results = HashSet::new();
     for c in &trace.completions {
-        let result = (
-            c.netfn(),
-            c.cmd(),
-            c.cc.0,
-            c.synthesized,
-            c.origin == Origin::Internal,
-        );
+        let result = result_of(c);
         if results.insert(result) {
             cov.insert(feature(7, result));
         }
-        let ms = u64::try_from(c.latency().as_millis()).unwrap_or(u64::MAX);
-        cov.insert(feature(8, band(ms)));
+        cov.insert(feature(8, latency_band(c)));
     }
+    insert_run_shape(&mut cov, trace);
+    cov
+}
+
+/// What a completion's result item is made of: the command, the completion
+/// code, whether the host made the response up and whether the SI layer
+/// sent the message itself.
+fn result_of(c: &Completion) -> (u8, u8, u8, bool, bool) {
+    (
+        c.netfn(),
+        c.cmd(),
+        c.cc.0,
+        c.synthesized,
+        c.origin == Origin::Internal,
+    )
+}
+
+/// The log2 band of a completion's latency in milliseconds.
+fn latency_band(c: &Completion) -> u32 {
+    band(u64::try_from(c.latency().as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The items of the run as a whole: how many completed, how many never did,
+/// and how it ended.
+fn insert_run_shape(cov: &mut Coverage, trace: &Trace) {
     cov.insert(feature(9, band(trace.completions.len() as u64)));
     cov.insert(feature(10, band(trace.pending.len() as u64)));
     cov.insert(feature(11, (trace.registered, trace.truncated.is_some())));
-    cov
 }
 
 #[cfg(test)]
@@ -195,22 +213,10 @@ mod tests {
             cov.insert(feature(6, blank_numbers(&text)));
         }
         for c in &trace.completions {
-            cov.insert(feature(
-                7,
-                (
-                    c.netfn(),
-                    c.cmd(),
-                    c.cc.0,
-                    c.synthesized,
-                    c.origin == Origin::Internal,
-                ),
-            ));
-            let ms = u64::try_from(c.latency().as_millis()).unwrap_or(u64::MAX);
-            cov.insert(feature(8, band(ms)));
+            cov.insert(feature(7, result_of(c)));
+            cov.insert(feature(8, latency_band(c)));
         }
-        cov.insert(feature(9, band(trace.completions.len() as u64)));
-        cov.insert(feature(10, band(trace.pending.len() as u64)));
-        cov.insert(feature(11, (trace.registered, trace.truncated.is_some())));
+        insert_run_shape(&mut cov, trace);
         cov
     }
 

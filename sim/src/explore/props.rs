@@ -22,7 +22,7 @@ pub const LIVELOCK_EVENTS: u64 = 20_000;
 
 /// Text that starts the trace's phase event of a detected livelock
 /// ([`Phase::Livelock`]) and a livelock violation's message.
-pub const LIVELOCK_PHASE: &str = "CPU livelock";
+pub const LIVELOCK_PHASE: &str = Phase::LIVELOCK;
 
 /// A state machine wrapper that counts `event(0)` calls in a row (no time
 /// passed) and, after [`LIVELOCK_EVENTS`], answers CALL_WITH_DELAY once so

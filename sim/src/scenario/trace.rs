@@ -118,6 +118,12 @@ pub enum Phase {
     },
 }
 
+impl Phase {
+    /// The words a [`Phase::Livelock`] text starts with (the search's
+    /// livelock violations start with them too).
+    pub const LIVELOCK: &'static str = "CPU livelock";
+}
+
 impl fmt::Display for Phase {
     /// The text of the timeline's `DRIVER` line and of the JSON trace's
     /// `phase` events.
@@ -145,9 +151,10 @@ impl fmt::Display for Phase {
                 state,
             } => write!(
                 f,
-                "CPU livelock{}: {events} state-machine events in a row returned \
+                "{}{}: {events} state-machine events in a row returned \
                  CALL_WITHOUT_DELAY with no time passing (state {state:?}); the simulator \
                  broke the loop",
+                Self::LIVELOCK,
                 if *during_probe {
                     " during the probe"
                 } else {

@@ -2051,9 +2051,11 @@ impl<E: DeviceEvents> SimBmc<E> {
 }
 
 impl<E: DeviceEvents> ipmi_bt_sm::Io for SimBmc<E> {
+    #[inline]
     fn read_ctrl(&mut self) -> u8 {
         self.dev.read(0)
     }
+    #[inline]
     fn write_ctrl(&mut self, val: u8) {
         self.dev.write(0, val);
         self.after_host_write();

@@ -273,12 +273,14 @@ impl<D: SimDevice> Bus<D> {
 }
 
 impl<D: SimDevice> Io for Bus<D> {
+    #[inline]
     fn read_ctrl(&mut self) -> u8 {
         self.ctrl_reads += 1;
         let v = self.dev.read_ctrl();
         self.rec(0, false, v);
         v
     }
+    #[inline]
     fn write_ctrl(&mut self, val: u8) {
         self.other += 1;
         self.dev.write_ctrl(val);

@@ -87,6 +87,19 @@ pub struct Completion {
 }
 
 impl Completion {
+    /// What a record holds before [`MsgHandler::collect`] fills it in.
+    const BLANK: Self = Self {
+        id: 0,
+        origin: Origin::Handler,
+        request: MsgBytes::new(),
+        submitted: Instant::ZERO,
+        started: Instant::ZERO,
+        completed: Instant::ZERO,
+        response: MsgBytes::new(),
+        cc: CompletionCode(0),
+        synthesized: false,
+    };
+
     /// Request NetFn (without LUN).
     pub fn netfn(&self) -> u8 {
         self.request.first().map_or(0, |b| b >> 2)
@@ -346,17 +359,21 @@ impl MsgHandler {
             let synthesized = d.synthesized || rewritten;
             let id = d.msg.id;
             let index = self.completions.len();
-            self.push_completion(Completion {
-                id,
-                origin: d.msg.origin,
-                request: d.msg.data,
-                submitted: d.msg.submitted,
-                started: d.msg.started.unwrap_or(d.msg.submitted),
-                completed: d.at,
-                response: d.response,
-                cc,
-                synthesized,
-            });
+            // Filled in place, field by field (as `Recorder` does with its
+            // events): a record built on the stack is moved with wide loads
+            // that stall on the narrow stores that built it.
+            self.push_completion(Completion::BLANK);
+            if let Some(c) = self.completions.last_mut() {
+                c.id = id;
+                c.origin = d.msg.origin;
+                c.request = d.msg.data;
+                c.submitted = d.msg.submitted;
+                c.started = d.msg.started.unwrap_or(d.msg.submitted);
+                c.completed = d.at;
+                c.response = d.response;
+                c.cc = cc;
+                c.synthesized = synthesized;
+            }
             obs.completed(d.at, index);
             if self.outstanding == Some(id) {
                 self.outstanding = None;

@@ -1008,7 +1008,13 @@ impl<E: DeviceEvents> SimBmc<E> {
     #[inline]
     fn deadline(&mut self) -> Option<Instant> {
         if !self.deadline.valid {
-            self.deadline = self.compute_deadline();
+            // Field by field: a whole-struct copy reads the flags and the
+            // time with one wide load that stalls on the narrow stores that
+            // just wrote them (the runner asks every step).
+            let fresh = self.compute_deadline();
+            self.deadline.at = fresh.at;
+            self.deadline.ctrl_sensitive = fresh.ctrl_sensitive;
+            self.deadline.valid = true;
         }
         debug_assert_eq!(self.deadline.at, self.uncached_deadline());
         self.deadline.at

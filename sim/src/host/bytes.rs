@@ -106,6 +106,22 @@ impl MsgBytes {
         }
     }
 
+    /// Make these bytes `buf[..n]`, as [`from_buf_prefix`](Self::from_buf_prefix)
+    /// would, in place: a record filled where it lies, with no freshly built
+    /// value moved into it (a move reads with wide loads what byte stores
+    /// just wrote, and the CPU stalls on that).
+    #[inline]
+    pub(crate) fn set_from_buf_prefix(&mut self, buf: &[u8], n: usize) {
+        match (&mut self.0, buf.get(..INLINE), n <= INLINE) {
+            (Repr::Inline { len, buf: inline }, Some(room), true) => {
+                inline.copy_from_slice(room);
+                *len = n as u8;
+            }
+            _ => *self = Self::from_buf_prefix(buf, n),
+        }
+        debug_assert_eq!(Some(self.as_slice()), buf.get(..n));
+    }
+
     /// The bytes.
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
@@ -229,6 +245,23 @@ impl PartialEq<MsgBytes> for [u8] {
 #[cfg(test)]
 mod tests {
     use super::{MsgBytes, INLINE};
+
+    #[test]
+    fn set_in_place_gives_what_a_fresh_copy_gives() {
+        let buf: Vec<u8> = (0..272).map(|i| (i * 7) as u8).collect();
+        // From every starting shape (empty, inline, heap) to every length,
+        // short buffer (under the inline room) and long.
+        for start in [0, 5, INLINE, INLINE + 3, 200] {
+            for src in [&buf[..10], &buf[..]] {
+                for n in [0, 1, 9, src.len().min(INLINE), src.len()] {
+                    let mut b = MsgBytes::from_slice(&buf[..start]);
+                    b.set_from_buf_prefix(src, n);
+                    assert_eq!(b, MsgBytes::from_buf_prefix(src, n), "start {start} n {n}");
+                    assert_eq!(b.as_slice(), &src[..n]);
+                }
+            }
+        }
+    }
 
     #[test]
     fn short_and_long_hold_their_bytes_and_compare_as_slices() {

@@ -444,6 +444,22 @@ pub(crate) struct Delivered {
     pub(crate) synthesized: bool,
 }
 
+impl Delivered {
+    /// What a queued record holds before [`SiDriver::deliver_result`] fills it in.
+    const BLANK: Self = Self {
+        msg: SiMsg {
+            id: 0,
+            origin: Origin::Handler,
+            data: MsgBytes::new(),
+            submitted: Instant::ZERO,
+            started: None,
+        },
+        response: MsgBytes::new(),
+        at: Instant::ZERO,
+        synthesized: false,
+    };
+}
+
 /// Result of the probe sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ProbeOutcome {
@@ -834,9 +850,30 @@ impl SiDriver {
     }
 
     fn result_into_rsp(&mut self, sm: &mut HostSm, max: usize) -> MsgBytes {
-        let max = max.min(self.rsp.len());
-        let n = sm.get_result(&mut self.rsp[..max]).min(max);
+        let n = self.result_len(sm, max);
         MsgBytes::from_buf_prefix(&self.rsp, n)
+    }
+
+    /// `get_result` into the response buffer (up to `max` bytes); its length.
+    #[inline]
+    fn result_len(&mut self, sm: &mut HostSm, max: usize) -> usize {
+        let max = max.min(self.rsp.len());
+        sm.get_result(&mut self.rsp[..max]).min(max)
+    }
+
+    /// [`deliver`](Self::deliver) `msg` with the state machine's result, copied
+    /// from the response buffer straight into the queued record: every
+    /// transaction's path, where a response built on the stack and moved
+    /// into the queue stalled the CPU (see [`MsgBytes::set_from_buf_prefix`]).
+    fn deliver_result(&mut self, sm: &mut HostSm, msg: SiMsg, at: Instant, synthesized: bool) {
+        let n = self.result_len(sm, IPMI_MAX_MSG_LENGTH);
+        self.delivered.push_back(Delivered::BLANK);
+        if let Some(d) = self.delivered.back_mut() {
+            d.msg = msg;
+            d.response.set_from_buf_prefix(&self.rsp, n);
+            d.at = at;
+            d.synthesized = synthesized;
+        }
     }
 
     /// `get_result` of `handle_transaction_done`: the state machine's result
@@ -869,8 +906,12 @@ impl SiDriver {
         match self.si_state {
             SiState::Normal => {
                 if let Some(m) = self.curr.take() {
-                    let rsp = self.done_result(env.sm, IPMI_MAX_MSG_LENGTH, forced);
-                    self.deliver(m, rsp, now, synthesized);
+                    if forced.is_none() {
+                        self.deliver_result(env.sm, m, now, synthesized);
+                    } else {
+                        let rsp = self.done_result(env.sm, IPMI_MAX_MSG_LENGTH, forced);
+                        self.deliver(m, rsp, now, synthesized);
+                    }
                 } else if self.internal.is_some() {
                     let rsp = self.done_result(env.sm, IPMI_MAX_MSG_LENGTH, forced);
                     self.finish_internal(&rsp, now, synthesized);

@@ -489,7 +489,11 @@ pub(crate) struct SiDriver {
     msg_flags: u8,
     req_events: bool,
     supports_event_msg_buff: bool,
+    /// The kernel timer's expiry in jiffies, set through [`set_timer`](Self::set_timer).
     timer: Option<u64>,
+    /// `timer` as a virtual time, kept beside it: the runner asks for it
+    /// every step, and the conversion is a 64-bit division.
+    timer_at: Option<Instant>,
     timer_running: bool,
     timer_can_start: bool,
     last_timeout_jiffies: u64,
@@ -549,6 +553,7 @@ impl SiDriver {
             req_events: false,
             supports_event_msg_buff: false,
             timer: None,
+            timer_at: None,
             timer_running: false,
             timer_can_start: false,
             last_timeout_jiffies: 0,
@@ -730,7 +735,15 @@ impl SiDriver {
     /// When the kernel timer fires next.
     #[inline]
     pub(crate) fn timer_deadline(&self) -> Option<Instant> {
-        self.timer.map(|j| self.clock.time_of(j))
+        debug_assert_eq!(self.timer_at, self.timer.map(|j| self.clock.time_of(j)));
+        self.timer_at
+    }
+
+    /// Set (`Some(expiry)` in jiffies) or delete (`None`) the kernel timer.
+    #[inline]
+    fn set_timer(&mut self, expiry: Option<u64>) {
+        self.timer = expiry;
+        self.timer_at = expiry.map(|j| self.clock.time_of(j));
     }
     /// Responses delivered since the last call, drained in place (the test
     /// harness takes them all at once).
@@ -771,7 +784,7 @@ impl SiDriver {
             return;
         }
         self.last_timeout_jiffies = now_j;
-        self.timer = Some(expiry);
+        self.set_timer(Some(expiry));
         self.timer_running = true;
         self.ff_period = None;
     }
@@ -1170,7 +1183,7 @@ impl SiDriver {
             }
             if r == SmResult::Idle && self.timer_running {
                 // timer_delete() in the current source (date of this line UNVERIFIED).
-                self.timer = None;
+                self.set_timer(None);
                 self.timer_running = false;
                 self.ff_period = None;
             }
@@ -1261,7 +1274,7 @@ impl SiDriver {
             let polls = now_j.saturating_sub(self.last_timeout_jiffies) / p.max(1);
             self.stats.skipped_polls += polls.saturating_sub(1);
         }
-        self.timer = None;
+        self.set_timer(None);
         self.ff_period = None;
         let upj = u64::from(self.clock.si_usec_per_jiffy());
         let time_diff = now_j
@@ -1282,7 +1295,7 @@ impl SiDriver {
         };
         if r == SmResult::Idle {
             self.timer_running = false;
-            self.timer = None;
+            self.set_timer(None);
             return;
         }
         // smi_mod_timer(jiffies + period), keeping last_timeout_jiffies = now_j.
@@ -1307,7 +1320,7 @@ impl SiDriver {
         if polls > 1 {
             self.ff_period = Some(period);
         }
-        self.timer = Some(now_j + polls * period);
+        self.set_timer(Some(now_j + polls * period));
     }
 
     /// How many timer periods of `period` jiffies from `now_j` provably repeat
@@ -1436,7 +1449,7 @@ impl SiDriver {
         }
         self.irq = false;
         self.timer_can_start = false;
-        self.timer = None;
+        self.set_timer(None);
         self.timer_running = false;
         self.ff_period = None;
         for _ in 0..2 {

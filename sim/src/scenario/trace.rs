@@ -629,7 +629,7 @@ impl HostEvents for Recorder {
     }
     #[inline]
     fn irq(&mut self, t: Instant) {
-        self.push(t, EventKind::Irq);
+        self.push_in_place(t, |k| *k = EventKind::Irq);
     }
     #[inline]
     fn submitted(&mut self, t: Instant, id: u32) {

@@ -260,13 +260,16 @@ impl MsgHandler {
         obs: &mut O,
     ) -> u32 {
         let id = self.alloc_id();
-        self.queue.push_back(SiMsg {
-            id,
-            origin,
-            data,
-            submitted: t,
-            started: None,
-        });
+        // Filled where it lies (see `SiDriver::deliver_result`): the SI
+        // layer takes it off the queue at once, and a message moved in whole
+        // would be read back with loads that stall on the stores that wrote it.
+        self.queue.push_back(SiMsg::BLANK);
+        if let Some(m) = self.queue.back_mut() {
+            m.id = id;
+            m.origin = origin;
+            m.data = data;
+            m.submitted = t;
+        }
         obs.submitted(t, id);
         if gets_events {
             self.event_waiters.push(id);

@@ -444,16 +444,22 @@ pub(crate) struct Delivered {
     pub(crate) synthesized: bool,
 }
 
+impl SiMsg {
+    /// What a queued message holds before it is filled in where it lies
+    /// (see [`SiDriver::deliver_result`]).
+    pub(crate) const BLANK: Self = Self {
+        id: 0,
+        origin: Origin::Handler,
+        data: MsgBytes::new(),
+        submitted: Instant::ZERO,
+        started: None,
+    };
+}
+
 impl Delivered {
     /// What a queued record holds before [`SiDriver::deliver_result`] fills it in.
     const BLANK: Self = Self {
-        msg: SiMsg {
-            id: 0,
-            origin: Origin::Handler,
-            data: MsgBytes::new(),
-            submitted: Instant::ZERO,
-            started: None,
-        },
+        msg: SiMsg::BLANK,
         response: MsgBytes::new(),
         at: Instant::ZERO,
         synthesized: false,

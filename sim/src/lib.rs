@@ -56,6 +56,7 @@
 mod bmc;
 #[cfg(feature = "explore")]
 pub mod explore;
+mod fill;
 mod host;
 mod rng;
 pub mod scenario;

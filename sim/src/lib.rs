@@ -56,7 +56,6 @@
 mod bmc;
 #[cfg(feature = "explore")]
 pub mod explore;
-mod fill;
 mod host;
 mod rng;
 pub mod scenario;

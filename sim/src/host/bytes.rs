@@ -107,8 +107,9 @@ impl MsgBytes {
     }
 
     /// Make these bytes `buf[..n]`, as [`from_buf_prefix`](Self::from_buf_prefix)
-    /// would, in place: for a record filled where it lies ([`crate::fill`]),
-    /// with no freshly built value moved into it.
+    /// would, in place: a record filled where it lies, with no freshly built
+    /// value moved into it (a move reads with wide loads what byte stores
+    /// just wrote, and the CPU stalls on that).
     #[inline]
     pub(crate) fn set_from_buf_prefix(&mut self, buf: &[u8], n: usize) {
         match (&mut self.0, buf.get(..INLINE), n <= INLINE) {

@@ -16,7 +16,6 @@ use ipmi_bt_sm::{CompletionCode, Level};
 use super::bytes::MsgBytes;
 use super::events::HostEvents;
 use super::si::{Origin, SiDriver, SiEnv, SiMsg, SimDevice};
-use crate::fill::PushSlot;
 use ipmi_vocab::Instant;
 
 /// `IPMI_TIMEOUT_TIME`: the period of `ipmi_timeout`.
@@ -214,14 +213,13 @@ impl MsgHandler {
         self.expected_completions = n;
     }
 
-    /// A new completion record to fill in place ([`crate::fill`]; the first
-    /// one reserves the expected room).
+    /// Book `c` (the first one reserves the expected room).
     #[inline]
-    fn push_completion(&mut self) -> &mut Completion {
+    fn push_completion(&mut self, c: Completion) {
         if self.completions.capacity() == 0 {
             self.completions.reserve_exact(self.expected_completions);
         }
-        self.completions.push_slot(Completion::BLANK)
+        self.completions.push(c);
     }
 
     /// Messages queued above the SI layer.
@@ -262,13 +260,16 @@ impl MsgHandler {
         obs: &mut O,
     ) -> u32 {
         let id = self.alloc_id();
-        // Filled where it lies (`crate::fill`): the SI layer takes it off
-        // the queue at once.
-        let m = self.queue.push_slot(SiMsg::BLANK);
-        m.id = id;
-        m.origin = origin;
-        m.data = data;
-        m.submitted = t;
+        // Filled where it lies (see `SiDriver::deliver_result`): the SI
+        // layer takes it off the queue at once, and a message moved in whole
+        // would be read back with loads that stall on the stores that wrote it.
+        self.queue.push_back(SiMsg::BLANK);
+        if let Some(m) = self.queue.back_mut() {
+            m.id = id;
+            m.origin = origin;
+            m.data = data;
+            m.submitted = t;
+        }
         obs.submitted(t, id);
         if gets_events {
             self.event_waiters.push(id);
@@ -361,16 +362,21 @@ impl MsgHandler {
             let synthesized = d.synthesized || rewritten;
             let id = d.msg.id;
             let index = self.completions.len();
-            let c = self.push_completion();
-            c.id = id;
-            c.origin = d.msg.origin;
-            c.request = d.msg.data;
-            c.submitted = d.msg.submitted;
-            c.started = d.msg.started.unwrap_or(d.msg.submitted);
-            c.completed = d.at;
-            c.response = d.response;
-            c.cc = cc;
-            c.synthesized = synthesized;
+            // Filled in place, field by field (as `Recorder` does with its
+            // events): a record built on the stack is moved with wide loads
+            // that stall on the narrow stores that built it.
+            self.push_completion(Completion::BLANK);
+            if let Some(c) = self.completions.last_mut() {
+                c.id = id;
+                c.origin = d.msg.origin;
+                c.request = d.msg.data;
+                c.submitted = d.msg.submitted;
+                c.started = d.msg.started.unwrap_or(d.msg.submitted);
+                c.completed = d.at;
+                c.response = d.response;
+                c.cc = cc;
+                c.synthesized = synthesized;
+            }
             obs.completed(d.at, index);
             if self.outstanding == Some(id) {
                 self.outstanding = None;

@@ -25,7 +25,6 @@ use super::bytes::MsgBytes;
 use super::events::{HostEvents, SiPhase};
 use super::hostsm::HostSm;
 use super::sched::Jiffies;
-use crate::fill::PushSlot;
 use ipmi_vocab::Instant;
 
 /// `IPMI_MAX_MSG_LENGTH` (include/uapi/linux/ipmi_msgdefs.h), from the vocabulary.
@@ -447,7 +446,7 @@ pub(crate) struct Delivered {
 
 impl SiMsg {
     /// What a queued message holds before it is filled in where it lies
-    /// ([`crate::fill`]).
+    /// (see [`SiDriver::deliver_result`]).
     pub(crate) const BLANK: Self = Self {
         id: 0,
         origin: Origin::Handler,
@@ -882,15 +881,18 @@ impl SiDriver {
     }
 
     /// [`deliver`](Self::deliver) `msg` with the state machine's result, copied
-    /// from the response buffer straight into the queued record ([`crate::fill`],
-    /// [`MsgBytes::set_from_buf_prefix`]): every transaction's path.
+    /// from the response buffer straight into the queued record: every
+    /// transaction's path, where a response built on the stack and moved
+    /// into the queue stalled the CPU (see [`MsgBytes::set_from_buf_prefix`]).
     fn deliver_result(&mut self, sm: &mut HostSm, msg: SiMsg, at: Instant, synthesized: bool) {
         let n = self.result_len(sm, IPMI_MAX_MSG_LENGTH);
-        let d = self.delivered.push_slot(Delivered::BLANK);
-        d.msg = msg;
-        d.response.set_from_buf_prefix(&self.rsp, n);
-        d.at = at;
-        d.synthesized = synthesized;
+        self.delivered.push_back(Delivered::BLANK);
+        if let Some(d) = self.delivered.back_mut() {
+            d.msg = msg;
+            d.response.set_from_buf_prefix(&self.rsp, n);
+            d.at = at;
+            d.synthesized = synthesized;
+        }
     }
 
     /// `get_result` of `handle_transaction_done`: the state machine's result
